@@ -48,9 +48,10 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
-        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
+        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
                             n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "",
-                            p->nodes[n - m->nodes].fold ? "_bn" : "");
+                            p->nodes[n - m->nodes].fold ? "_bn" : "",
+                            p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
@@ -239,6 +240,25 @@ static bool depthwise_cl(const mc_model *m, const mc_node *d)
            (2 * padded + (long long)in.h * in.w * 16) * 4 <= 262144;
 }
 
+/* The same for a conv whose forward takes the channels-last form (CV_CLF
+ * of conv.m4, restated; conv.m4 stops m4 naming this function if they
+ * disagree): every image's result is in cache with its channels last
+ * before it is transposed back into planes (resnet20's 3x3 convs before
+ * their bn2). */
+static bool conv_cl_forward(const mc_model *m, const mc_node *c)
+{
+    const mc_shape in = m->nodes[c->inputs[0]].shape, o = c->shape;
+    const long long pix = (long long)o.h * o.w;
+    const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
+    const bool shifted = c->groups == 1 && c->stride == 1 && c->k > 1 && c->pad <= c->k - 1;
+    if (c->groups != 1 || in.c % 16 || o.c % 16 || !(shifted || point))
+        return false;
+    if (point && c->stride == 1 && (pix + 15) / 16 * 16 * 15 <= pix * 16) /* planar (CV_PW_PLANAR) */
+        return false;
+    const long long xt = c->stride == 1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
+    return xt + o.c * pix + (c->stride == 1 ? 0 : in.c * pix) <= 65536;
+}
+
 static void producer_statistics(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -247,7 +267,9 @@ static void producer_statistics(mc_plan *p)
         if (bn->op->code != OP_BATCHNORM)
             continue;
         const int d = bn->inputs[0];
-        if (m->nodes[d].op->code == OP_DEPTHWISE && depthwise_cl(m, &m->nodes[d])) {
+        const int code = m->nodes[d].op->code;
+        if ((code == OP_DEPTHWISE && depthwise_cl(m, &m->nodes[d])) ||
+            (code == OP_CONV && conv_cl_forward(m, &m->nodes[d]))) {
             p->nodes[d].writes_stats = true;
             p->nodes[m->order[i]].reads_stats = true;
         }

@@ -36,8 +36,8 @@ typedef struct mc_plan_node {
     bool in_add;       /* a batch norm applied by the add that reads it (apply_in_adds in plan.c): its forward
                         * only takes the batch statistics, its output is never written; its backward is its own */
     unsigned long long applies; /* an add: bit j set when it applies the batch norm that is its input j */
-    bool writes_stats; /* a depthwise that also takes the batch statistics of its output, per image, for the
-                        * batch norm that reads it (producer_statistics in plan.c) */
+    bool writes_stats; /* a depthwise or conv that also takes the batch statistics of its output, per image,
+                        * for the batch norm that reads it (producer_statistics in plan.c) */
     bool reads_stats;  /* a batch norm that combines those instead of reading its input for them */
     long long stats;   /* where they are, for both: per-image floats from the start of the activation area,
                         * the mean of each output channel of the image, then the sum of squared deviations
@@ -52,7 +52,7 @@ typedef struct mc_plan_options {
     bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
                    * no batch norm folded */
     bool cuda;    /* for the CUDA templates, which do only the activation fusion: no batch norm folded into the
-                   * conv after it, applied by an add or taking its statistics from the depthwise before it, no
+                   * conv after it, applied by an add or taking its statistics from the conv before it, no
                    * activation bits */
 } mc_plan_options;
 

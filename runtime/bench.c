@@ -116,10 +116,10 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
      * batch norm reads its input once more, for the batch norm's gradient.) */
     r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0) +
                         (l->kind == MC_L_CONV && applies_bn(m, l) ? in : 0));
-    /* Batch statistics a depthwise writes for its batch norm, which reads
-     * them instead of its input (mc_layer.stats). */
+    /* Batch statistics a depthwise or conv writes for its batch norm, which
+     * reads them instead of its input (mc_layer.stats). */
     const double stats = l->stats >= 0 ? f * 2.0 * n * l->c : 0;
-    if (l->kind == MC_L_DEPTHWISE)
+    if (l->kind != MC_L_BATCHNORM)
         r->bytes_fwd += stats;
     if (l->folded) { /* the statistics only: the conv or add after it does the rest */
         r->bytes_fwd = (stats ? stats : f * in) + f * 2 * params;
@@ -321,7 +321,7 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         if (l->folded == MC_FOLD_ADD || (l->kind == MC_L_ADD && applies_bn(m, l)))
             fprintf(f, "\"%s\": true, ", l->folded ? "applied_by_add" : "add_applies_batchnorm");
         if (l->stats >= 0) /* see mc_layer.stats */
-            fprintf(f, "\"%s\": true, ", l->kind == MC_L_DEPTHWISE ? "writes_batch_stats" : "reads_batch_stats");
+            fprintf(f, "\"%s\": true, ", l->kind == MC_L_BATCHNORM ? "reads_batch_stats" : "writes_batch_stats");
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
                    "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);

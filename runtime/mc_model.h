@@ -89,8 +89,8 @@ typedef struct mc_layer {
                          * activation's layer after it is an identity on the same slot); its backward
                          * masks the output gradient where that output is 0 (or 6) */
     int folded;         /* batch norm: mc_fold, how the generated C step applies it (generator/plan.c) */
-    int64_t stats;      /* depthwise: where the generated C step also writes the batch statistics of its
-                         * output for the batch norm that reads it; that batch norm: where it reads them
+    int64_t stats;      /* depthwise, conv: where the generated C step also writes the batch statistics of
+                         * its output for the batch norm that reads it; that batch norm: where it reads them
                          * (generator/plan.c, producer_statistics); -1 for neither. Per-image floats
                          * from the start of the activation area: each channel's mean over the image,
                          * then its sum of squared deviations from that mean */

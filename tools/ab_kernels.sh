@@ -21,7 +21,7 @@
 # values (batch norm: its training forward and its backward; a batch norm
 # folded into the conv after it, bn_..._stats: its forward, and that conv,
 # conv_..._bn: both passes with the batch norm's arguments; a depthwise
-# that writes batch statistics, dw_..._stats, and a batch norm that reads
+# or conv that writes batch statistics, ..._stats, and a batch norm that reads
 # them, bn_..._pstats: with a buffer of them; a batch norm applying a ReLU
 # or ReLU6, bn_..._relu..: with a buffer for its activation bits).
 set -euo pipefail
@@ -66,9 +66,10 @@ for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_
     K=${BASH_REMATCH[1]} C=${BASH_REMATCH[2]} CO=${BASH_REMATCH[3]} H=${BASH_REMATCH[4]} W=${BASH_REMATCH[5]}
     S=${BASH_REMATCH[6]} P=${BASH_REMATCH[7]}
     HO=$(( (H + 2 * P - K) / S + 1 )) WO=$(( (W + 2 * P - K) / S + 1 ))
-    kind=0
-    [[ $k == *_bn ]] && kind=3
-    echo "$kind $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO )) 0" >> "$table"
+    kind=0 st=0
+    [[ $k == *_bn || $k == *_bn_stats ]] && kind=3
+    [[ $k == *_stats ]] && st=1
+    echo "$kind $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO )) $st" >> "$table"
   elif [[ $k =~ ^dw_k([0-9_]+)_c([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+) ]]; then
     C=${BASH_REMATCH[2]} H=${BASH_REMATCH[3]} W=${BASH_REMATCH[4]} S=${BASH_REMATCH[5]}
     HO=$(( (H - 1) / S + 1 )) WO=$(( (W - 1) / S + 1 ))
@@ -112,7 +113,10 @@ typedef void fold_fwd_fn(int, const float *, const float *, const float *, const
     const float *, const float *, float *);
 typedef void fold_bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, const float *,
     const float *, const float *, const float *, float *, float *, int);
-/* with a buffer of batch statistics: a depthwise (n, x, w, bias, y, stats), a batch norm (n, x, stats, gamma, ...) */
+/* with a buffer of batch statistics: a conv or depthwise (n, x, w, bias, y, stats), a conv applying a batch
+ * norm (its arguments, then stats), a batch norm (n, x, stats, gamma, ...) */
+typedef void fold_fwd_stats_fn(int, const float *, const float *, const float *, const float *, const float *,
+    const float *, const float *, float *, float *);
 typedef void fwd_stats_fn(int, const float *, const float *, const float *, float *, float *);
 typedef void bn_fwd_stats_fn(int, const float *, const float *, const float *, const float *, float *, float *,
     int64_t *, float *, float *, float *);
@@ -183,6 +187,9 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
             int64_t count = 0;
             if (k->kind == 2 && pass == 1)
                 ; /* no backward: the conv after it does it */
+            else if (k->kind == 3 && pass == 0 && k->stats)
+                ((fold_fwd_stats_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], buf[10], buf[11], buf[1],
+                    buf[13]);
             else if (k->kind == 3 && pass == 0)
                 ((fold_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], buf[10], buf[11], buf[1]);
             else if (k->kind == 3)

@@ -606,6 +606,9 @@ m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
         for (int b = 0; b < n; b++) {
 CV_CL_IMAGE(`            ', pad)m4_dnl
             NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `bias', `0'), yt);
+m4_ifelse(PSTATS, 1, `            if (stats)
+                NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * CO));
+')m4_dnl
             NAME`'_y_out(yt, y + (long)b * m4_eval(CO * CV_PIX), 0);
         }
     }
@@ -667,7 +670,8 @@ $1    memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H
 ')')
 m4_define(`CV_FWD_PARAMS', `m4_ifelse(FOLD, 1, `int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y', `int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y')')
+    float *restrict y', `int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y')`'m4_ifelse(PSTATS, 1, `,
+    float *restrict stats')')
 m4_define(`CV_BWD_PARAMS', `int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, m4_ifelse(FOLD, 1, `const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, ')int acc')
@@ -745,8 +749,16 @@ m4_define(`CV_FOLD_BWD',
     }
 ')
 
+# With PSTATS (plan.c, producer_statistics) the training forward also
+# writes the batch statistics of its output for the batch norm that reads
+# it, from the channels-last result of each image (the sums of common.m4).
+m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(CV_CLF, 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / 16), CO)',
+`m4_errprint(`conv.m4: NAME: batch statistics need the channels-last forward (plan.c, producer_statistics)
+')m4_m4exit(1)')')')
+
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
+CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', G, 1, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
@@ -799,7 +811,7 @@ void NAME`'_bwd(CV_BWD_PARAMS);
 # SAVED_INVSTD of the batch norm it applies (IN0 is that batch norm input).
 m4_define(`MC_CONV_CALL_FWD',
 `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), m4_ifelse(FOLD, 1, `MC_PARAM(GAMMA), MC_PARAM(BETA),
-        MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), ')MC_ACT(OUT, SHIFT));
+        MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), ')MC_ACT(OUT, SHIFT)`'m4_ifelse(PSTATS, 1, `, train ? MC_ACT(STATS_AT) : 0'));
 ')
 m4_define(`MC_CONV_CALL_BWD',
 `    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT),

@@ -160,50 +160,8 @@ m4_ifelse(PSTATS, 1, `DW_CL_STATS()')')
 
 # With PSTATS (plan.c, producer_statistics) the training forward also
 # writes the batch statistics of its output for the batch norm that reads
-# it (batchnorm.m4): per image and channel, the mean over the image and
-# the sum of squared deviations from it. Each result is then in cache with
-# 16 channels to a vector: two passes over it, the sums in double lanes as
-# the batch norm sums, cost little against the batch norm reading its
-# input twice from memory.
-m4_define(`DW_CL_STATS',
-`/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + YC. */
-static void NAME`'_bn_sums(const float *restrict yt, float *restrict st)
-{
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-DW_CL_STATS_PASS(`sum', `')m4_dnl
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / DW_CL_HW, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / DW_CL_HW, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-DW_CL_STATS_PASS(`sq', `DW_CL_SQDEV')m4_dnl
-    *(mc_v8 *)(st + YC) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + YC + 8) = __builtin_convertvector(sq[1], mc_v8);
-}
-')
-# DW_CL_STATS_PASS(sum, term): the sum over the pixels of yt of term(v), v
-# a pixel (16 channels), added to sum, a pair of double vectors: 8 chains
-# of float adds over chunks of 32 pixels, each chunk added in double (a
-# conversion per pixel made the forward 1.4x slower).
-m4_define(`DW_CL_STATS_PASS',
-`    for (int p0 = 0; p0 < DW_CL_HW; p0 += 32) {
-        const int end = p0 + 32 < DW_CL_HW ? p0 + 32 : DW_CL_HW;
-        mc_v16 MC_FOR(`u', 0, 7, `m4_ifelse(u, 0, `', `, ')a`'u = {0}');
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-MC_FOR(`u', 0, 7, `            const mc_v16 v`'u = *(const mc_v16 *)(yt + (p + u) * 16);
-            a`'u += $2(v`'u);
-')m4_dnl
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += $2(v0);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        $1[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        $1[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-')
-m4_define(`DW_CL_SQDEV', `($1 - mean) * ($1 - mean)')
+# it (MC_BN_SUMS in common.m4, on each channels-last result).
+m4_define(`DW_CL_STATS', `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, 16, 1, YC)')
 
 m4_define(`DW_CL_FWD',
 `    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * C)];

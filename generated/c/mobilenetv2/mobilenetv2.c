@@ -31,7 +31,7 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c32_96x96_relu6_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896),
             (buf + 0), (buf + 32), (cnt + 0), (act + (long)(322560) * n), (sav + 0),
-            (sav + 32), ((uint16_t *)(act + (long)(15211658) * n)));
+            (sav + 32), ((uint16_t *)(act + (long)(15221578) * n)));
     else
         bn_c32_96x96_relu6_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (act + (long)(322560) * n));
@@ -41,7 +41,7 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
 static void mobilenetv2_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_96x96_relu6_bwd(n, (act + (long)(27648) * n), ((uint16_t *)(act + (long)(15211658) * n)), (par + 864), (sav + 0), (sav + 32),
+    bn_c32_96x96_relu6_bwd(n, (act + (long)(27648) * n), ((uint16_t *)(act + (long)(15221578) * n)), (par + 864), (sav + 0), (sav + 32),
         (dact + (long)(322560) * n), (dact + (long)(27648) * n), (grad + 864), (grad + 896), 0);
 }
 
@@ -120,7 +120,7 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_96x96_relu_fwd_train(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344),
             (buf + 256), (buf + 272), (cnt + 2), (act + (long)(2534400) * n), (sav + 256),
-            (sav + 272), ((uint16_t *)(act + (long)(15220874) * n)));
+            (sav + 272), ((uint16_t *)(act + (long)(15230794) * n)));
     else
         bn_c16_96x96_relu_fwd_eval(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
             (act + (long)(2534400) * n));
@@ -130,7 +130,7 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
 static void mobilenetv2_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_96x96_relu_bwd(n, (act + (long)(2386944) * n), ((uint16_t *)(act + (long)(15220874) * n)), (par + 5328), (sav + 256), (sav + 272),
+    bn_c16_96x96_relu_bwd(n, (act + (long)(2386944) * n), ((uint16_t *)(act + (long)(15230794) * n)), (par + 5328), (sav + 256), (sav + 272),
         (dact + (long)(2534400) * n), (dact + (long)(2386944) * n), (grad + 5328), (grad + 5344), 0);
 }
 
@@ -193,7 +193,7 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
     if (train)
         bn_c96_96x96_relu6_fwd_train(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024),
             (buf + 320), (buf + 416), (cnt + 4), (act + (long)(3714048) * n), (sav + 320),
-            (sav + 416), ((uint16_t *)(act + (long)(15225482) * n)));
+            (sav + 416), ((uint16_t *)(act + (long)(15235402) * n)));
     else
         bn_c96_96x96_relu6_fwd_eval(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
             (act + (long)(3714048) * n));
@@ -203,7 +203,7 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
 static void mobilenetv2_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_96x96_relu6_bwd(n, (act + (long)(2829312) * n), ((uint16_t *)(act + (long)(15225482) * n)), (par + 6928), (sav + 320), (sav + 416),
+    bn_c96_96x96_relu6_bwd(n, (act + (long)(2829312) * n), ((uint16_t *)(act + (long)(15235402) * n)), (par + 6928), (sav + 320), (sav + 416),
         (dact + (long)(3714048) * n), (dact + (long)(2829312) * n), (grad + 6928), (grad + 7024), 0);
 }
 
@@ -282,7 +282,7 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
     if (train)
         bn_c24_48x48_relu_fwd_train(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424),
             (buf + 896), (buf + 920), (cnt + 6), (act + (long)(8193024) * n), (sav + 896),
-            (sav + 920), ((uint16_t *)(act + (long)(15253130) * n)));
+            (sav + 920), ((uint16_t *)(act + (long)(15263050) * n)));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
             (act + (long)(8193024) * n));
@@ -292,7 +292,7 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
 static void mobilenetv2_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(8137728) * n), ((uint16_t *)(act + (long)(15253130) * n)), (par + 15400), (sav + 896), (sav + 920),
+    bn_c24_48x48_relu_bwd(n, (act + (long)(8137728) * n), ((uint16_t *)(act + (long)(15263050) * n)), (par + 15400), (sav + 896), (sav + 920),
         (dact + (long)(8193024) * n), (dact + (long)(8137728) * n), (grad + 15400), (grad + 15424), 0);
 }
 
@@ -355,7 +355,7 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
     if (train)
         bn_c144_48x48_relu6_fwd_train(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096),
             (buf + 992), (buf + 1136), (cnt + 8), (act + (long)(8635392) * n), (sav + 992),
-            (sav + 1136), ((uint16_t *)(act + (long)(15254858) * n)));
+            (sav + 1136), ((uint16_t *)(act + (long)(15264778) * n)));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
             (act + (long)(8635392) * n));
@@ -365,7 +365,7 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
 static void mobilenetv2_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_relu6_bwd(n, (act + (long)(8303616) * n), ((uint16_t *)(act + (long)(15254858) * n)), (par + 18952), (sav + 992), (sav + 1136),
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(8303616) * n), ((uint16_t *)(act + (long)(15264778) * n)), (par + 18952), (sav + 992), (sav + 1136),
         (dact + (long)(8635392) * n), (dact + (long)(8303616) * n), (grad + 18952), (grad + 19096), 0);
 }
 
@@ -444,7 +444,7 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
     if (train)
         bn_c24_48x48_relu_fwd_train(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672),
             (buf + 1856), (buf + 1880), (cnt + 10), (act + (long)(10349568) * n), (sav + 1856),
-            (sav + 1880), ((uint16_t *)(act + (long)(15265226) * n)));
+            (sav + 1880), ((uint16_t *)(act + (long)(15275146) * n)));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
             (act + (long)(10349568) * n));
@@ -454,7 +454,7 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
 static void mobilenetv2_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(10294272) * n), ((uint16_t *)(act + (long)(15265226) * n)), (par + 31648), (sav + 1856), (sav + 1880),
+    bn_c24_48x48_relu_bwd(n, (act + (long)(10294272) * n), ((uint16_t *)(act + (long)(15275146) * n)), (par + 31648), (sav + 1856), (sav + 1880),
         (dact + (long)(10349568) * n), (dact + (long)(10294272) * n), (grad + 31648), (grad + 31672), 0);
 }
 
@@ -532,7 +532,7 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
     if (train)
         bn_c144_48x48_relu6_fwd_train(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344),
             (buf + 1952), (buf + 2096), (cnt + 12), (act + (long)(10847232) * n), (sav + 1952),
-            (sav + 2096), ((uint16_t *)(act + (long)(15266954) * n)));
+            (sav + 2096), ((uint16_t *)(act + (long)(15276874) * n)));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
             (act + (long)(10847232) * n));
@@ -542,7 +542,7 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
 static void mobilenetv2_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_relu6_bwd(n, (act + (long)(10515456) * n), ((uint16_t *)(act + (long)(15266954) * n)), (par + 35200), (sav + 1952), (sav + 2096),
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(10515456) * n), ((uint16_t *)(act + (long)(15276874) * n)), (par + 35200), (sav + 1952), (sav + 2096),
         (dact + (long)(10847232) * n), (dact + (long)(10515456) * n), (grad + 35200), (grad + 35344), 0);
 }
 
@@ -583,7 +583,7 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
     if (train)
         bn_c144_24x24_relu6_fwd_train(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928),
             (buf + 2240), (buf + 2384), (cnt + 13), (act + (long)(11261952) * n), (sav + 2240),
-            (sav + 2384), ((uint16_t *)(act + (long)(15277322) * n)));
+            (sav + 2384), ((uint16_t *)(act + (long)(15287242) * n)));
     else
         bn_c144_24x24_relu6_fwd_eval(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
             (act + (long)(11261952) * n));
@@ -593,7 +593,7 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
 static void mobilenetv2_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_24x24_relu6_bwd(n, (act + (long)(11179008) * n), ((uint16_t *)(act + (long)(15277322) * n)), (par + 36784), (sav + 2240), (sav + 2384),
+    bn_c144_24x24_relu6_bwd(n, (act + (long)(11179008) * n), ((uint16_t *)(act + (long)(15287242) * n)), (par + 36784), (sav + 2240), (sav + 2384),
         (dact + (long)(11261952) * n), (dact + (long)(11179008) * n), (grad + 36784), (grad + 36928), 0);
 }
 
@@ -672,7 +672,7 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080),
             (buf + 2592), (buf + 2784), (cnt + 15), (act + (long)(11492352) * n), (sav + 2592),
-            (sav + 2784), ((uint16_t *)(act + (long)(15279914) * n)));
+            (sav + 2784), ((uint16_t *)(act + (long)(15289834) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
             (act + (long)(11492352) * n));
@@ -682,7 +682,7 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
 static void mobilenetv2_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(11381760) * n), ((uint16_t *)(act + (long)(15279914) * n)), (par + 47888), (sav + 2592), (sav + 2784),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11381760) * n), ((uint16_t *)(act + (long)(15289834) * n)), (par + 47888), (sav + 2592), (sav + 2784),
         (dact + (long)(11492352) * n), (dact + (long)(11381760) * n), (grad + 47888), (grad + 48080), 0);
 }
 
@@ -724,7 +724,7 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(11602944) * n), (act + (long)(15199754) * n), (par + 50000), (par + 50192),
             (buf + 2976), (buf + 3168), (cnt + 16), (act + (long)(11713536) * n), (sav + 2976),
-            (sav + 3168), ((uint16_t *)(act + (long)(15283370) * n)));
+            (sav + 3168), ((uint16_t *)(act + (long)(15293290) * n)));
     else
         bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
             (act + (long)(11713536) * n));
@@ -734,7 +734,7 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
 static void mobilenetv2_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(11602944) * n), ((uint16_t *)(act + (long)(15283370) * n)), (par + 50000), (sav + 2976), (sav + 3168),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(11602944) * n), ((uint16_t *)(act + (long)(15293290) * n)), (par + 50000), (sav + 2976), (sav + 3168),
         (dact + (long)(11713536) * n), (dact + (long)(11602944) * n), (grad + 50000), (grad + 50192), 0);
 }
 
@@ -828,7 +828,7 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928),
             (buf + 3424), (buf + 3616), (cnt + 18), (act + (long)(11990016) * n), (sav + 3424),
-            (sav + 3616), ((uint16_t *)(act + (long)(15286826) * n)));
+            (sav + 3616), ((uint16_t *)(act + (long)(15296746) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
             (act + (long)(11990016) * n));
@@ -838,7 +838,7 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
 static void mobilenetv2_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(11879424) * n), ((uint16_t *)(act + (long)(15286826) * n)), (par + 62736), (sav + 3424), (sav + 3616),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11879424) * n), ((uint16_t *)(act + (long)(15296746) * n)), (par + 62736), (sav + 3424), (sav + 3616),
         (dact + (long)(11990016) * n), (dact + (long)(11879424) * n), (grad + 62736), (grad + 62928), 0);
 }
 
@@ -880,7 +880,7 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(12100608) * n), (act + (long)(15200138) * n), (par + 64848), (par + 65040),
             (buf + 3808), (buf + 4000), (cnt + 19), (act + (long)(12211200) * n), (sav + 3808),
-            (sav + 4000), ((uint16_t *)(act + (long)(15290282) * n)));
+            (sav + 4000), ((uint16_t *)(act + (long)(15300202) * n)));
     else
         bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
             (act + (long)(12211200) * n));
@@ -890,7 +890,7 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
 static void mobilenetv2_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(12100608) * n), ((uint16_t *)(act + (long)(15290282) * n)), (par + 64848), (sav + 3808), (sav + 4000),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(12100608) * n), ((uint16_t *)(act + (long)(15300202) * n)), (par + 64848), (sav + 3808), (sav + 4000),
         (dact + (long)(12211200) * n), (dact + (long)(12100608) * n), (grad + 64848), (grad + 65040), 0);
 }
 
@@ -984,7 +984,7 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776),
             (buf + 4256), (buf + 4448), (cnt + 21), (act + (long)(12487680) * n), (sav + 4256),
-            (sav + 4448), ((uint16_t *)(act + (long)(15293738) * n)));
+            (sav + 4448), ((uint16_t *)(act + (long)(15303658) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
             (act + (long)(12487680) * n));
@@ -994,7 +994,7 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
 static void mobilenetv2_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(12377088) * n), ((uint16_t *)(act + (long)(15293738) * n)), (par + 77584), (sav + 4256), (sav + 4448),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(12377088) * n), ((uint16_t *)(act + (long)(15303658) * n)), (par + 77584), (sav + 4256), (sav + 4448),
         (dact + (long)(12487680) * n), (dact + (long)(12377088) * n), (grad + 77584), (grad + 77776), 0);
 }
 
@@ -1035,7 +1035,7 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
     if (train)
         bn_c192_12x12_relu6_fwd_train(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888),
             (buf + 4640), (buf + 4832), (cnt + 22), (act + (long)(12625920) * n), (sav + 4640),
-            (sav + 4832), ((uint16_t *)(act + (long)(15297194) * n)));
+            (sav + 4832), ((uint16_t *)(act + (long)(15307114) * n)));
     else
         bn_c192_12x12_relu6_fwd_eval(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
             (act + (long)(12625920) * n));
@@ -1045,7 +1045,7 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
 static void mobilenetv2_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_12x12_relu6_bwd(n, (act + (long)(12598272) * n), ((uint16_t *)(act + (long)(15297194) * n)), (par + 79696), (sav + 4640), (sav + 4832),
+    bn_c192_12x12_relu6_bwd(n, (act + (long)(12598272) * n), ((uint16_t *)(act + (long)(15307114) * n)), (par + 79696), (sav + 4640), (sav + 4832),
         (dact + (long)(12625920) * n), (dact + (long)(12598272) * n), (grad + 79696), (grad + 79888), 0);
 }
 
@@ -1124,7 +1124,7 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456),
             (buf + 5152), (buf + 5536), (cnt + 24), (act + (long)(12727296) * n), (sav + 5152),
-            (sav + 5536), ((uint16_t *)(act + (long)(15298058) * n)));
+            (sav + 5536), ((uint16_t *)(act + (long)(15307978) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
             (act + (long)(12727296) * n));
@@ -1134,7 +1134,7 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
 static void mobilenetv2_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(12672000) * n), ((uint16_t *)(act + (long)(15298058) * n)), (par + 117072), (sav + 5152), (sav + 5536),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12672000) * n), ((uint16_t *)(act + (long)(15307978) * n)), (par + 117072), (sav + 5152), (sav + 5536),
         (dact + (long)(12727296) * n), (dact + (long)(12672000) * n), (grad + 117072), (grad + 117456), 0);
 }
 
@@ -1176,7 +1176,7 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(12782592) * n), (act + (long)(15200522) * n), (par + 121296), (par + 121680),
             (buf + 5920), (buf + 6304), (cnt + 25), (act + (long)(12837888) * n), (sav + 5920),
-            (sav + 6304), ((uint16_t *)(act + (long)(15299786) * n)));
+            (sav + 6304), ((uint16_t *)(act + (long)(15309706) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
             (act + (long)(12837888) * n));
@@ -1186,7 +1186,7 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
 static void mobilenetv2_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(12782592) * n), ((uint16_t *)(act + (long)(15299786) * n)), (par + 121296), (sav + 5920), (sav + 6304),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(12782592) * n), ((uint16_t *)(act + (long)(15309706) * n)), (par + 121296), (sav + 5920), (sav + 6304),
         (dact + (long)(12837888) * n), (dact + (long)(12782592) * n), (grad + 121296), (grad + 121680), 0);
 }
 
@@ -1280,7 +1280,7 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728),
             (buf + 6816), (buf + 7200), (cnt + 27), (act + (long)(12976128) * n), (sav + 6816),
-            (sav + 7200), ((uint16_t *)(act + (long)(15301514) * n)));
+            (sav + 7200), ((uint16_t *)(act + (long)(15311434) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
             (act + (long)(12976128) * n));
@@ -1290,7 +1290,7 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
 static void mobilenetv2_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(12920832) * n), ((uint16_t *)(act + (long)(15301514) * n)), (par + 171344), (sav + 6816), (sav + 7200),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12920832) * n), ((uint16_t *)(act + (long)(15311434) * n)), (par + 171344), (sav + 6816), (sav + 7200),
         (dact + (long)(12976128) * n), (dact + (long)(12920832) * n), (grad + 171344), (grad + 171728), 0);
 }
 
@@ -1332,7 +1332,7 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13031424) * n), (act + (long)(15201290) * n), (par + 175568), (par + 175952),
             (buf + 7584), (buf + 7968), (cnt + 28), (act + (long)(13086720) * n), (sav + 7584),
-            (sav + 7968), ((uint16_t *)(act + (long)(15303242) * n)));
+            (sav + 7968), ((uint16_t *)(act + (long)(15313162) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
             (act + (long)(13086720) * n));
@@ -1342,7 +1342,7 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
 static void mobilenetv2_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13031424) * n), ((uint16_t *)(act + (long)(15303242) * n)), (par + 175568), (sav + 7584), (sav + 7968),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13031424) * n), ((uint16_t *)(act + (long)(15313162) * n)), (par + 175568), (sav + 7584), (sav + 7968),
         (dact + (long)(13086720) * n), (dact + (long)(13031424) * n), (grad + 175568), (grad + 175952), 0);
 }
 
@@ -1436,7 +1436,7 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000),
             (buf + 8480), (buf + 8864), (cnt + 30), (act + (long)(13224960) * n), (sav + 8480),
-            (sav + 8864), ((uint16_t *)(act + (long)(15304970) * n)));
+            (sav + 8864), ((uint16_t *)(act + (long)(15314890) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
             (act + (long)(13224960) * n));
@@ -1446,7 +1446,7 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
 static void mobilenetv2_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13169664) * n), ((uint16_t *)(act + (long)(15304970) * n)), (par + 225616), (sav + 8480), (sav + 8864),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13169664) * n), ((uint16_t *)(act + (long)(15314890) * n)), (par + 225616), (sav + 8480), (sav + 8864),
         (dact + (long)(13224960) * n), (dact + (long)(13169664) * n), (grad + 225616), (grad + 226000), 0);
 }
 
@@ -1488,7 +1488,7 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13280256) * n), (act + (long)(15202058) * n), (par + 229840), (par + 230224),
             (buf + 9248), (buf + 9632), (cnt + 31), (act + (long)(13335552) * n), (sav + 9248),
-            (sav + 9632), ((uint16_t *)(act + (long)(15306698) * n)));
+            (sav + 9632), ((uint16_t *)(act + (long)(15316618) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
             (act + (long)(13335552) * n));
@@ -1498,7 +1498,7 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
 static void mobilenetv2_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13280256) * n), ((uint16_t *)(act + (long)(15306698) * n)), (par + 229840), (sav + 9248), (sav + 9632),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13280256) * n), ((uint16_t *)(act + (long)(15316618) * n)), (par + 229840), (sav + 9248), (sav + 9632),
         (dact + (long)(13335552) * n), (dact + (long)(13280256) * n), (grad + 229840), (grad + 230224), 0);
 }
 
@@ -1592,7 +1592,7 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272),
             (buf + 10144), (buf + 10528), (cnt + 33), (act + (long)(13473792) * n), (sav + 10144),
-            (sav + 10528), ((uint16_t *)(act + (long)(15308426) * n)));
+            (sav + 10528), ((uint16_t *)(act + (long)(15318346) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
             (act + (long)(13473792) * n));
@@ -1602,7 +1602,7 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
 static void mobilenetv2_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13418496) * n), ((uint16_t *)(act + (long)(15308426) * n)), (par + 279888), (sav + 10144), (sav + 10528),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13418496) * n), ((uint16_t *)(act + (long)(15318346) * n)), (par + 279888), (sav + 10144), (sav + 10528),
         (dact + (long)(13473792) * n), (dact + (long)(13418496) * n), (grad + 279888), (grad + 280272), 0);
 }
 
@@ -1644,7 +1644,7 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13529088) * n), (act + (long)(15202826) * n), (par + 284112), (par + 284496),
             (buf + 10912), (buf + 11296), (cnt + 34), (act + (long)(13584384) * n), (sav + 10912),
-            (sav + 11296), ((uint16_t *)(act + (long)(15310154) * n)));
+            (sav + 11296), ((uint16_t *)(act + (long)(15320074) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
             (act + (long)(13584384) * n));
@@ -1654,7 +1654,7 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
 static void mobilenetv2_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13529088) * n), ((uint16_t *)(act + (long)(15310154) * n)), (par + 284112), (sav + 10912), (sav + 11296),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13529088) * n), ((uint16_t *)(act + (long)(15320074) * n)), (par + 284112), (sav + 10912), (sav + 11296),
         (dact + (long)(13584384) * n), (dact + (long)(13529088) * n), (grad + 284112), (grad + 284496), 0);
 }
 
@@ -1733,7 +1733,7 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808),
             (buf + 11872), (buf + 12448), (cnt + 36), (act + (long)(13750272) * n), (sav + 11872),
-            (sav + 12448), ((uint16_t *)(act + (long)(15311882) * n)));
+            (sav + 12448), ((uint16_t *)(act + (long)(15321802) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
             (act + (long)(13750272) * n));
@@ -1743,7 +1743,7 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
 static void mobilenetv2_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(13667328) * n), ((uint16_t *)(act + (long)(15311882) * n)), (par + 377232), (sav + 11872), (sav + 12448),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(13667328) * n), ((uint16_t *)(act + (long)(15321802) * n)), (par + 377232), (sav + 11872), (sav + 12448),
         (dact + (long)(13750272) * n), (dact + (long)(13667328) * n), (grad + 377232), (grad + 377808), 0);
 }
 
@@ -1785,7 +1785,7 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(13833216) * n), (act + (long)(15203594) * n), (par + 383568), (par + 384144),
             (buf + 13024), (buf + 13600), (cnt + 37), (act + (long)(13916160) * n), (sav + 13024),
-            (sav + 13600), ((uint16_t *)(act + (long)(15314474) * n)));
+            (sav + 13600), ((uint16_t *)(act + (long)(15324394) * n)));
     else
         bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
             (act + (long)(13916160) * n));
@@ -1795,7 +1795,7 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
 static void mobilenetv2_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(13833216) * n), ((uint16_t *)(act + (long)(15314474) * n)), (par + 383568), (sav + 13024), (sav + 13600),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(13833216) * n), ((uint16_t *)(act + (long)(15324394) * n)), (par + 383568), (sav + 13024), (sav + 13600),
         (dact + (long)(13916160) * n), (dact + (long)(13833216) * n), (grad + 383568), (grad + 384144), 0);
 }
 
@@ -1889,7 +1889,7 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080),
             (buf + 14368), (buf + 14944), (cnt + 39), (act + (long)(14123520) * n), (sav + 14368),
-            (sav + 14944), ((uint16_t *)(act + (long)(15317066) * n)));
+            (sav + 14944), ((uint16_t *)(act + (long)(15326986) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
             (act + (long)(14123520) * n));
@@ -1899,7 +1899,7 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
 static void mobilenetv2_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(14040576) * n), ((uint16_t *)(act + (long)(15317066) * n)), (par + 495504), (sav + 14368), (sav + 14944),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14040576) * n), ((uint16_t *)(act + (long)(15326986) * n)), (par + 495504), (sav + 14368), (sav + 14944),
         (dact + (long)(14123520) * n), (dact + (long)(14040576) * n), (grad + 495504), (grad + 496080), 0);
 }
 
@@ -1941,7 +1941,7 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(14206464) * n), (act + (long)(15204746) * n), (par + 501840), (par + 502416),
             (buf + 15520), (buf + 16096), (cnt + 40), (act + (long)(14289408) * n), (sav + 15520),
-            (sav + 16096), ((uint16_t *)(act + (long)(15319658) * n)));
+            (sav + 16096), ((uint16_t *)(act + (long)(15329578) * n)));
     else
         bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
             (act + (long)(14289408) * n));
@@ -1951,7 +1951,7 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
 static void mobilenetv2_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(14206464) * n), ((uint16_t *)(act + (long)(15319658) * n)), (par + 501840), (sav + 15520), (sav + 16096),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(14206464) * n), ((uint16_t *)(act + (long)(15329578) * n)), (par + 501840), (sav + 15520), (sav + 16096),
         (dact + (long)(14289408) * n), (dact + (long)(14206464) * n), (grad + 501840), (grad + 502416), 0);
 }
 
@@ -2045,7 +2045,7 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352),
             (buf + 16864), (buf + 17440), (cnt + 42), (act + (long)(14496768) * n), (sav + 16864),
-            (sav + 17440), ((uint16_t *)(act + (long)(15322250) * n)));
+            (sav + 17440), ((uint16_t *)(act + (long)(15332170) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
             (act + (long)(14496768) * n));
@@ -2055,7 +2055,7 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
 static void mobilenetv2_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(14413824) * n), ((uint16_t *)(act + (long)(15322250) * n)), (par + 613776), (sav + 16864), (sav + 17440),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14413824) * n), ((uint16_t *)(act + (long)(15332170) * n)), (par + 613776), (sav + 16864), (sav + 17440),
         (dact + (long)(14496768) * n), (dact + (long)(14413824) * n), (grad + 613776), (grad + 614352), 0);
 }
 
@@ -2096,7 +2096,7 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
     if (train)
         bn_c576_6x6_relu6_fwd_train(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688),
             (buf + 18016), (buf + 18592), (cnt + 43), (act + (long)(14600448) * n), (sav + 18016),
-            (sav + 18592), ((uint16_t *)(act + (long)(15324842) * n)));
+            (sav + 18592), ((uint16_t *)(act + (long)(15334762) * n)));
     else
         bn_c576_6x6_relu6_fwd_eval(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
             (act + (long)(14600448) * n));
@@ -2106,7 +2106,7 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
 static void mobilenetv2_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_6x6_relu6_bwd(n, (act + (long)(14579712) * n), ((uint16_t *)(act + (long)(15324842) * n)), (par + 620112), (sav + 18016), (sav + 18592),
+    bn_c576_6x6_relu6_bwd(n, (act + (long)(14579712) * n), ((uint16_t *)(act + (long)(15334762) * n)), (par + 620112), (sav + 18016), (sav + 18592),
         (dact + (long)(14600448) * n), (dact + (long)(14579712) * n), (grad + 620112), (grad + 620688), 0);
 }
 
@@ -2128,14 +2128,14 @@ static void mobilenetv2_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c576_160_6x6_s1_p0_fwd(n, (act + (long)(14600448) * n), (par + 621264), 0, (act + (long)(14621184) * n + 0));
+    conv_k1_c576_160_6x6_s1_p0_stats_fwd(n, (act + (long)(14600448) * n), (par + 621264), 0, (act + (long)(14621184) * n + 0), train ? (act + (long)(15205898) * n) : 0);
 }
 
 /* features.14.conv.2 */
 static void mobilenetv2_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c576_160_6x6_s1_p0_bwd(n, (act + (long)(14600448) * n), (par + 621264), (dact + (long)(14621184) * n + 0), (dact + (long)(14600448) * n), (grad + 621264), 0,
+    conv_k1_c576_160_6x6_s1_p0_stats_bwd(n, (act + (long)(14600448) * n), (par + 621264), (dact + (long)(14621184) * n + 0), (dact + (long)(14600448) * n), (grad + 621264), 0,
         0);
 }
 
@@ -2145,11 +2145,11 @@ static void mobilenetv2_layer122_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584),
+        bn_c160_6x6_pstats_fwd_train(n, (act + (long)(14621184) * n), (act + (long)(15205898) * n), (par + 713424), (par + 713584),
             (buf + 19168), (buf + 19328), (cnt + 44), (act + (long)(14626944) * n), (sav + 19168),
             (sav + 19328));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
+        bn_c160_6x6_pstats_fwd_eval(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
             (act + (long)(14626944) * n));
 }
 
@@ -2157,7 +2157,7 @@ static void mobilenetv2_layer122_forward(const mc_state *s, int train)
 static void mobilenetv2_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(14621184) * n), (act + (long)(14626944) * n), (par + 713424), (sav + 19168), (sav + 19328),
+    bn_c160_6x6_pstats_bwd(n, (act + (long)(14621184) * n), (act + (long)(14626944) * n), (par + 713424), (sav + 19168), (sav + 19328),
         (dact + (long)(14626944) * n), (dact + (long)(14621184) * n), (grad + 713424), (grad + 713584), 0);
 }
 
@@ -2166,14 +2166,14 @@ static void mobilenetv2_layer123_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14626944) * n), (par + 713744), 0, (act + (long)(14632704) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_stats_fwd(n, (act + (long)(14626944) * n), (par + 713744), 0, (act + (long)(14632704) * n + 0), train ? (act + (long)(15206218) * n) : 0);
 }
 
 /* features.15.conv.0.0 */
 static void mobilenetv2_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14626944) * n), (par + 713744), (dact + (long)(14632704) * n + 0), (dact + (long)(14626944) * n), (grad + 713744), 0,
+    conv_k1_c160_960_6x6_s1_p0_stats_bwd(n, (act + (long)(14626944) * n), (par + 713744), (dact + (long)(14632704) * n + 0), (dact + (long)(14626944) * n), (grad + 713744), 0,
         1);
 }
 
@@ -2183,11 +2183,11 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14632704) * n), (act + (long)(15206218) * n), (par + 867344), (par + 868304),
             (buf + 19488), (buf + 20448), (cnt + 45), (act + (long)(14667264) * n), (sav + 19488),
-            (sav + 20448), ((uint16_t *)(act + (long)(15325706) * n)));
+            (sav + 20448), ((uint16_t *)(act + (long)(15335626) * n)));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
             (act + (long)(14667264) * n));
 }
 
@@ -2195,7 +2195,7 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
 static void mobilenetv2_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14632704) * n), ((uint16_t *)(act + (long)(15325706) * n)), (par + 867344), (sav + 19488), (sav + 20448),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14632704) * n), ((uint16_t *)(act + (long)(15335626) * n)), (par + 867344), (sav + 19488), (sav + 20448),
         (dact + (long)(14667264) * n), (dact + (long)(14632704) * n), (grad + 867344), (grad + 868304), 0);
 }
 
@@ -2218,7 +2218,7 @@ static void mobilenetv2_layer126_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0),
-        train ? (act + (long)(15205898) * n) : 0);
+        train ? (act + (long)(15208138) * n) : 0);
 }
 
 /* features.15.conv.1.0 */
@@ -2235,9 +2235,9 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14701824) * n), (act + (long)(15205898) * n), (par + 877904), (par + 878864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14701824) * n), (act + (long)(15208138) * n), (par + 877904), (par + 878864),
             (buf + 21408), (buf + 22368), (cnt + 46), (act + (long)(14736384) * n), (sav + 21408),
-            (sav + 22368), ((uint16_t *)(act + (long)(15327146) * n)));
+            (sav + 22368), ((uint16_t *)(act + (long)(15337066) * n)));
     else
         bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
             (act + (long)(14736384) * n));
@@ -2247,7 +2247,7 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
 static void mobilenetv2_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14701824) * n), ((uint16_t *)(act + (long)(15327146) * n)), (par + 877904), (sav + 21408), (sav + 22368),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14701824) * n), ((uint16_t *)(act + (long)(15337066) * n)), (par + 877904), (sav + 21408), (sav + 22368),
         (dact + (long)(14736384) * n), (dact + (long)(14701824) * n), (grad + 877904), (grad + 878864), 0);
 }
 
@@ -2269,14 +2269,14 @@ static void mobilenetv2_layer129_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(14736384) * n), (par + 879824), 0, (act + (long)(14770944) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_stats_fwd(n, (act + (long)(14736384) * n), (par + 879824), 0, (act + (long)(14770944) * n + 0), train ? (act + (long)(15210058) * n) : 0);
 }
 
 /* features.15.conv.2 */
 static void mobilenetv2_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(14736384) * n), (par + 879824), (dact + (long)(14770944) * n + 0), (dact + (long)(14736384) * n), (grad + 879824), 0,
+    conv_k1_c960_160_6x6_s1_p0_stats_bwd(n, (act + (long)(14736384) * n), (par + 879824), (dact + (long)(14770944) * n + 0), (dact + (long)(14736384) * n), (grad + 879824), 0,
         0);
 }
 
@@ -2286,18 +2286,18 @@ static void mobilenetv2_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_byadd_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584),
+        bn_c160_6x6_byadd_pstats_fwd_train(n, (act + (long)(14770944) * n), (act + (long)(15210058) * n), (par + 1033424), (par + 1033584),
             (buf + 23328), (buf + 23488), (cnt + 47), (act + (long)(14776704) * n), (sav + 23328),
             (sav + 23488));
     else
-        bn_c160_6x6_byadd_fwd_eval((buf + 23328), (buf + 23488), (sav + 23328), (sav + 23488));
+        bn_c160_6x6_byadd_pstats_fwd_eval((buf + 23328), (buf + 23488), (sav + 23328), (sav + 23488));
 }
 
 /* features.15.conv.3 */
 static void mobilenetv2_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_byadd_bwd(n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
+    bn_c160_6x6_byadd_pstats_bwd(n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
         (dact + (long)(14776704) * n), (dact + (long)(14770944) * n), (grad + 1033424), (grad + 1033584), 0);
 }
 
@@ -2322,14 +2322,14 @@ static void mobilenetv2_layer132_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14782464) * n), (par + 1033744), 0, (act + (long)(14788224) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_stats_fwd(n, (act + (long)(14782464) * n), (par + 1033744), 0, (act + (long)(14788224) * n + 0), train ? (act + (long)(15210378) * n) : 0);
 }
 
 /* features.16.conv.0.0 */
 static void mobilenetv2_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14782464) * n), (par + 1033744), (dact + (long)(14788224) * n + 0), (dact + (long)(14782464) * n), (grad + 1033744), 0,
+    conv_k1_c160_960_6x6_s1_p0_stats_bwd(n, (act + (long)(14782464) * n), (par + 1033744), (dact + (long)(14788224) * n + 0), (dact + (long)(14782464) * n), (grad + 1033744), 0,
         1);
 }
 
@@ -2339,11 +2339,11 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14788224) * n), (act + (long)(15210378) * n), (par + 1187344), (par + 1188304),
             (buf + 23648), (buf + 24608), (cnt + 48), (act + (long)(14822784) * n), (sav + 23648),
-            (sav + 24608), ((uint16_t *)(act + (long)(15328586) * n)));
+            (sav + 24608), ((uint16_t *)(act + (long)(15338506) * n)));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
             (act + (long)(14822784) * n));
 }
 
@@ -2351,7 +2351,7 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
 static void mobilenetv2_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14788224) * n), ((uint16_t *)(act + (long)(15328586) * n)), (par + 1187344), (sav + 23648), (sav + 24608),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14788224) * n), ((uint16_t *)(act + (long)(15338506) * n)), (par + 1187344), (sav + 23648), (sav + 24608),
         (dact + (long)(14822784) * n), (dact + (long)(14788224) * n), (grad + 1187344), (grad + 1188304), 0);
 }
 
@@ -2374,7 +2374,7 @@ static void mobilenetv2_layer135_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0),
-        train ? (act + (long)(15207818) * n) : 0);
+        train ? (act + (long)(15212298) * n) : 0);
 }
 
 /* features.16.conv.1.0 */
@@ -2391,9 +2391,9 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14857344) * n), (act + (long)(15207818) * n), (par + 1197904), (par + 1198864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14857344) * n), (act + (long)(15212298) * n), (par + 1197904), (par + 1198864),
             (buf + 25568), (buf + 26528), (cnt + 49), (act + (long)(14891904) * n), (sav + 25568),
-            (sav + 26528), ((uint16_t *)(act + (long)(15330026) * n)));
+            (sav + 26528), ((uint16_t *)(act + (long)(15339946) * n)));
     else
         bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
             (act + (long)(14891904) * n));
@@ -2403,7 +2403,7 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
 static void mobilenetv2_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14857344) * n), ((uint16_t *)(act + (long)(15330026) * n)), (par + 1197904), (sav + 25568), (sav + 26528),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14857344) * n), ((uint16_t *)(act + (long)(15339946) * n)), (par + 1197904), (sav + 25568), (sav + 26528),
         (dact + (long)(14891904) * n), (dact + (long)(14857344) * n), (grad + 1197904), (grad + 1198864), 0);
 }
 
@@ -2425,14 +2425,14 @@ static void mobilenetv2_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(14891904) * n), (par + 1199824), 0, (act + (long)(14926464) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_stats_fwd(n, (act + (long)(14891904) * n), (par + 1199824), 0, (act + (long)(14926464) * n + 0), train ? (act + (long)(15214218) * n) : 0);
 }
 
 /* features.16.conv.2 */
 static void mobilenetv2_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(14891904) * n), (par + 1199824), (dact + (long)(14926464) * n + 0), (dact + (long)(14891904) * n), (grad + 1199824), 0,
+    conv_k1_c960_160_6x6_s1_p0_stats_bwd(n, (act + (long)(14891904) * n), (par + 1199824), (dact + (long)(14926464) * n + 0), (dact + (long)(14891904) * n), (grad + 1199824), 0,
         0);
 }
 
@@ -2442,18 +2442,18 @@ static void mobilenetv2_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_byadd_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584),
+        bn_c160_6x6_byadd_pstats_fwd_train(n, (act + (long)(14926464) * n), (act + (long)(15214218) * n), (par + 1353424), (par + 1353584),
             (buf + 27488), (buf + 27648), (cnt + 50), (act + (long)(14932224) * n), (sav + 27488),
             (sav + 27648));
     else
-        bn_c160_6x6_byadd_fwd_eval((buf + 27488), (buf + 27648), (sav + 27488), (sav + 27648));
+        bn_c160_6x6_byadd_pstats_fwd_eval((buf + 27488), (buf + 27648), (sav + 27488), (sav + 27648));
 }
 
 /* features.16.conv.3 */
 static void mobilenetv2_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_byadd_bwd(n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
+    bn_c160_6x6_byadd_pstats_bwd(n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
         (dact + (long)(14932224) * n), (dact + (long)(14926464) * n), (grad + 1353424), (grad + 1353584), 0);
 }
 
@@ -2478,14 +2478,14 @@ static void mobilenetv2_layer141_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14937984) * n), (par + 1353744), 0, (act + (long)(14943744) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_stats_fwd(n, (act + (long)(14937984) * n), (par + 1353744), 0, (act + (long)(14943744) * n + 0), train ? (act + (long)(15214538) * n) : 0);
 }
 
 /* features.17.conv.0.0 */
 static void mobilenetv2_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14937984) * n), (par + 1353744), (dact + (long)(14943744) * n + 0), (dact + (long)(14937984) * n), (grad + 1353744), 0,
+    conv_k1_c160_960_6x6_s1_p0_stats_bwd(n, (act + (long)(14937984) * n), (par + 1353744), (dact + (long)(14943744) * n + 0), (dact + (long)(14937984) * n), (grad + 1353744), 0,
         0);
 }
 
@@ -2495,11 +2495,11 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14943744) * n), (act + (long)(15214538) * n), (par + 1507344), (par + 1508304),
             (buf + 27808), (buf + 28768), (cnt + 51), (act + (long)(14978304) * n), (sav + 27808),
-            (sav + 28768), ((uint16_t *)(act + (long)(15331466) * n)));
+            (sav + 28768), ((uint16_t *)(act + (long)(15341386) * n)));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
             (act + (long)(14978304) * n));
 }
 
@@ -2507,7 +2507,7 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
 static void mobilenetv2_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14943744) * n), ((uint16_t *)(act + (long)(15331466) * n)), (par + 1507344), (sav + 27808), (sav + 28768),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14943744) * n), ((uint16_t *)(act + (long)(15341386) * n)), (par + 1507344), (sav + 27808), (sav + 28768),
         (dact + (long)(14978304) * n), (dact + (long)(14943744) * n), (grad + 1507344), (grad + 1508304), 0);
 }
 
@@ -2530,7 +2530,7 @@ static void mobilenetv2_layer144_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0),
-        train ? (act + (long)(15209738) * n) : 0);
+        train ? (act + (long)(15216458) * n) : 0);
 }
 
 /* features.17.conv.1.0 */
@@ -2547,9 +2547,9 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(15012864) * n), (act + (long)(15209738) * n), (par + 1517904), (par + 1518864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(15012864) * n), (act + (long)(15216458) * n), (par + 1517904), (par + 1518864),
             (buf + 29728), (buf + 30688), (cnt + 52), (act + (long)(15047424) * n), (sav + 29728),
-            (sav + 30688), ((uint16_t *)(act + (long)(15332906) * n)));
+            (sav + 30688), ((uint16_t *)(act + (long)(15342826) * n)));
     else
         bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
             (act + (long)(15047424) * n));
@@ -2559,7 +2559,7 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
 static void mobilenetv2_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(15012864) * n), ((uint16_t *)(act + (long)(15332906) * n)), (par + 1517904), (sav + 29728), (sav + 30688),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(15012864) * n), ((uint16_t *)(act + (long)(15342826) * n)), (par + 1517904), (sav + 29728), (sav + 30688),
         (dact + (long)(15047424) * n), (dact + (long)(15012864) * n), (grad + 1517904), (grad + 1518864), 0);
 }
 
@@ -2581,14 +2581,14 @@ static void mobilenetv2_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_320_6x6_s1_p0_fwd(n, (act + (long)(15047424) * n), (par + 1519824), 0, (act + (long)(15081984) * n + 0));
+    conv_k1_c960_320_6x6_s1_p0_stats_fwd(n, (act + (long)(15047424) * n), (par + 1519824), 0, (act + (long)(15081984) * n + 0), train ? (act + (long)(15218378) * n) : 0);
 }
 
 /* features.17.conv.2 */
 static void mobilenetv2_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_320_6x6_s1_p0_bwd(n, (act + (long)(15047424) * n), (par + 1519824), (dact + (long)(15081984) * n + 0), (dact + (long)(15047424) * n), (grad + 1519824), 0,
+    conv_k1_c960_320_6x6_s1_p0_stats_bwd(n, (act + (long)(15047424) * n), (par + 1519824), (dact + (long)(15081984) * n + 0), (dact + (long)(15047424) * n), (grad + 1519824), 0,
         0);
 }
 
@@ -2598,11 +2598,11 @@ static void mobilenetv2_layer148_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c320_6x6_stats_fwd_train(n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344),
+        bn_c320_6x6_stats_pstats_fwd_train(n, (act + (long)(15081984) * n), (act + (long)(15218378) * n), (par + 1827024), (par + 1827344),
             (buf + 31648), (buf + 31968), (cnt + 53), (act + (long)(15093504) * n), (sav + 31648),
             (sav + 31968));
     else
-        bn_c320_6x6_stats_fwd_eval((buf + 31648), (buf + 31968), (sav + 31648), (sav + 31968));
+        bn_c320_6x6_stats_pstats_fwd_eval((buf + 31648), (buf + 31968), (sav + 31648), (sav + 31968));
 }
 
 /* features.17.conv.3 */
@@ -2617,15 +2617,15 @@ static void mobilenetv2_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c320_1280_6x6_s1_p0_bn_fwd(n, (act + (long)(15081984) * n), (par + 1827664), 0, (par + 1827024), (par + 1827344),
-        (sav + 31648), (sav + 31968), (act + (long)(15105024) * n + 0));
+    conv_k1_c320_1280_6x6_s1_p0_bn_stats_fwd(n, (act + (long)(15081984) * n), (par + 1827664), 0, (par + 1827024), (par + 1827344),
+        (sav + 31648), (sav + 31968), (act + (long)(15105024) * n + 0), train ? (act + (long)(15219018) * n) : 0);
 }
 
 /* features.18.0 */
 static void mobilenetv2_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c320_1280_6x6_s1_p0_bn_bwd(n, (act + (long)(15081984) * n), (par + 1827664), (dact + (long)(15105024) * n + 0), (dact + (long)(15081984) * n), (grad + 1827664), 0,
+    conv_k1_c320_1280_6x6_s1_p0_bn_stats_bwd(n, (act + (long)(15081984) * n), (par + 1827664), (dact + (long)(15105024) * n + 0), (dact + (long)(15081984) * n), (grad + 1827664), 0,
         (par + 1827024), (par + 1827344), (sav + 31648), (sav + 31968), (grad + 1827024),
         (grad + 1827344), 0);
 }
@@ -2636,11 +2636,11 @@ static void mobilenetv2_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c1280_6x6_relu6_fwd_train(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544),
+        bn_c1280_6x6_relu6_pstats_fwd_train(n, (act + (long)(15105024) * n), (act + (long)(15219018) * n), (par + 2237264), (par + 2238544),
             (buf + 32288), (buf + 33568), (cnt + 54), (act + (long)(15151104) * n), (sav + 32288),
-            (sav + 33568), ((uint16_t *)(act + (long)(15334346) * n)));
+            (sav + 33568), ((uint16_t *)(act + (long)(15344266) * n)));
     else
-        bn_c1280_6x6_relu6_fwd_eval(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
+        bn_c1280_6x6_relu6_pstats_fwd_eval(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
             (act + (long)(15151104) * n));
 }
 
@@ -2648,7 +2648,7 @@ static void mobilenetv2_layer150_forward(const mc_state *s, int train)
 static void mobilenetv2_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c1280_6x6_relu6_bwd(n, (act + (long)(15105024) * n), ((uint16_t *)(act + (long)(15334346) * n)), (par + 2237264), (sav + 32288), (sav + 33568),
+    bn_c1280_6x6_relu6_pstats_bwd(n, (act + (long)(15105024) * n), ((uint16_t *)(act + (long)(15344266) * n)), (par + 2237264), (sav + 32288), (sav + 33568),
         (dact + (long)(15151104) * n), (dact + (long)(15105024) * n), (grad + 2237264), (grad + 2238544), 0);
 }
 
@@ -4269,28 +4269,28 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14621184, .fused = MC_FUSED_NONE, .weight = 621264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15205898},
     {.name = "features.14.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){121},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14626944, .fused = MC_FUSED_NONE, .weight = 713424, .bias_at = 713584, .running = 19168, .counter = 44,
      .saved = 19168, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15205898},
     {.name = "features.15.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){122},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14632704, .fused = MC_FUSED_NONE, .weight = 713744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15206218},
     {.name = "features.15.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14667264, .fused = MC_FUSED_RELU6, .weight = 867344, .bias_at = 868304, .running = 19488, .counter = 45,
      .saved = 19488, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15206218},
     {.name = "features.15.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){124},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4304,14 +4304,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14701824, .fused = MC_FUSED_NONE, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15205898},
+     .stats = 15208138},
     {.name = "features.15.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_RELU6, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
      .saved = 21408, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15205898},
+     .stats = 15208138},
     {.name = "features.15.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4325,14 +4325,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14770944, .fused = MC_FUSED_NONE, .weight = 879824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15210058},
     {.name = "features.15.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14776704, .fused = MC_FUSED_NONE, .weight = 1033424, .bias_at = 1033584, .running = 23328, .counter = 47,
      .saved = 23328, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 15210058},
     {.name = "features.15.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){122, 130},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4346,14 +4346,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14788224, .fused = MC_FUSED_NONE, .weight = 1033744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15210378},
     {.name = "features.16.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822784, .fused = MC_FUSED_RELU6, .weight = 1187344, .bias_at = 1188304, .running = 23648, .counter = 48,
      .saved = 23648, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15210378},
     {.name = "features.16.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){133},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4367,14 +4367,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14857344, .fused = MC_FUSED_NONE, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15207818},
+     .stats = 15212298},
     {.name = "features.16.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){135},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_RELU6, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
      .saved = 25568, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15207818},
+     .stats = 15212298},
     {.name = "features.16.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4388,14 +4388,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14926464, .fused = MC_FUSED_NONE, .weight = 1199824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15214218},
     {.name = "features.16.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14932224, .fused = MC_FUSED_NONE, .weight = 1353424, .bias_at = 1353584, .running = 27488, .counter = 50,
      .saved = 27488, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 15214218},
     {.name = "features.16.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){131, 139},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4409,14 +4409,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14943744, .fused = MC_FUSED_NONE, .weight = 1353744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15214538},
     {.name = "features.17.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){141},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14978304, .fused = MC_FUSED_RELU6, .weight = 1507344, .bias_at = 1508304, .running = 27808, .counter = 51,
      .saved = 27808, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15214538},
     {.name = "features.17.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){142},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4430,14 +4430,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15012864, .fused = MC_FUSED_NONE, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15209738},
+     .stats = 15216458},
     {.name = "features.17.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_RELU6, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
      .saved = 29728, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 15209738},
+     .stats = 15216458},
     {.name = "features.17.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4451,28 +4451,28 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15081984, .fused = MC_FUSED_NONE, .weight = 1519824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15218378},
     {.name = "features.17.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 320, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15093504, .fused = MC_FUSED_NONE, .weight = 1827024, .bias_at = 1827344, .running = 31648, .counter = 53,
      .saved = 31648, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = -1},
+     .stats = 15218378},
     {.name = "features.18.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 1280, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15105024, .fused = MC_FUSED_NONE, .weight = 1827664, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15219018},
     {.name = "features.18.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15151104, .fused = MC_FUSED_RELU6, .weight = 2237264, .bias_at = 2238544, .running = 32288, .counter = 54,
      .saved = 32288, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 15219018},
     {.name = "relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){150},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4510,7 +4510,7 @@ const mc_model_desc mobilenetv2_model = {
     .ntensors = 336, .tensors = mobilenetv2_tensors,
     .nlayers = 155, .layers = mobilenetv2_layers,
     .param_floats = 2252634, .buffer_floats = 34848, .counters = 55,
-    .act_floats = 15336266, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
+    .act_floats = 15346186, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
     .forward = mobilenetv2_forward, .backward = mobilenetv2_backward,
     .layer_forward = mobilenetv2_layer_forward, .layer_backward = mobilenetv2_layer_backward,
     .loss = mobilenetv2_loss, .loss_backward = mobilenetv2_loss_backward,

@@ -305,31 +305,21 @@ void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *res
 void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c576_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k1_c576_160_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c160_6x6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c160_6x6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
-void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
-    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
-void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+void conv_k1_c160_960_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
-void dw_k3_c960_6x6_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c160_960_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c960_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
@@ -339,40 +329,47 @@ void bn_c960_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const flo
 void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_c960_6x6_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c160_6x6_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void conv_k1_c960_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k1_c960_160_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, int acc);
+void bn_c160_6x6_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c160_6x6_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c160_6x6_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
-void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n5760_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
     const float *restrict mean1, const float *restrict invstd1, float *restrict y);
 void add2_n5760_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
-void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c960_320_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k1_c960_320_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c320_6x6_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c320_6x6_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
-void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y);
-void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict y,
+    float *restrict stats);
+void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c1280_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
-void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c1280_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c1280_6x6_fwd(int n, const float *restrict x, float *restrict y);

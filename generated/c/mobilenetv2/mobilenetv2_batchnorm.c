@@ -5620,47 +5620,28 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c160_6x6: batch norm over 160 channels of 6x6 */
-static inline double bn_c160_6x6_plane_sum(const float *restrict p)
+/* bn_c160_6x6_pstats: batch norm over 160 channels of 6x6, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c160_6x6_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 36; i += 32) {
-        __builtin_prefetch(p + i + 11520, 0, 2);
-        __builtin_prefetch(p + i + 11520 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    __builtin_prefetch(p + i + 11520, 0, 2);
-    for (; i + 8 <= 36; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 36; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 320 + c];
+    return sum * 36;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c160_6x6_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c160_6x6_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 320 + c] - mean;
+        sq += st[(long)b * 320 + 160 + c] + 36 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c160_6x6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -5682,7 +5663,7 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c160_6x6_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -5704,7 +5685,7 @@ static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *re
 /* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean,
+static inline void bn_c160_6x6_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean,
     float scale, float shift)
 {
     int i = 0;
@@ -5719,35 +5700,19 @@ static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *r
     }
 }
 
-static double bn_c160_6x6_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c160_6x6_plane_sum(x + ((long)b * 160 + c) * 36);
-    return sum;
-}
-
-static double bn_c160_6x6_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c160_6x6_plane_sum_sq(x + ((long)b * 160 + c) * 36, (float)mean);
-    return sq;
-}
-
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c160_6x6_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c160_6x6_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 160; c++)
-        stats[c] = bn_c160_6x6_sum(n, src, c);
+        stats[c] = bn_c160_6x6_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 160, (double)n * 36);
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         stats[c] /= m;
-        stats[160 + c] = bn_c160_6x6_sqdev(n, src, c, stats[c]);
+        stats[160 + c] = bn_c160_6x6_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 160, 160, m);
     for (int c = 0; c < 160; c++)
@@ -5755,21 +5720,21 @@ static double bn_c160_6x6_synced_stats(int n, const float *restrict src, double 
     return m;
 }
 
-void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c160_6x6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 160];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c160_6x6_synced_stats(n, x, stats) : (double)n * 36;
+    const double m = synced ? bn_c160_6x6_pstats_synced_stats(n, pstats, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
-        const double mean = synced ? stats[c] : bn_c160_6x6_sum(n, x, c) / m;
-        const double var = synced ? stats[160 + c] : bn_c160_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c160_6x6_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[160 + c] : bn_c160_6x6_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean,
+            bn_c160_6x6_pstats_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean,
                 scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -5782,7 +5747,7 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     *count += 1;
 }
 
-void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c160_6x6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
     MC_OMP_FOR
@@ -5790,13 +5755,13 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, mean, scale,
+            bn_c160_6x6_pstats_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, mean, scale,
                 shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c160_6x6_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -5804,7 +5769,7 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 160 + c) * 36;
-        bn_c160_6x6_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c160_6x6_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -5818,7 +5783,7 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -5829,7 +5794,7 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 160; c++)
-            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
@@ -5838,249 +5803,11 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
-        }
-    }
-}
-
-/* bn_c960_6x6_relu6: batch norm over 960 channels of 6x6 */
-static inline double bn_c960_6x6_relu6_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 36; i += 32) {
-        __builtin_prefetch(p + i + 69120, 0, 2);
-        __builtin_prefetch(p + i + 69120 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    __builtin_prefetch(p + i + 69120, 0, 2);
-    for (; i + 8 <= 36; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 36; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c960_6x6_relu6_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 16) {
-        __builtin_prefetch(g + i + 69120, 0, 2);
-        __builtin_prefetch(x + i + 69120, 0, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
-        mc_v16_keep(&gv, m[i / 16]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = mc_pass(g[i], m[32 / 16] >> (i - 32) & 1);
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
-
-/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
- * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c960_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
-    float k, float mean_g, float mean, float slope, int acc)
-{
-    int i = 0;
-    for (; i < 32; i += 16) {
-        __builtin_prefetch(dx + i + 69120, 1, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
-        mc_v16_keep(&gv, m[i / 16]);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 36; i++) {
-        const float d = k * (mc_pass(g[i], m[32 / 16] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c960_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 32; i += 16) {
-        __builtin_prefetch(y + i + 69120, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
-        if (m) {
-            const mc_v16i passes = ((v > 0) & (v < 6));
-            m[i / 16] = mc_v16_bits(&passes);
-        }
-    }
-    unsigned bits = 0;
-    for (; i < 36; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
-        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
-    }
-    if (m)
-        m[32 / 16] = (uint16_t)bits;
-}
-
-static double bn_c960_6x6_relu6_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c960_6x6_relu6_plane_sum(x + ((long)b * 960 + c) * 36);
-    return sum;
-}
-
-static double bn_c960_6x6_relu6_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c960_6x6_relu6_plane_sum_sq(x + ((long)b * 960 + c) * 36, (float)mean);
-    return sq;
-}
-
-/* Synchronized batch norm: every channel first, one reduction over all
- * processes for the sums, one for the squared deviations; stats gets the
- * means, then the variances. Returns the global count per channel. */
-static double bn_c960_6x6_relu6_synced_stats(int n, const float *restrict src, double *restrict stats)
-{
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++)
-        stats[c] = bn_c960_6x6_relu6_sum(n, src, c);
-    const double m = mc_bn_allreduce(stats, 960, (double)n * 36);
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        stats[c] /= m;
-        stats[960 + c] = bn_c960_6x6_relu6_sqdev(n, src, c, stats[c]);
-    }
-    mc_bn_allreduce(stats + 960, 960, m);
-    for (int c = 0; c < 960; c++)
-        stats[960 + c] /= m;
-    return m;
-}
-
-void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
-    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
-{
-    double stats[2 * 960];
-    const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c960_6x6_relu6_synced_stats(n, x, stats) : (double)n * 36;
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        const double mean = synced ? stats[c] : bn_c960_6x6_relu6_sum(n, x, c) / m;
-        const double var = synced ? stats[960 + c] : bn_c960_6x6_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mask + (long)(b) * 2880 + (c) * 3, fmean,
-                scale, shift);
-        save_mean[c] = fmean;
-        save_invstd[c] = (float)invstd;
-        /* With one value per channel the unbiased variance is 0/0: keep
-         * the biased one (0), as the generic kernel does. */
-        const double unbiased = m > 1 ? var * m / (m - 1) : var;
-        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
-        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
-    }
-    *count += 1;
-}
-
-void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
-{
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, 0, mean, scale,
-                shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 960 + c) * 36;
-        bn_c960_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 960];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 36;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 960; c++)
-            bn_c960_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 960, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c960_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 960 + c) * 36;
-            bn_c960_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c160_6x6_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -6289,47 +6016,28 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t
     }
 }
 
-/* bn_c160_6x6_byadd: batch norm over 160 channels of 6x6, applied by the add after it */
-static inline double bn_c160_6x6_byadd_plane_sum(const float *restrict p)
+/* bn_c160_6x6_byadd_pstats: batch norm over 160 channels of 6x6, applied by the add after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c160_6x6_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 36; i += 32) {
-        __builtin_prefetch(p + i + 11520, 0, 2);
-        __builtin_prefetch(p + i + 11520 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    __builtin_prefetch(p + i + 11520, 0, 2);
-    for (; i + 8 <= 36; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 36; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 320 + c];
+    return sum * 36;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c160_6x6_byadd_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c160_6x6_byadd_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 320 + c] - mean;
+        sq += st[(long)b * 320 + 160 + c] + 36 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c160_6x6_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c160_6x6_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -6351,7 +6059,7 @@ static inline void bn_c160_6x6_byadd_plane_sum_grad(const float *restrict g, con
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c160_6x6_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c160_6x6_byadd_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -6371,35 +6079,19 @@ static inline void bn_c160_6x6_byadd_plane_dx(const float *restrict g, const flo
 }
 
 
-static double bn_c160_6x6_byadd_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c160_6x6_byadd_plane_sum(x + ((long)b * 160 + c) * 36);
-    return sum;
-}
-
-static double bn_c160_6x6_byadd_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c160_6x6_byadd_plane_sum_sq(x + ((long)b * 160 + c) * 36, (float)mean);
-    return sq;
-}
-
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c160_6x6_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c160_6x6_byadd_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 160; c++)
-        stats[c] = bn_c160_6x6_byadd_sum(n, src, c);
+        stats[c] = bn_c160_6x6_byadd_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 160, (double)n * 36);
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         stats[c] /= m;
-        stats[160 + c] = bn_c160_6x6_byadd_sqdev(n, src, c, stats[c]);
+        stats[160 + c] = bn_c160_6x6_byadd_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 160, 160, m);
     for (int c = 0; c < 160; c++)
@@ -6407,18 +6099,18 @@ static double bn_c160_6x6_byadd_synced_stats(int n, const float *restrict src, d
     return m;
 }
 
-void bn_c160_6x6_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c160_6x6_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 160];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c160_6x6_byadd_synced_stats(n, x, stats) : (double)n * 36;
+    const double m = synced ? bn_c160_6x6_byadd_pstats_synced_stats(n, pstats, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
-        const double mean = synced ? stats[c] : bn_c160_6x6_byadd_sum(n, x, c) / m;
-        const double var = synced ? stats[160 + c] : bn_c160_6x6_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c160_6x6_byadd_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[160 + c] : bn_c160_6x6_byadd_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -6432,7 +6124,7 @@ void bn_c160_6x6_byadd_fwd_train(int n, const float *restrict x, const float *re
 }
 
 /* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c160_6x6_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c160_6x6_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 160; c++) {
@@ -6442,7 +6134,7 @@ void bn_c160_6x6_byadd_fwd_eval(const float *restrict running_mean, const float 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c160_6x6_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c160_6x6_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -6450,7 +6142,7 @@ static void bn_c160_6x6_byadd_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 160 + c) * 36;
-        bn_c160_6x6_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c160_6x6_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -6464,7 +6156,7 @@ static void bn_c160_6x6_byadd_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -6475,7 +6167,7 @@ void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 160; c++)
-            bn_c160_6x6_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
@@ -6484,85 +6176,50 @@ void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c160_6x6_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c160_6x6_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
 }
 
-/* bn_c320_6x6_stats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it */
-static inline double bn_c320_6x6_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 36; i += 32) {
-        __builtin_prefetch(p + i + 23040, 0, 2);
-        __builtin_prefetch(p + i + 23040 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    __builtin_prefetch(p + i + 23040, 0, 2);
-    for (; i + 8 <= 36; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 36; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c320_6x6_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c320_6x6_stats_sum(int n, const float *restrict x, int c)
+/* bn_c320_6x6_stats_pstats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c320_6x6_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c320_6x6_stats_plane_sum(x + ((long)b * 320 + c) * 36);
-    return sum;
+        sum += st[(long)b * 640 + c];
+    return sum * 36;
 }
 
-static double bn_c320_6x6_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c320_6x6_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c320_6x6_stats_plane_sum_sq(x + ((long)b * 320 + c) * 36, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 640 + c] - mean;
+        sq += st[(long)b * 640 + 320 + c] + 36 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c320_6x6_stats_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c320_6x6_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 320; c++)
-        stats[c] = bn_c320_6x6_stats_sum(n, src, c);
+        stats[c] = bn_c320_6x6_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 320, (double)n * 36);
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         stats[c] /= m;
-        stats[320 + c] = bn_c320_6x6_stats_sqdev(n, src, c, stats[c]);
+        stats[320 + c] = bn_c320_6x6_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 320, 320, m);
     for (int c = 0; c < 320; c++)
@@ -6570,18 +6227,18 @@ static double bn_c320_6x6_stats_synced_stats(int n, const float *restrict src, d
     return m;
 }
 
-void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c320_6x6_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 320];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c320_6x6_stats_synced_stats(n, x, stats) : (double)n * 36;
+    const double m = synced ? bn_c320_6x6_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
-        const double mean = synced ? stats[c] : bn_c320_6x6_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[320 + c] : bn_c320_6x6_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c320_6x6_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[320 + c] : bn_c320_6x6_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -6595,7 +6252,7 @@ void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *re
 }
 
 /* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c320_6x6_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 320; c++) {
@@ -6604,47 +6261,28 @@ void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float 
     }
 }
 
-/* bn_c1280_6x6_relu6: batch norm over 1280 channels of 6x6 */
-static inline double bn_c1280_6x6_relu6_plane_sum(const float *restrict p)
+/* bn_c1280_6x6_relu6_pstats: batch norm over 1280 channels of 6x6, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c1280_6x6_relu6_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 36; i += 32) {
-        __builtin_prefetch(p + i + 92160, 0, 2);
-        __builtin_prefetch(p + i + 92160 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    __builtin_prefetch(p + i + 92160, 0, 2);
-    for (; i + 8 <= 36; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 36; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 2560 + c];
+    return sum * 36;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c1280_6x6_relu6_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c1280_6x6_relu6_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 2560 + c] - mean;
+        sq += st[(long)b * 2560 + 1280 + c] + 36 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
+static inline void bn_c1280_6x6_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -6668,7 +6306,7 @@ static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, co
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+static inline void bn_c1280_6x6_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -6691,7 +6329,7 @@ static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const fl
 /* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c1280_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+static inline void bn_c1280_6x6_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
     float scale, float shift)
 {
     int i = 0;
@@ -6714,35 +6352,19 @@ static inline void bn_c1280_6x6_relu6_plane_normalize(const float *restrict x, f
         m[32 / 16] = (uint16_t)bits;
 }
 
-static double bn_c1280_6x6_relu6_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c1280_6x6_relu6_plane_sum(x + ((long)b * 1280 + c) * 36);
-    return sum;
-}
-
-static double bn_c1280_6x6_relu6_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c1280_6x6_relu6_plane_sum_sq(x + ((long)b * 1280 + c) * 36, (float)mean);
-    return sq;
-}
-
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c1280_6x6_relu6_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c1280_6x6_relu6_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++)
-        stats[c] = bn_c1280_6x6_relu6_sum(n, src, c);
+        stats[c] = bn_c1280_6x6_relu6_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 1280, (double)n * 36);
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         stats[c] /= m;
-        stats[1280 + c] = bn_c1280_6x6_relu6_sqdev(n, src, c, stats[c]);
+        stats[1280 + c] = bn_c1280_6x6_relu6_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 1280, 1280, m);
     for (int c = 0; c < 1280; c++)
@@ -6750,21 +6372,21 @@ static double bn_c1280_6x6_relu6_synced_stats(int n, const float *restrict src, 
     return m;
 }
 
-void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c1280_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 1280];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c1280_6x6_relu6_synced_stats(n, x, stats) : (double)n * 36;
+    const double m = synced ? bn_c1280_6x6_relu6_pstats_synced_stats(n, pstats, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
-        const double mean = synced ? stats[c] : bn_c1280_6x6_relu6_sum(n, x, c) / m;
-        const double var = synced ? stats[1280 + c] : bn_c1280_6x6_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c1280_6x6_relu6_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[1280 + c] : bn_c1280_6x6_relu6_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, mask + (long)(b) * 3840 + (c) * 3, fmean,
+            bn_c1280_6x6_relu6_pstats_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, mask + (long)(b) * 3840 + (c) * 3, fmean,
                 scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -6777,7 +6399,7 @@ void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *r
     *count += 1;
 }
 
-void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c1280_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
     MC_OMP_FOR
@@ -6785,13 +6407,13 @@ void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *re
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, 0, mean, scale,
+            bn_c1280_6x6_relu6_pstats_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, 0, mean, scale,
                 shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
+static void bn_c1280_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -6799,7 +6421,7 @@ static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const u
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 1280 + c) * 36;
-        bn_c1280_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c1280_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -6813,7 +6435,7 @@ static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const u
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -6823,7 +6445,7 @@ void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *rest
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 1280; c++)
-            bn_c1280_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 1280, m);
     }
     MC_OMP_FOR
@@ -6832,11 +6454,11 @@ void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *rest
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c1280_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 1280 + c) * 36;
-            bn_c1280_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c1280_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }

@@ -7120,8 +7120,80 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     }
 }
 
-/* conv_k1_c576_160_6x6_s1_p0: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c576_160_6x6_s1_p0_stats: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
+static void conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 10; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 160);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 160);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 160);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 160);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 160);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 160);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 160);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 160);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 160);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 36, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 160);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 160);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 160);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 160);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 160);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 160);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 160);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 160);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 160);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 160 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 160 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
@@ -7188,7 +7260,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c576_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 10; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7220,7 +7292,7 @@ static void conv_k1_c576_160_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c576_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c576_160_6x6_s1_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 160; co++)
         for (int ci = 0; ci < 576; ci++)
@@ -7228,7 +7300,7 @@ static void conv_k1_c576_160_6x6_s1_p0_order_cl(const float *restrict w, float *
                 out[(t * 576 + ci) * 160 + co] = w[(co * 576 + ci) * 1 + t];
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c576_160_6x6_s1_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -7367,7 +7439,7 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 36; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7391,7 +7463,7 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 576; j0 += 32) {
@@ -7458,7 +7530,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c576_160_6x6_s1_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7482,7 +7554,7 @@ static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c576_160_6x6_s1_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 36; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7515,26 +7587,29 @@ static void conv_k1_c576_160_6x6_s1_p0_dx_out(const float *restrict xt, float *r
 
 
 
-void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c576_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[92160];
-    conv_k1_c576_160_6x6_s1_p0_order_cl(w, wr);
+    conv_k1_c576_160_6x6_s1_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736], yt[5760];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c576_160_6x6_s1_p0_pad_cl(x + (long)b * 20736, xt);
-            conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c576_160_6x6_s1_p0_y_out(yt, y + (long)b * 5760, 0);
+            conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+            conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0);
         }
     }
 }
 
 
 
-void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c576_160_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -7547,8 +7622,8 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 92160;
             memset(part, 0, sizeof(float) * 92160);
             for (int b = k * n / 11; b < (k + 1) * n / 11; b++) {
-                conv_k1_c576_160_6x6_s1_p0_pad_cl(x + (long)b * 20736, xt);
-                conv_k1_c576_160_6x6_s1_p0_gemm_dw(1, dy + (long)b * 5760, xt, part);
+                conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
+                conv_k1_c576_160_6x6_s1_p0_stats_gemm_dw(1, dy + (long)b * 5760, xt, part);
             }
         }
     }
@@ -7566,15 +7641,87 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
         _Alignas(64) float dyt[5760], dxt[20736];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c576_160_6x6_s1_p0_dy_cl(dy + (long)b * 5760, dyt);
-            conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c576_160_6x6_s1_p0_dx_out(dxt, dx + (long)b * 20736, acc);
+            conv_k1_c576_160_6x6_s1_p0_stats_dy_cl(dy + (long)b * 5760, dyt);
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c576_160_6x6_s1_p0_stats_dx_out(dxt, dx + (long)b * 20736, acc);
         }
     }
 }
 
-/* conv_k1_c160_960_6x6_s1_p0: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c160_960_6x6_s1_p0_stats: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
+static void conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 60; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 960);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 960);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 960);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 960);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 960);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 960);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 960);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 960);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 960);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 36, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 960);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 960);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 960);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 960);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 960);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 960);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 960);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 960);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 960);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 960 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 960 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
@@ -7641,7 +7788,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c160_960_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 60; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7673,7 +7820,7 @@ static void conv_k1_c160_960_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c160_960_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c160_960_6x6_s1_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 960; co++)
         for (int ci = 0; ci < 160; ci++)
@@ -7681,7 +7828,7 @@ static void conv_k1_c160_960_6x6_s1_p0_order_cl(const float *restrict w, float *
                 out[(t * 160 + ci) * 960 + co] = w[(co * 160 + ci) * 1 + t];
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c160_960_6x6_s1_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 960; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -7883,7 +8030,7 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7907,7 +8054,7 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
@@ -7974,7 +8121,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c160_960_6x6_s1_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -7998,7 +8145,7 @@ static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c160_960_6x6_s1_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 10; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8031,26 +8178,29 @@ static void conv_k1_c160_960_6x6_s1_p0_dx_out(const float *restrict xt, float *r
 
 
 
-void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c160_960_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[153600];
-    conv_k1_c160_960_6x6_s1_p0_order_cl(w, wr);
+    conv_k1_c160_960_6x6_s1_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5760], yt[34560];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c160_960_6x6_s1_p0_pad_cl(x + (long)b * 5760, xt);
-            conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c160_960_6x6_s1_p0_y_out(yt, y + (long)b * 34560, 0);
+            conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
+            conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0);
         }
     }
 }
 
 
 
-void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c160_960_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -8063,8 +8213,8 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 153600;
             memset(part, 0, sizeof(float) * 153600);
             for (int b = k * n / 6; b < (k + 1) * n / 6; b++) {
-                conv_k1_c160_960_6x6_s1_p0_pad_cl(x + (long)b * 5760, xt);
-                conv_k1_c160_960_6x6_s1_p0_gemm_dw(1, dy + (long)b * 34560, xt, part);
+                conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
+                conv_k1_c160_960_6x6_s1_p0_stats_gemm_dw(1, dy + (long)b * 34560, xt, part);
             }
         }
     }
@@ -8082,15 +8232,87 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
         _Alignas(64) float dyt[34560], dxt[5760];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c160_960_6x6_s1_p0_dy_cl(dy + (long)b * 34560, dyt);
-            conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c160_960_6x6_s1_p0_dx_out(dxt, dx + (long)b * 5760, acc);
+            conv_k1_c160_960_6x6_s1_p0_stats_dy_cl(dy + (long)b * 34560, dyt);
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c160_960_6x6_s1_p0_stats_dx_out(dxt, dx + (long)b * 5760, acc);
         }
     }
 }
 
-/* conv_k1_c960_160_6x6_s1_p0: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c960_160_6x6_s1_p0_stats: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
+static void conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 10; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 160);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 160);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 160);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 160);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 160);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 160);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 160);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 160);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 160);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 36, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 160);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 160);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 160);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 160);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 160);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 160);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 160);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 160);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 160);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 160 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 160 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
@@ -8157,7 +8379,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 10; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8189,7 +8411,7 @@ static void conv_k1_c960_160_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c960_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c960_160_6x6_s1_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 160; co++)
         for (int ci = 0; ci < 960; ci++)
@@ -8197,7 +8419,7 @@ static void conv_k1_c960_160_6x6_s1_p0_order_cl(const float *restrict w, float *
                 out[(t * 960 + ci) * 160 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c960_160_6x6_s1_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -8336,7 +8558,7 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8360,7 +8582,7 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
@@ -8427,7 +8649,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c960_160_6x6_s1_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8451,7 +8673,7 @@ static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_160_6x6_s1_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 60; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8484,26 +8706,29 @@ static void conv_k1_c960_160_6x6_s1_p0_dx_out(const float *restrict xt, float *r
 
 
 
-void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c960_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[153600];
-    conv_k1_c960_160_6x6_s1_p0_order_cl(w, wr);
+    conv_k1_c960_160_6x6_s1_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[34560], yt[5760];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_160_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
-            conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c960_160_6x6_s1_p0_y_out(yt, y + (long)b * 5760, 0);
+            conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+            conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0);
         }
     }
 }
 
 
 
-void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c960_160_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -8516,8 +8741,8 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 153600;
             memset(part, 0, sizeof(float) * 153600);
             for (int b = k * n / 6; b < (k + 1) * n / 6; b++) {
-                conv_k1_c960_160_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
-                conv_k1_c960_160_6x6_s1_p0_gemm_dw(1, dy + (long)b * 5760, xt, part);
+                conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_160_6x6_s1_p0_stats_gemm_dw(1, dy + (long)b * 5760, xt, part);
             }
         }
     }
@@ -8535,15 +8760,87 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
         _Alignas(64) float dyt[5760], dxt[34560];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_160_6x6_s1_p0_dy_cl(dy + (long)b * 5760, dyt);
-            conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c960_160_6x6_s1_p0_dx_out(dxt, dx + (long)b * 34560, acc);
+            conv_k1_c960_160_6x6_s1_p0_stats_dy_cl(dy + (long)b * 5760, dyt);
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c960_160_6x6_s1_p0_stats_dx_out(dxt, dx + (long)b * 34560, acc);
         }
     }
 }
 
-/* conv_k1_c960_320_6x6_s1_p0: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c960_320_6x6_s1_p0_stats: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
+static void conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 20; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 320);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 320);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 320);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 320);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 320);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 320);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 320);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 320);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 320);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 36, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 320);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 320);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 320);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 320);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 320);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 320);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 320);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 320);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 320);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 320 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 320 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 320; j0 += 32) {
@@ -8610,7 +8907,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_320_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 20; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8642,7 +8939,7 @@ static void conv_k1_c960_320_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c960_320_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c960_320_6x6_s1_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 320; co++)
         for (int ci = 0; ci < 960; ci++)
@@ -8650,7 +8947,7 @@ static void conv_k1_c960_320_6x6_s1_p0_order_cl(const float *restrict w, float *
                 out[(t * 960 + ci) * 320 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c960_320_6x6_s1_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 320; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -8789,7 +9086,7 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8813,7 +9110,7 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
@@ -8880,7 +9177,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c960_320_6x6_s1_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 20; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8904,7 +9201,7 @@ static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_320_6x6_s1_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 60; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8937,26 +9234,29 @@ static void conv_k1_c960_320_6x6_s1_p0_dx_out(const float *restrict xt, float *r
 
 
 
-void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c960_320_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[307200];
-    conv_k1_c960_320_6x6_s1_p0_order_cl(w, wr);
+    conv_k1_c960_320_6x6_s1_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[34560], yt[11520];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_320_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
-            conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c960_320_6x6_s1_p0_y_out(yt, y + (long)b * 11520, 0);
+            conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
+            conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0);
         }
     }
 }
 
 
 
-void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c960_320_6x6_s1_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -8969,8 +9269,8 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 307200;
             memset(part, 0, sizeof(float) * 307200);
             for (int b = k * n / 3; b < (k + 1) * n / 3; b++) {
-                conv_k1_c960_320_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
-                conv_k1_c960_320_6x6_s1_p0_gemm_dw(1, dy + (long)b * 11520, xt, part);
+                conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_320_6x6_s1_p0_stats_gemm_dw(1, dy + (long)b * 11520, xt, part);
             }
         }
     }
@@ -8988,15 +9288,87 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
         _Alignas(64) float dyt[11520], dxt[34560];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_320_6x6_s1_p0_dy_cl(dy + (long)b * 11520, dyt);
-            conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c960_320_6x6_s1_p0_dx_out(dxt, dx + (long)b * 34560, acc);
+            conv_k1_c960_320_6x6_s1_p0_stats_dy_cl(dy + (long)b * 11520, dyt);
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c960_320_6x6_s1_p0_stats_dx_out(dxt, dx + (long)b * 34560, acc);
         }
     }
 }
 
-/* conv_k1_c320_1280_6x6_s1_p0_bn: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c320_1280_6x6_s1_p0_bn_stats: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 80; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 1280);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 1280);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 1280);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 1280);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 1280);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 1280);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 1280);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 1280);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 1280);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 36, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 36; p0 += 32) {
+            const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 1280);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 1280);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 1280);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 1280);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 1280);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 1280);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 1280);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 1280);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 1280);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 1280 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 1280 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 1280; j0 += 32) {
@@ -9063,7 +9435,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 80; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -9095,7 +9467,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_y_out(const float *restrict xt, float
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c320_1280_6x6_s1_p0_bn_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 1280; co++)
         for (int ci = 0; ci < 320; ci++)
@@ -9103,7 +9475,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_order_cl(const float *restrict w, flo
                 out[(t * 320 + ci) * 1280 + co] = w[(co * 320 + ci) * 1 + t];
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 1280; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -9339,7 +9711,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dw(int nb, const float *restrict
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c320_1280_6x6_s1_p0_bn_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 20; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -9364,7 +9736,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_pad_cl(const float *restrict planes, 
 }
 
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c320_1280_6x6_s1_p0_bn_hat_cl(const float *restrict planes, float *restrict xt,
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_hat_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 20; g++) {
@@ -9392,7 +9764,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_hat_cl(const float *restrict planes, 
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 320; j0 += 32) {
@@ -9459,7 +9831,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_bn_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 80; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -9483,7 +9855,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_dy_cl(const float *restrict planes, f
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 20; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -9517,7 +9889,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_dx_out(const float *restrict xt, floa
 
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
-static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
     const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
     float *restrict bf)
 {
@@ -9539,7 +9911,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_fwd(const float *restrict w, con
 
 /* Image b of the input gradient, but for the product: fa * (x - mean) + fb
  * per channel, stored, or added when acc. */
-static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
     const float *restrict fa, const float *restrict fb, int acc)
 {
     for (int ci = 0; ci < 320; ci++) {
@@ -9555,29 +9927,32 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_dx(const float *restrict xb, flo
     }
 }
 
-void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y)
+    float *restrict y,
+    float *restrict stats)
 {
     static float wf[409600], bf[1280];
-    conv_k1_c320_1280_6x6_s1_p0_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    conv_k1_c320_1280_6x6_s1_p0_bn_stats_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[409600];
-    conv_k1_c320_1280_6x6_s1_p0_bn_order_cl(w, wr);
+    conv_k1_c320_1280_6x6_s1_p0_bn_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[11520], yt[46080];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c320_1280_6x6_s1_p0_bn_pad_cl(x + (long)b * 11520, xt);
-            conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl(xt, wr, bias, yt);
-            conv_k1_c320_1280_6x6_s1_p0_bn_y_out(yt, y + (long)b * 46080, 0);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt);
+            if (stats)
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0);
         }
     }
 }
 
 
-static inline double conv_k1_c320_1280_6x6_s1_p0_bn_bias_sum(const float *restrict p)
+static inline double conv_k1_c320_1280_6x6_s1_p0_bn_stats_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -9598,7 +9973,7 @@ static inline double conv_k1_c320_1280_6x6_s1_p0_bn_bias_sum(const float *restri
     return s;
 }
 
-void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -9608,7 +9983,7 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const fl
     for (int c = 0; c < 1280; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c320_1280_6x6_s1_p0_bn_bias_sum(dy + ((long)b * 1280 + c) * 36);
+            gb += conv_k1_c320_1280_6x6_s1_p0_bn_stats_bias_sum(dy + ((long)b * 1280 + c) * 36);
         sz[c] = gb;
     }
     (void)dbias;
@@ -9621,8 +9996,8 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const fl
             float *restrict part = dwt + (long)k * 409600;
             memset(part, 0, sizeof(float) * 409600);
             for (int b = k * n / 2; b < (k + 1) * n / 2; b++) {
-                conv_k1_c320_1280_6x6_s1_p0_bn_hat_cl(x + (long)b * 11520, xt, mean, invstd);
-                conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dw(1, dy + (long)b * 46080, xt, part);
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_hat_cl(x + (long)b * 11520, xt, mean, invstd);
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_dw(1, dy + (long)b * 46080, xt, part);
             }
         }
     }
@@ -9668,10 +10043,10 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const fl
         _Alignas(64) float dyt[46080], dxt[11520];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c320_1280_6x6_s1_p0_bn_dy_cl(dy + (long)b * 46080, dyt);
-            conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(dyt, w2, 0, dxt);
-            conv_k1_c320_1280_6x6_s1_p0_bn_fold_dx(x + (long)b * 11520, dx + (long)b * 11520, mean, fa, fb, acc);
-            conv_k1_c320_1280_6x6_s1_p0_bn_dx_out(dxt, dx + (long)b * 11520, 1);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_dy_cl(dy + (long)b * 46080, dyt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_fold_dx(x + (long)b * 11520, dx + (long)b * 11520, mean, fa, fb, acc);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_dx_out(dxt, dx + (long)b * 11520, 1);
         }
     }
 }

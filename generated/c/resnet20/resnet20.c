@@ -31,7 +31,7 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
             (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
-            (sav + 16), ((uint16_t *)(act + (long)(983338) * n)));
+            (sav + 16), ((uint16_t *)(act + (long)(984394) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -41,7 +41,7 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
 static void resnet20_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(983338) * n)), (par + 432), (sav + 0), (sav + 16),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(984394) * n)), (par + 432), (sav + 0), (sav + 16),
         (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
@@ -121,7 +121,7 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
             (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
-            (sav + 144), ((uint16_t *)(act + (long)(983850) * n)));
+            (sav + 144), ((uint16_t *)(act + (long)(984906) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -131,7 +131,7 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
 static void resnet20_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(983850) * n)), (par + 2672), (sav + 128), (sav + 144),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(984906) * n)), (par + 2672), (sav + 128), (sav + 144),
         (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
@@ -153,14 +153,14 @@ static void resnet20_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0), train ? (act + (long)(982186) * n) : 0);
 }
 
 /* layer1.0.conv2 */
 static void resnet20_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,18 +170,18 @@ static void resnet20_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(166912) * n), (act + (long)(982186) * n), (par + 5008), (par + 5024),
             (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
             (sav + 176));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
 }
 
 /* layer1.0.bn2 */
 static void resnet20_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
         (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
@@ -191,14 +191,14 @@ static void resnet20_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
-        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(984362) * n)) : 0);
+        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(985418) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void resnet20_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(984362) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(985418) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -220,7 +220,7 @@ static void resnet20_layer12_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0),
-        train ? (act + (long)(982186) * n) : 0);
+        train ? (act + (long)(982218) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -237,7 +237,7 @@ static void resnet20_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(982186) * n), (par + 6368), (par + 6416),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(982218) * n), (par + 6368), (par + 6416),
             (buf + 192), (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192),
             (sav + 240));
     else
@@ -277,7 +277,7 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264),
             (buf + 288), (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288),
-            (sav + 304), ((uint16_t *)(act + (long)(984874) * n)));
+            (sav + 304), ((uint16_t *)(act + (long)(985930) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(330752) * n));
@@ -287,7 +287,7 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
 static void resnet20_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(984874) * n)), (par + 7248), (sav + 288), (sav + 304),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(985930) * n)), (par + 7248), (sav + 288), (sav + 304),
         (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264), 0);
 }
 
@@ -309,14 +309,14 @@ static void resnet20_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0), train ? (act + (long)(982314) * n) : 0);
 }
 
 /* layer1.1.conv2 */
 static void resnet20_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
         0);
 }
 
@@ -326,18 +326,18 @@ static void resnet20_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(347136) * n), (act + (long)(982314) * n), (par + 9584), (par + 9600),
             (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
             (sav + 336));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
 }
 
 /* layer1.1.bn2 */
 static void resnet20_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
         (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
@@ -347,14 +347,14 @@ static void resnet20_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
-        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(985386) * n)) : 0);
+        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(986442) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void resnet20_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(985386) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(986442) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -376,7 +376,7 @@ static void resnet20_layer21_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0),
-        train ? (act + (long)(982282) * n) : 0);
+        train ? (act + (long)(982346) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -393,7 +393,7 @@ static void resnet20_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(982282) * n), (par + 10944), (par + 10992),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(982346) * n), (par + 10944), (par + 10992),
             (buf + 352), (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352),
             (sav + 400));
     else
@@ -433,7 +433,7 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840),
             (buf + 448), (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448),
-            (sav + 464), ((uint16_t *)(act + (long)(985898) * n)));
+            (sav + 464), ((uint16_t *)(act + (long)(986954) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(510976) * n));
@@ -443,7 +443,7 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
 static void resnet20_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(985898) * n)), (par + 11824), (sav + 448), (sav + 464),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(986954) * n)), (par + 11824), (sav + 448), (sav + 464),
         (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840), 0);
 }
 
@@ -465,14 +465,14 @@ static void resnet20_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0), train ? (act + (long)(982442) * n) : 0);
 }
 
 /* layer1.2.conv2 */
 static void resnet20_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
         0);
 }
 
@@ -482,18 +482,18 @@ static void resnet20_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(527360) * n), (act + (long)(982442) * n), (par + 14160), (par + 14176),
             (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
             (sav + 496));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
 }
 
 /* layer1.2.bn2 */
 static void resnet20_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
         (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
@@ -503,14 +503,14 @@ static void resnet20_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
-        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(986410) * n)) : 0);
+        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(987466) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void resnet20_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(986410) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(987466) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -532,7 +532,7 @@ static void resnet20_layer30_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0),
-        train ? (act + (long)(982378) * n) : 0);
+        train ? (act + (long)(982474) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -549,7 +549,7 @@ static void resnet20_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(982378) * n), (par + 14736), (par + 14768),
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(982474) * n), (par + 14736), (par + 14768),
             (buf + 512), (buf + 544), (cnt + 10), (act + (long)(609280) * n), (sav + 512),
             (sav + 544));
     else
@@ -568,15 +568,15 @@ static void resnet20_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(576512) * n), (par + 14800), (par + 15824), (par + 14736), (par + 14768),
-        (sav + 512), (sav + 544), (act + (long)(642048) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(n, (act + (long)(576512) * n), (par + 14800), (par + 15824), (par + 14736), (par + 14768),
+        (sav + 512), (sav + 544), (act + (long)(642048) * n + 0), train ? (act + (long)(982538) * n) : 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet20_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(576512) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(576512) * n), (grad + 14800), (grad + 15824),
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(n, (act + (long)(576512) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(576512) * n), (grad + 14800), (grad + 15824),
         (par + 14736), (par + 14768), (sav + 512), (sav + 544), (grad + 14736),
         (grad + 14768), 0);
 }
@@ -587,11 +587,11 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(642048) * n), (par + 15856), (par + 15888),
+        bn_c32_16x16_relu_pstats_fwd_train(n, (act + (long)(642048) * n), (act + (long)(982538) * n), (par + 15856), (par + 15888),
             (buf + 576), (buf + 608), (cnt + 11), (act + (long)(650240) * n), (sav + 576),
-            (sav + 608), ((uint16_t *)(act + (long)(986922) * n)));
+            (sav + 608), ((uint16_t *)(act + (long)(987978) * n)));
     else
-        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
+        bn_c32_16x16_relu_pstats_fwd_eval(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
             (act + (long)(650240) * n));
 }
 
@@ -599,7 +599,7 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
 static void resnet20_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(642048) * n), ((uint16_t *)(act + (long)(986922) * n)), (par + 15856), (sav + 576), (sav + 608),
+    bn_c32_16x16_relu_pstats_bwd(n, (act + (long)(642048) * n), ((uint16_t *)(act + (long)(987978) * n)), (par + 15856), (sav + 576), (sav + 608),
         (dact + (long)(650240) * n), (dact + (long)(642048) * n), (grad + 15856), (grad + 15888), 0);
 }
 
@@ -621,14 +621,14 @@ static void resnet20_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(650240) * n), (par + 15920), 0, (act + (long)(658432) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(650240) * n), (par + 15920), 0, (act + (long)(658432) * n + 0), train ? (act + (long)(982602) * n) : 0);
 }
 
 /* layer2.0.conv2 */
 static void resnet20_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(650240) * n), (par + 15920), (dact + (long)(658432) * n + 0), (dact + (long)(650240) * n), (grad + 15920), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(650240) * n), (par + 15920), (dact + (long)(658432) * n + 0), (dact + (long)(650240) * n), (grad + 15920), 0,
         0);
 }
 
@@ -638,18 +638,18 @@ static void resnet20_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(658432) * n), (act + (long)(982602) * n), (par + 25136), (par + 25168),
             (buf + 640), (buf + 672), (cnt + 12), (act + (long)(666624) * n), (sav + 640),
             (sav + 672));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 640), (buf + 672), (sav + 640), (sav + 672));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 640), (buf + 672), (sav + 640), (sav + 672));
 }
 
 /* layer2.0.bn2 */
 static void resnet20_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
         (dact + (long)(666624) * n), (dact + (long)(658432) * n), (grad + 25136), (grad + 25168), 0);
 }
 
@@ -658,14 +658,14 @@ static void resnet20_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(560128) * n), (par + 25200), 0, (act + (long)(674816) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_stats_fwd(n, (act + (long)(560128) * n), (par + 25200), 0, (act + (long)(674816) * n + 0), train ? (act + (long)(982666) * n) : 0);
 }
 
 /* layer2.0.downsample.0 */
 static void resnet20_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(560128) * n), (par + 25200), (dact + (long)(674816) * n + 0), (dact + (long)(560128) * n), (grad + 25200), 0,
+    conv_k1_c16_32_32x32_s2_p0_stats_bwd(n, (act + (long)(560128) * n), (par + 25200), (dact + (long)(674816) * n + 0), (dact + (long)(560128) * n), (grad + 25200), 0,
         0);
 }
 
@@ -675,18 +675,18 @@ static void resnet20_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(674816) * n), (act + (long)(982666) * n), (par + 25712), (par + 25744),
             (buf + 704), (buf + 736), (cnt + 13), (act + (long)(683008) * n), (sav + 704),
             (sav + 736));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 704), (buf + 736), (sav + 704), (sav + 736));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 704), (buf + 736), (sav + 704), (sav + 736));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet20_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
         (dact + (long)(683008) * n), (dact + (long)(674816) * n), (grad + 25712), (grad + 25744), 0);
 }
 
@@ -697,14 +697,14 @@ static void resnet20_layer39_forward(const mc_state *s, int train)
     (void)train;
     add2_n8192_bn0_1_relu_fwd(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
         (sav + 640), (sav + 672), (act + (long)(674816) * n), (par + 25712), (par + 25744),
-        (sav + 704), (sav + 736), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(987178) * n)) : 0);
+        (sav + 704), (sav + 736), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(988234) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void resnet20_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(987178) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
+    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(988234) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -726,7 +726,7 @@ static void resnet20_layer41_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0),
-        train ? (act + (long)(982442) * n) : 0);
+        train ? (act + (long)(982730) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -743,7 +743,7 @@ static void resnet20_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(699392) * n), (act + (long)(982442) * n), (par + 26864), (par + 26928),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(699392) * n), (act + (long)(982730) * n), (par + 26864), (par + 26928),
             (buf + 768), (buf + 832), (cnt + 14), (act + (long)(715776) * n), (sav + 768),
             (sav + 832));
     else
@@ -783,7 +783,7 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(732160) * n), (par + 29072), (par + 29104),
             (buf + 896), (buf + 928), (cnt + 15), (act + (long)(740352) * n), (sav + 896),
-            (sav + 928), ((uint16_t *)(act + (long)(987434) * n)));
+            (sav + 928), ((uint16_t *)(act + (long)(988490) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
             (act + (long)(740352) * n));
@@ -793,7 +793,7 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
 static void resnet20_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(732160) * n), ((uint16_t *)(act + (long)(987434) * n)), (par + 29072), (sav + 896), (sav + 928),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(732160) * n), ((uint16_t *)(act + (long)(988490) * n)), (par + 29072), (sav + 896), (sav + 928),
         (dact + (long)(740352) * n), (dact + (long)(732160) * n), (grad + 29072), (grad + 29104), 0);
 }
 
@@ -815,14 +815,14 @@ static void resnet20_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(740352) * n), (par + 29136), 0, (act + (long)(748544) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(740352) * n), (par + 29136), 0, (act + (long)(748544) * n + 0), train ? (act + (long)(982858) * n) : 0);
 }
 
 /* layer2.1.conv2 */
 static void resnet20_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(740352) * n), (par + 29136), (dact + (long)(748544) * n + 0), (dact + (long)(740352) * n), (grad + 29136), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(740352) * n), (par + 29136), (dact + (long)(748544) * n + 0), (dact + (long)(740352) * n), (grad + 29136), 0,
         0);
 }
 
@@ -832,18 +832,18 @@ static void resnet20_layer47_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(748544) * n), (act + (long)(982858) * n), (par + 38352), (par + 38384),
             (buf + 960), (buf + 992), (cnt + 16), (act + (long)(756736) * n), (sav + 960),
             (sav + 992));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 960), (buf + 992), (sav + 960), (sav + 992));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 960), (buf + 992), (sav + 960), (sav + 992));
 }
 
 /* layer2.1.bn2 */
 static void resnet20_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
         (dact + (long)(756736) * n), (dact + (long)(748544) * n), (grad + 38352), (grad + 38384), 0);
 }
 
@@ -853,14 +853,14 @@ static void resnet20_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
-        (sav + 960), (sav + 992), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(987690) * n)) : 0);
+        (sav + 960), (sav + 992), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(988746) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void resnet20_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(987690) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(988746) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -882,7 +882,7 @@ static void resnet20_layer50_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0),
-        train ? (act + (long)(982570) * n) : 0);
+        train ? (act + (long)(982922) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -899,7 +899,7 @@ static void resnet20_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(773120) * n), (act + (long)(982570) * n), (par + 39504), (par + 39568),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(773120) * n), (act + (long)(982922) * n), (par + 39504), (par + 39568),
             (buf + 1024), (buf + 1088), (cnt + 17), (act + (long)(789504) * n), (sav + 1024),
             (sav + 1088));
     else
@@ -939,7 +939,7 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(805888) * n), (par + 41712), (par + 41744),
             (buf + 1152), (buf + 1184), (cnt + 18), (act + (long)(814080) * n), (sav + 1152),
-            (sav + 1184), ((uint16_t *)(act + (long)(987946) * n)));
+            (sav + 1184), ((uint16_t *)(act + (long)(989002) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
             (act + (long)(814080) * n));
@@ -949,7 +949,7 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
 static void resnet20_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(805888) * n), ((uint16_t *)(act + (long)(987946) * n)), (par + 41712), (sav + 1152), (sav + 1184),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(805888) * n), ((uint16_t *)(act + (long)(989002) * n)), (par + 41712), (sav + 1152), (sav + 1184),
         (dact + (long)(814080) * n), (dact + (long)(805888) * n), (grad + 41712), (grad + 41744), 0);
 }
 
@@ -971,14 +971,14 @@ static void resnet20_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(814080) * n), (par + 41776), 0, (act + (long)(822272) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(814080) * n), (par + 41776), 0, (act + (long)(822272) * n + 0), train ? (act + (long)(983050) * n) : 0);
 }
 
 /* layer2.2.conv2 */
 static void resnet20_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(814080) * n), (par + 41776), (dact + (long)(822272) * n + 0), (dact + (long)(814080) * n), (grad + 41776), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(814080) * n), (par + 41776), (dact + (long)(822272) * n + 0), (dact + (long)(814080) * n), (grad + 41776), 0,
         0);
 }
 
@@ -988,18 +988,18 @@ static void resnet20_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(822272) * n), (act + (long)(983050) * n), (par + 50992), (par + 51024),
             (buf + 1216), (buf + 1248), (cnt + 19), (act + (long)(830464) * n), (sav + 1216),
             (sav + 1248));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 1216), (buf + 1248), (sav + 1216), (sav + 1248));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 1216), (buf + 1248), (sav + 1216), (sav + 1248));
 }
 
 /* layer2.2.bn2 */
 static void resnet20_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
         (dact + (long)(830464) * n), (dact + (long)(822272) * n), (grad + 50992), (grad + 51024), 0);
 }
 
@@ -1009,14 +1009,14 @@ static void resnet20_layer57_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
-        (sav + 1216), (sav + 1248), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(988202) * n)) : 0);
+        (sav + 1216), (sav + 1248), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(989258) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void resnet20_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(988202) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(989258) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1038,7 +1038,7 @@ static void resnet20_layer59_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0),
-        train ? (act + (long)(982698) * n) : 0);
+        train ? (act + (long)(983114) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -1055,7 +1055,7 @@ static void resnet20_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(846848) * n), (act + (long)(982698) * n), (par + 51632), (par + 51696),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(846848) * n), (act + (long)(983114) * n), (par + 51632), (par + 51696),
             (buf + 1280), (buf + 1344), (cnt + 20), (act + (long)(863232) * n), (sav + 1280),
             (sav + 1344));
     else
@@ -1074,15 +1074,15 @@ static void resnet20_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(846848) * n), (par + 51760), (par + 55856), (par + 51632), (par + 51696),
-        (sav + 1280), (sav + 1344), (act + (long)(879616) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(n, (act + (long)(846848) * n), (par + 51760), (par + 55856), (par + 51632), (par + 51696),
+        (sav + 1280), (sav + 1344), (act + (long)(879616) * n + 0), train ? (act + (long)(983242) * n) : 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet20_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(846848) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(846848) * n), (grad + 51760), (grad + 55856),
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(n, (act + (long)(846848) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(846848) * n), (grad + 51760), (grad + 55856),
         (par + 51632), (par + 51696), (sav + 1280), (sav + 1344), (grad + 51632),
         (grad + 51696), 0);
 }
@@ -1093,11 +1093,11 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(879616) * n), (par + 55920), (par + 55984),
+        bn_c64_8x8_relu_pstats_fwd_train(n, (act + (long)(879616) * n), (act + (long)(983242) * n), (par + 55920), (par + 55984),
             (buf + 1408), (buf + 1472), (cnt + 21), (act + (long)(883712) * n), (sav + 1408),
-            (sav + 1472), ((uint16_t *)(act + (long)(988458) * n)));
+            (sav + 1472), ((uint16_t *)(act + (long)(989514) * n)));
     else
-        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
+        bn_c64_8x8_relu_pstats_fwd_eval(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
             (act + (long)(883712) * n));
 }
 
@@ -1105,7 +1105,7 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
 static void resnet20_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(879616) * n), ((uint16_t *)(act + (long)(988458) * n)), (par + 55920), (sav + 1408), (sav + 1472),
+    bn_c64_8x8_relu_pstats_bwd(n, (act + (long)(879616) * n), ((uint16_t *)(act + (long)(989514) * n)), (par + 55920), (sav + 1408), (sav + 1472),
         (dact + (long)(883712) * n), (dact + (long)(879616) * n), (grad + 55920), (grad + 55984), 0);
 }
 
@@ -1127,14 +1127,14 @@ static void resnet20_layer64_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(883712) * n), (par + 56048), 0, (act + (long)(887808) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(883712) * n), (par + 56048), 0, (act + (long)(887808) * n + 0), train ? (act + (long)(983370) * n) : 0);
 }
 
 /* layer3.0.conv2 */
 static void resnet20_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(883712) * n), (par + 56048), (dact + (long)(887808) * n + 0), (dact + (long)(883712) * n), (grad + 56048), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(883712) * n), (par + 56048), (dact + (long)(887808) * n + 0), (dact + (long)(883712) * n), (grad + 56048), 0,
         0);
 }
 
@@ -1144,18 +1144,18 @@ static void resnet20_layer65_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(887808) * n), (act + (long)(983370) * n), (par + 92912), (par + 92976),
             (buf + 1536), (buf + 1600), (cnt + 22), (act + (long)(891904) * n), (sav + 1536),
             (sav + 1600));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 1536), (buf + 1600), (sav + 1536), (sav + 1600));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 1536), (buf + 1600), (sav + 1536), (sav + 1600));
 }
 
 /* layer3.0.bn2 */
 static void resnet20_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
         (dact + (long)(891904) * n), (dact + (long)(887808) * n), (grad + 92912), (grad + 92976), 0);
 }
 
@@ -1164,14 +1164,14 @@ static void resnet20_layer66_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(838656) * n), (par + 93040), 0, (act + (long)(896000) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_stats_fwd(n, (act + (long)(838656) * n), (par + 93040), 0, (act + (long)(896000) * n + 0), train ? (act + (long)(983498) * n) : 0);
 }
 
 /* layer3.0.downsample.0 */
 static void resnet20_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(838656) * n), (par + 93040), (dact + (long)(896000) * n + 0), (dact + (long)(838656) * n), (grad + 93040), 0,
+    conv_k1_c32_64_16x16_s2_p0_stats_bwd(n, (act + (long)(838656) * n), (par + 93040), (dact + (long)(896000) * n + 0), (dact + (long)(838656) * n), (grad + 93040), 0,
         0);
 }
 
@@ -1181,18 +1181,18 @@ static void resnet20_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(896000) * n), (act + (long)(983498) * n), (par + 95088), (par + 95152),
             (buf + 1664), (buf + 1728), (cnt + 23), (act + (long)(900096) * n), (sav + 1664),
             (sav + 1728));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 1664), (buf + 1728), (sav + 1664), (sav + 1728));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 1664), (buf + 1728), (sav + 1664), (sav + 1728));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet20_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
         (dact + (long)(900096) * n), (dact + (long)(896000) * n), (grad + 95088), (grad + 95152), 0);
 }
 
@@ -1203,14 +1203,14 @@ static void resnet20_layer68_forward(const mc_state *s, int train)
     (void)train;
     add2_n4096_bn0_1_relu_fwd(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
         (sav + 1536), (sav + 1600), (act + (long)(896000) * n), (par + 95088), (par + 95152),
-        (sav + 1664), (sav + 1728), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(988586) * n)) : 0);
+        (sav + 1664), (sav + 1728), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(989642) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void resnet20_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(988586) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
+    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(989642) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -1232,7 +1232,7 @@ static void resnet20_layer70_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0),
-        train ? (act + (long)(982826) * n) : 0);
+        train ? (act + (long)(983626) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -1249,7 +1249,7 @@ static void resnet20_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(908288) * n), (act + (long)(982826) * n), (par + 96368), (par + 96496),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(908288) * n), (act + (long)(983626) * n), (par + 96368), (par + 96496),
             (buf + 1792), (buf + 1920), (cnt + 24), (act + (long)(916480) * n), (sav + 1792),
             (sav + 1920));
     else
@@ -1289,7 +1289,7 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(924672) * n), (par + 104880), (par + 104944),
             (buf + 2048), (buf + 2112), (cnt + 25), (act + (long)(928768) * n), (sav + 2048),
-            (sav + 2112), ((uint16_t *)(act + (long)(988714) * n)));
+            (sav + 2112), ((uint16_t *)(act + (long)(989770) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
             (act + (long)(928768) * n));
@@ -1299,7 +1299,7 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
 static void resnet20_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(924672) * n), ((uint16_t *)(act + (long)(988714) * n)), (par + 104880), (sav + 2048), (sav + 2112),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(924672) * n), ((uint16_t *)(act + (long)(989770) * n)), (par + 104880), (sav + 2048), (sav + 2112),
         (dact + (long)(928768) * n), (dact + (long)(924672) * n), (grad + 104880), (grad + 104944), 0);
 }
 
@@ -1321,14 +1321,14 @@ static void resnet20_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(928768) * n), (par + 105008), 0, (act + (long)(932864) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(928768) * n), (par + 105008), 0, (act + (long)(932864) * n + 0), train ? (act + (long)(983882) * n) : 0);
 }
 
 /* layer3.1.conv2 */
 static void resnet20_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(928768) * n), (par + 105008), (dact + (long)(932864) * n + 0), (dact + (long)(928768) * n), (grad + 105008), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(928768) * n), (par + 105008), (dact + (long)(932864) * n + 0), (dact + (long)(928768) * n), (grad + 105008), 0,
         0);
 }
 
@@ -1338,18 +1338,18 @@ static void resnet20_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(932864) * n), (act + (long)(983882) * n), (par + 141872), (par + 141936),
             (buf + 2176), (buf + 2240), (cnt + 26), (act + (long)(936960) * n), (sav + 2176),
             (sav + 2240));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 2176), (buf + 2240), (sav + 2176), (sav + 2240));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 2176), (buf + 2240), (sav + 2176), (sav + 2240));
 }
 
 /* layer3.1.bn2 */
 static void resnet20_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
         (dact + (long)(936960) * n), (dact + (long)(932864) * n), (grad + 141872), (grad + 141936), 0);
 }
 
@@ -1359,14 +1359,14 @@ static void resnet20_layer77_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
-        (sav + 2176), (sav + 2240), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(988842) * n)) : 0);
+        (sav + 2176), (sav + 2240), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(989898) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void resnet20_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(988842) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(989898) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -1388,7 +1388,7 @@ static void resnet20_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0),
-        train ? (act + (long)(983082) * n) : 0);
+        train ? (act + (long)(984010) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -1405,7 +1405,7 @@ static void resnet20_layer80_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(945152) * n), (act + (long)(983082) * n), (par + 143152), (par + 143280),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(945152) * n), (act + (long)(984010) * n), (par + 143152), (par + 143280),
             (buf + 2304), (buf + 2432), (cnt + 27), (act + (long)(953344) * n), (sav + 2304),
             (sav + 2432));
     else
@@ -1445,7 +1445,7 @@ static void resnet20_layer82_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(961536) * n), (par + 151664), (par + 151728),
             (buf + 2560), (buf + 2624), (cnt + 28), (act + (long)(965632) * n), (sav + 2560),
-            (sav + 2624), ((uint16_t *)(act + (long)(988970) * n)));
+            (sav + 2624), ((uint16_t *)(act + (long)(990026) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
             (act + (long)(965632) * n));
@@ -1455,7 +1455,7 @@ static void resnet20_layer82_forward(const mc_state *s, int train)
 static void resnet20_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(961536) * n), ((uint16_t *)(act + (long)(988970) * n)), (par + 151664), (sav + 2560), (sav + 2624),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(961536) * n), ((uint16_t *)(act + (long)(990026) * n)), (par + 151664), (sav + 2560), (sav + 2624),
         (dact + (long)(965632) * n), (dact + (long)(961536) * n), (grad + 151664), (grad + 151728), 0);
 }
 
@@ -1477,14 +1477,14 @@ static void resnet20_layer84_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(965632) * n), (par + 151792), 0, (act + (long)(969728) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(965632) * n), (par + 151792), 0, (act + (long)(969728) * n + 0), train ? (act + (long)(984266) * n) : 0);
 }
 
 /* layer3.2.conv2 */
 static void resnet20_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(965632) * n), (par + 151792), (dact + (long)(969728) * n + 0), (dact + (long)(965632) * n), (grad + 151792), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(965632) * n), (par + 151792), (dact + (long)(969728) * n + 0), (dact + (long)(965632) * n), (grad + 151792), 0,
         0);
 }
 
@@ -1494,18 +1494,18 @@ static void resnet20_layer85_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(969728) * n), (act + (long)(984266) * n), (par + 188656), (par + 188720),
             (buf + 2688), (buf + 2752), (cnt + 29), (act + (long)(973824) * n), (sav + 2688),
             (sav + 2752));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 2688), (buf + 2752), (sav + 2688), (sav + 2752));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 2688), (buf + 2752), (sav + 2688), (sav + 2752));
 }
 
 /* layer3.2.bn2 */
 static void resnet20_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
         (dact + (long)(973824) * n), (dact + (long)(969728) * n), (grad + 188656), (grad + 188720), 0);
 }
 
@@ -1515,14 +1515,14 @@ static void resnet20_layer86_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
-        (sav + 2688), (sav + 2752), (act + (long)(941056) * n), (act + (long)(977920) * n), train ? ((uint16_t *)(act + (long)(989098) * n)) : 0);
+        (sav + 2688), (sav + 2752), (act + (long)(941056) * n), (act + (long)(977920) * n), train ? ((uint16_t *)(act + (long)(990154) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void resnet20_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(989098) * n)), (dact + (long)(977920) * n), (dact + (long)(973824) * n), 0, (dact + (long)(941056) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(990154) * n)), (dact + (long)(977920) * n), (dact + (long)(973824) * n), 0, (dact + (long)(941056) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -2072,14 +2072,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982186},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982186},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2100,14 +2100,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982186},
+     .stats = 982218},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
      .saved = 192, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982186},
+     .stats = 982218},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2135,14 +2135,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982314},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
      .saved = 320, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982314},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2163,14 +2163,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982282},
+     .stats = 982346},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
      .saved = 352, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982282},
+     .stats = 982346},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2198,14 +2198,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982442},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
      .saved = 480, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982442},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2226,28 +2226,28 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982378},
+     .stats = 982474},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609280, .fused = MC_FUSED_NONE, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
      .saved = 512, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982378},
+     .stats = 982474},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 642048, .fused = MC_FUSED_NONE, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982538},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_RELU, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
      .saved = 576, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982538},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2261,28 +2261,28 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 658432, .fused = MC_FUSED_NONE, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982602},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 666624, .fused = MC_FUSED_NONE, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
      .saved = 640, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982602},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982666},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 683008, .fused = MC_FUSED_NONE, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
      .saved = 704, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982666},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 38},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2303,14 +2303,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 699392, .fused = MC_FUSED_NONE, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982442},
+     .stats = 982730},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 715776, .fused = MC_FUSED_NONE, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
      .saved = 768, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982442},
+     .stats = 982730},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2338,14 +2338,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 748544, .fused = MC_FUSED_NONE, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 982858},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){46},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
      .saved = 960, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 982858},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){47, 40},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2366,14 +2366,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982570},
+     .stats = 982922},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789504, .fused = MC_FUSED_NONE, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
      .saved = 1024, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982570},
+     .stats = 982922},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2401,14 +2401,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822272, .fused = MC_FUSED_NONE, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983050},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 830464, .fused = MC_FUSED_NONE, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
      .saved = 1216, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 983050},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){56, 49},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2429,28 +2429,28 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 846848, .fused = MC_FUSED_NONE, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982698},
+     .stats = 983114},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 863232, .fused = MC_FUSED_NONE, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
      .saved = 1280, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982698},
+     .stats = 983114},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 879616, .fused = MC_FUSED_NONE, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983242},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){61},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_RELU, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
      .saved = 1408, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983242},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){62},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2464,28 +2464,28 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983370},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){64},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 891904, .fused = MC_FUSED_NONE, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
      .saved = 1536, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 983370},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 896000, .fused = MC_FUSED_NONE, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983498},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 900096, .fused = MC_FUSED_NONE, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
      .saved = 1664, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 983498},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){65, 67},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2506,14 +2506,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 908288, .fused = MC_FUSED_NONE, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 982826},
+     .stats = 983626},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 916480, .fused = MC_FUSED_NONE, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
      .saved = 1792, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 982826},
+     .stats = 983626},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2541,14 +2541,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 932864, .fused = MC_FUSED_NONE, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 983882},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
      .saved = 2176, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 983882},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){76, 69},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2569,14 +2569,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 945152, .fused = MC_FUSED_NONE, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 983082},
+     .stats = 984010},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953344, .fused = MC_FUSED_NONE, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
      .saved = 2304, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 983082},
+     .stats = 984010},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2604,14 +2604,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969728, .fused = MC_FUSED_NONE, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 984266},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){84},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 973824, .fused = MC_FUSED_NONE, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
      .saved = 2688, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 984266},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){85, 78},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -2649,7 +2649,7 @@ const mc_model_desc resnet20_model = {
     .ntensors = 203, .tensors = resnet20_tensors,
     .nlayers = 90, .layers = resnet20_layers,
     .param_floats = 189434, .buffer_floats = 2816, .counters = 30,
-    .act_floats = 989226, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 990282, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet20_forward, .backward = resnet20_backward,
     .layer_forward = resnet20_layer_forward, .layer_backward = resnet20_layer_backward,
     .loss = resnet20_loss, .loss_backward = resnet20_loss_backward,

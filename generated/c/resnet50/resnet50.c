@@ -31,7 +31,7 @@ static void resnet50_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
             (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
-            (sav + 16), ((uint16_t *)(act + (long)(2439818) * n)));
+            (sav + 16), ((uint16_t *)(act + (long)(2441994) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -41,7 +41,7 @@ static void resnet50_layer1_forward(const mc_state *s, int train)
 static void resnet50_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2439818) * n)), (par + 432), (sav + 0), (sav + 16),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2441994) * n)), (par + 432), (sav + 0), (sav + 16),
         (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
@@ -121,7 +121,7 @@ static void resnet50_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
             (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
-            (sav + 144), ((uint16_t *)(act + (long)(2440330) * n)));
+            (sav + 144), ((uint16_t *)(act + (long)(2442506) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -131,7 +131,7 @@ static void resnet50_layer6_forward(const mc_state *s, int train)
 static void resnet50_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2440330) * n)), (par + 2672), (sav + 128), (sav + 144),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2442506) * n)), (par + 2672), (sav + 128), (sav + 144),
         (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
@@ -153,14 +153,14 @@ static void resnet50_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0), train ? (act + (long)(2436266) * n) : 0);
 }
 
 /* layer1.0.conv2 */
 static void resnet50_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,18 +170,18 @@ static void resnet50_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(166912) * n), (act + (long)(2436266) * n), (par + 5008), (par + 5024),
             (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
             (sav + 176));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
 }
 
 /* layer1.0.bn2 */
 static void resnet50_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
         (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
@@ -191,14 +191,14 @@ static void resnet50_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
-        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(2440842) * n)) : 0);
+        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(2443018) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void resnet50_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2440842) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2443018) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -220,7 +220,7 @@ static void resnet50_layer12_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0),
-        train ? (act + (long)(2436266) * n) : 0);
+        train ? (act + (long)(2436298) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -237,7 +237,7 @@ static void resnet50_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(2436266) * n), (par + 6368), (par + 6416),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(2436298) * n), (par + 6368), (par + 6416),
             (buf + 192), (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192),
             (sav + 240));
     else
@@ -277,7 +277,7 @@ static void resnet50_layer15_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264),
             (buf + 288), (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288),
-            (sav + 304), ((uint16_t *)(act + (long)(2441354) * n)));
+            (sav + 304), ((uint16_t *)(act + (long)(2443530) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(330752) * n));
@@ -287,7 +287,7 @@ static void resnet50_layer15_forward(const mc_state *s, int train)
 static void resnet50_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(2441354) * n)), (par + 7248), (sav + 288), (sav + 304),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(2443530) * n)), (par + 7248), (sav + 288), (sav + 304),
         (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264), 0);
 }
 
@@ -309,14 +309,14 @@ static void resnet50_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0), train ? (act + (long)(2436394) * n) : 0);
 }
 
 /* layer1.1.conv2 */
 static void resnet50_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
         0);
 }
 
@@ -326,18 +326,18 @@ static void resnet50_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(347136) * n), (act + (long)(2436394) * n), (par + 9584), (par + 9600),
             (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
             (sav + 336));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
 }
 
 /* layer1.1.bn2 */
 static void resnet50_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
         (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
@@ -347,14 +347,14 @@ static void resnet50_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
-        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(2441866) * n)) : 0);
+        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(2444042) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void resnet50_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2441866) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2444042) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -376,7 +376,7 @@ static void resnet50_layer21_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0),
-        train ? (act + (long)(2436362) * n) : 0);
+        train ? (act + (long)(2436426) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -393,7 +393,7 @@ static void resnet50_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(2436362) * n), (par + 10944), (par + 10992),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(2436426) * n), (par + 10944), (par + 10992),
             (buf + 352), (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352),
             (sav + 400));
     else
@@ -433,7 +433,7 @@ static void resnet50_layer24_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840),
             (buf + 448), (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448),
-            (sav + 464), ((uint16_t *)(act + (long)(2442378) * n)));
+            (sav + 464), ((uint16_t *)(act + (long)(2444554) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(510976) * n));
@@ -443,7 +443,7 @@ static void resnet50_layer24_forward(const mc_state *s, int train)
 static void resnet50_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(2442378) * n)), (par + 11824), (sav + 448), (sav + 464),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(2444554) * n)), (par + 11824), (sav + 448), (sav + 464),
         (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840), 0);
 }
 
@@ -465,14 +465,14 @@ static void resnet50_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0), train ? (act + (long)(2436522) * n) : 0);
 }
 
 /* layer1.2.conv2 */
 static void resnet50_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
         0);
 }
 
@@ -482,18 +482,18 @@ static void resnet50_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(527360) * n), (act + (long)(2436522) * n), (par + 14160), (par + 14176),
             (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
             (sav + 496));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
 }
 
 /* layer1.2.bn2 */
 static void resnet50_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
         (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
@@ -503,14 +503,14 @@ static void resnet50_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
-        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(2442890) * n)) : 0);
+        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(2445066) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void resnet50_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2442890) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2445066) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -532,7 +532,7 @@ static void resnet50_layer30_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0),
-        train ? (act + (long)(2436458) * n) : 0);
+        train ? (act + (long)(2436554) * n) : 0);
 }
 
 /* layer1.3.conv_bn.seps */
@@ -549,7 +549,7 @@ static void resnet50_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(2436458) * n), (par + 15520), (par + 15568),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(2436554) * n), (par + 15520), (par + 15568),
             (buf + 512), (buf + 560), (cnt + 10), (act + (long)(625664) * n), (sav + 512),
             (sav + 560));
     else
@@ -589,7 +589,7 @@ static void resnet50_layer33_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(674816) * n), (par + 16400), (par + 16416),
             (buf + 608), (buf + 624), (cnt + 11), (act + (long)(691200) * n), (sav + 608),
-            (sav + 624), ((uint16_t *)(act + (long)(2443402) * n)));
+            (sav + 624), ((uint16_t *)(act + (long)(2445578) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
             (act + (long)(691200) * n));
@@ -599,7 +599,7 @@ static void resnet50_layer33_forward(const mc_state *s, int train)
 static void resnet50_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(674816) * n), ((uint16_t *)(act + (long)(2443402) * n)), (par + 16400), (sav + 608), (sav + 624),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(674816) * n), ((uint16_t *)(act + (long)(2445578) * n)), (par + 16400), (sav + 608), (sav + 624),
         (dact + (long)(691200) * n), (dact + (long)(674816) * n), (grad + 16400), (grad + 16416), 0);
 }
 
@@ -621,14 +621,14 @@ static void resnet50_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(691200) * n), (par + 16432), 0, (act + (long)(707584) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(691200) * n), (par + 16432), 0, (act + (long)(707584) * n + 0), train ? (act + (long)(2436650) * n) : 0);
 }
 
 /* layer1.3.conv2 */
 static void resnet50_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(691200) * n), (par + 16432), (dact + (long)(707584) * n + 0), (dact + (long)(691200) * n), (grad + 16432), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(691200) * n), (par + 16432), (dact + (long)(707584) * n + 0), (dact + (long)(691200) * n), (grad + 16432), 0,
         0);
 }
 
@@ -638,18 +638,18 @@ static void resnet50_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(707584) * n), (act + (long)(2436650) * n), (par + 18736), (par + 18752),
             (buf + 640), (buf + 656), (cnt + 12), (act + (long)(723968) * n), (sav + 640),
             (sav + 656));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 640), (buf + 656), (sav + 640), (sav + 656));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 640), (buf + 656), (sav + 640), (sav + 656));
 }
 
 /* layer1.3.bn2 */
 static void resnet50_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
         (dact + (long)(723968) * n), (dact + (long)(707584) * n), (grad + 18736), (grad + 18752), 0);
 }
 
@@ -659,14 +659,14 @@ static void resnet50_layer37_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
-        (sav + 640), (sav + 656), (act + (long)(560128) * n), (act + (long)(740352) * n), train ? ((uint16_t *)(act + (long)(2443914) * n)) : 0);
+        (sav + 640), (sav + 656), (act + (long)(560128) * n), (act + (long)(740352) * n), train ? ((uint16_t *)(act + (long)(2446090) * n)) : 0);
 }
 
 /* layer1.3.sum */
 static void resnet50_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2443914) * n)), (dact + (long)(740352) * n), (dact + (long)(723968) * n), 0, (dact + (long)(560128) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2446090) * n)), (dact + (long)(740352) * n), (dact + (long)(723968) * n), 0, (dact + (long)(560128) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -688,7 +688,7 @@ static void resnet50_layer39_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(740352) * n), (par + 18768), 0, (act + (long)(756736) * n + 0),
-        train ? (act + (long)(2436554) * n) : 0);
+        train ? (act + (long)(2436682) * n) : 0);
 }
 
 /* layer1.4.conv_bn.seps */
@@ -705,7 +705,7 @@ static void resnet50_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(756736) * n), (act + (long)(2436554) * n), (par + 20096), (par + 20144),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(756736) * n), (act + (long)(2436682) * n), (par + 20096), (par + 20144),
             (buf + 672), (buf + 720), (cnt + 13), (act + (long)(805888) * n), (sav + 672),
             (sav + 720));
     else
@@ -745,7 +745,7 @@ static void resnet50_layer42_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(855040) * n), (par + 20976), (par + 20992),
             (buf + 768), (buf + 784), (cnt + 14), (act + (long)(871424) * n), (sav + 768),
-            (sav + 784), ((uint16_t *)(act + (long)(2444426) * n)));
+            (sav + 784), ((uint16_t *)(act + (long)(2446602) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
             (act + (long)(871424) * n));
@@ -755,7 +755,7 @@ static void resnet50_layer42_forward(const mc_state *s, int train)
 static void resnet50_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(855040) * n), ((uint16_t *)(act + (long)(2444426) * n)), (par + 20976), (sav + 768), (sav + 784),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(855040) * n), ((uint16_t *)(act + (long)(2446602) * n)), (par + 20976), (sav + 768), (sav + 784),
         (dact + (long)(871424) * n), (dact + (long)(855040) * n), (grad + 20976), (grad + 20992), 0);
 }
 
@@ -777,14 +777,14 @@ static void resnet50_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(871424) * n), (par + 21008), 0, (act + (long)(887808) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(871424) * n), (par + 21008), 0, (act + (long)(887808) * n + 0), train ? (act + (long)(2436778) * n) : 0);
 }
 
 /* layer1.4.conv2 */
 static void resnet50_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(871424) * n), (par + 21008), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 21008), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(871424) * n), (par + 21008), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 21008), 0,
         0);
 }
 
@@ -794,18 +794,18 @@ static void resnet50_layer45_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(887808) * n), (act + (long)(2436778) * n), (par + 23312), (par + 23328),
             (buf + 800), (buf + 816), (cnt + 15), (act + (long)(904192) * n), (sav + 800),
             (sav + 816));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 800), (buf + 816), (sav + 800), (sav + 816));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 800), (buf + 816), (sav + 800), (sav + 816));
 }
 
 /* layer1.4.bn2 */
 static void resnet50_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
         (dact + (long)(904192) * n), (dact + (long)(887808) * n), (grad + 23312), (grad + 23328), 0);
 }
 
@@ -815,14 +815,14 @@ static void resnet50_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
-        (sav + 800), (sav + 816), (act + (long)(740352) * n), (act + (long)(920576) * n), train ? ((uint16_t *)(act + (long)(2444938) * n)) : 0);
+        (sav + 800), (sav + 816), (act + (long)(740352) * n), (act + (long)(920576) * n), train ? ((uint16_t *)(act + (long)(2447114) * n)) : 0);
 }
 
 /* layer1.4.sum */
 static void resnet50_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2444938) * n)), (dact + (long)(920576) * n), (dact + (long)(904192) * n), 0, (dact + (long)(740352) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2447114) * n)), (dact + (long)(920576) * n), (dact + (long)(904192) * n), 0, (dact + (long)(740352) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -844,7 +844,7 @@ static void resnet50_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(920576) * n), (par + 23344), 0, (act + (long)(936960) * n + 0),
-        train ? (act + (long)(2436650) * n) : 0);
+        train ? (act + (long)(2436810) * n) : 0);
 }
 
 /* layer1.5.conv_bn.seps */
@@ -861,7 +861,7 @@ static void resnet50_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(936960) * n), (act + (long)(2436650) * n), (par + 24672), (par + 24720),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(936960) * n), (act + (long)(2436810) * n), (par + 24672), (par + 24720),
             (buf + 832), (buf + 880), (cnt + 16), (act + (long)(986112) * n), (sav + 832),
             (sav + 880));
     else
@@ -901,7 +901,7 @@ static void resnet50_layer51_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568),
             (buf + 928), (buf + 944), (cnt + 17), (act + (long)(1051648) * n), (sav + 928),
-            (sav + 944), ((uint16_t *)(act + (long)(2445450) * n)));
+            (sav + 944), ((uint16_t *)(act + (long)(2447626) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
             (act + (long)(1051648) * n));
@@ -911,7 +911,7 @@ static void resnet50_layer51_forward(const mc_state *s, int train)
 static void resnet50_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1035264) * n), ((uint16_t *)(act + (long)(2445450) * n)), (par + 25552), (sav + 928), (sav + 944),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1035264) * n), ((uint16_t *)(act + (long)(2447626) * n)), (par + 25552), (sav + 928), (sav + 944),
         (dact + (long)(1051648) * n), (dact + (long)(1035264) * n), (grad + 25552), (grad + 25568), 0);
 }
 
@@ -933,14 +933,14 @@ static void resnet50_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1051648) * n), (par + 25584), 0, (act + (long)(1068032) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1051648) * n), (par + 25584), 0, (act + (long)(1068032) * n + 0), train ? (act + (long)(2436906) * n) : 0);
 }
 
 /* layer1.5.conv2 */
 static void resnet50_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1051648) * n), (par + 25584), (dact + (long)(1068032) * n + 0), (dact + (long)(1051648) * n), (grad + 25584), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1051648) * n), (par + 25584), (dact + (long)(1068032) * n + 0), (dact + (long)(1051648) * n), (grad + 25584), 0,
         0);
 }
 
@@ -950,18 +950,18 @@ static void resnet50_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(1068032) * n), (act + (long)(2436906) * n), (par + 27888), (par + 27904),
             (buf + 960), (buf + 976), (cnt + 18), (act + (long)(1084416) * n), (sav + 960),
             (sav + 976));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 960), (buf + 976), (sav + 960), (sav + 976));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 960), (buf + 976), (sav + 960), (sav + 976));
 }
 
 /* layer1.5.bn2 */
 static void resnet50_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
         (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (grad + 27888), (grad + 27904), 0);
 }
 
@@ -971,14 +971,14 @@ static void resnet50_layer55_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
-        (sav + 960), (sav + 976), (act + (long)(920576) * n), (act + (long)(1100800) * n), train ? ((uint16_t *)(act + (long)(2445962) * n)) : 0);
+        (sav + 960), (sav + 976), (act + (long)(920576) * n), (act + (long)(1100800) * n), train ? ((uint16_t *)(act + (long)(2448138) * n)) : 0);
 }
 
 /* layer1.5.sum */
 static void resnet50_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2445962) * n)), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0, (dact + (long)(920576) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2448138) * n)), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0, (dact + (long)(920576) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -1000,7 +1000,7 @@ static void resnet50_layer57_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1100800) * n), (par + 27920), 0, (act + (long)(1117184) * n + 0),
-        train ? (act + (long)(2436746) * n) : 0);
+        train ? (act + (long)(2436938) * n) : 0);
 }
 
 /* layer1.6.conv_bn.seps */
@@ -1017,7 +1017,7 @@ static void resnet50_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1117184) * n), (act + (long)(2436746) * n), (par + 29248), (par + 29296),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1117184) * n), (act + (long)(2436938) * n), (par + 29248), (par + 29296),
             (buf + 992), (buf + 1040), (cnt + 19), (act + (long)(1166336) * n), (sav + 992),
             (sav + 1040));
     else
@@ -1057,7 +1057,7 @@ static void resnet50_layer60_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144),
             (buf + 1088), (buf + 1104), (cnt + 20), (act + (long)(1231872) * n), (sav + 1088),
-            (sav + 1104), ((uint16_t *)(act + (long)(2446474) * n)));
+            (sav + 1104), ((uint16_t *)(act + (long)(2448650) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
             (act + (long)(1231872) * n));
@@ -1067,7 +1067,7 @@ static void resnet50_layer60_forward(const mc_state *s, int train)
 static void resnet50_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1215488) * n), ((uint16_t *)(act + (long)(2446474) * n)), (par + 30128), (sav + 1088), (sav + 1104),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1215488) * n), ((uint16_t *)(act + (long)(2448650) * n)), (par + 30128), (sav + 1088), (sav + 1104),
         (dact + (long)(1231872) * n), (dact + (long)(1215488) * n), (grad + 30128), (grad + 30144), 0);
 }
 
@@ -1089,14 +1089,14 @@ static void resnet50_layer62_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1231872) * n), (par + 30160), 0, (act + (long)(1248256) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1231872) * n), (par + 30160), 0, (act + (long)(1248256) * n + 0), train ? (act + (long)(2437034) * n) : 0);
 }
 
 /* layer1.6.conv2 */
 static void resnet50_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1231872) * n), (par + 30160), (dact + (long)(1248256) * n + 0), (dact + (long)(1231872) * n), (grad + 30160), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1231872) * n), (par + 30160), (dact + (long)(1248256) * n + 0), (dact + (long)(1231872) * n), (grad + 30160), 0,
         0);
 }
 
@@ -1106,18 +1106,18 @@ static void resnet50_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(1248256) * n), (act + (long)(2437034) * n), (par + 32464), (par + 32480),
             (buf + 1120), (buf + 1136), (cnt + 21), (act + (long)(1264640) * n), (sav + 1120),
             (sav + 1136));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 1120), (buf + 1136), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 1120), (buf + 1136), (sav + 1120), (sav + 1136));
 }
 
 /* layer1.6.bn2 */
 static void resnet50_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
         (dact + (long)(1264640) * n), (dact + (long)(1248256) * n), (grad + 32464), (grad + 32480), 0);
 }
 
@@ -1127,14 +1127,14 @@ static void resnet50_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
-        (sav + 1120), (sav + 1136), (act + (long)(1100800) * n), (act + (long)(1281024) * n), train ? ((uint16_t *)(act + (long)(2446986) * n)) : 0);
+        (sav + 1120), (sav + 1136), (act + (long)(1100800) * n), (act + (long)(1281024) * n), train ? ((uint16_t *)(act + (long)(2449162) * n)) : 0);
 }
 
 /* layer1.6.sum */
 static void resnet50_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2446986) * n)), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), 0, (dact + (long)(1100800) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2449162) * n)), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), 0, (dact + (long)(1100800) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1156,7 +1156,7 @@ static void resnet50_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1281024) * n), (par + 32496), 0, (act + (long)(1297408) * n + 0),
-        train ? (act + (long)(2436842) * n) : 0);
+        train ? (act + (long)(2437066) * n) : 0);
 }
 
 /* layer1.7.conv_bn.seps */
@@ -1173,7 +1173,7 @@ static void resnet50_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1297408) * n), (act + (long)(2436842) * n), (par + 33824), (par + 33872),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1297408) * n), (act + (long)(2437066) * n), (par + 33824), (par + 33872),
             (buf + 1152), (buf + 1200), (cnt + 22), (act + (long)(1346560) * n), (sav + 1152),
             (sav + 1200));
     else
@@ -1213,7 +1213,7 @@ static void resnet50_layer69_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720),
             (buf + 1248), (buf + 1264), (cnt + 23), (act + (long)(1412096) * n), (sav + 1248),
-            (sav + 1264), ((uint16_t *)(act + (long)(2447498) * n)));
+            (sav + 1264), ((uint16_t *)(act + (long)(2449674) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
             (act + (long)(1412096) * n));
@@ -1223,7 +1223,7 @@ static void resnet50_layer69_forward(const mc_state *s, int train)
 static void resnet50_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1395712) * n), ((uint16_t *)(act + (long)(2447498) * n)), (par + 34704), (sav + 1248), (sav + 1264),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1395712) * n), ((uint16_t *)(act + (long)(2449674) * n)), (par + 34704), (sav + 1248), (sav + 1264),
         (dact + (long)(1412096) * n), (dact + (long)(1395712) * n), (grad + 34704), (grad + 34720), 0);
 }
 
@@ -1245,14 +1245,14 @@ static void resnet50_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1412096) * n), (par + 34736), 0, (act + (long)(1428480) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1412096) * n), (par + 34736), 0, (act + (long)(1428480) * n + 0), train ? (act + (long)(2437162) * n) : 0);
 }
 
 /* layer1.7.conv2 */
 static void resnet50_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1412096) * n), (par + 34736), (dact + (long)(1428480) * n + 0), (dact + (long)(1412096) * n), (grad + 34736), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1412096) * n), (par + 34736), (dact + (long)(1428480) * n + 0), (dact + (long)(1412096) * n), (grad + 34736), 0,
         0);
 }
 
@@ -1262,18 +1262,18 @@ static void resnet50_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
+        bn_c16_32x32_byadd_pstats_fwd_train(n, (act + (long)(1428480) * n), (act + (long)(2437162) * n), (par + 37040), (par + 37056),
             (buf + 1280), (buf + 1296), (cnt + 24), (act + (long)(1444864) * n), (sav + 1280),
             (sav + 1296));
     else
-        bn_c16_32x32_byadd_fwd_eval((buf + 1280), (buf + 1296), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_byadd_pstats_fwd_eval((buf + 1280), (buf + 1296), (sav + 1280), (sav + 1296));
 }
 
 /* layer1.7.bn2 */
 static void resnet50_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_byadd_bwd(n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
+    bn_c16_32x32_byadd_pstats_bwd(n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
         (dact + (long)(1444864) * n), (dact + (long)(1428480) * n), (grad + 37040), (grad + 37056), 0);
 }
 
@@ -1283,14 +1283,14 @@ static void resnet50_layer73_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n16384_bn0_relu_fwd(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
-        (sav + 1280), (sav + 1296), (act + (long)(1281024) * n), (act + (long)(1461248) * n), train ? ((uint16_t *)(act + (long)(2448010) * n)) : 0);
+        (sav + 1280), (sav + 1296), (act + (long)(1281024) * n), (act + (long)(1461248) * n), train ? ((uint16_t *)(act + (long)(2450186) * n)) : 0);
 }
 
 /* layer1.7.sum */
 static void resnet50_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2448010) * n)), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0, (dact + (long)(1281024) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2450186) * n)), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0, (dact + (long)(1281024) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -1312,7 +1312,7 @@ static void resnet50_layer75_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(1461248) * n), (par + 37072), 0, (act + (long)(1477632) * n + 0),
-        train ? (act + (long)(2436938) * n) : 0);
+        train ? (act + (long)(2437194) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -1329,7 +1329,7 @@ static void resnet50_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1477632) * n), (act + (long)(2436938) * n), (par + 37616), (par + 37648),
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1477632) * n), (act + (long)(2437194) * n), (par + 37616), (par + 37648),
             (buf + 1312), (buf + 1344), (cnt + 25), (act + (long)(1510400) * n), (sav + 1312),
             (sav + 1344));
     else
@@ -1348,15 +1348,15 @@ static void resnet50_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(1477632) * n), (par + 37680), (par + 38704), (par + 37616), (par + 37648),
-        (sav + 1312), (sav + 1344), (act + (long)(1543168) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(n, (act + (long)(1477632) * n), (par + 37680), (par + 38704), (par + 37616), (par + 37648),
+        (sav + 1312), (sav + 1344), (act + (long)(1543168) * n + 0), train ? (act + (long)(2437258) * n) : 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet50_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(1477632) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1477632) * n), (grad + 37680), (grad + 38704),
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(n, (act + (long)(1477632) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1477632) * n), (grad + 37680), (grad + 38704),
         (par + 37616), (par + 37648), (sav + 1312), (sav + 1344), (grad + 37616),
         (grad + 37648), 0);
 }
@@ -1367,11 +1367,11 @@ static void resnet50_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768),
+        bn_c32_16x16_relu_pstats_fwd_train(n, (act + (long)(1543168) * n), (act + (long)(2437258) * n), (par + 38736), (par + 38768),
             (buf + 1376), (buf + 1408), (cnt + 26), (act + (long)(1551360) * n), (sav + 1376),
-            (sav + 1408), ((uint16_t *)(act + (long)(2448522) * n)));
+            (sav + 1408), ((uint16_t *)(act + (long)(2450698) * n)));
     else
-        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
+        bn_c32_16x16_relu_pstats_fwd_eval(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
             (act + (long)(1551360) * n));
 }
 
@@ -1379,7 +1379,7 @@ static void resnet50_layer78_forward(const mc_state *s, int train)
 static void resnet50_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1543168) * n), ((uint16_t *)(act + (long)(2448522) * n)), (par + 38736), (sav + 1376), (sav + 1408),
+    bn_c32_16x16_relu_pstats_bwd(n, (act + (long)(1543168) * n), ((uint16_t *)(act + (long)(2450698) * n)), (par + 38736), (sav + 1376), (sav + 1408),
         (dact + (long)(1551360) * n), (dact + (long)(1543168) * n), (grad + 38736), (grad + 38768), 0);
 }
 
@@ -1401,14 +1401,14 @@ static void resnet50_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1551360) * n), (par + 38800), 0, (act + (long)(1559552) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1551360) * n), (par + 38800), 0, (act + (long)(1559552) * n + 0), train ? (act + (long)(2437322) * n) : 0);
 }
 
 /* layer2.0.conv2 */
 static void resnet50_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1551360) * n), (par + 38800), (dact + (long)(1559552) * n + 0), (dact + (long)(1551360) * n), (grad + 38800), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1551360) * n), (par + 38800), (dact + (long)(1559552) * n + 0), (dact + (long)(1551360) * n), (grad + 38800), 0,
         0);
 }
 
@@ -1418,18 +1418,18 @@ static void resnet50_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1559552) * n), (act + (long)(2437322) * n), (par + 48016), (par + 48048),
             (buf + 1440), (buf + 1472), (cnt + 27), (act + (long)(1567744) * n), (sav + 1440),
             (sav + 1472));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 1440), (buf + 1472), (sav + 1440), (sav + 1472));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 1440), (buf + 1472), (sav + 1440), (sav + 1472));
 }
 
 /* layer2.0.bn2 */
 static void resnet50_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
         (dact + (long)(1567744) * n), (dact + (long)(1559552) * n), (grad + 48016), (grad + 48048), 0);
 }
 
@@ -1438,14 +1438,14 @@ static void resnet50_layer82_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1461248) * n), (par + 48080), 0, (act + (long)(1575936) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_stats_fwd(n, (act + (long)(1461248) * n), (par + 48080), 0, (act + (long)(1575936) * n + 0), train ? (act + (long)(2437386) * n) : 0);
 }
 
 /* layer2.0.downsample.0 */
 static void resnet50_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1461248) * n), (par + 48080), (dact + (long)(1575936) * n + 0), (dact + (long)(1461248) * n), (grad + 48080), 0,
+    conv_k1_c16_32_32x32_s2_p0_stats_bwd(n, (act + (long)(1461248) * n), (par + 48080), (dact + (long)(1575936) * n + 0), (dact + (long)(1461248) * n), (grad + 48080), 0,
         0);
 }
 
@@ -1455,18 +1455,18 @@ static void resnet50_layer83_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1575936) * n), (act + (long)(2437386) * n), (par + 48592), (par + 48624),
             (buf + 1504), (buf + 1536), (cnt + 28), (act + (long)(1584128) * n), (sav + 1504),
             (sav + 1536));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 1504), (buf + 1536), (sav + 1504), (sav + 1536));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 1504), (buf + 1536), (sav + 1504), (sav + 1536));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet50_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
         (dact + (long)(1584128) * n), (dact + (long)(1575936) * n), (grad + 48592), (grad + 48624), 0);
 }
 
@@ -1477,14 +1477,14 @@ static void resnet50_layer84_forward(const mc_state *s, int train)
     (void)train;
     add2_n8192_bn0_1_relu_fwd(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
         (sav + 1440), (sav + 1472), (act + (long)(1575936) * n), (par + 48592), (par + 48624),
-        (sav + 1504), (sav + 1536), (act + (long)(1592320) * n), train ? ((uint16_t *)(act + (long)(2448778) * n)) : 0);
+        (sav + 1504), (sav + 1536), (act + (long)(1592320) * n), train ? ((uint16_t *)(act + (long)(2450954) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void resnet50_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2448778) * n)), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), 0, (dact + (long)(1584128) * n), 0);
+    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2450954) * n)), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), 0, (dact + (long)(1584128) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -1506,7 +1506,7 @@ static void resnet50_layer86_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1592320) * n), (par + 48656), 0, (act + (long)(1600512) * n + 0),
-        train ? (act + (long)(2437002) * n) : 0);
+        train ? (act + (long)(2437450) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -1523,7 +1523,7 @@ static void resnet50_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1600512) * n), (act + (long)(2437002) * n), (par + 49744), (par + 49808),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1600512) * n), (act + (long)(2437450) * n), (par + 49744), (par + 49808),
             (buf + 1568), (buf + 1632), (cnt + 29), (act + (long)(1616896) * n), (sav + 1568),
             (sav + 1632));
     else
@@ -1563,7 +1563,7 @@ static void resnet50_layer89_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984),
             (buf + 1696), (buf + 1728), (cnt + 30), (act + (long)(1641472) * n), (sav + 1696),
-            (sav + 1728), ((uint16_t *)(act + (long)(2449034) * n)));
+            (sav + 1728), ((uint16_t *)(act + (long)(2451210) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
             (act + (long)(1641472) * n));
@@ -1573,7 +1573,7 @@ static void resnet50_layer89_forward(const mc_state *s, int train)
 static void resnet50_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1633280) * n), ((uint16_t *)(act + (long)(2449034) * n)), (par + 51952), (sav + 1696), (sav + 1728),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1633280) * n), ((uint16_t *)(act + (long)(2451210) * n)), (par + 51952), (sav + 1696), (sav + 1728),
         (dact + (long)(1641472) * n), (dact + (long)(1633280) * n), (grad + 51952), (grad + 51984), 0);
 }
 
@@ -1595,14 +1595,14 @@ static void resnet50_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1641472) * n), (par + 52016), 0, (act + (long)(1649664) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1641472) * n), (par + 52016), 0, (act + (long)(1649664) * n + 0), train ? (act + (long)(2437578) * n) : 0);
 }
 
 /* layer2.1.conv2 */
 static void resnet50_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1641472) * n), (par + 52016), (dact + (long)(1649664) * n + 0), (dact + (long)(1641472) * n), (grad + 52016), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1641472) * n), (par + 52016), (dact + (long)(1649664) * n + 0), (dact + (long)(1641472) * n), (grad + 52016), 0,
         0);
 }
 
@@ -1612,18 +1612,18 @@ static void resnet50_layer92_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1649664) * n), (act + (long)(2437578) * n), (par + 61232), (par + 61264),
             (buf + 1760), (buf + 1792), (cnt + 31), (act + (long)(1657856) * n), (sav + 1760),
             (sav + 1792));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 1760), (buf + 1792), (sav + 1760), (sav + 1792));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 1760), (buf + 1792), (sav + 1760), (sav + 1792));
 }
 
 /* layer2.1.bn2 */
 static void resnet50_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
         (dact + (long)(1657856) * n), (dact + (long)(1649664) * n), (grad + 61232), (grad + 61264), 0);
 }
 
@@ -1633,14 +1633,14 @@ static void resnet50_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
-        (sav + 1760), (sav + 1792), (act + (long)(1592320) * n), (act + (long)(1666048) * n), train ? ((uint16_t *)(act + (long)(2449290) * n)) : 0);
+        (sav + 1760), (sav + 1792), (act + (long)(1592320) * n), (act + (long)(1666048) * n), train ? ((uint16_t *)(act + (long)(2451466) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void resnet50_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2449290) * n)), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), 0, (dact + (long)(1592320) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451466) * n)), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), 0, (dact + (long)(1592320) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -1662,7 +1662,7 @@ static void resnet50_layer95_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1666048) * n), (par + 61296), 0, (act + (long)(1674240) * n + 0),
-        train ? (act + (long)(2437130) * n) : 0);
+        train ? (act + (long)(2437642) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -1679,7 +1679,7 @@ static void resnet50_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(2437130) * n), (par + 62384), (par + 62448),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(2437642) * n), (par + 62384), (par + 62448),
             (buf + 1824), (buf + 1888), (cnt + 32), (act + (long)(1690624) * n), (sav + 1824),
             (sav + 1888));
     else
@@ -1719,7 +1719,7 @@ static void resnet50_layer98_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624),
             (buf + 1952), (buf + 1984), (cnt + 33), (act + (long)(1715200) * n), (sav + 1952),
-            (sav + 1984), ((uint16_t *)(act + (long)(2449546) * n)));
+            (sav + 1984), ((uint16_t *)(act + (long)(2451722) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
             (act + (long)(1715200) * n));
@@ -1729,7 +1729,7 @@ static void resnet50_layer98_forward(const mc_state *s, int train)
 static void resnet50_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1707008) * n), ((uint16_t *)(act + (long)(2449546) * n)), (par + 64592), (sav + 1952), (sav + 1984),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1707008) * n), ((uint16_t *)(act + (long)(2451722) * n)), (par + 64592), (sav + 1952), (sav + 1984),
         (dact + (long)(1715200) * n), (dact + (long)(1707008) * n), (grad + 64592), (grad + 64624), 0);
 }
 
@@ -1751,14 +1751,14 @@ static void resnet50_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1715200) * n), (par + 64656), 0, (act + (long)(1723392) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1715200) * n), (par + 64656), 0, (act + (long)(1723392) * n + 0), train ? (act + (long)(2437770) * n) : 0);
 }
 
 /* layer2.2.conv2 */
 static void resnet50_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1715200) * n), (par + 64656), (dact + (long)(1723392) * n + 0), (dact + (long)(1715200) * n), (grad + 64656), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1715200) * n), (par + 64656), (dact + (long)(1723392) * n + 0), (dact + (long)(1715200) * n), (grad + 64656), 0,
         0);
 }
 
@@ -1768,18 +1768,18 @@ static void resnet50_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1723392) * n), (act + (long)(2437770) * n), (par + 73872), (par + 73904),
             (buf + 2016), (buf + 2048), (cnt + 34), (act + (long)(1731584) * n), (sav + 2016),
             (sav + 2048));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 2016), (buf + 2048), (sav + 2016), (sav + 2048));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 2016), (buf + 2048), (sav + 2016), (sav + 2048));
 }
 
 /* layer2.2.bn2 */
 static void resnet50_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
         (dact + (long)(1731584) * n), (dact + (long)(1723392) * n), (grad + 73872), (grad + 73904), 0);
 }
 
@@ -1789,14 +1789,14 @@ static void resnet50_layer102_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
-        (sav + 2016), (sav + 2048), (act + (long)(1666048) * n), (act + (long)(1739776) * n), train ? ((uint16_t *)(act + (long)(2449802) * n)) : 0);
+        (sav + 2016), (sav + 2048), (act + (long)(1666048) * n), (act + (long)(1739776) * n), train ? ((uint16_t *)(act + (long)(2451978) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void resnet50_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2449802) * n)), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), 0, (dact + (long)(1666048) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451978) * n)), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), 0, (dact + (long)(1666048) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1818,7 +1818,7 @@ static void resnet50_layer104_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1739776) * n), (par + 73936), 0, (act + (long)(1747968) * n + 0),
-        train ? (act + (long)(2437258) * n) : 0);
+        train ? (act + (long)(2437834) * n) : 0);
 }
 
 /* layer2.3.conv_bn.seps */
@@ -1835,7 +1835,7 @@ static void resnet50_layer105_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1747968) * n), (act + (long)(2437258) * n), (par + 75024), (par + 75088),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1747968) * n), (act + (long)(2437834) * n), (par + 75024), (par + 75088),
             (buf + 2080), (buf + 2144), (cnt + 35), (act + (long)(1764352) * n), (sav + 2080),
             (sav + 2144));
     else
@@ -1875,7 +1875,7 @@ static void resnet50_layer107_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264),
             (buf + 2208), (buf + 2240), (cnt + 36), (act + (long)(1788928) * n), (sav + 2208),
-            (sav + 2240), ((uint16_t *)(act + (long)(2450058) * n)));
+            (sav + 2240), ((uint16_t *)(act + (long)(2452234) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
             (act + (long)(1788928) * n));
@@ -1885,7 +1885,7 @@ static void resnet50_layer107_forward(const mc_state *s, int train)
 static void resnet50_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1780736) * n), ((uint16_t *)(act + (long)(2450058) * n)), (par + 77232), (sav + 2208), (sav + 2240),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1780736) * n), ((uint16_t *)(act + (long)(2452234) * n)), (par + 77232), (sav + 2208), (sav + 2240),
         (dact + (long)(1788928) * n), (dact + (long)(1780736) * n), (grad + 77232), (grad + 77264), 0);
 }
 
@@ -1907,14 +1907,14 @@ static void resnet50_layer109_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1788928) * n), (par + 77296), 0, (act + (long)(1797120) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1788928) * n), (par + 77296), 0, (act + (long)(1797120) * n + 0), train ? (act + (long)(2437962) * n) : 0);
 }
 
 /* layer2.3.conv2 */
 static void resnet50_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1788928) * n), (par + 77296), (dact + (long)(1797120) * n + 0), (dact + (long)(1788928) * n), (grad + 77296), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1788928) * n), (par + 77296), (dact + (long)(1797120) * n + 0), (dact + (long)(1788928) * n), (grad + 77296), 0,
         0);
 }
 
@@ -1924,18 +1924,18 @@ static void resnet50_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1797120) * n), (act + (long)(2437962) * n), (par + 86512), (par + 86544),
             (buf + 2272), (buf + 2304), (cnt + 37), (act + (long)(1805312) * n), (sav + 2272),
             (sav + 2304));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 2272), (buf + 2304), (sav + 2272), (sav + 2304));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 2272), (buf + 2304), (sav + 2272), (sav + 2304));
 }
 
 /* layer2.3.bn2 */
 static void resnet50_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
         (dact + (long)(1805312) * n), (dact + (long)(1797120) * n), (grad + 86512), (grad + 86544), 0);
 }
 
@@ -1945,14 +1945,14 @@ static void resnet50_layer111_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
-        (sav + 2272), (sav + 2304), (act + (long)(1739776) * n), (act + (long)(1813504) * n), train ? ((uint16_t *)(act + (long)(2450314) * n)) : 0);
+        (sav + 2272), (sav + 2304), (act + (long)(1739776) * n), (act + (long)(1813504) * n), train ? ((uint16_t *)(act + (long)(2452490) * n)) : 0);
 }
 
 /* layer2.3.sum */
 static void resnet50_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2450314) * n)), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), 0, (dact + (long)(1739776) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2452490) * n)), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), 0, (dact + (long)(1739776) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -1974,7 +1974,7 @@ static void resnet50_layer113_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1813504) * n), (par + 86576), 0, (act + (long)(1821696) * n + 0),
-        train ? (act + (long)(2437386) * n) : 0);
+        train ? (act + (long)(2438026) * n) : 0);
 }
 
 /* layer2.4.conv_bn.seps */
@@ -1991,7 +1991,7 @@ static void resnet50_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1821696) * n), (act + (long)(2437386) * n), (par + 87664), (par + 87728),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1821696) * n), (act + (long)(2438026) * n), (par + 87664), (par + 87728),
             (buf + 2336), (buf + 2400), (cnt + 38), (act + (long)(1838080) * n), (sav + 2336),
             (sav + 2400));
     else
@@ -2031,7 +2031,7 @@ static void resnet50_layer116_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904),
             (buf + 2464), (buf + 2496), (cnt + 39), (act + (long)(1862656) * n), (sav + 2464),
-            (sav + 2496), ((uint16_t *)(act + (long)(2450570) * n)));
+            (sav + 2496), ((uint16_t *)(act + (long)(2452746) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
             (act + (long)(1862656) * n));
@@ -2041,7 +2041,7 @@ static void resnet50_layer116_forward(const mc_state *s, int train)
 static void resnet50_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1854464) * n), ((uint16_t *)(act + (long)(2450570) * n)), (par + 89872), (sav + 2464), (sav + 2496),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1854464) * n), ((uint16_t *)(act + (long)(2452746) * n)), (par + 89872), (sav + 2464), (sav + 2496),
         (dact + (long)(1862656) * n), (dact + (long)(1854464) * n), (grad + 89872), (grad + 89904), 0);
 }
 
@@ -2063,14 +2063,14 @@ static void resnet50_layer118_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1862656) * n), (par + 89936), 0, (act + (long)(1870848) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1862656) * n), (par + 89936), 0, (act + (long)(1870848) * n + 0), train ? (act + (long)(2438154) * n) : 0);
 }
 
 /* layer2.4.conv2 */
 static void resnet50_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1862656) * n), (par + 89936), (dact + (long)(1870848) * n + 0), (dact + (long)(1862656) * n), (grad + 89936), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1862656) * n), (par + 89936), (dact + (long)(1870848) * n + 0), (dact + (long)(1862656) * n), (grad + 89936), 0,
         0);
 }
 
@@ -2080,18 +2080,18 @@ static void resnet50_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1870848) * n), (act + (long)(2438154) * n), (par + 99152), (par + 99184),
             (buf + 2528), (buf + 2560), (cnt + 40), (act + (long)(1879040) * n), (sav + 2528),
             (sav + 2560));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 2528), (buf + 2560), (sav + 2528), (sav + 2560));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 2528), (buf + 2560), (sav + 2528), (sav + 2560));
 }
 
 /* layer2.4.bn2 */
 static void resnet50_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
         (dact + (long)(1879040) * n), (dact + (long)(1870848) * n), (grad + 99152), (grad + 99184), 0);
 }
 
@@ -2101,14 +2101,14 @@ static void resnet50_layer120_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
-        (sav + 2528), (sav + 2560), (act + (long)(1813504) * n), (act + (long)(1887232) * n), train ? ((uint16_t *)(act + (long)(2450826) * n)) : 0);
+        (sav + 2528), (sav + 2560), (act + (long)(1813504) * n), (act + (long)(1887232) * n), train ? ((uint16_t *)(act + (long)(2453002) * n)) : 0);
 }
 
 /* layer2.4.sum */
 static void resnet50_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2450826) * n)), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0, (dact + (long)(1813504) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453002) * n)), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0, (dact + (long)(1813504) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -2130,7 +2130,7 @@ static void resnet50_layer122_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1887232) * n), (par + 99216), 0, (act + (long)(1895424) * n + 0),
-        train ? (act + (long)(2437514) * n) : 0);
+        train ? (act + (long)(2438218) * n) : 0);
 }
 
 /* layer2.5.conv_bn.seps */
@@ -2147,7 +2147,7 @@ static void resnet50_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1895424) * n), (act + (long)(2437514) * n), (par + 100304), (par + 100368),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1895424) * n), (act + (long)(2438218) * n), (par + 100304), (par + 100368),
             (buf + 2592), (buf + 2656), (cnt + 41), (act + (long)(1911808) * n), (sav + 2592),
             (sav + 2656));
     else
@@ -2187,7 +2187,7 @@ static void resnet50_layer125_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544),
             (buf + 2720), (buf + 2752), (cnt + 42), (act + (long)(1936384) * n), (sav + 2720),
-            (sav + 2752), ((uint16_t *)(act + (long)(2451082) * n)));
+            (sav + 2752), ((uint16_t *)(act + (long)(2453258) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
             (act + (long)(1936384) * n));
@@ -2197,7 +2197,7 @@ static void resnet50_layer125_forward(const mc_state *s, int train)
 static void resnet50_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1928192) * n), ((uint16_t *)(act + (long)(2451082) * n)), (par + 102512), (sav + 2720), (sav + 2752),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1928192) * n), ((uint16_t *)(act + (long)(2453258) * n)), (par + 102512), (sav + 2720), (sav + 2752),
         (dact + (long)(1936384) * n), (dact + (long)(1928192) * n), (grad + 102512), (grad + 102544), 0);
 }
 
@@ -2219,14 +2219,14 @@ static void resnet50_layer127_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1936384) * n), (par + 102576), 0, (act + (long)(1944576) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1936384) * n), (par + 102576), 0, (act + (long)(1944576) * n + 0), train ? (act + (long)(2438346) * n) : 0);
 }
 
 /* layer2.5.conv2 */
 static void resnet50_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1936384) * n), (par + 102576), (dact + (long)(1944576) * n + 0), (dact + (long)(1936384) * n), (grad + 102576), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1936384) * n), (par + 102576), (dact + (long)(1944576) * n + 0), (dact + (long)(1936384) * n), (grad + 102576), 0,
         0);
 }
 
@@ -2236,18 +2236,18 @@ static void resnet50_layer128_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1944576) * n), (act + (long)(2438346) * n), (par + 111792), (par + 111824),
             (buf + 2784), (buf + 2816), (cnt + 43), (act + (long)(1952768) * n), (sav + 2784),
             (sav + 2816));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 2784), (buf + 2816), (sav + 2784), (sav + 2816));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 2784), (buf + 2816), (sav + 2784), (sav + 2816));
 }
 
 /* layer2.5.bn2 */
 static void resnet50_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
         (dact + (long)(1952768) * n), (dact + (long)(1944576) * n), (grad + 111792), (grad + 111824), 0);
 }
 
@@ -2257,14 +2257,14 @@ static void resnet50_layer129_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
-        (sav + 2784), (sav + 2816), (act + (long)(1887232) * n), (act + (long)(1960960) * n), train ? ((uint16_t *)(act + (long)(2451338) * n)) : 0);
+        (sav + 2784), (sav + 2816), (act + (long)(1887232) * n), (act + (long)(1960960) * n), train ? ((uint16_t *)(act + (long)(2453514) * n)) : 0);
 }
 
 /* layer2.5.sum */
 static void resnet50_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451338) * n)), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), 0, (dact + (long)(1887232) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453514) * n)), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), 0, (dact + (long)(1887232) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -2286,7 +2286,7 @@ static void resnet50_layer131_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1960960) * n), (par + 111856), 0, (act + (long)(1969152) * n + 0),
-        train ? (act + (long)(2437642) * n) : 0);
+        train ? (act + (long)(2438410) * n) : 0);
 }
 
 /* layer2.6.conv_bn.seps */
@@ -2303,7 +2303,7 @@ static void resnet50_layer132_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1969152) * n), (act + (long)(2437642) * n), (par + 112944), (par + 113008),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1969152) * n), (act + (long)(2438410) * n), (par + 112944), (par + 113008),
             (buf + 2848), (buf + 2912), (cnt + 44), (act + (long)(1985536) * n), (sav + 2848),
             (sav + 2912));
     else
@@ -2343,7 +2343,7 @@ static void resnet50_layer134_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184),
             (buf + 2976), (buf + 3008), (cnt + 45), (act + (long)(2010112) * n), (sav + 2976),
-            (sav + 3008), ((uint16_t *)(act + (long)(2451594) * n)));
+            (sav + 3008), ((uint16_t *)(act + (long)(2453770) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
             (act + (long)(2010112) * n));
@@ -2353,7 +2353,7 @@ static void resnet50_layer134_forward(const mc_state *s, int train)
 static void resnet50_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2001920) * n), ((uint16_t *)(act + (long)(2451594) * n)), (par + 115152), (sav + 2976), (sav + 3008),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2001920) * n), ((uint16_t *)(act + (long)(2453770) * n)), (par + 115152), (sav + 2976), (sav + 3008),
         (dact + (long)(2010112) * n), (dact + (long)(2001920) * n), (grad + 115152), (grad + 115184), 0);
 }
 
@@ -2375,14 +2375,14 @@ static void resnet50_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2010112) * n), (par + 115216), 0, (act + (long)(2018304) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2010112) * n), (par + 115216), 0, (act + (long)(2018304) * n + 0), train ? (act + (long)(2438538) * n) : 0);
 }
 
 /* layer2.6.conv2 */
 static void resnet50_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2010112) * n), (par + 115216), (dact + (long)(2018304) * n + 0), (dact + (long)(2010112) * n), (grad + 115216), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2010112) * n), (par + 115216), (dact + (long)(2018304) * n + 0), (dact + (long)(2010112) * n), (grad + 115216), 0,
         0);
 }
 
@@ -2392,18 +2392,18 @@ static void resnet50_layer137_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(2018304) * n), (act + (long)(2438538) * n), (par + 124432), (par + 124464),
             (buf + 3040), (buf + 3072), (cnt + 46), (act + (long)(2026496) * n), (sav + 3040),
             (sav + 3072));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 3040), (buf + 3072), (sav + 3040), (sav + 3072));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 3040), (buf + 3072), (sav + 3040), (sav + 3072));
 }
 
 /* layer2.6.bn2 */
 static void resnet50_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
         (dact + (long)(2026496) * n), (dact + (long)(2018304) * n), (grad + 124432), (grad + 124464), 0);
 }
 
@@ -2413,14 +2413,14 @@ static void resnet50_layer138_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
-        (sav + 3040), (sav + 3072), (act + (long)(1960960) * n), (act + (long)(2034688) * n), train ? ((uint16_t *)(act + (long)(2451850) * n)) : 0);
+        (sav + 3040), (sav + 3072), (act + (long)(1960960) * n), (act + (long)(2034688) * n), train ? ((uint16_t *)(act + (long)(2454026) * n)) : 0);
 }
 
 /* layer2.6.sum */
 static void resnet50_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451850) * n)), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0, (dact + (long)(1960960) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454026) * n)), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0, (dact + (long)(1960960) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -2442,7 +2442,7 @@ static void resnet50_layer140_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2034688) * n), (par + 124496), 0, (act + (long)(2042880) * n + 0),
-        train ? (act + (long)(2437770) * n) : 0);
+        train ? (act + (long)(2438602) * n) : 0);
 }
 
 /* layer2.7.conv_bn.seps */
@@ -2459,7 +2459,7 @@ static void resnet50_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2042880) * n), (act + (long)(2437770) * n), (par + 125584), (par + 125648),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2042880) * n), (act + (long)(2438602) * n), (par + 125584), (par + 125648),
             (buf + 3104), (buf + 3168), (cnt + 47), (act + (long)(2059264) * n), (sav + 3104),
             (sav + 3168));
     else
@@ -2499,7 +2499,7 @@ static void resnet50_layer143_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824),
             (buf + 3232), (buf + 3264), (cnt + 48), (act + (long)(2083840) * n), (sav + 3232),
-            (sav + 3264), ((uint16_t *)(act + (long)(2452106) * n)));
+            (sav + 3264), ((uint16_t *)(act + (long)(2454282) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
             (act + (long)(2083840) * n));
@@ -2509,7 +2509,7 @@ static void resnet50_layer143_forward(const mc_state *s, int train)
 static void resnet50_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2075648) * n), ((uint16_t *)(act + (long)(2452106) * n)), (par + 127792), (sav + 3232), (sav + 3264),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2075648) * n), ((uint16_t *)(act + (long)(2454282) * n)), (par + 127792), (sav + 3232), (sav + 3264),
         (dact + (long)(2083840) * n), (dact + (long)(2075648) * n), (grad + 127792), (grad + 127824), 0);
 }
 
@@ -2531,14 +2531,14 @@ static void resnet50_layer145_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2083840) * n), (par + 127856), 0, (act + (long)(2092032) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2083840) * n), (par + 127856), 0, (act + (long)(2092032) * n + 0), train ? (act + (long)(2438730) * n) : 0);
 }
 
 /* layer2.7.conv2 */
 static void resnet50_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2083840) * n), (par + 127856), (dact + (long)(2092032) * n + 0), (dact + (long)(2083840) * n), (grad + 127856), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2083840) * n), (par + 127856), (dact + (long)(2092032) * n + 0), (dact + (long)(2083840) * n), (grad + 127856), 0,
         0);
 }
 
@@ -2548,18 +2548,18 @@ static void resnet50_layer146_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(2092032) * n), (act + (long)(2438730) * n), (par + 137072), (par + 137104),
             (buf + 3296), (buf + 3328), (cnt + 49), (act + (long)(2100224) * n), (sav + 3296),
             (sav + 3328));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 3296), (buf + 3328), (sav + 3296), (sav + 3328));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 3296), (buf + 3328), (sav + 3296), (sav + 3328));
 }
 
 /* layer2.7.bn2 */
 static void resnet50_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
         (dact + (long)(2100224) * n), (dact + (long)(2092032) * n), (grad + 137072), (grad + 137104), 0);
 }
 
@@ -2569,14 +2569,14 @@ static void resnet50_layer147_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn0_relu_fwd(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
-        (sav + 3296), (sav + 3328), (act + (long)(2034688) * n), (act + (long)(2108416) * n), train ? ((uint16_t *)(act + (long)(2452362) * n)) : 0);
+        (sav + 3296), (sav + 3328), (act + (long)(2034688) * n), (act + (long)(2108416) * n), train ? ((uint16_t *)(act + (long)(2454538) * n)) : 0);
 }
 
 /* layer2.7.sum */
 static void resnet50_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2452362) * n)), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), 0, (dact + (long)(2034688) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454538) * n)), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), 0, (dact + (long)(2034688) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -2598,7 +2598,7 @@ static void resnet50_layer149_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(2108416) * n), (par + 137136), 0, (act + (long)(2116608) * n + 0),
-        train ? (act + (long)(2437898) * n) : 0);
+        train ? (act + (long)(2438794) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -2615,7 +2615,7 @@ static void resnet50_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2116608) * n), (act + (long)(2437898) * n), (par + 137712), (par + 137776),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2116608) * n), (act + (long)(2438794) * n), (par + 137712), (par + 137776),
             (buf + 3360), (buf + 3424), (cnt + 50), (act + (long)(2132992) * n), (sav + 3360),
             (sav + 3424));
     else
@@ -2634,15 +2634,15 @@ static void resnet50_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(2116608) * n), (par + 137840), (par + 141936), (par + 137712), (par + 137776),
-        (sav + 3360), (sav + 3424), (act + (long)(2149376) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(n, (act + (long)(2116608) * n), (par + 137840), (par + 141936), (par + 137712), (par + 137776),
+        (sav + 3360), (sav + 3424), (act + (long)(2149376) * n + 0), train ? (act + (long)(2438922) * n) : 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet50_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(2116608) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2116608) * n), (grad + 137840), (grad + 141936),
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(n, (act + (long)(2116608) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2116608) * n), (grad + 137840), (grad + 141936),
         (par + 137712), (par + 137776), (sav + 3360), (sav + 3424), (grad + 137712),
         (grad + 137776), 0);
 }
@@ -2653,11 +2653,11 @@ static void resnet50_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064),
+        bn_c64_8x8_relu_pstats_fwd_train(n, (act + (long)(2149376) * n), (act + (long)(2438922) * n), (par + 142000), (par + 142064),
             (buf + 3488), (buf + 3552), (cnt + 51), (act + (long)(2153472) * n), (sav + 3488),
-            (sav + 3552), ((uint16_t *)(act + (long)(2452618) * n)));
+            (sav + 3552), ((uint16_t *)(act + (long)(2454794) * n)));
     else
-        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
+        bn_c64_8x8_relu_pstats_fwd_eval(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
             (act + (long)(2153472) * n));
 }
 
@@ -2665,7 +2665,7 @@ static void resnet50_layer152_forward(const mc_state *s, int train)
 static void resnet50_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2149376) * n), ((uint16_t *)(act + (long)(2452618) * n)), (par + 142000), (sav + 3488), (sav + 3552),
+    bn_c64_8x8_relu_pstats_bwd(n, (act + (long)(2149376) * n), ((uint16_t *)(act + (long)(2454794) * n)), (par + 142000), (sav + 3488), (sav + 3552),
         (dact + (long)(2153472) * n), (dact + (long)(2149376) * n), (grad + 142000), (grad + 142064), 0);
 }
 
@@ -2687,14 +2687,14 @@ static void resnet50_layer154_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2153472) * n), (par + 142128), 0, (act + (long)(2157568) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2153472) * n), (par + 142128), 0, (act + (long)(2157568) * n + 0), train ? (act + (long)(2439050) * n) : 0);
 }
 
 /* layer3.0.conv2 */
 static void resnet50_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2153472) * n), (par + 142128), (dact + (long)(2157568) * n + 0), (dact + (long)(2153472) * n), (grad + 142128), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2153472) * n), (par + 142128), (dact + (long)(2157568) * n + 0), (dact + (long)(2153472) * n), (grad + 142128), 0,
         0);
 }
 
@@ -2704,18 +2704,18 @@ static void resnet50_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2157568) * n), (act + (long)(2439050) * n), (par + 178992), (par + 179056),
             (buf + 3616), (buf + 3680), (cnt + 52), (act + (long)(2161664) * n), (sav + 3616),
             (sav + 3680));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 3616), (buf + 3680), (sav + 3616), (sav + 3680));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 3616), (buf + 3680), (sav + 3616), (sav + 3680));
 }
 
 /* layer3.0.bn2 */
 static void resnet50_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
         (dact + (long)(2161664) * n), (dact + (long)(2157568) * n), (grad + 178992), (grad + 179056), 0);
 }
 
@@ -2724,14 +2724,14 @@ static void resnet50_layer156_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2108416) * n), (par + 179120), 0, (act + (long)(2165760) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_stats_fwd(n, (act + (long)(2108416) * n), (par + 179120), 0, (act + (long)(2165760) * n + 0), train ? (act + (long)(2439178) * n) : 0);
 }
 
 /* layer3.0.downsample.0 */
 static void resnet50_layer156_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2108416) * n), (par + 179120), (dact + (long)(2165760) * n + 0), (dact + (long)(2108416) * n), (grad + 179120), 0,
+    conv_k1_c32_64_16x16_s2_p0_stats_bwd(n, (act + (long)(2108416) * n), (par + 179120), (dact + (long)(2165760) * n + 0), (dact + (long)(2108416) * n), (grad + 179120), 0,
         0);
 }
 
@@ -2741,18 +2741,18 @@ static void resnet50_layer157_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2165760) * n), (act + (long)(2439178) * n), (par + 181168), (par + 181232),
             (buf + 3744), (buf + 3808), (cnt + 53), (act + (long)(2169856) * n), (sav + 3744),
             (sav + 3808));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 3744), (buf + 3808), (sav + 3744), (sav + 3808));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 3744), (buf + 3808), (sav + 3744), (sav + 3808));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet50_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
         (dact + (long)(2169856) * n), (dact + (long)(2165760) * n), (grad + 181168), (grad + 181232), 0);
 }
 
@@ -2763,14 +2763,14 @@ static void resnet50_layer158_forward(const mc_state *s, int train)
     (void)train;
     add2_n4096_bn0_1_relu_fwd(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
         (sav + 3616), (sav + 3680), (act + (long)(2165760) * n), (par + 181168), (par + 181232),
-        (sav + 3744), (sav + 3808), (act + (long)(2173952) * n), train ? ((uint16_t *)(act + (long)(2452746) * n)) : 0);
+        (sav + 3744), (sav + 3808), (act + (long)(2173952) * n), train ? ((uint16_t *)(act + (long)(2454922) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void resnet50_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2452746) * n)), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), 0, (dact + (long)(2169856) * n), 0);
+    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2454922) * n)), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), 0, (dact + (long)(2169856) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -2792,7 +2792,7 @@ static void resnet50_layer160_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2173952) * n), (par + 181296), 0, (act + (long)(2178048) * n + 0),
-        train ? (act + (long)(2438026) * n) : 0);
+        train ? (act + (long)(2439306) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -2809,7 +2809,7 @@ static void resnet50_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2178048) * n), (act + (long)(2438026) * n), (par + 182448), (par + 182576),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2178048) * n), (act + (long)(2439306) * n), (par + 182448), (par + 182576),
             (buf + 3872), (buf + 4000), (cnt + 54), (act + (long)(2186240) * n), (sav + 3872),
             (sav + 4000));
     else
@@ -2849,7 +2849,7 @@ static void resnet50_layer163_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024),
             (buf + 4128), (buf + 4192), (cnt + 55), (act + (long)(2198528) * n), (sav + 4128),
-            (sav + 4192), ((uint16_t *)(act + (long)(2452874) * n)));
+            (sav + 4192), ((uint16_t *)(act + (long)(2455050) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
             (act + (long)(2198528) * n));
@@ -2859,7 +2859,7 @@ static void resnet50_layer163_forward(const mc_state *s, int train)
 static void resnet50_layer163_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2194432) * n), ((uint16_t *)(act + (long)(2452874) * n)), (par + 190960), (sav + 4128), (sav + 4192),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2194432) * n), ((uint16_t *)(act + (long)(2455050) * n)), (par + 190960), (sav + 4128), (sav + 4192),
         (dact + (long)(2198528) * n), (dact + (long)(2194432) * n), (grad + 190960), (grad + 191024), 0);
 }
 
@@ -2881,14 +2881,14 @@ static void resnet50_layer165_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2198528) * n), (par + 191088), 0, (act + (long)(2202624) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2198528) * n), (par + 191088), 0, (act + (long)(2202624) * n + 0), train ? (act + (long)(2439562) * n) : 0);
 }
 
 /* layer3.1.conv2 */
 static void resnet50_layer165_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2198528) * n), (par + 191088), (dact + (long)(2202624) * n + 0), (dact + (long)(2198528) * n), (grad + 191088), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2198528) * n), (par + 191088), (dact + (long)(2202624) * n + 0), (dact + (long)(2198528) * n), (grad + 191088), 0,
         0);
 }
 
@@ -2898,18 +2898,18 @@ static void resnet50_layer166_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2202624) * n), (act + (long)(2439562) * n), (par + 227952), (par + 228016),
             (buf + 4256), (buf + 4320), (cnt + 56), (act + (long)(2206720) * n), (sav + 4256),
             (sav + 4320));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 4256), (buf + 4320), (sav + 4256), (sav + 4320));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 4256), (buf + 4320), (sav + 4256), (sav + 4320));
 }
 
 /* layer3.1.bn2 */
 static void resnet50_layer166_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
         (dact + (long)(2206720) * n), (dact + (long)(2202624) * n), (grad + 227952), (grad + 228016), 0);
 }
 
@@ -2919,14 +2919,14 @@ static void resnet50_layer167_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
-        (sav + 4256), (sav + 4320), (act + (long)(2173952) * n), (act + (long)(2210816) * n), train ? ((uint16_t *)(act + (long)(2453002) * n)) : 0);
+        (sav + 4256), (sav + 4320), (act + (long)(2173952) * n), (act + (long)(2210816) * n), train ? ((uint16_t *)(act + (long)(2455178) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void resnet50_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453002) * n)), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), 0, (dact + (long)(2173952) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2455178) * n)), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), 0, (dact + (long)(2173952) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -2948,7 +2948,7 @@ static void resnet50_layer169_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2210816) * n), (par + 228080), 0, (act + (long)(2214912) * n + 0),
-        train ? (act + (long)(2438282) * n) : 0);
+        train ? (act + (long)(2439690) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -2965,7 +2965,7 @@ static void resnet50_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2214912) * n), (act + (long)(2438282) * n), (par + 229232), (par + 229360),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2214912) * n), (act + (long)(2439690) * n), (par + 229232), (par + 229360),
             (buf + 4384), (buf + 4512), (cnt + 57), (act + (long)(2223104) * n), (sav + 4384),
             (sav + 4512));
     else
@@ -3005,7 +3005,7 @@ static void resnet50_layer172_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808),
             (buf + 4640), (buf + 4704), (cnt + 58), (act + (long)(2235392) * n), (sav + 4640),
-            (sav + 4704), ((uint16_t *)(act + (long)(2453130) * n)));
+            (sav + 4704), ((uint16_t *)(act + (long)(2455306) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
             (act + (long)(2235392) * n));
@@ -3015,7 +3015,7 @@ static void resnet50_layer172_forward(const mc_state *s, int train)
 static void resnet50_layer172_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2231296) * n), ((uint16_t *)(act + (long)(2453130) * n)), (par + 237744), (sav + 4640), (sav + 4704),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2231296) * n), ((uint16_t *)(act + (long)(2455306) * n)), (par + 237744), (sav + 4640), (sav + 4704),
         (dact + (long)(2235392) * n), (dact + (long)(2231296) * n), (grad + 237744), (grad + 237808), 0);
 }
 
@@ -3037,14 +3037,14 @@ static void resnet50_layer174_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2235392) * n), (par + 237872), 0, (act + (long)(2239488) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2235392) * n), (par + 237872), 0, (act + (long)(2239488) * n + 0), train ? (act + (long)(2439946) * n) : 0);
 }
 
 /* layer3.2.conv2 */
 static void resnet50_layer174_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2235392) * n), (par + 237872), (dact + (long)(2239488) * n + 0), (dact + (long)(2235392) * n), (grad + 237872), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2235392) * n), (par + 237872), (dact + (long)(2239488) * n + 0), (dact + (long)(2235392) * n), (grad + 237872), 0,
         0);
 }
 
@@ -3054,18 +3054,18 @@ static void resnet50_layer175_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2239488) * n), (act + (long)(2439946) * n), (par + 274736), (par + 274800),
             (buf + 4768), (buf + 4832), (cnt + 59), (act + (long)(2243584) * n), (sav + 4768),
             (sav + 4832));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 4768), (buf + 4832), (sav + 4768), (sav + 4832));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 4768), (buf + 4832), (sav + 4768), (sav + 4832));
 }
 
 /* layer3.2.bn2 */
 static void resnet50_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
         (dact + (long)(2243584) * n), (dact + (long)(2239488) * n), (grad + 274736), (grad + 274800), 0);
 }
 
@@ -3075,14 +3075,14 @@ static void resnet50_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
-        (sav + 4768), (sav + 4832), (act + (long)(2210816) * n), (act + (long)(2247680) * n), train ? ((uint16_t *)(act + (long)(2453258) * n)) : 0);
+        (sav + 4768), (sav + 4832), (act + (long)(2210816) * n), (act + (long)(2247680) * n), train ? ((uint16_t *)(act + (long)(2455434) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void resnet50_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453258) * n)), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), 0, (dact + (long)(2210816) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2455434) * n)), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), 0, (dact + (long)(2210816) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -3104,7 +3104,7 @@ static void resnet50_layer178_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2247680) * n), (par + 274864), 0, (act + (long)(2251776) * n + 0),
-        train ? (act + (long)(2438538) * n) : 0);
+        train ? (act + (long)(2440074) * n) : 0);
 }
 
 /* layer3.3.conv_bn.seps */
@@ -3121,7 +3121,7 @@ static void resnet50_layer179_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2251776) * n), (act + (long)(2438538) * n), (par + 276016), (par + 276144),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2251776) * n), (act + (long)(2440074) * n), (par + 276016), (par + 276144),
             (buf + 4896), (buf + 5024), (cnt + 60), (act + (long)(2259968) * n), (sav + 4896),
             (sav + 5024));
     else
@@ -3161,7 +3161,7 @@ static void resnet50_layer181_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592),
             (buf + 5152), (buf + 5216), (cnt + 61), (act + (long)(2272256) * n), (sav + 5152),
-            (sav + 5216), ((uint16_t *)(act + (long)(2453386) * n)));
+            (sav + 5216), ((uint16_t *)(act + (long)(2455562) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
             (act + (long)(2272256) * n));
@@ -3171,7 +3171,7 @@ static void resnet50_layer181_forward(const mc_state *s, int train)
 static void resnet50_layer181_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2268160) * n), ((uint16_t *)(act + (long)(2453386) * n)), (par + 284528), (sav + 5152), (sav + 5216),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2268160) * n), ((uint16_t *)(act + (long)(2455562) * n)), (par + 284528), (sav + 5152), (sav + 5216),
         (dact + (long)(2272256) * n), (dact + (long)(2268160) * n), (grad + 284528), (grad + 284592), 0);
 }
 
@@ -3193,14 +3193,14 @@ static void resnet50_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2272256) * n), (par + 284656), 0, (act + (long)(2276352) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2272256) * n), (par + 284656), 0, (act + (long)(2276352) * n + 0), train ? (act + (long)(2440330) * n) : 0);
 }
 
 /* layer3.3.conv2 */
 static void resnet50_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2272256) * n), (par + 284656), (dact + (long)(2276352) * n + 0), (dact + (long)(2272256) * n), (grad + 284656), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2272256) * n), (par + 284656), (dact + (long)(2276352) * n + 0), (dact + (long)(2272256) * n), (grad + 284656), 0,
         0);
 }
 
@@ -3210,18 +3210,18 @@ static void resnet50_layer184_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2276352) * n), (act + (long)(2440330) * n), (par + 321520), (par + 321584),
             (buf + 5280), (buf + 5344), (cnt + 62), (act + (long)(2280448) * n), (sav + 5280),
             (sav + 5344));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 5280), (buf + 5344), (sav + 5280), (sav + 5344));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 5280), (buf + 5344), (sav + 5280), (sav + 5344));
 }
 
 /* layer3.3.bn2 */
 static void resnet50_layer184_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
         (dact + (long)(2280448) * n), (dact + (long)(2276352) * n), (grad + 321520), (grad + 321584), 0);
 }
 
@@ -3231,14 +3231,14 @@ static void resnet50_layer185_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
-        (sav + 5280), (sav + 5344), (act + (long)(2247680) * n), (act + (long)(2284544) * n), train ? ((uint16_t *)(act + (long)(2453514) * n)) : 0);
+        (sav + 5280), (sav + 5344), (act + (long)(2247680) * n), (act + (long)(2284544) * n), train ? ((uint16_t *)(act + (long)(2455690) * n)) : 0);
 }
 
 /* layer3.3.sum */
 static void resnet50_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453514) * n)), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), 0, (dact + (long)(2247680) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2455690) * n)), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), 0, (dact + (long)(2247680) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -3260,7 +3260,7 @@ static void resnet50_layer187_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2284544) * n), (par + 321648), 0, (act + (long)(2288640) * n + 0),
-        train ? (act + (long)(2438794) * n) : 0);
+        train ? (act + (long)(2440458) * n) : 0);
 }
 
 /* layer3.4.conv_bn.seps */
@@ -3277,7 +3277,7 @@ static void resnet50_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2288640) * n), (act + (long)(2438794) * n), (par + 322800), (par + 322928),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2288640) * n), (act + (long)(2440458) * n), (par + 322800), (par + 322928),
             (buf + 5408), (buf + 5536), (cnt + 63), (act + (long)(2296832) * n), (sav + 5408),
             (sav + 5536));
     else
@@ -3317,7 +3317,7 @@ static void resnet50_layer190_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376),
             (buf + 5664), (buf + 5728), (cnt + 64), (act + (long)(2309120) * n), (sav + 5664),
-            (sav + 5728), ((uint16_t *)(act + (long)(2453642) * n)));
+            (sav + 5728), ((uint16_t *)(act + (long)(2455818) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
             (act + (long)(2309120) * n));
@@ -3327,7 +3327,7 @@ static void resnet50_layer190_forward(const mc_state *s, int train)
 static void resnet50_layer190_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2305024) * n), ((uint16_t *)(act + (long)(2453642) * n)), (par + 331312), (sav + 5664), (sav + 5728),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2305024) * n), ((uint16_t *)(act + (long)(2455818) * n)), (par + 331312), (sav + 5664), (sav + 5728),
         (dact + (long)(2309120) * n), (dact + (long)(2305024) * n), (grad + 331312), (grad + 331376), 0);
 }
 
@@ -3349,14 +3349,14 @@ static void resnet50_layer192_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2309120) * n), (par + 331440), 0, (act + (long)(2313216) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2309120) * n), (par + 331440), 0, (act + (long)(2313216) * n + 0), train ? (act + (long)(2440714) * n) : 0);
 }
 
 /* layer3.4.conv2 */
 static void resnet50_layer192_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2309120) * n), (par + 331440), (dact + (long)(2313216) * n + 0), (dact + (long)(2309120) * n), (grad + 331440), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2309120) * n), (par + 331440), (dact + (long)(2313216) * n + 0), (dact + (long)(2309120) * n), (grad + 331440), 0,
         0);
 }
 
@@ -3366,18 +3366,18 @@ static void resnet50_layer193_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2313216) * n), (act + (long)(2440714) * n), (par + 368304), (par + 368368),
             (buf + 5792), (buf + 5856), (cnt + 65), (act + (long)(2317312) * n), (sav + 5792),
             (sav + 5856));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 5792), (buf + 5856), (sav + 5792), (sav + 5856));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 5792), (buf + 5856), (sav + 5792), (sav + 5856));
 }
 
 /* layer3.4.bn2 */
 static void resnet50_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
         (dact + (long)(2317312) * n), (dact + (long)(2313216) * n), (grad + 368304), (grad + 368368), 0);
 }
 
@@ -3387,14 +3387,14 @@ static void resnet50_layer194_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
-        (sav + 5792), (sav + 5856), (act + (long)(2284544) * n), (act + (long)(2321408) * n), train ? ((uint16_t *)(act + (long)(2453770) * n)) : 0);
+        (sav + 5792), (sav + 5856), (act + (long)(2284544) * n), (act + (long)(2321408) * n), train ? ((uint16_t *)(act + (long)(2455946) * n)) : 0);
 }
 
 /* layer3.4.sum */
 static void resnet50_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453770) * n)), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), 0, (dact + (long)(2284544) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2455946) * n)), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), 0, (dact + (long)(2284544) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -3416,7 +3416,7 @@ static void resnet50_layer196_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2321408) * n), (par + 368432), 0, (act + (long)(2325504) * n + 0),
-        train ? (act + (long)(2439050) * n) : 0);
+        train ? (act + (long)(2440842) * n) : 0);
 }
 
 /* layer3.5.conv_bn.seps */
@@ -3433,7 +3433,7 @@ static void resnet50_layer197_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2325504) * n), (act + (long)(2439050) * n), (par + 369584), (par + 369712),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2325504) * n), (act + (long)(2440842) * n), (par + 369584), (par + 369712),
             (buf + 5920), (buf + 6048), (cnt + 66), (act + (long)(2333696) * n), (sav + 5920),
             (sav + 6048));
     else
@@ -3473,7 +3473,7 @@ static void resnet50_layer199_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160),
             (buf + 6176), (buf + 6240), (cnt + 67), (act + (long)(2345984) * n), (sav + 6176),
-            (sav + 6240), ((uint16_t *)(act + (long)(2453898) * n)));
+            (sav + 6240), ((uint16_t *)(act + (long)(2456074) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
             (act + (long)(2345984) * n));
@@ -3483,7 +3483,7 @@ static void resnet50_layer199_forward(const mc_state *s, int train)
 static void resnet50_layer199_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2341888) * n), ((uint16_t *)(act + (long)(2453898) * n)), (par + 378096), (sav + 6176), (sav + 6240),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2341888) * n), ((uint16_t *)(act + (long)(2456074) * n)), (par + 378096), (sav + 6176), (sav + 6240),
         (dact + (long)(2345984) * n), (dact + (long)(2341888) * n), (grad + 378096), (grad + 378160), 0);
 }
 
@@ -3505,14 +3505,14 @@ static void resnet50_layer201_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2345984) * n), (par + 378224), 0, (act + (long)(2350080) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2345984) * n), (par + 378224), 0, (act + (long)(2350080) * n + 0), train ? (act + (long)(2441098) * n) : 0);
 }
 
 /* layer3.5.conv2 */
 static void resnet50_layer201_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2345984) * n), (par + 378224), (dact + (long)(2350080) * n + 0), (dact + (long)(2345984) * n), (grad + 378224), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2345984) * n), (par + 378224), (dact + (long)(2350080) * n + 0), (dact + (long)(2345984) * n), (grad + 378224), 0,
         0);
 }
 
@@ -3522,18 +3522,18 @@ static void resnet50_layer202_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2350080) * n), (act + (long)(2441098) * n), (par + 415088), (par + 415152),
             (buf + 6304), (buf + 6368), (cnt + 68), (act + (long)(2354176) * n), (sav + 6304),
             (sav + 6368));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 6304), (buf + 6368), (sav + 6304), (sav + 6368));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 6304), (buf + 6368), (sav + 6304), (sav + 6368));
 }
 
 /* layer3.5.bn2 */
 static void resnet50_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
         (dact + (long)(2354176) * n), (dact + (long)(2350080) * n), (grad + 415088), (grad + 415152), 0);
 }
 
@@ -3543,14 +3543,14 @@ static void resnet50_layer203_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
-        (sav + 6304), (sav + 6368), (act + (long)(2321408) * n), (act + (long)(2358272) * n), train ? ((uint16_t *)(act + (long)(2454026) * n)) : 0);
+        (sav + 6304), (sav + 6368), (act + (long)(2321408) * n), (act + (long)(2358272) * n), train ? ((uint16_t *)(act + (long)(2456202) * n)) : 0);
 }
 
 /* layer3.5.sum */
 static void resnet50_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454026) * n)), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), 0, (dact + (long)(2321408) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2456202) * n)), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), 0, (dact + (long)(2321408) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -3572,7 +3572,7 @@ static void resnet50_layer205_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2358272) * n), (par + 415216), 0, (act + (long)(2362368) * n + 0),
-        train ? (act + (long)(2439306) * n) : 0);
+        train ? (act + (long)(2441226) * n) : 0);
 }
 
 /* layer3.6.conv_bn.seps */
@@ -3589,7 +3589,7 @@ static void resnet50_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2362368) * n), (act + (long)(2439306) * n), (par + 416368), (par + 416496),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2362368) * n), (act + (long)(2441226) * n), (par + 416368), (par + 416496),
             (buf + 6432), (buf + 6560), (cnt + 69), (act + (long)(2370560) * n), (sav + 6432),
             (sav + 6560));
     else
@@ -3629,7 +3629,7 @@ static void resnet50_layer208_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944),
             (buf + 6688), (buf + 6752), (cnt + 70), (act + (long)(2382848) * n), (sav + 6688),
-            (sav + 6752), ((uint16_t *)(act + (long)(2454154) * n)));
+            (sav + 6752), ((uint16_t *)(act + (long)(2456330) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
             (act + (long)(2382848) * n));
@@ -3639,7 +3639,7 @@ static void resnet50_layer208_forward(const mc_state *s, int train)
 static void resnet50_layer208_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2378752) * n), ((uint16_t *)(act + (long)(2454154) * n)), (par + 424880), (sav + 6688), (sav + 6752),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2378752) * n), ((uint16_t *)(act + (long)(2456330) * n)), (par + 424880), (sav + 6688), (sav + 6752),
         (dact + (long)(2382848) * n), (dact + (long)(2378752) * n), (grad + 424880), (grad + 424944), 0);
 }
 
@@ -3661,14 +3661,14 @@ static void resnet50_layer210_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2382848) * n), (par + 425008), 0, (act + (long)(2386944) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2382848) * n), (par + 425008), 0, (act + (long)(2386944) * n + 0), train ? (act + (long)(2441482) * n) : 0);
 }
 
 /* layer3.6.conv2 */
 static void resnet50_layer210_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2382848) * n), (par + 425008), (dact + (long)(2386944) * n + 0), (dact + (long)(2382848) * n), (grad + 425008), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2382848) * n), (par + 425008), (dact + (long)(2386944) * n + 0), (dact + (long)(2382848) * n), (grad + 425008), 0,
         0);
 }
 
@@ -3678,18 +3678,18 @@ static void resnet50_layer211_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2386944) * n), (act + (long)(2441482) * n), (par + 461872), (par + 461936),
             (buf + 6816), (buf + 6880), (cnt + 71), (act + (long)(2391040) * n), (sav + 6816),
             (sav + 6880));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 6816), (buf + 6880), (sav + 6816), (sav + 6880));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 6816), (buf + 6880), (sav + 6816), (sav + 6880));
 }
 
 /* layer3.6.bn2 */
 static void resnet50_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
         (dact + (long)(2391040) * n), (dact + (long)(2386944) * n), (grad + 461872), (grad + 461936), 0);
 }
 
@@ -3699,14 +3699,14 @@ static void resnet50_layer212_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
-        (sav + 6816), (sav + 6880), (act + (long)(2358272) * n), (act + (long)(2395136) * n), train ? ((uint16_t *)(act + (long)(2454282) * n)) : 0);
+        (sav + 6816), (sav + 6880), (act + (long)(2358272) * n), (act + (long)(2395136) * n), train ? ((uint16_t *)(act + (long)(2456458) * n)) : 0);
 }
 
 /* layer3.6.sum */
 static void resnet50_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454282) * n)), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), 0, (dact + (long)(2358272) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2456458) * n)), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), 0, (dact + (long)(2358272) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -3728,7 +3728,7 @@ static void resnet50_layer214_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2395136) * n), (par + 462000), 0, (act + (long)(2399232) * n + 0),
-        train ? (act + (long)(2439562) * n) : 0);
+        train ? (act + (long)(2441610) * n) : 0);
 }
 
 /* layer3.7.conv_bn.seps */
@@ -3745,7 +3745,7 @@ static void resnet50_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2399232) * n), (act + (long)(2439562) * n), (par + 463152), (par + 463280),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2399232) * n), (act + (long)(2441610) * n), (par + 463152), (par + 463280),
             (buf + 6944), (buf + 7072), (cnt + 72), (act + (long)(2407424) * n), (sav + 6944),
             (sav + 7072));
     else
@@ -3785,7 +3785,7 @@ static void resnet50_layer217_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728),
             (buf + 7200), (buf + 7264), (cnt + 73), (act + (long)(2419712) * n), (sav + 7200),
-            (sav + 7264), ((uint16_t *)(act + (long)(2454410) * n)));
+            (sav + 7264), ((uint16_t *)(act + (long)(2456586) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
             (act + (long)(2419712) * n));
@@ -3795,7 +3795,7 @@ static void resnet50_layer217_forward(const mc_state *s, int train)
 static void resnet50_layer217_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2415616) * n), ((uint16_t *)(act + (long)(2454410) * n)), (par + 471664), (sav + 7200), (sav + 7264),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2415616) * n), ((uint16_t *)(act + (long)(2456586) * n)), (par + 471664), (sav + 7200), (sav + 7264),
         (dact + (long)(2419712) * n), (dact + (long)(2415616) * n), (grad + 471664), (grad + 471728), 0);
 }
 
@@ -3817,14 +3817,14 @@ static void resnet50_layer219_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2419712) * n), (par + 471792), 0, (act + (long)(2423808) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2419712) * n), (par + 471792), 0, (act + (long)(2423808) * n + 0), train ? (act + (long)(2441866) * n) : 0);
 }
 
 /* layer3.7.conv2 */
 static void resnet50_layer219_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2419712) * n), (par + 471792), (dact + (long)(2423808) * n + 0), (dact + (long)(2419712) * n), (grad + 471792), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2419712) * n), (par + 471792), (dact + (long)(2423808) * n + 0), (dact + (long)(2419712) * n), (grad + 471792), 0,
         0);
 }
 
@@ -3834,18 +3834,18 @@ static void resnet50_layer220_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2423808) * n), (act + (long)(2441866) * n), (par + 508656), (par + 508720),
             (buf + 7328), (buf + 7392), (cnt + 74), (act + (long)(2427904) * n), (sav + 7328),
             (sav + 7392));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 7328), (buf + 7392), (sav + 7328), (sav + 7392));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 7328), (buf + 7392), (sav + 7328), (sav + 7392));
 }
 
 /* layer3.7.bn2 */
 static void resnet50_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
         (dact + (long)(2427904) * n), (dact + (long)(2423808) * n), (grad + 508656), (grad + 508720), 0);
 }
 
@@ -3855,14 +3855,14 @@ static void resnet50_layer221_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn0_relu_fwd(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
-        (sav + 7328), (sav + 7392), (act + (long)(2395136) * n), (act + (long)(2432000) * n), train ? ((uint16_t *)(act + (long)(2454538) * n)) : 0);
+        (sav + 7328), (sav + 7392), (act + (long)(2395136) * n), (act + (long)(2432000) * n), train ? ((uint16_t *)(act + (long)(2456714) * n)) : 0);
 }
 
 /* layer3.7.sum */
 static void resnet50_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454538) * n)), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), 0, (dact + (long)(2395136) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2456714) * n)), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), 0, (dact + (long)(2395136) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -4987,14 +4987,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436266},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436266},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5015,14 +5015,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436266},
+     .stats = 2436298},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
      .saved = 192, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436266},
+     .stats = 2436298},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5050,14 +5050,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436394},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
      .saved = 320, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436394},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5078,14 +5078,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436362},
+     .stats = 2436426},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
      .saved = 352, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436362},
+     .stats = 2436426},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5113,14 +5113,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436522},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
      .saved = 480, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436522},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5141,14 +5141,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436458},
+     .stats = 2436554},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625664, .fused = MC_FUSED_NONE, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
      .saved = 512, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436458},
+     .stats = 2436554},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5176,14 +5176,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 707584, .fused = MC_FUSED_NONE, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436650},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 723968, .fused = MC_FUSED_NONE, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
      .saved = 640, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436650},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5204,14 +5204,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436554},
+     .stats = 2436682},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
      .saved = 672, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436554},
+     .stats = 2436682},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){40},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5239,14 +5239,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436778},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
      .saved = 800, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436778},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5267,14 +5267,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436650},
+     .stats = 2436810},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
      .saved = 832, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436650},
+     .stats = 2436810},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5302,14 +5302,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068032, .fused = MC_FUSED_NONE, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2436906},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
      .saved = 960, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2436906},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){54, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5330,14 +5330,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117184, .fused = MC_FUSED_NONE, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436746},
+     .stats = 2436938},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166336, .fused = MC_FUSED_NONE, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
      .saved = 992, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436746},
+     .stats = 2436938},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5365,14 +5365,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1248256, .fused = MC_FUSED_NONE, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437034},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264640, .fused = MC_FUSED_NONE, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
      .saved = 1120, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437034},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){63, 56},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5393,14 +5393,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1297408, .fused = MC_FUSED_NONE, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436842},
+     .stats = 2437066},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346560, .fused = MC_FUSED_NONE, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
      .saved = 1152, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436842},
+     .stats = 2437066},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5428,14 +5428,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1428480, .fused = MC_FUSED_NONE, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437162},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1444864, .fused = MC_FUSED_NONE, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
      .saved = 1280, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437162},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){72, 65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5456,28 +5456,28 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2436938},
+     .stats = 2437194},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510400, .fused = MC_FUSED_NONE, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
      .saved = 1312, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2436938},
+     .stats = 2437194},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543168, .fused = MC_FUSED_NONE, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437258},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_RELU, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
      .saved = 1376, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437258},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){78},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5491,28 +5491,28 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559552, .fused = MC_FUSED_NONE, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437322},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1567744, .fused = MC_FUSED_NONE, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
      .saved = 1440, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437322},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437386},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){82},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1584128, .fused = MC_FUSED_NONE, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
      .saved = 1504, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437386},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){81, 83},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5533,14 +5533,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1600512, .fused = MC_FUSED_NONE, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437002},
+     .stats = 2437450},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1616896, .fused = MC_FUSED_NONE, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
      .saved = 1568, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437002},
+     .stats = 2437450},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){87},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5568,14 +5568,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1649664, .fused = MC_FUSED_NONE, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437578},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){91},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1657856, .fused = MC_FUSED_NONE, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
      .saved = 1760, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437578},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){92, 85},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5596,14 +5596,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437130},
+     .stats = 2437642},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1690624, .fused = MC_FUSED_NONE, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
      .saved = 1824, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437130},
+     .stats = 2437642},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5631,14 +5631,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723392, .fused = MC_FUSED_NONE, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437770},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1731584, .fused = MC_FUSED_NONE, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
      .saved = 2016, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437770},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){101, 94},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5659,14 +5659,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1747968, .fused = MC_FUSED_NONE, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437258},
+     .stats = 2437834},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){104},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1764352, .fused = MC_FUSED_NONE, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
      .saved = 2080, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437258},
+     .stats = 2437834},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5694,14 +5694,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1797120, .fused = MC_FUSED_NONE, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2437962},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805312, .fused = MC_FUSED_NONE, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
      .saved = 2272, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2437962},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){110, 103},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5722,14 +5722,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1821696, .fused = MC_FUSED_NONE, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437386},
+     .stats = 2438026},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838080, .fused = MC_FUSED_NONE, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
      .saved = 2336, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437386},
+     .stats = 2438026},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5757,14 +5757,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1870848, .fused = MC_FUSED_NONE, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438154},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879040, .fused = MC_FUSED_NONE, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
      .saved = 2528, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2438154},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){119, 112},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5785,14 +5785,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895424, .fused = MC_FUSED_NONE, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437514},
+     .stats = 2438218},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){122},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1911808, .fused = MC_FUSED_NONE, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
      .saved = 2592, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437514},
+     .stats = 2438218},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){123},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5820,14 +5820,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1944576, .fused = MC_FUSED_NONE, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438346},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){127},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1952768, .fused = MC_FUSED_NONE, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
      .saved = 2784, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2438346},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){128, 121},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5848,14 +5848,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437642},
+     .stats = 2438410},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){131},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1985536, .fused = MC_FUSED_NONE, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
      .saved = 2848, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437642},
+     .stats = 2438410},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){132},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5883,14 +5883,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018304, .fused = MC_FUSED_NONE, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438538},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){136},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2026496, .fused = MC_FUSED_NONE, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
      .saved = 3040, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2438538},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){137, 130},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5911,14 +5911,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2042880, .fused = MC_FUSED_NONE, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437770},
+     .stats = 2438602},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059264, .fused = MC_FUSED_NONE, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
      .saved = 3104, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437770},
+     .stats = 2438602},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5946,14 +5946,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092032, .fused = MC_FUSED_NONE, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438730},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){145},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2100224, .fused = MC_FUSED_NONE, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
      .saved = 3296, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2438730},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){146, 139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -5974,28 +5974,28 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2116608, .fused = MC_FUSED_NONE, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2437898},
+     .stats = 2438794},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2132992, .fused = MC_FUSED_NONE, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
      .saved = 3360, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2437898},
+     .stats = 2438794},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){150},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2149376, .fused = MC_FUSED_NONE, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438922},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_RELU, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
      .saved = 3488, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2438922},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){152},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6009,28 +6009,28 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2157568, .fused = MC_FUSED_NONE, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2439050},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2161664, .fused = MC_FUSED_NONE, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
      .saved = 3616, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2439050},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2165760, .fused = MC_FUSED_NONE, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2439178},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){156},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2169856, .fused = MC_FUSED_NONE, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
      .saved = 3744, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2439178},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){155, 157},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6051,14 +6051,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2178048, .fused = MC_FUSED_NONE, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2438026},
+     .stats = 2439306},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2186240, .fused = MC_FUSED_NONE, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
      .saved = 3872, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2438026},
+     .stats = 2439306},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){161},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6086,14 +6086,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2202624, .fused = MC_FUSED_NONE, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2439562},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){165},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2206720, .fused = MC_FUSED_NONE, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
      .saved = 4256, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2439562},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){166, 159},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6114,14 +6114,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2214912, .fused = MC_FUSED_NONE, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2438282},
+     .stats = 2439690},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223104, .fused = MC_FUSED_NONE, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
      .saved = 4384, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2438282},
+     .stats = 2439690},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6149,14 +6149,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2239488, .fused = MC_FUSED_NONE, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2439946},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){174},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2243584, .fused = MC_FUSED_NONE, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
      .saved = 4768, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2439946},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){175, 168},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6177,14 +6177,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2251776, .fused = MC_FUSED_NONE, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2438538},
+     .stats = 2440074},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){178},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2259968, .fused = MC_FUSED_NONE, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
      .saved = 4896, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2438538},
+     .stats = 2440074},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6212,14 +6212,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2276352, .fused = MC_FUSED_NONE, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2440330},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){183},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2280448, .fused = MC_FUSED_NONE, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
      .saved = 5280, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2440330},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){184, 177},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6240,14 +6240,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2288640, .fused = MC_FUSED_NONE, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2438794},
+     .stats = 2440458},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2296832, .fused = MC_FUSED_NONE, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
      .saved = 5408, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2438794},
+     .stats = 2440458},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){188},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6275,14 +6275,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2313216, .fused = MC_FUSED_NONE, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2440714},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){192},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2317312, .fused = MC_FUSED_NONE, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
      .saved = 5792, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2440714},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){193, 186},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6303,14 +6303,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2325504, .fused = MC_FUSED_NONE, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2439050},
+     .stats = 2440842},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){196},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2333696, .fused = MC_FUSED_NONE, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
      .saved = 5920, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2439050},
+     .stats = 2440842},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6338,14 +6338,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2350080, .fused = MC_FUSED_NONE, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2441098},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){201},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2354176, .fused = MC_FUSED_NONE, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
      .saved = 6304, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2441098},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){202, 195},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6366,14 +6366,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2439306},
+     .stats = 2441226},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2370560, .fused = MC_FUSED_NONE, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
      .saved = 6432, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2439306},
+     .stats = 2441226},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){206},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6401,14 +6401,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2441482},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){210},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2391040, .fused = MC_FUSED_NONE, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
      .saved = 6816, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2441482},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){211, 204},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6429,14 +6429,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2399232, .fused = MC_FUSED_NONE, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2439562},
+     .stats = 2441610},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){214},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2407424, .fused = MC_FUSED_NONE, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
      .saved = 6944, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2439562},
+     .stats = 2441610},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6464,14 +6464,14 @@ static const mc_layer resnet50_layers[225] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2423808, .fused = MC_FUSED_NONE, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2441866},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){219},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2427904, .fused = MC_FUSED_NONE, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
      .saved = 7328, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2441866},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){220, 213},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -6509,7 +6509,7 @@ const mc_model_desc resnet50_model = {
     .ntensors = 508, .tensors = resnet50_tensors,
     .nlayers = 225, .layers = resnet50_layers,
     .param_floats = 509434, .buffer_floats = 7456, .counters = 75,
-    .act_floats = 2454666, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 2456842, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet50_forward, .backward = resnet50_backward,
     .layer_forward = resnet50_layer_forward, .layer_backward = resnet50_layer_backward,
     .loss = resnet50_loss, .loss_backward = resnet50_loss_backward,

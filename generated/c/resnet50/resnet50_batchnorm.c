@@ -442,46 +442,28 @@ void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c16_32x32_byadd: batch norm over 16 channels of 32x32, applied by the add after it */
-static inline double bn_c16_32x32_byadd_plane_sum(const float *restrict p)
+/* bn_c16_32x32_byadd_pstats: batch norm over 16 channels of 32x32, applied by the add after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c16_32x32_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 32768, 0, 2);
-        __builtin_prefetch(p + i + 32768 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 32 + c];
+    return sum * 1024;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c16_32x32_byadd_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c16_32x32_byadd_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 32 + c] - mean;
+        sq += st[(long)b * 32 + 16 + c] + 1024 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c16_32x32_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c16_32x32_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -503,7 +485,7 @@ static inline void bn_c16_32x32_byadd_plane_sum_grad(const float *restrict g, co
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_32x32_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c16_32x32_byadd_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -523,35 +505,19 @@ static inline void bn_c16_32x32_byadd_plane_dx(const float *restrict g, const fl
 }
 
 
-static double bn_c16_32x32_byadd_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c16_32x32_byadd_plane_sum(x + ((long)b * 16 + c) * 1024);
-    return sum;
-}
-
-static double bn_c16_32x32_byadd_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c16_32x32_byadd_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
-    return sq;
-}
-
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_32x32_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c16_32x32_byadd_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_32x32_byadd_sum(n, src, c);
+        stats[c] = bn_c16_32x32_byadd_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_32x32_byadd_sqdev(n, src, c, stats[c]);
+        stats[16 + c] = bn_c16_32x32_byadd_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -559,18 +525,18 @@ static double bn_c16_32x32_byadd_synced_stats(int n, const float *restrict src, 
     return m;
 }
 
-void bn_c16_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c16_32x32_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c16_32x32_byadd_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c16_32x32_byadd_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double mean = synced ? stats[c] : bn_c16_32x32_byadd_sum(n, x, c) / m;
-        const double var = synced ? stats[16 + c] : bn_c16_32x32_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c16_32x32_byadd_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_32x32_byadd_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -584,7 +550,7 @@ void bn_c16_32x32_byadd_fwd_train(int n, const float *restrict x, const float *r
 }
 
 /* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c16_32x32_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c16_32x32_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 16; c++) {
@@ -594,7 +560,7 @@ void bn_c16_32x32_byadd_fwd_eval(const float *restrict running_mean, const float
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_32x32_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c16_32x32_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -602,7 +568,7 @@ static void bn_c16_32x32_byadd_grad_sums(int n, const float *restrict x, const f
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c16_32x32_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -616,7 +582,7 @@ static void bn_c16_32x32_byadd_grad_sums(int n, const float *restrict x, const f
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c16_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -627,7 +593,7 @@ void bn_c16_32x32_byadd_bwd(int n, const float *restrict x, const float *restric
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -636,11 +602,11 @@ void bn_c16_32x32_byadd_bwd(int n, const float *restrict x, const float *restric
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c16_32x32_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -716,6 +682,453 @@ void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     float *restrict save_invstd)
 {
     for (int c = 0; c < 32; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* bn_c32_16x16_relu_pstats: batch norm over 32 channels of 16x16, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c32_16x16_relu_pstats_sum(int n, const float *restrict st, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 64 + c];
+    return sum * 256;
+}
+
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c32_16x16_relu_pstats_sqdev(int n, const float *restrict st, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 64 + c] - mean;
+        sq += st[(long)b * 64 + 32 + c] + 256 * d * d;
+    }
+    return sq;
+}
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_16x16_relu_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 16384, 0, 2);
+        __builtin_prefetch(x + i + 16384, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        const float gi = mc_pass(g[i], m[256 / 16] >> (i - 256) & 1);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_relu_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 16384, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (mc_pass(g[i], m[256 / 16] >> (i - 256) & 1) - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_16x16_relu_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(y + i + 16384, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
+    }
+    unsigned bits = 0;
+    for (; i < 256; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 256);
+    }
+    (void)bits;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_16x16_relu_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_16x16_relu_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_16x16_relu_pstats_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
+void bn_c32_16x16_relu_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
+{
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_16x16_relu_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double mean = synced ? stats[c] : bn_c32_16x16_relu_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_16x16_relu_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c32_16x16_relu_pstats_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mask + (long)(b) * 512 + (c) * 16, fmean,
+                scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c32_16x16_relu_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c32_16x16_relu_pstats_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, 0, mean, scale,
+                shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 256;
+        bn_c32_16x16_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 16, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 32 + c) * 256;
+            bn_c32_16x16_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 16, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
+/* bn_c32_16x16_byadd_pstats: batch norm over 32 channels of 16x16, applied by the add after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c32_16x16_byadd_pstats_sum(int n, const float *restrict st, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 64 + c];
+    return sum * 256;
+}
+
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c32_16x16_byadd_pstats_sqdev(int n, const float *restrict st, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 64 + c] - mean;
+        sq += st[(long)b * 64 + 32 + c] + 256 * d * d;
+    }
+    return sq;
+}
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_16x16_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 16384, 0, 2);
+        __builtin_prefetch(x + i + 16384, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_byadd_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 16384, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_16x16_byadd_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_16x16_byadd_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_16x16_byadd_pstats_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
+void bn_c32_16x16_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_16x16_byadd_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double mean = synced ? stats[c] : bn_c32_16x16_byadd_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_16x16_byadd_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c32_16x16_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 32; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 256;
+        bn_c32_16x16_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 32 + c) * 256;
+            bn_c32_16x16_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
+/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 128 + c];
+    return sum * 256;
+}
+
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c64_16x16_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 128 + c] - mean;
+        sq += st[(long)b * 128 + 64 + c] + 256 * d * d;
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_16x16_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_16x16_stats_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_16x16_stats_pstats_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
+void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double mean = synced ? stats[c] : bn_c64_16x16_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_16x16_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 64; c++) {
         save_mean[c] = running_mean[c];
         save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
@@ -957,58 +1370,42 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c32_16x16_byadd: batch norm over 32 channels of 16x16, applied by the add after it */
-static inline double bn_c32_16x16_byadd_plane_sum(const float *restrict p)
+/* bn_c64_8x8_relu_pstats: batch norm over 64 channels of 8x8, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c64_8x8_relu_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 256; i += 32) {
-        __builtin_prefetch(p + i + 16384, 0, 2);
-        __builtin_prefetch(p + i + 16384 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 256; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 256; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 128 + c];
+    return sum * 64;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c32_16x16_byadd_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c64_8x8_relu_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 256; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 128 + c] - mean;
+        sq += st[(long)b * 128 + 64 + c] + 64 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 256; i < 256; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c32_16x16_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c64_8x8_relu_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 16) {
-        __builtin_prefetch(g + i + 16384, 0, 2);
-        __builtin_prefetch(x + i + 16384, 0, 2);
+    for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 8192, 0, 2);
+        __builtin_prefetch(x + i + 8192, 0, 2);
         mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 256; i < 256; i++) {
-        const float gi = g[i];
+    for (int i = 64; i < 64; i++) {
+        const float gi = mc_pass(g[i], m[64 / 16] >> (i - 64) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1018,75 +1415,87 @@ static inline void bn_c32_16x16_byadd_plane_sum_grad(const float *restrict g, co
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_16x16_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c64_8x8_relu_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
-    for (; i < 256; i += 16) {
-        __builtin_prefetch(dx + i + 16384, 1, 2);
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 8192, 1, 2);
         mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
             *(mc_v16 *)(dx + i) = d;
     }
-    for (; i < 256; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+    for (; i < 64; i++) {
+        const float d = k * (mc_pass(g[i], m[64 / 16] >> (i - 64) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-
-static double bn_c32_16x16_byadd_sum(int n, const float *restrict x, int c)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c64_8x8_relu_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c32_16x16_byadd_plane_sum(x + ((long)b * 32 + c) * 256);
-    return sum;
-}
-
-static double bn_c32_16x16_byadd_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c32_16x16_byadd_plane_sum_sq(x + ((long)b * 32 + c) * 256, (float)mean);
-    return sq;
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(y + i + 8192, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
+    }
+    unsigned bits = 0;
+    for (; i < 64; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 64);
+    }
+    (void)bits;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_16x16_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c64_8x8_relu_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_16x16_byadd_sum(n, src, c);
-    const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_8x8_relu_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
+    for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_16x16_byadd_sqdev(n, src, c, stats[c]);
+        stats[64 + c] = bn_c64_8x8_relu_pstats_sqdev(n, src, c, stats[c]);
     }
-    mc_bn_allreduce(stats + 32, 32, m);
-    for (int c = 0; c < 32; c++)
-        stats[32 + c] /= m;
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
     return m;
 }
 
-void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_relu_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
-    double stats[2 * 32];
+    double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c32_16x16_byadd_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c64_8x8_relu_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const double mean = synced ? stats[c] : bn_c32_16x16_byadd_sum(n, x, c) / m;
-        const double var = synced ? stats[32 + c] : bn_c32_16x16_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+    for (int c = 0; c < 64; c++) {
+        const double mean = synced ? stats[c] : bn_c64_8x8_relu_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_8x8_relu_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c64_8x8_relu_pstats_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mask + (long)(b) * 256 + (c) * 4, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1098,26 +1507,29 @@ void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *r
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
-    float *restrict save_invstd)
+void bn_c64_8x8_relu_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
-    for (int c = 0; c < 32; c++) {
-        save_mean[c] = running_mean[c];
-        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c64_8x8_relu_pstats_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_16x16_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        const long at = ((long)b * 64 + c) * 64;
+        bn_c64_8x8_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 256 + (c) * 4, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1131,70 +1543,111 @@ static void bn_c32_16x16_byadd_grad_sums(int n, const float *restrict x, const f
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
-    (void)y; /* no activation: no mask, and the output is not needed */
-    double sums[2 * 32];
+    double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 256;
+    double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 32, m);
+        for (int c = 0; c < 64; c++)
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
+    for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            const long at = ((long)b * 64 + c) * 64;
+            bn_c64_8x8_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 256 + (c) * 4, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
 }
 
-/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c64_8x8_byadd_pstats: batch norm over 64 channels of 8x8, applied by the add after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
-static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
+static double bn_c64_8x8_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
         sum += st[(long)b * 128 + c];
-    return sum * 256;
+    return sum * 64;
 }
 
 /* Channel c: the sum of squared deviations from mean, from the images. */
-static double bn_c64_16x16_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
+static double bn_c64_8x8_byadd_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++) {
         const double d = st[(long)b * 128 + c] - mean;
-        sq += st[(long)b * 128 + 64 + c] + 256 * d * d;
+        sq += st[(long)b * 128 + 64 + c] + 64 * d * d;
     }
     return sq;
 }
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_8x8_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 8192, 0, 2);
+        __builtin_prefetch(x + i + 8192, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_byadd_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 8192, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_16x16_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c64_8x8_byadd_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_16x16_stats_pstats_sum(n, src, c);
-    const double m = mc_bn_allreduce(stats, 64, (double)n * 256);
+        stats[c] = bn_c64_8x8_byadd_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_16x16_stats_pstats_sqdev(n, src, c, stats[c]);
+        stats[64 + c] = bn_c64_8x8_byadd_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1202,18 +1655,18 @@ static double bn_c64_16x16_stats_pstats_synced_stats(int n, const float *restric
     return m;
 }
 
-void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+void bn_c64_8x8_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c64_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
+    const double m = synced ? bn_c64_8x8_byadd_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double mean = synced ? stats[c] : bn_c64_16x16_stats_pstats_sum(n, pstats, c) / m;
-        const double var = synced ? stats[64 + c] : bn_c64_16x16_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c64_8x8_byadd_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_8x8_byadd_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -1227,10 +1680,138 @@ void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const f
 }
 
 /* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c64_8x8_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 64; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 64;
+        bn_c64_8x8_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 64 + c) * 64;
+            bn_c64_8x8_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
+/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 256 + c];
+    return sum * 64;
+}
+
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c128_8x8_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 256 + c] - mean;
+        sq += st[(long)b * 256 + 128 + c] + 64 * d * d;
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c128_8x8_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 128; c++)
+        stats[c] = bn_c128_8x8_stats_pstats_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 128, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 128; c++) {
+        stats[c] /= m;
+        stats[128 + c] = bn_c128_8x8_stats_pstats_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 128, 128, m);
+    for (int c = 0; c < 128; c++)
+        stats[128 + c] /= m;
+    return m;
+}
+
+void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
+    double stats[2 * 128];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c128_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
+    MC_OMP_FOR
+    for (int c = 0; c < 128; c++) {
+        const double mean = synced ? stats[c] : bn_c128_8x8_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[128 + c] : bn_c128_8x8_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 128; c++) {
         save_mean[c] = running_mean[c];
         save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
@@ -1469,284 +2050,5 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restric
             bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 256 + (c) * 4, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
-    }
-}
-
-/* bn_c64_8x8_byadd: batch norm over 64 channels of 8x8, applied by the add after it */
-static inline double bn_c64_8x8_byadd_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 64; i += 32) {
-        __builtin_prefetch(p + i + 8192, 0, 2);
-        __builtin_prefetch(p + i + 8192 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 64; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 64; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c64_8x8_byadd_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c64_8x8_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 16) {
-        __builtin_prefetch(g + i + 8192, 0, 2);
-        __builtin_prefetch(x + i + 8192, 0, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 64; i < 64; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
-
-/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
- * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_8x8_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
-    float k, float mean_g, float mean, float slope, int acc)
-{
-    int i = 0;
-    for (; i < 64; i += 16) {
-        __builtin_prefetch(dx + i + 8192, 1, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 64; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-
-static double bn_c64_8x8_byadd_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c64_8x8_byadd_plane_sum(x + ((long)b * 64 + c) * 64);
-    return sum;
-}
-
-static double bn_c64_8x8_byadd_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c64_8x8_byadd_plane_sum_sq(x + ((long)b * 64 + c) * 64, (float)mean);
-    return sq;
-}
-
-/* Synchronized batch norm: every channel first, one reduction over all
- * processes for the sums, one for the squared deviations; stats gets the
- * means, then the variances. Returns the global count per channel. */
-static double bn_c64_8x8_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
-{
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_8x8_byadd_sum(n, src, c);
-    const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        stats[c] /= m;
-        stats[64 + c] = bn_c64_8x8_byadd_sqdev(n, src, c, stats[c]);
-    }
-    mc_bn_allreduce(stats + 64, 64, m);
-    for (int c = 0; c < 64; c++)
-        stats[64 + c] /= m;
-    return m;
-}
-
-void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
-    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
-{
-    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
-    double stats[2 * 64];
-    const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c64_8x8_byadd_synced_stats(n, x, stats) : (double)n * 64;
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const double mean = synced ? stats[c] : bn_c64_8x8_byadd_sum(n, x, c) / m;
-        const double var = synced ? stats[64 + c] : bn_c64_8x8_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean;
-        save_mean[c] = fmean;
-        save_invstd[c] = (float)invstd;
-        /* With one value per channel the unbiased variance is 0/0: keep
-         * the biased one (0), as the generic kernel does. */
-        const double unbiased = m > 1 ? var * m / (m - 1) : var;
-        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
-        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
-    }
-    *count += 1;
-}
-
-/* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
-    float *restrict save_invstd)
-{
-    for (int c = 0; c < 64; c++) {
-        save_mean[c] = running_mean[c];
-        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_8x8_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    (void)y; /* no activation: no mask, and the output is not needed */
-    double sums[2 * 64];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 64;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 64, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
-        }
-    }
-}
-
-/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
-/* Channel c: the sum of the images, from their means. */
-static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += st[(long)b * 256 + c];
-    return sum * 64;
-}
-
-/* Channel c: the sum of squared deviations from mean, from the images. */
-static double bn_c128_8x8_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++) {
-        const double d = st[(long)b * 256 + c] - mean;
-        sq += st[(long)b * 256 + 128 + c] + 64 * d * d;
-    }
-    return sq;
-}
-
-/* Synchronized batch norm: every channel first, one reduction over all
- * processes for the sums, one for the squared deviations; stats gets the
- * means, then the variances. Returns the global count per channel. */
-static double bn_c128_8x8_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
-{
-    MC_OMP_FOR
-    for (int c = 0; c < 128; c++)
-        stats[c] = bn_c128_8x8_stats_pstats_sum(n, src, c);
-    const double m = mc_bn_allreduce(stats, 128, (double)n * 64);
-    MC_OMP_FOR
-    for (int c = 0; c < 128; c++) {
-        stats[c] /= m;
-        stats[128 + c] = bn_c128_8x8_stats_pstats_sqdev(n, src, c, stats[c]);
-    }
-    mc_bn_allreduce(stats + 128, 128, m);
-    for (int c = 0; c < 128; c++)
-        stats[128 + c] /= m;
-    return m;
-}
-
-void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
-    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
-{
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
-    double stats[2 * 128];
-    const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c128_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
-    MC_OMP_FOR
-    for (int c = 0; c < 128; c++) {
-        const double mean = synced ? stats[c] : bn_c128_8x8_stats_pstats_sum(n, pstats, c) / m;
-        const double var = synced ? stats[128 + c] : bn_c128_8x8_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean;
-        save_mean[c] = fmean;
-        save_invstd[c] = (float)invstd;
-        /* With one value per channel the unbiased variance is 0/0: keep
-         * the biased one (0), as the generic kernel does. */
-        const double unbiased = m > 1 ? var * m / (m - 1) : var;
-        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
-        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
-    }
-    *count += 1;
-}
-
-/* The running statistics as the mean and 1/std that the conv or add applies. */
-void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
-    float *restrict save_invstd)
-{
-    for (int c = 0; c < 128; c++) {
-        save_mean[c] = running_mean[c];
-        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }

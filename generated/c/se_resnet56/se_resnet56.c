@@ -31,7 +31,7 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
             (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
-            (sav + 16), ((uint16_t *)(act + (long)(2992438) * n)));
+            (sav + 16), ((uint16_t *)(act + (long)(2994838) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -41,7 +41,7 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
 static void se_resnet56_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2992438) * n)), (par + 432), (sav + 0), (sav + 16),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2994838) * n)), (par + 432), (sav + 0), (sav + 16),
         (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
@@ -121,7 +121,7 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
             (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
-            (sav + 144), ((uint16_t *)(act + (long)(2992950) * n)));
+            (sav + 144), ((uint16_t *)(act + (long)(2995350) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -131,7 +131,7 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
 static void se_resnet56_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2992950) * n)), (par + 2672), (sav + 128), (sav + 144),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2995350) * n)), (par + 2672), (sav + 128), (sav + 144),
         (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
@@ -153,14 +153,14 @@ static void se_resnet56_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0), train ? (act + (long)(2988406) * n) : 0);
 }
 
 /* layer1.0.conv2 */
 static void se_resnet56_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,11 +170,11 @@ static void se_resnet56_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(166912) * n), (act + (long)(2988406) * n), (par + 5008), (par + 5024),
             (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
             (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(183296) * n));
 }
 
@@ -182,7 +182,7 @@ static void se_resnet56_layer9_forward(const mc_state *s, int train)
 static void se_resnet56_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
         (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
@@ -285,14 +285,14 @@ static void se_resnet56_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n), train ? ((uint16_t *)(act + (long)(2993462) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n), train ? ((uint16_t *)(act + (long)(2995862) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void se_resnet56_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2993462) * n)), (dact + (long)(216116) * n), (dact + (long)(199732) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2995862) * n)), (dact + (long)(216116) * n), (dact + (long)(199732) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -314,7 +314,7 @@ static void se_resnet56_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0),
-        train ? (act + (long)(2988406) * n) : 0);
+        train ? (act + (long)(2988438) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -331,7 +331,7 @@ static void se_resnet56_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(232500) * n), (act + (long)(2988406) * n), (par + 6432), (par + 6480),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(232500) * n), (act + (long)(2988438) * n), (par + 6432), (par + 6480),
             (buf + 192), (buf + 240), (cnt + 4), (act + (long)(281652) * n), (sav + 192),
             (sav + 240));
     else
@@ -371,7 +371,7 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(330804) * n), (par + 7312), (par + 7328),
             (buf + 288), (buf + 304), (cnt + 5), (act + (long)(347188) * n), (sav + 288),
-            (sav + 304), ((uint16_t *)(act + (long)(2993974) * n)));
+            (sav + 304), ((uint16_t *)(act + (long)(2996374) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
             (act + (long)(347188) * n));
@@ -381,7 +381,7 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
 static void se_resnet56_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(330804) * n), ((uint16_t *)(act + (long)(2993974) * n)), (par + 7312), (sav + 288), (sav + 304),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(330804) * n), ((uint16_t *)(act + (long)(2996374) * n)), (par + 7312), (sav + 288), (sav + 304),
         (dact + (long)(347188) * n), (dact + (long)(330804) * n), (grad + 7312), (grad + 7328), 0);
 }
 
@@ -403,14 +403,14 @@ static void se_resnet56_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(347188) * n), (par + 7344), 0, (act + (long)(363572) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(347188) * n), (par + 7344), 0, (act + (long)(363572) * n + 0), train ? (act + (long)(2988534) * n) : 0);
 }
 
 /* layer1.1.conv2 */
 static void se_resnet56_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(347188) * n), (par + 7344), (dact + (long)(363572) * n + 0), (dact + (long)(347188) * n), (grad + 7344), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(347188) * n), (par + 7344), (dact + (long)(363572) * n + 0), (dact + (long)(347188) * n), (grad + 7344), 0,
         0);
 }
 
@@ -420,11 +420,11 @@ static void se_resnet56_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(363572) * n), (par + 9648), (par + 9664),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(363572) * n), (act + (long)(2988534) * n), (par + 9648), (par + 9664),
             (buf + 320), (buf + 336), (cnt + 6), (act + (long)(379956) * n), (sav + 320),
             (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
             (act + (long)(379956) * n));
 }
 
@@ -432,7 +432,7 @@ static void se_resnet56_layer24_forward(const mc_state *s, int train)
 static void se_resnet56_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(363572) * n), (act + (long)(379956) * n), (par + 9648), (sav + 320), (sav + 336),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(363572) * n), (act + (long)(379956) * n), (par + 9648), (sav + 320), (sav + 336),
         (dact + (long)(379956) * n), (dact + (long)(363572) * n), (grad + 9648), (grad + 9664), 0);
 }
 
@@ -535,14 +535,14 @@ static void se_resnet56_layer31_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n), train ? ((uint16_t *)(act + (long)(2994486) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n), train ? ((uint16_t *)(act + (long)(2996886) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void se_resnet56_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2994486) * n)), (dact + (long)(412776) * n), (dact + (long)(396392) * n), 0, (dact + (long)(216116) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2996886) * n)), (dact + (long)(412776) * n), (dact + (long)(396392) * n), 0, (dact + (long)(216116) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -564,7 +564,7 @@ static void se_resnet56_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0),
-        train ? (act + (long)(2988502) * n) : 0);
+        train ? (act + (long)(2988566) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -581,7 +581,7 @@ static void se_resnet56_layer34_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(429160) * n), (act + (long)(2988502) * n), (par + 11072), (par + 11120),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(429160) * n), (act + (long)(2988566) * n), (par + 11072), (par + 11120),
             (buf + 352), (buf + 400), (cnt + 7), (act + (long)(478312) * n), (sav + 352),
             (sav + 400));
     else
@@ -621,7 +621,7 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(527464) * n), (par + 11952), (par + 11968),
             (buf + 448), (buf + 464), (cnt + 8), (act + (long)(543848) * n), (sav + 448),
-            (sav + 464), ((uint16_t *)(act + (long)(2994998) * n)));
+            (sav + 464), ((uint16_t *)(act + (long)(2997398) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
             (act + (long)(543848) * n));
@@ -631,7 +631,7 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
 static void se_resnet56_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(527464) * n), ((uint16_t *)(act + (long)(2994998) * n)), (par + 11952), (sav + 448), (sav + 464),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(527464) * n), ((uint16_t *)(act + (long)(2997398) * n)), (par + 11952), (sav + 448), (sav + 464),
         (dact + (long)(543848) * n), (dact + (long)(527464) * n), (grad + 11952), (grad + 11968), 0);
 }
 
@@ -653,14 +653,14 @@ static void se_resnet56_layer38_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(543848) * n), (par + 11984), 0, (act + (long)(560232) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(543848) * n), (par + 11984), 0, (act + (long)(560232) * n + 0), train ? (act + (long)(2988662) * n) : 0);
 }
 
 /* layer1.2.conv2 */
 static void se_resnet56_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(543848) * n), (par + 11984), (dact + (long)(560232) * n + 0), (dact + (long)(543848) * n), (grad + 11984), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(543848) * n), (par + 11984), (dact + (long)(560232) * n + 0), (dact + (long)(543848) * n), (grad + 11984), 0,
         0);
 }
 
@@ -670,11 +670,11 @@ static void se_resnet56_layer39_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(560232) * n), (par + 14288), (par + 14304),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(560232) * n), (act + (long)(2988662) * n), (par + 14288), (par + 14304),
             (buf + 480), (buf + 496), (cnt + 9), (act + (long)(576616) * n), (sav + 480),
             (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
             (act + (long)(576616) * n));
 }
 
@@ -682,7 +682,7 @@ static void se_resnet56_layer39_forward(const mc_state *s, int train)
 static void se_resnet56_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(560232) * n), (act + (long)(576616) * n), (par + 14288), (sav + 480), (sav + 496),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(560232) * n), (act + (long)(576616) * n), (par + 14288), (sav + 480), (sav + 496),
         (dact + (long)(576616) * n), (dact + (long)(560232) * n), (grad + 14288), (grad + 14304), 0);
 }
 
@@ -785,14 +785,14 @@ static void se_resnet56_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n), train ? ((uint16_t *)(act + (long)(2995510) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n), train ? ((uint16_t *)(act + (long)(2997910) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void se_resnet56_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2995510) * n)), (dact + (long)(609436) * n), (dact + (long)(593052) * n), 0, (dact + (long)(412776) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2997910) * n)), (dact + (long)(609436) * n), (dact + (long)(593052) * n), 0, (dact + (long)(412776) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -814,7 +814,7 @@ static void se_resnet56_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0),
-        train ? (act + (long)(2988598) * n) : 0);
+        train ? (act + (long)(2988694) * n) : 0);
 }
 
 /* layer1.3.conv_bn.seps */
@@ -831,7 +831,7 @@ static void se_resnet56_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(625820) * n), (act + (long)(2988598) * n), (par + 15712), (par + 15760),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(625820) * n), (act + (long)(2988694) * n), (par + 15712), (par + 15760),
             (buf + 512), (buf + 560), (cnt + 10), (act + (long)(674972) * n), (sav + 512),
             (sav + 560));
     else
@@ -871,7 +871,7 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(724124) * n), (par + 16592), (par + 16608),
             (buf + 608), (buf + 624), (cnt + 11), (act + (long)(740508) * n), (sav + 608),
-            (sav + 624), ((uint16_t *)(act + (long)(2996022) * n)));
+            (sav + 624), ((uint16_t *)(act + (long)(2998422) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
             (act + (long)(740508) * n));
@@ -881,7 +881,7 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
 static void se_resnet56_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(724124) * n), ((uint16_t *)(act + (long)(2996022) * n)), (par + 16592), (sav + 608), (sav + 624),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(724124) * n), ((uint16_t *)(act + (long)(2998422) * n)), (par + 16592), (sav + 608), (sav + 624),
         (dact + (long)(740508) * n), (dact + (long)(724124) * n), (grad + 16592), (grad + 16608), 0);
 }
 
@@ -903,14 +903,14 @@ static void se_resnet56_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(740508) * n), (par + 16624), 0, (act + (long)(756892) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(740508) * n), (par + 16624), 0, (act + (long)(756892) * n + 0), train ? (act + (long)(2988790) * n) : 0);
 }
 
 /* layer1.3.conv2 */
 static void se_resnet56_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(740508) * n), (par + 16624), (dact + (long)(756892) * n + 0), (dact + (long)(740508) * n), (grad + 16624), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(740508) * n), (par + 16624), (dact + (long)(756892) * n + 0), (dact + (long)(740508) * n), (grad + 16624), 0,
         0);
 }
 
@@ -920,11 +920,11 @@ static void se_resnet56_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(756892) * n), (par + 18928), (par + 18944),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(756892) * n), (act + (long)(2988790) * n), (par + 18928), (par + 18944),
             (buf + 640), (buf + 656), (cnt + 12), (act + (long)(773276) * n), (sav + 640),
             (sav + 656));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
             (act + (long)(773276) * n));
 }
 
@@ -932,7 +932,7 @@ static void se_resnet56_layer54_forward(const mc_state *s, int train)
 static void se_resnet56_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(756892) * n), (act + (long)(773276) * n), (par + 18928), (sav + 640), (sav + 656),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(756892) * n), (act + (long)(773276) * n), (par + 18928), (sav + 640), (sav + 656),
         (dact + (long)(773276) * n), (dact + (long)(756892) * n), (grad + 18928), (grad + 18944), 0);
 }
 
@@ -1035,14 +1035,14 @@ static void se_resnet56_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n), train ? ((uint16_t *)(act + (long)(2996534) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n), train ? ((uint16_t *)(act + (long)(2998934) * n)) : 0);
 }
 
 /* layer1.3.sum */
 static void se_resnet56_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2996534) * n)), (dact + (long)(806096) * n), (dact + (long)(789712) * n), 0, (dact + (long)(609436) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2998934) * n)), (dact + (long)(806096) * n), (dact + (long)(789712) * n), 0, (dact + (long)(609436) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -1064,7 +1064,7 @@ static void se_resnet56_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0),
-        train ? (act + (long)(2988694) * n) : 0);
+        train ? (act + (long)(2988822) * n) : 0);
 }
 
 /* layer1.4.conv_bn.seps */
@@ -1081,7 +1081,7 @@ static void se_resnet56_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(822480) * n), (act + (long)(2988694) * n), (par + 20352), (par + 20400),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(822480) * n), (act + (long)(2988822) * n), (par + 20352), (par + 20400),
             (buf + 672), (buf + 720), (cnt + 13), (act + (long)(871632) * n), (sav + 672),
             (sav + 720));
     else
@@ -1121,7 +1121,7 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(920784) * n), (par + 21232), (par + 21248),
             (buf + 768), (buf + 784), (cnt + 14), (act + (long)(937168) * n), (sav + 768),
-            (sav + 784), ((uint16_t *)(act + (long)(2997046) * n)));
+            (sav + 784), ((uint16_t *)(act + (long)(2999446) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
             (act + (long)(937168) * n));
@@ -1131,7 +1131,7 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
 static void se_resnet56_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(920784) * n), ((uint16_t *)(act + (long)(2997046) * n)), (par + 21232), (sav + 768), (sav + 784),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(920784) * n), ((uint16_t *)(act + (long)(2999446) * n)), (par + 21232), (sav + 768), (sav + 784),
         (dact + (long)(937168) * n), (dact + (long)(920784) * n), (grad + 21232), (grad + 21248), 0);
 }
 
@@ -1153,14 +1153,14 @@ static void se_resnet56_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(937168) * n), (par + 21264), 0, (act + (long)(953552) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(937168) * n), (par + 21264), 0, (act + (long)(953552) * n + 0), train ? (act + (long)(2988918) * n) : 0);
 }
 
 /* layer1.4.conv2 */
 static void se_resnet56_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(937168) * n), (par + 21264), (dact + (long)(953552) * n + 0), (dact + (long)(937168) * n), (grad + 21264), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(937168) * n), (par + 21264), (dact + (long)(953552) * n + 0), (dact + (long)(937168) * n), (grad + 21264), 0,
         0);
 }
 
@@ -1170,11 +1170,11 @@ static void se_resnet56_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(953552) * n), (par + 23568), (par + 23584),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(953552) * n), (act + (long)(2988918) * n), (par + 23568), (par + 23584),
             (buf + 800), (buf + 816), (cnt + 15), (act + (long)(969936) * n), (sav + 800),
             (sav + 816));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
             (act + (long)(969936) * n));
 }
 
@@ -1182,7 +1182,7 @@ static void se_resnet56_layer69_forward(const mc_state *s, int train)
 static void se_resnet56_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(953552) * n), (act + (long)(969936) * n), (par + 23568), (sav + 800), (sav + 816),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(953552) * n), (act + (long)(969936) * n), (par + 23568), (sav + 800), (sav + 816),
         (dact + (long)(969936) * n), (dact + (long)(953552) * n), (grad + 23568), (grad + 23584), 0);
 }
 
@@ -1285,14 +1285,14 @@ static void se_resnet56_layer76_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n), train ? ((uint16_t *)(act + (long)(2997558) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n), train ? ((uint16_t *)(act + (long)(2999958) * n)) : 0);
 }
 
 /* layer1.4.sum */
 static void se_resnet56_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2997558) * n)), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), 0, (dact + (long)(806096) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2999958) * n)), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), 0, (dact + (long)(806096) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -1314,7 +1314,7 @@ static void se_resnet56_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0),
-        train ? (act + (long)(2988790) * n) : 0);
+        train ? (act + (long)(2988950) * n) : 0);
 }
 
 /* layer1.5.conv_bn.seps */
@@ -1331,7 +1331,7 @@ static void se_resnet56_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1019140) * n), (act + (long)(2988790) * n), (par + 24992), (par + 25040),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1019140) * n), (act + (long)(2988950) * n), (par + 24992), (par + 25040),
             (buf + 832), (buf + 880), (cnt + 16), (act + (long)(1068292) * n), (sav + 832),
             (sav + 880));
     else
@@ -1371,7 +1371,7 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888),
             (buf + 928), (buf + 944), (cnt + 17), (act + (long)(1133828) * n), (sav + 928),
-            (sav + 944), ((uint16_t *)(act + (long)(2998070) * n)));
+            (sav + 944), ((uint16_t *)(act + (long)(3000470) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
             (act + (long)(1133828) * n));
@@ -1381,7 +1381,7 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
 static void se_resnet56_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1117444) * n), ((uint16_t *)(act + (long)(2998070) * n)), (par + 25872), (sav + 928), (sav + 944),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1117444) * n), ((uint16_t *)(act + (long)(3000470) * n)), (par + 25872), (sav + 928), (sav + 944),
         (dact + (long)(1133828) * n), (dact + (long)(1117444) * n), (grad + 25872), (grad + 25888), 0);
 }
 
@@ -1403,14 +1403,14 @@ static void se_resnet56_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1133828) * n), (par + 25904), 0, (act + (long)(1150212) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1133828) * n), (par + 25904), 0, (act + (long)(1150212) * n + 0), train ? (act + (long)(2989046) * n) : 0);
 }
 
 /* layer1.5.conv2 */
 static void se_resnet56_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1133828) * n), (par + 25904), (dact + (long)(1150212) * n + 0), (dact + (long)(1133828) * n), (grad + 25904), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1133828) * n), (par + 25904), (dact + (long)(1150212) * n + 0), (dact + (long)(1133828) * n), (grad + 25904), 0,
         0);
 }
 
@@ -1420,11 +1420,11 @@ static void se_resnet56_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(1150212) * n), (act + (long)(2989046) * n), (par + 28208), (par + 28224),
             (buf + 960), (buf + 976), (cnt + 18), (act + (long)(1166596) * n), (sav + 960),
             (sav + 976));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
             (act + (long)(1166596) * n));
 }
 
@@ -1432,7 +1432,7 @@ static void se_resnet56_layer84_forward(const mc_state *s, int train)
 static void se_resnet56_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1150212) * n), (act + (long)(1166596) * n), (par + 28208), (sav + 960), (sav + 976),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(1150212) * n), (act + (long)(1166596) * n), (par + 28208), (sav + 960), (sav + 976),
         (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (grad + 28208), (grad + 28224), 0);
 }
 
@@ -1535,14 +1535,14 @@ static void se_resnet56_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n), train ? ((uint16_t *)(act + (long)(2998582) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n), train ? ((uint16_t *)(act + (long)(3000982) * n)) : 0);
 }
 
 /* layer1.5.sum */
 static void se_resnet56_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2998582) * n)), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), 0, (dact + (long)(1002756) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3000982) * n)), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), 0, (dact + (long)(1002756) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -1564,7 +1564,7 @@ static void se_resnet56_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0),
-        train ? (act + (long)(2988886) * n) : 0);
+        train ? (act + (long)(2989078) * n) : 0);
 }
 
 /* layer1.6.conv_bn.seps */
@@ -1581,7 +1581,7 @@ static void se_resnet56_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1215800) * n), (act + (long)(2988886) * n), (par + 29632), (par + 29680),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1215800) * n), (act + (long)(2989078) * n), (par + 29632), (par + 29680),
             (buf + 992), (buf + 1040), (cnt + 19), (act + (long)(1264952) * n), (sav + 992),
             (sav + 1040));
     else
@@ -1621,7 +1621,7 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528),
             (buf + 1088), (buf + 1104), (cnt + 20), (act + (long)(1330488) * n), (sav + 1088),
-            (sav + 1104), ((uint16_t *)(act + (long)(2999094) * n)));
+            (sav + 1104), ((uint16_t *)(act + (long)(3001494) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
             (act + (long)(1330488) * n));
@@ -1631,7 +1631,7 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
 static void se_resnet56_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1314104) * n), ((uint16_t *)(act + (long)(2999094) * n)), (par + 30512), (sav + 1088), (sav + 1104),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1314104) * n), ((uint16_t *)(act + (long)(3001494) * n)), (par + 30512), (sav + 1088), (sav + 1104),
         (dact + (long)(1330488) * n), (dact + (long)(1314104) * n), (grad + 30512), (grad + 30528), 0);
 }
 
@@ -1653,14 +1653,14 @@ static void se_resnet56_layer98_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1330488) * n), (par + 30544), 0, (act + (long)(1346872) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1330488) * n), (par + 30544), 0, (act + (long)(1346872) * n + 0), train ? (act + (long)(2989174) * n) : 0);
 }
 
 /* layer1.6.conv2 */
 static void se_resnet56_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1330488) * n), (par + 30544), (dact + (long)(1346872) * n + 0), (dact + (long)(1330488) * n), (grad + 30544), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1330488) * n), (par + 30544), (dact + (long)(1346872) * n + 0), (dact + (long)(1330488) * n), (grad + 30544), 0,
         0);
 }
 
@@ -1670,11 +1670,11 @@ static void se_resnet56_layer99_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(1346872) * n), (act + (long)(2989174) * n), (par + 32848), (par + 32864),
             (buf + 1120), (buf + 1136), (cnt + 21), (act + (long)(1363256) * n), (sav + 1120),
             (sav + 1136));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
             (act + (long)(1363256) * n));
 }
 
@@ -1682,7 +1682,7 @@ static void se_resnet56_layer99_forward(const mc_state *s, int train)
 static void se_resnet56_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1346872) * n), (act + (long)(1363256) * n), (par + 32848), (sav + 1120), (sav + 1136),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(1346872) * n), (act + (long)(1363256) * n), (par + 32848), (sav + 1120), (sav + 1136),
         (dact + (long)(1363256) * n), (dact + (long)(1346872) * n), (grad + 32848), (grad + 32864), 0);
 }
 
@@ -1785,14 +1785,14 @@ static void se_resnet56_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n), train ? ((uint16_t *)(act + (long)(2999606) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n), train ? ((uint16_t *)(act + (long)(3002006) * n)) : 0);
 }
 
 /* layer1.6.sum */
 static void se_resnet56_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2999606) * n)), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), 0, (dact + (long)(1199416) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3002006) * n)), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), 0, (dact + (long)(1199416) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1814,7 +1814,7 @@ static void se_resnet56_layer108_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0),
-        train ? (act + (long)(2988982) * n) : 0);
+        train ? (act + (long)(2989206) * n) : 0);
 }
 
 /* layer1.7.conv_bn.seps */
@@ -1831,7 +1831,7 @@ static void se_resnet56_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1412460) * n), (act + (long)(2988982) * n), (par + 34272), (par + 34320),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1412460) * n), (act + (long)(2989206) * n), (par + 34272), (par + 34320),
             (buf + 1152), (buf + 1200), (cnt + 22), (act + (long)(1461612) * n), (sav + 1152),
             (sav + 1200));
     else
@@ -1871,7 +1871,7 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168),
             (buf + 1248), (buf + 1264), (cnt + 23), (act + (long)(1527148) * n), (sav + 1248),
-            (sav + 1264), ((uint16_t *)(act + (long)(3000118) * n)));
+            (sav + 1264), ((uint16_t *)(act + (long)(3002518) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
             (act + (long)(1527148) * n));
@@ -1881,7 +1881,7 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
 static void se_resnet56_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1510764) * n), ((uint16_t *)(act + (long)(3000118) * n)), (par + 35152), (sav + 1248), (sav + 1264),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1510764) * n), ((uint16_t *)(act + (long)(3002518) * n)), (par + 35152), (sav + 1248), (sav + 1264),
         (dact + (long)(1527148) * n), (dact + (long)(1510764) * n), (grad + 35152), (grad + 35168), 0);
 }
 
@@ -1903,14 +1903,14 @@ static void se_resnet56_layer113_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1527148) * n), (par + 35184), 0, (act + (long)(1543532) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1527148) * n), (par + 35184), 0, (act + (long)(1543532) * n + 0), train ? (act + (long)(2989302) * n) : 0);
 }
 
 /* layer1.7.conv2 */
 static void se_resnet56_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1527148) * n), (par + 35184), (dact + (long)(1543532) * n + 0), (dact + (long)(1527148) * n), (grad + 35184), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1527148) * n), (par + 35184), (dact + (long)(1543532) * n + 0), (dact + (long)(1527148) * n), (grad + 35184), 0,
         0);
 }
 
@@ -1920,11 +1920,11 @@ static void se_resnet56_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(1543532) * n), (act + (long)(2989302) * n), (par + 37488), (par + 37504),
             (buf + 1280), (buf + 1296), (cnt + 24), (act + (long)(1559916) * n), (sav + 1280),
             (sav + 1296));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
             (act + (long)(1559916) * n));
 }
 
@@ -1932,7 +1932,7 @@ static void se_resnet56_layer114_forward(const mc_state *s, int train)
 static void se_resnet56_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1543532) * n), (act + (long)(1559916) * n), (par + 37488), (sav + 1280), (sav + 1296),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(1543532) * n), (act + (long)(1559916) * n), (par + 37488), (sav + 1280), (sav + 1296),
         (dact + (long)(1559916) * n), (dact + (long)(1543532) * n), (grad + 37488), (grad + 37504), 0);
 }
 
@@ -2035,14 +2035,14 @@ static void se_resnet56_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n), train ? ((uint16_t *)(act + (long)(3000630) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n), train ? ((uint16_t *)(act + (long)(3003030) * n)) : 0);
 }
 
 /* layer1.7.sum */
 static void se_resnet56_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3000630) * n)), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), 0, (dact + (long)(1396076) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3003030) * n)), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), 0, (dact + (long)(1396076) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -2064,7 +2064,7 @@ static void se_resnet56_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0),
-        train ? (act + (long)(2989078) * n) : 0);
+        train ? (act + (long)(2989334) * n) : 0);
 }
 
 /* layer1.8.conv_bn.seps */
@@ -2081,7 +2081,7 @@ static void se_resnet56_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1609120) * n), (act + (long)(2989078) * n), (par + 38912), (par + 38960),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1609120) * n), (act + (long)(2989334) * n), (par + 38912), (par + 38960),
             (buf + 1312), (buf + 1360), (cnt + 25), (act + (long)(1658272) * n), (sav + 1312),
             (sav + 1360));
     else
@@ -2121,7 +2121,7 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808),
             (buf + 1408), (buf + 1424), (cnt + 26), (act + (long)(1723808) * n), (sav + 1408),
-            (sav + 1424), ((uint16_t *)(act + (long)(3001142) * n)));
+            (sav + 1424), ((uint16_t *)(act + (long)(3003542) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
             (act + (long)(1723808) * n));
@@ -2131,7 +2131,7 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
 static void se_resnet56_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1707424) * n), ((uint16_t *)(act + (long)(3001142) * n)), (par + 39792), (sav + 1408), (sav + 1424),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1707424) * n), ((uint16_t *)(act + (long)(3003542) * n)), (par + 39792), (sav + 1408), (sav + 1424),
         (dact + (long)(1723808) * n), (dact + (long)(1707424) * n), (grad + 39792), (grad + 39808), 0);
 }
 
@@ -2153,14 +2153,14 @@ static void se_resnet56_layer128_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1723808) * n), (par + 39824), 0, (act + (long)(1740192) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_stats_fwd(n, (act + (long)(1723808) * n), (par + 39824), 0, (act + (long)(1740192) * n + 0), train ? (act + (long)(2989430) * n) : 0);
 }
 
 /* layer1.8.conv2 */
 static void se_resnet56_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1723808) * n), (par + 39824), (dact + (long)(1740192) * n + 0), (dact + (long)(1723808) * n), (grad + 39824), 0,
+    conv_k3_c16_16_32x32_s1_p1_stats_bwd(n, (act + (long)(1723808) * n), (par + 39824), (dact + (long)(1740192) * n + 0), (dact + (long)(1723808) * n), (grad + 39824), 0,
         0);
 }
 
@@ -2170,11 +2170,11 @@ static void se_resnet56_layer129_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144),
+        bn_c16_32x32_pstats_fwd_train(n, (act + (long)(1740192) * n), (act + (long)(2989430) * n), (par + 42128), (par + 42144),
             (buf + 1440), (buf + 1456), (cnt + 27), (act + (long)(1756576) * n), (sav + 1440),
             (sav + 1456));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
+        bn_c16_32x32_pstats_fwd_eval(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
             (act + (long)(1756576) * n));
 }
 
@@ -2182,7 +2182,7 @@ static void se_resnet56_layer129_forward(const mc_state *s, int train)
 static void se_resnet56_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1740192) * n), (act + (long)(1756576) * n), (par + 42128), (sav + 1440), (sav + 1456),
+    bn_c16_32x32_pstats_bwd(n, (act + (long)(1740192) * n), (act + (long)(1756576) * n), (par + 42128), (sav + 1440), (sav + 1456),
         (dact + (long)(1756576) * n), (dact + (long)(1740192) * n), (grad + 42128), (grad + 42144), 0);
 }
 
@@ -2285,14 +2285,14 @@ static void se_resnet56_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n), train ? ((uint16_t *)(act + (long)(3001654) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n), train ? ((uint16_t *)(act + (long)(3004054) * n)) : 0);
 }
 
 /* layer1.8.sum */
 static void se_resnet56_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3001654) * n)), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), 0, (dact + (long)(1592736) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3004054) * n)), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), 0, (dact + (long)(1592736) * n), 0);
 }
 
 /* layer1.8.relu#2 */
@@ -2314,7 +2314,7 @@ static void se_resnet56_layer138_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0),
-        train ? (act + (long)(2989174) * n) : 0);
+        train ? (act + (long)(2989462) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -2331,7 +2331,7 @@ static void se_resnet56_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1805780) * n), (act + (long)(2989174) * n), (par + 42768), (par + 42800),
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1805780) * n), (act + (long)(2989462) * n), (par + 42768), (par + 42800),
             (buf + 1472), (buf + 1504), (cnt + 28), (act + (long)(1838548) * n), (sav + 1472),
             (sav + 1504));
     else
@@ -2350,15 +2350,15 @@ static void se_resnet56_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(1805780) * n), (par + 42832), (par + 43856), (par + 42768), (par + 42800),
-        (sav + 1472), (sav + 1504), (act + (long)(1871316) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(n, (act + (long)(1805780) * n), (par + 42832), (par + 43856), (par + 42768), (par + 42800),
+        (sav + 1472), (sav + 1504), (act + (long)(1871316) * n + 0), train ? (act + (long)(2989526) * n) : 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void se_resnet56_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(1805780) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1805780) * n), (grad + 42832), (grad + 43856),
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(n, (act + (long)(1805780) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1805780) * n), (grad + 42832), (grad + 43856),
         (par + 42768), (par + 42800), (sav + 1472), (sav + 1504), (grad + 42768),
         (grad + 42800), 0);
 }
@@ -2369,11 +2369,11 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920),
+        bn_c32_16x16_relu_pstats_fwd_train(n, (act + (long)(1871316) * n), (act + (long)(2989526) * n), (par + 43888), (par + 43920),
             (buf + 1536), (buf + 1568), (cnt + 29), (act + (long)(1879508) * n), (sav + 1536),
-            (sav + 1568), ((uint16_t *)(act + (long)(3002166) * n)));
+            (sav + 1568), ((uint16_t *)(act + (long)(3004566) * n)));
     else
-        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
+        bn_c32_16x16_relu_pstats_fwd_eval(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
             (act + (long)(1879508) * n));
 }
 
@@ -2381,7 +2381,7 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
 static void se_resnet56_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1871316) * n), ((uint16_t *)(act + (long)(3002166) * n)), (par + 43888), (sav + 1536), (sav + 1568),
+    bn_c32_16x16_relu_pstats_bwd(n, (act + (long)(1871316) * n), ((uint16_t *)(act + (long)(3004566) * n)), (par + 43888), (sav + 1536), (sav + 1568),
         (dact + (long)(1879508) * n), (dact + (long)(1871316) * n), (grad + 43888), (grad + 43920), 0);
 }
 
@@ -2403,14 +2403,14 @@ static void se_resnet56_layer143_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1879508) * n), (par + 43952), 0, (act + (long)(1887700) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1879508) * n), (par + 43952), 0, (act + (long)(1887700) * n + 0), train ? (act + (long)(2989590) * n) : 0);
 }
 
 /* layer2.0.conv2 */
 static void se_resnet56_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1879508) * n), (par + 43952), (dact + (long)(1887700) * n + 0), (dact + (long)(1879508) * n), (grad + 43952), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1879508) * n), (par + 43952), (dact + (long)(1887700) * n + 0), (dact + (long)(1879508) * n), (grad + 43952), 0,
         0);
 }
 
@@ -2420,11 +2420,11 @@ static void se_resnet56_layer144_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(1887700) * n), (act + (long)(2989590) * n), (par + 53168), (par + 53200),
             (buf + 1600), (buf + 1632), (cnt + 30), (act + (long)(1895892) * n), (sav + 1600),
             (sav + 1632));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
             (act + (long)(1895892) * n));
 }
 
@@ -2432,7 +2432,7 @@ static void se_resnet56_layer144_forward(const mc_state *s, int train)
 static void se_resnet56_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1887700) * n), (act + (long)(1895892) * n), (par + 53168), (sav + 1600), (sav + 1632),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(1887700) * n), (act + (long)(1895892) * n), (par + 53168), (sav + 1600), (sav + 1632),
         (dact + (long)(1895892) * n), (dact + (long)(1887700) * n), (grad + 53168), (grad + 53200), 0);
 }
 
@@ -2535,14 +2535,14 @@ static void se_resnet56_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1789396) * n), (par + 53488), 0, (act + (long)(1912380) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_stats_fwd(n, (act + (long)(1789396) * n), (par + 53488), 0, (act + (long)(1912380) * n + 0), train ? (act + (long)(2989654) * n) : 0);
 }
 
 /* layer2.0.downsample.0 */
 static void se_resnet56_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1789396) * n), (par + 53488), (dact + (long)(1912380) * n + 0), (dact + (long)(1789396) * n), (grad + 53488), 0,
+    conv_k1_c16_32_32x32_s2_p0_stats_bwd(n, (act + (long)(1789396) * n), (par + 53488), (dact + (long)(1912380) * n + 0), (dact + (long)(1789396) * n), (grad + 53488), 0,
         0);
 }
 
@@ -2552,18 +2552,18 @@ static void se_resnet56_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032),
+        bn_c32_16x16_byadd_pstats_fwd_train(n, (act + (long)(1912380) * n), (act + (long)(2989654) * n), (par + 54000), (par + 54032),
             (buf + 1664), (buf + 1696), (cnt + 31), (act + (long)(1920572) * n), (sav + 1664),
             (sav + 1696));
     else
-        bn_c32_16x16_byadd_fwd_eval((buf + 1664), (buf + 1696), (sav + 1664), (sav + 1696));
+        bn_c32_16x16_byadd_pstats_fwd_eval((buf + 1664), (buf + 1696), (sav + 1664), (sav + 1696));
 }
 
 /* layer2.0.downsample.1 */
 static void se_resnet56_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_byadd_bwd(n, (act + (long)(1912380) * n), (act + (long)(1920572) * n), (par + 54000), (sav + 1664), (sav + 1696),
+    bn_c32_16x16_byadd_pstats_bwd(n, (act + (long)(1912380) * n), (act + (long)(1920572) * n), (par + 54000), (sav + 1664), (sav + 1696),
         (dact + (long)(1920572) * n), (dact + (long)(1912380) * n), (grad + 54000), (grad + 54032), 0);
 }
 
@@ -2573,14 +2573,14 @@ static void se_resnet56_layer153_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n8192_bn1_relu_fwd(n, (act + (long)(1904188) * n), (act + (long)(1912380) * n), (par + 54000), (par + 54032),
-        (sav + 1664), (sav + 1696), (act + (long)(1928764) * n), train ? ((uint16_t *)(act + (long)(3002422) * n)) : 0);
+        (sav + 1664), (sav + 1696), (act + (long)(1928764) * n), train ? ((uint16_t *)(act + (long)(3004822) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void se_resnet56_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bn1_relu_bwd(n, ((uint16_t *)(act + (long)(3002422) * n)), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), 0, (dact + (long)(1920572) * n), 0);
+    add2_n8192_bn1_relu_bwd(n, ((uint16_t *)(act + (long)(3004822) * n)), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), 0, (dact + (long)(1920572) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -2602,7 +2602,7 @@ static void se_resnet56_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0),
-        train ? (act + (long)(2989238) * n) : 0);
+        train ? (act + (long)(2989718) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -2619,7 +2619,7 @@ static void se_resnet56_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1936956) * n), (act + (long)(2989238) * n), (par + 55152), (par + 55216),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1936956) * n), (act + (long)(2989718) * n), (par + 55152), (par + 55216),
             (buf + 1728), (buf + 1792), (cnt + 32), (act + (long)(1953340) * n), (sav + 1728),
             (sav + 1792));
     else
@@ -2659,7 +2659,7 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392),
             (buf + 1856), (buf + 1888), (cnt + 33), (act + (long)(1977916) * n), (sav + 1856),
-            (sav + 1888), ((uint16_t *)(act + (long)(3002678) * n)));
+            (sav + 1888), ((uint16_t *)(act + (long)(3005078) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
             (act + (long)(1977916) * n));
@@ -2669,7 +2669,7 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
 static void se_resnet56_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1969724) * n), ((uint16_t *)(act + (long)(3002678) * n)), (par + 57360), (sav + 1856), (sav + 1888),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1969724) * n), ((uint16_t *)(act + (long)(3005078) * n)), (par + 57360), (sav + 1856), (sav + 1888),
         (dact + (long)(1977916) * n), (dact + (long)(1969724) * n), (grad + 57360), (grad + 57392), 0);
 }
 
@@ -2691,14 +2691,14 @@ static void se_resnet56_layer160_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1977916) * n), (par + 57424), 0, (act + (long)(1986108) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(1977916) * n), (par + 57424), 0, (act + (long)(1986108) * n + 0), train ? (act + (long)(2989846) * n) : 0);
 }
 
 /* layer2.1.conv2 */
 static void se_resnet56_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1977916) * n), (par + 57424), (dact + (long)(1986108) * n + 0), (dact + (long)(1977916) * n), (grad + 57424), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(1977916) * n), (par + 57424), (dact + (long)(1986108) * n + 0), (dact + (long)(1977916) * n), (grad + 57424), 0,
         0);
 }
 
@@ -2708,11 +2708,11 @@ static void se_resnet56_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(1986108) * n), (act + (long)(2989846) * n), (par + 66640), (par + 66672),
             (buf + 1920), (buf + 1952), (cnt + 34), (act + (long)(1994300) * n), (sav + 1920),
             (sav + 1952));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
             (act + (long)(1994300) * n));
 }
 
@@ -2720,7 +2720,7 @@ static void se_resnet56_layer161_forward(const mc_state *s, int train)
 static void se_resnet56_layer161_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1986108) * n), (act + (long)(1994300) * n), (par + 66640), (sav + 1920), (sav + 1952),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(1986108) * n), (act + (long)(1994300) * n), (par + 66640), (sav + 1920), (sav + 1952),
         (dact + (long)(1994300) * n), (dact + (long)(1986108) * n), (grad + 66640), (grad + 66672), 0);
 }
 
@@ -2823,14 +2823,14 @@ static void se_resnet56_layer168_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n), train ? ((uint16_t *)(act + (long)(3002934) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n), train ? ((uint16_t *)(act + (long)(3005334) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void se_resnet56_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3002934) * n)), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), 0, (dact + (long)(1928764) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3005334) * n)), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), 0, (dact + (long)(1928764) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -2852,7 +2852,7 @@ static void se_resnet56_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0),
-        train ? (act + (long)(2989366) * n) : 0);
+        train ? (act + (long)(2989910) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -2869,7 +2869,7 @@ static void se_resnet56_layer171_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2018980) * n), (act + (long)(2989366) * n), (par + 68048), (par + 68112),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2018980) * n), (act + (long)(2989910) * n), (par + 68048), (par + 68112),
             (buf + 1984), (buf + 2048), (cnt + 35), (act + (long)(2035364) * n), (sav + 1984),
             (sav + 2048));
     else
@@ -2909,7 +2909,7 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288),
             (buf + 2112), (buf + 2144), (cnt + 36), (act + (long)(2059940) * n), (sav + 2112),
-            (sav + 2144), ((uint16_t *)(act + (long)(3003190) * n)));
+            (sav + 2144), ((uint16_t *)(act + (long)(3005590) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
             (act + (long)(2059940) * n));
@@ -2919,7 +2919,7 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
 static void se_resnet56_layer173_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2051748) * n), ((uint16_t *)(act + (long)(3003190) * n)), (par + 70256), (sav + 2112), (sav + 2144),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2051748) * n), ((uint16_t *)(act + (long)(3005590) * n)), (par + 70256), (sav + 2112), (sav + 2144),
         (dact + (long)(2059940) * n), (dact + (long)(2051748) * n), (grad + 70256), (grad + 70288), 0);
 }
 
@@ -2941,14 +2941,14 @@ static void se_resnet56_layer175_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2059940) * n), (par + 70320), 0, (act + (long)(2068132) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2059940) * n), (par + 70320), 0, (act + (long)(2068132) * n + 0), train ? (act + (long)(2990038) * n) : 0);
 }
 
 /* layer2.2.conv2 */
 static void se_resnet56_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2059940) * n), (par + 70320), (dact + (long)(2068132) * n + 0), (dact + (long)(2059940) * n), (grad + 70320), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2059940) * n), (par + 70320), (dact + (long)(2068132) * n + 0), (dact + (long)(2059940) * n), (grad + 70320), 0,
         0);
 }
 
@@ -2958,11 +2958,11 @@ static void se_resnet56_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2068132) * n), (act + (long)(2990038) * n), (par + 79536), (par + 79568),
             (buf + 2176), (buf + 2208), (cnt + 37), (act + (long)(2076324) * n), (sav + 2176),
             (sav + 2208));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
             (act + (long)(2076324) * n));
 }
 
@@ -2970,7 +2970,7 @@ static void se_resnet56_layer176_forward(const mc_state *s, int train)
 static void se_resnet56_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2068132) * n), (act + (long)(2076324) * n), (par + 79536), (sav + 2176), (sav + 2208),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2068132) * n), (act + (long)(2076324) * n), (par + 79536), (sav + 2176), (sav + 2208),
         (dact + (long)(2076324) * n), (dact + (long)(2068132) * n), (grad + 79536), (grad + 79568), 0);
 }
 
@@ -3073,14 +3073,14 @@ static void se_resnet56_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n), train ? ((uint16_t *)(act + (long)(3003446) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n), train ? ((uint16_t *)(act + (long)(3005846) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void se_resnet56_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003446) * n)), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), 0, (dact + (long)(2010788) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3005846) * n)), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), 0, (dact + (long)(2010788) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -3102,7 +3102,7 @@ static void se_resnet56_layer185_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0),
-        train ? (act + (long)(2989494) * n) : 0);
+        train ? (act + (long)(2990102) * n) : 0);
 }
 
 /* layer2.3.conv_bn.seps */
@@ -3119,7 +3119,7 @@ static void se_resnet56_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2101004) * n), (act + (long)(2989494) * n), (par + 80944), (par + 81008),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2101004) * n), (act + (long)(2990102) * n), (par + 80944), (par + 81008),
             (buf + 2240), (buf + 2304), (cnt + 38), (act + (long)(2117388) * n), (sav + 2240),
             (sav + 2304));
     else
@@ -3159,7 +3159,7 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184),
             (buf + 2368), (buf + 2400), (cnt + 39), (act + (long)(2141964) * n), (sav + 2368),
-            (sav + 2400), ((uint16_t *)(act + (long)(3003702) * n)));
+            (sav + 2400), ((uint16_t *)(act + (long)(3006102) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
             (act + (long)(2141964) * n));
@@ -3169,7 +3169,7 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
 static void se_resnet56_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2133772) * n), ((uint16_t *)(act + (long)(3003702) * n)), (par + 83152), (sav + 2368), (sav + 2400),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2133772) * n), ((uint16_t *)(act + (long)(3006102) * n)), (par + 83152), (sav + 2368), (sav + 2400),
         (dact + (long)(2141964) * n), (dact + (long)(2133772) * n), (grad + 83152), (grad + 83184), 0);
 }
 
@@ -3191,14 +3191,14 @@ static void se_resnet56_layer190_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2141964) * n), (par + 83216), 0, (act + (long)(2150156) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2141964) * n), (par + 83216), 0, (act + (long)(2150156) * n + 0), train ? (act + (long)(2990230) * n) : 0);
 }
 
 /* layer2.3.conv2 */
 static void se_resnet56_layer190_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2141964) * n), (par + 83216), (dact + (long)(2150156) * n + 0), (dact + (long)(2141964) * n), (grad + 83216), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2141964) * n), (par + 83216), (dact + (long)(2150156) * n + 0), (dact + (long)(2141964) * n), (grad + 83216), 0,
         0);
 }
 
@@ -3208,11 +3208,11 @@ static void se_resnet56_layer191_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2150156) * n), (act + (long)(2990230) * n), (par + 92432), (par + 92464),
             (buf + 2432), (buf + 2464), (cnt + 40), (act + (long)(2158348) * n), (sav + 2432),
             (sav + 2464));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
             (act + (long)(2158348) * n));
 }
 
@@ -3220,7 +3220,7 @@ static void se_resnet56_layer191_forward(const mc_state *s, int train)
 static void se_resnet56_layer191_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2150156) * n), (act + (long)(2158348) * n), (par + 92432), (sav + 2432), (sav + 2464),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2150156) * n), (act + (long)(2158348) * n), (par + 92432), (sav + 2432), (sav + 2464),
         (dact + (long)(2158348) * n), (dact + (long)(2150156) * n), (grad + 92432), (grad + 92464), 0);
 }
 
@@ -3323,14 +3323,14 @@ static void se_resnet56_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n), train ? ((uint16_t *)(act + (long)(3003958) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n), train ? ((uint16_t *)(act + (long)(3006358) * n)) : 0);
 }
 
 /* layer2.3.sum */
 static void se_resnet56_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003958) * n)), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), 0, (dact + (long)(2092812) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006358) * n)), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), 0, (dact + (long)(2092812) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -3352,7 +3352,7 @@ static void se_resnet56_layer200_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0),
-        train ? (act + (long)(2989622) * n) : 0);
+        train ? (act + (long)(2990294) * n) : 0);
 }
 
 /* layer2.4.conv_bn.seps */
@@ -3369,7 +3369,7 @@ static void se_resnet56_layer201_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2183028) * n), (act + (long)(2989622) * n), (par + 93840), (par + 93904),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2183028) * n), (act + (long)(2990294) * n), (par + 93840), (par + 93904),
             (buf + 2496), (buf + 2560), (cnt + 41), (act + (long)(2199412) * n), (sav + 2496),
             (sav + 2560));
     else
@@ -3409,7 +3409,7 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080),
             (buf + 2624), (buf + 2656), (cnt + 42), (act + (long)(2223988) * n), (sav + 2624),
-            (sav + 2656), ((uint16_t *)(act + (long)(3004214) * n)));
+            (sav + 2656), ((uint16_t *)(act + (long)(3006614) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
             (act + (long)(2223988) * n));
@@ -3419,7 +3419,7 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
 static void se_resnet56_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2215796) * n), ((uint16_t *)(act + (long)(3004214) * n)), (par + 96048), (sav + 2624), (sav + 2656),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2215796) * n), ((uint16_t *)(act + (long)(3006614) * n)), (par + 96048), (sav + 2624), (sav + 2656),
         (dact + (long)(2223988) * n), (dact + (long)(2215796) * n), (grad + 96048), (grad + 96080), 0);
 }
 
@@ -3441,14 +3441,14 @@ static void se_resnet56_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2223988) * n), (par + 96112), 0, (act + (long)(2232180) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2223988) * n), (par + 96112), 0, (act + (long)(2232180) * n + 0), train ? (act + (long)(2990422) * n) : 0);
 }
 
 /* layer2.4.conv2 */
 static void se_resnet56_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2223988) * n), (par + 96112), (dact + (long)(2232180) * n + 0), (dact + (long)(2223988) * n), (grad + 96112), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2223988) * n), (par + 96112), (dact + (long)(2232180) * n + 0), (dact + (long)(2223988) * n), (grad + 96112), 0,
         0);
 }
 
@@ -3458,11 +3458,11 @@ static void se_resnet56_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2232180) * n), (act + (long)(2990422) * n), (par + 105328), (par + 105360),
             (buf + 2688), (buf + 2720), (cnt + 43), (act + (long)(2240372) * n), (sav + 2688),
             (sav + 2720));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
             (act + (long)(2240372) * n));
 }
 
@@ -3470,7 +3470,7 @@ static void se_resnet56_layer206_forward(const mc_state *s, int train)
 static void se_resnet56_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2232180) * n), (act + (long)(2240372) * n), (par + 105328), (sav + 2688), (sav + 2720),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2232180) * n), (act + (long)(2240372) * n), (par + 105328), (sav + 2688), (sav + 2720),
         (dact + (long)(2240372) * n), (dact + (long)(2232180) * n), (grad + 105328), (grad + 105360), 0);
 }
 
@@ -3573,14 +3573,14 @@ static void se_resnet56_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n), train ? ((uint16_t *)(act + (long)(3004470) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n), train ? ((uint16_t *)(act + (long)(3006870) * n)) : 0);
 }
 
 /* layer2.4.sum */
 static void se_resnet56_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3004470) * n)), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), 0, (dact + (long)(2174836) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006870) * n)), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), 0, (dact + (long)(2174836) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -3602,7 +3602,7 @@ static void se_resnet56_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0),
-        train ? (act + (long)(2989750) * n) : 0);
+        train ? (act + (long)(2990486) * n) : 0);
 }
 
 /* layer2.5.conv_bn.seps */
@@ -3619,7 +3619,7 @@ static void se_resnet56_layer216_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2265052) * n), (act + (long)(2989750) * n), (par + 106736), (par + 106800),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2265052) * n), (act + (long)(2990486) * n), (par + 106736), (par + 106800),
             (buf + 2752), (buf + 2816), (cnt + 44), (act + (long)(2281436) * n), (sav + 2752),
             (sav + 2816));
     else
@@ -3659,7 +3659,7 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976),
             (buf + 2880), (buf + 2912), (cnt + 45), (act + (long)(2306012) * n), (sav + 2880),
-            (sav + 2912), ((uint16_t *)(act + (long)(3004726) * n)));
+            (sav + 2912), ((uint16_t *)(act + (long)(3007126) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
             (act + (long)(2306012) * n));
@@ -3669,7 +3669,7 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
 static void se_resnet56_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2297820) * n), ((uint16_t *)(act + (long)(3004726) * n)), (par + 108944), (sav + 2880), (sav + 2912),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2297820) * n), ((uint16_t *)(act + (long)(3007126) * n)), (par + 108944), (sav + 2880), (sav + 2912),
         (dact + (long)(2306012) * n), (dact + (long)(2297820) * n), (grad + 108944), (grad + 108976), 0);
 }
 
@@ -3691,14 +3691,14 @@ static void se_resnet56_layer220_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2306012) * n), (par + 109008), 0, (act + (long)(2314204) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2306012) * n), (par + 109008), 0, (act + (long)(2314204) * n + 0), train ? (act + (long)(2990614) * n) : 0);
 }
 
 /* layer2.5.conv2 */
 static void se_resnet56_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2306012) * n), (par + 109008), (dact + (long)(2314204) * n + 0), (dact + (long)(2306012) * n), (grad + 109008), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2306012) * n), (par + 109008), (dact + (long)(2314204) * n + 0), (dact + (long)(2306012) * n), (grad + 109008), 0,
         0);
 }
 
@@ -3708,11 +3708,11 @@ static void se_resnet56_layer221_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2314204) * n), (act + (long)(2990614) * n), (par + 118224), (par + 118256),
             (buf + 2944), (buf + 2976), (cnt + 46), (act + (long)(2322396) * n), (sav + 2944),
             (sav + 2976));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
             (act + (long)(2322396) * n));
 }
 
@@ -3720,7 +3720,7 @@ static void se_resnet56_layer221_forward(const mc_state *s, int train)
 static void se_resnet56_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2314204) * n), (act + (long)(2322396) * n), (par + 118224), (sav + 2944), (sav + 2976),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2314204) * n), (act + (long)(2322396) * n), (par + 118224), (sav + 2944), (sav + 2976),
         (dact + (long)(2322396) * n), (dact + (long)(2314204) * n), (grad + 118224), (grad + 118256), 0);
 }
 
@@ -3823,14 +3823,14 @@ static void se_resnet56_layer228_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n), train ? ((uint16_t *)(act + (long)(3004982) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n), train ? ((uint16_t *)(act + (long)(3007382) * n)) : 0);
 }
 
 /* layer2.5.sum */
 static void se_resnet56_layer228_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3004982) * n)), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), 0, (dact + (long)(2256860) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3007382) * n)), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), 0, (dact + (long)(2256860) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -3852,7 +3852,7 @@ static void se_resnet56_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0),
-        train ? (act + (long)(2989878) * n) : 0);
+        train ? (act + (long)(2990678) * n) : 0);
 }
 
 /* layer2.6.conv_bn.seps */
@@ -3869,7 +3869,7 @@ static void se_resnet56_layer231_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2347076) * n), (act + (long)(2989878) * n), (par + 119632), (par + 119696),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2347076) * n), (act + (long)(2990678) * n), (par + 119632), (par + 119696),
             (buf + 3008), (buf + 3072), (cnt + 47), (act + (long)(2363460) * n), (sav + 3008),
             (sav + 3072));
     else
@@ -3909,7 +3909,7 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872),
             (buf + 3136), (buf + 3168), (cnt + 48), (act + (long)(2388036) * n), (sav + 3136),
-            (sav + 3168), ((uint16_t *)(act + (long)(3005238) * n)));
+            (sav + 3168), ((uint16_t *)(act + (long)(3007638) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
             (act + (long)(2388036) * n));
@@ -3919,7 +3919,7 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
 static void se_resnet56_layer233_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2379844) * n), ((uint16_t *)(act + (long)(3005238) * n)), (par + 121840), (sav + 3136), (sav + 3168),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2379844) * n), ((uint16_t *)(act + (long)(3007638) * n)), (par + 121840), (sav + 3136), (sav + 3168),
         (dact + (long)(2388036) * n), (dact + (long)(2379844) * n), (grad + 121840), (grad + 121872), 0);
 }
 
@@ -3941,14 +3941,14 @@ static void se_resnet56_layer235_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2388036) * n), (par + 121904), 0, (act + (long)(2396228) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2388036) * n), (par + 121904), 0, (act + (long)(2396228) * n + 0), train ? (act + (long)(2990806) * n) : 0);
 }
 
 /* layer2.6.conv2 */
 static void se_resnet56_layer235_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2388036) * n), (par + 121904), (dact + (long)(2396228) * n + 0), (dact + (long)(2388036) * n), (grad + 121904), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2388036) * n), (par + 121904), (dact + (long)(2396228) * n + 0), (dact + (long)(2388036) * n), (grad + 121904), 0,
         0);
 }
 
@@ -3958,11 +3958,11 @@ static void se_resnet56_layer236_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2396228) * n), (act + (long)(2990806) * n), (par + 131120), (par + 131152),
             (buf + 3200), (buf + 3232), (cnt + 49), (act + (long)(2404420) * n), (sav + 3200),
             (sav + 3232));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
             (act + (long)(2404420) * n));
 }
 
@@ -3970,7 +3970,7 @@ static void se_resnet56_layer236_forward(const mc_state *s, int train)
 static void se_resnet56_layer236_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2396228) * n), (act + (long)(2404420) * n), (par + 131120), (sav + 3200), (sav + 3232),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2396228) * n), (act + (long)(2404420) * n), (par + 131120), (sav + 3200), (sav + 3232),
         (dact + (long)(2404420) * n), (dact + (long)(2396228) * n), (grad + 131120), (grad + 131152), 0);
 }
 
@@ -4073,14 +4073,14 @@ static void se_resnet56_layer243_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n), train ? ((uint16_t *)(act + (long)(3005494) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n), train ? ((uint16_t *)(act + (long)(3007894) * n)) : 0);
 }
 
 /* layer2.6.sum */
 static void se_resnet56_layer243_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3005494) * n)), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), 0, (dact + (long)(2338884) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3007894) * n)), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), 0, (dact + (long)(2338884) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -4102,7 +4102,7 @@ static void se_resnet56_layer245_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0),
-        train ? (act + (long)(2990006) * n) : 0);
+        train ? (act + (long)(2990870) * n) : 0);
 }
 
 /* layer2.7.conv_bn.seps */
@@ -4119,7 +4119,7 @@ static void se_resnet56_layer246_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2429100) * n), (act + (long)(2990006) * n), (par + 132528), (par + 132592),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2429100) * n), (act + (long)(2990870) * n), (par + 132528), (par + 132592),
             (buf + 3264), (buf + 3328), (cnt + 50), (act + (long)(2445484) * n), (sav + 3264),
             (sav + 3328));
     else
@@ -4159,7 +4159,7 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768),
             (buf + 3392), (buf + 3424), (cnt + 51), (act + (long)(2470060) * n), (sav + 3392),
-            (sav + 3424), ((uint16_t *)(act + (long)(3005750) * n)));
+            (sav + 3424), ((uint16_t *)(act + (long)(3008150) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
             (act + (long)(2470060) * n));
@@ -4169,7 +4169,7 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
 static void se_resnet56_layer248_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2461868) * n), ((uint16_t *)(act + (long)(3005750) * n)), (par + 134736), (sav + 3392), (sav + 3424),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2461868) * n), ((uint16_t *)(act + (long)(3008150) * n)), (par + 134736), (sav + 3392), (sav + 3424),
         (dact + (long)(2470060) * n), (dact + (long)(2461868) * n), (grad + 134736), (grad + 134768), 0);
 }
 
@@ -4191,14 +4191,14 @@ static void se_resnet56_layer250_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2470060) * n), (par + 134800), 0, (act + (long)(2478252) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2470060) * n), (par + 134800), 0, (act + (long)(2478252) * n + 0), train ? (act + (long)(2990998) * n) : 0);
 }
 
 /* layer2.7.conv2 */
 static void se_resnet56_layer250_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2470060) * n), (par + 134800), (dact + (long)(2478252) * n + 0), (dact + (long)(2470060) * n), (grad + 134800), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2470060) * n), (par + 134800), (dact + (long)(2478252) * n + 0), (dact + (long)(2470060) * n), (grad + 134800), 0,
         0);
 }
 
@@ -4208,11 +4208,11 @@ static void se_resnet56_layer251_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2478252) * n), (act + (long)(2990998) * n), (par + 144016), (par + 144048),
             (buf + 3456), (buf + 3488), (cnt + 52), (act + (long)(2486444) * n), (sav + 3456),
             (sav + 3488));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
             (act + (long)(2486444) * n));
 }
 
@@ -4220,7 +4220,7 @@ static void se_resnet56_layer251_forward(const mc_state *s, int train)
 static void se_resnet56_layer251_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2478252) * n), (act + (long)(2486444) * n), (par + 144016), (sav + 3456), (sav + 3488),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2478252) * n), (act + (long)(2486444) * n), (par + 144016), (sav + 3456), (sav + 3488),
         (dact + (long)(2486444) * n), (dact + (long)(2478252) * n), (grad + 144016), (grad + 144048), 0);
 }
 
@@ -4323,14 +4323,14 @@ static void se_resnet56_layer258_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n), train ? ((uint16_t *)(act + (long)(3006006) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n), train ? ((uint16_t *)(act + (long)(3008406) * n)) : 0);
 }
 
 /* layer2.7.sum */
 static void se_resnet56_layer258_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006006) * n)), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), 0, (dact + (long)(2420908) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3008406) * n)), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), 0, (dact + (long)(2420908) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -4352,7 +4352,7 @@ static void se_resnet56_layer260_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0),
-        train ? (act + (long)(2990134) * n) : 0);
+        train ? (act + (long)(2991062) * n) : 0);
 }
 
 /* layer2.8.conv_bn.seps */
@@ -4369,7 +4369,7 @@ static void se_resnet56_layer261_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2511124) * n), (act + (long)(2990134) * n), (par + 145424), (par + 145488),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2511124) * n), (act + (long)(2991062) * n), (par + 145424), (par + 145488),
             (buf + 3520), (buf + 3584), (cnt + 53), (act + (long)(2527508) * n), (sav + 3520),
             (sav + 3584));
     else
@@ -4409,7 +4409,7 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664),
             (buf + 3648), (buf + 3680), (cnt + 54), (act + (long)(2552084) * n), (sav + 3648),
-            (sav + 3680), ((uint16_t *)(act + (long)(3006262) * n)));
+            (sav + 3680), ((uint16_t *)(act + (long)(3008662) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
             (act + (long)(2552084) * n));
@@ -4419,7 +4419,7 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
 static void se_resnet56_layer263_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2543892) * n), ((uint16_t *)(act + (long)(3006262) * n)), (par + 147632), (sav + 3648), (sav + 3680),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2543892) * n), ((uint16_t *)(act + (long)(3008662) * n)), (par + 147632), (sav + 3648), (sav + 3680),
         (dact + (long)(2552084) * n), (dact + (long)(2543892) * n), (grad + 147632), (grad + 147664), 0);
 }
 
@@ -4441,14 +4441,14 @@ static void se_resnet56_layer265_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2552084) * n), (par + 147696), 0, (act + (long)(2560276) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_stats_fwd(n, (act + (long)(2552084) * n), (par + 147696), 0, (act + (long)(2560276) * n + 0), train ? (act + (long)(2991190) * n) : 0);
 }
 
 /* layer2.8.conv2 */
 static void se_resnet56_layer265_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2552084) * n), (par + 147696), (dact + (long)(2560276) * n + 0), (dact + (long)(2552084) * n), (grad + 147696), 0,
+    conv_k3_c32_32_16x16_s1_p1_stats_bwd(n, (act + (long)(2552084) * n), (par + 147696), (dact + (long)(2560276) * n + 0), (dact + (long)(2552084) * n), (grad + 147696), 0,
         0);
 }
 
@@ -4458,11 +4458,11 @@ static void se_resnet56_layer266_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944),
+        bn_c32_16x16_pstats_fwd_train(n, (act + (long)(2560276) * n), (act + (long)(2991190) * n), (par + 156912), (par + 156944),
             (buf + 3712), (buf + 3744), (cnt + 55), (act + (long)(2568468) * n), (sav + 3712),
             (sav + 3744));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
+        bn_c32_16x16_pstats_fwd_eval(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
             (act + (long)(2568468) * n));
 }
 
@@ -4470,7 +4470,7 @@ static void se_resnet56_layer266_forward(const mc_state *s, int train)
 static void se_resnet56_layer266_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2560276) * n), (act + (long)(2568468) * n), (par + 156912), (sav + 3712), (sav + 3744),
+    bn_c32_16x16_pstats_bwd(n, (act + (long)(2560276) * n), (act + (long)(2568468) * n), (par + 156912), (sav + 3712), (sav + 3744),
         (dact + (long)(2568468) * n), (dact + (long)(2560276) * n), (grad + 156912), (grad + 156944), 0);
 }
 
@@ -4573,14 +4573,14 @@ static void se_resnet56_layer273_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n), train ? ((uint16_t *)(act + (long)(3006518) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n), train ? ((uint16_t *)(act + (long)(3008918) * n)) : 0);
 }
 
 /* layer2.8.sum */
 static void se_resnet56_layer273_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006518) * n)), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), 0, (dact + (long)(2502932) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3008918) * n)), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), 0, (dact + (long)(2502932) * n), 0);
 }
 
 /* layer2.8.relu#2 */
@@ -4602,7 +4602,7 @@ static void se_resnet56_layer275_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0),
-        train ? (act + (long)(2990262) * n) : 0);
+        train ? (act + (long)(2991254) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -4619,7 +4619,7 @@ static void se_resnet56_layer276_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2593148) * n), (act + (long)(2990262) * n), (par + 157808), (par + 157872),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2593148) * n), (act + (long)(2991254) * n), (par + 157808), (par + 157872),
             (buf + 3776), (buf + 3840), (cnt + 56), (act + (long)(2609532) * n), (sav + 3776),
             (sav + 3840));
     else
@@ -4638,15 +4638,15 @@ static void se_resnet56_layer277_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(2593148) * n), (par + 157936), (par + 162032), (par + 157808), (par + 157872),
-        (sav + 3776), (sav + 3840), (act + (long)(2625916) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(n, (act + (long)(2593148) * n), (par + 157936), (par + 162032), (par + 157808), (par + 157872),
+        (sav + 3776), (sav + 3840), (act + (long)(2625916) * n + 0), train ? (act + (long)(2991382) * n) : 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void se_resnet56_layer277_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(2593148) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2593148) * n), (grad + 157936), (grad + 162032),
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(n, (act + (long)(2593148) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2593148) * n), (grad + 157936), (grad + 162032),
         (par + 157808), (par + 157872), (sav + 3776), (sav + 3840), (grad + 157808),
         (grad + 157872), 0);
 }
@@ -4657,11 +4657,11 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160),
+        bn_c64_8x8_relu_pstats_fwd_train(n, (act + (long)(2625916) * n), (act + (long)(2991382) * n), (par + 162096), (par + 162160),
             (buf + 3904), (buf + 3968), (cnt + 57), (act + (long)(2630012) * n), (sav + 3904),
-            (sav + 3968), ((uint16_t *)(act + (long)(3006774) * n)));
+            (sav + 3968), ((uint16_t *)(act + (long)(3009174) * n)));
     else
-        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
+        bn_c64_8x8_relu_pstats_fwd_eval(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
             (act + (long)(2630012) * n));
 }
 
@@ -4669,7 +4669,7 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
 static void se_resnet56_layer278_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2625916) * n), ((uint16_t *)(act + (long)(3006774) * n)), (par + 162096), (sav + 3904), (sav + 3968),
+    bn_c64_8x8_relu_pstats_bwd(n, (act + (long)(2625916) * n), ((uint16_t *)(act + (long)(3009174) * n)), (par + 162096), (sav + 3904), (sav + 3968),
         (dact + (long)(2630012) * n), (dact + (long)(2625916) * n), (grad + 162096), (grad + 162160), 0);
 }
 
@@ -4691,14 +4691,14 @@ static void se_resnet56_layer280_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2630012) * n), (par + 162224), 0, (act + (long)(2634108) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2630012) * n), (par + 162224), 0, (act + (long)(2634108) * n + 0), train ? (act + (long)(2991510) * n) : 0);
 }
 
 /* layer3.0.conv2 */
 static void se_resnet56_layer280_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2630012) * n), (par + 162224), (dact + (long)(2634108) * n + 0), (dact + (long)(2630012) * n), (grad + 162224), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2630012) * n), (par + 162224), (dact + (long)(2634108) * n + 0), (dact + (long)(2630012) * n), (grad + 162224), 0,
         0);
 }
 
@@ -4708,11 +4708,11 @@ static void se_resnet56_layer281_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2634108) * n), (act + (long)(2991510) * n), (par + 199088), (par + 199152),
             (buf + 4032), (buf + 4096), (cnt + 58), (act + (long)(2638204) * n), (sav + 4032),
             (sav + 4096));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
             (act + (long)(2638204) * n));
 }
 
@@ -4720,7 +4720,7 @@ static void se_resnet56_layer281_forward(const mc_state *s, int train)
 static void se_resnet56_layer281_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2634108) * n), (act + (long)(2638204) * n), (par + 199088), (sav + 4032), (sav + 4096),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2634108) * n), (act + (long)(2638204) * n), (par + 199088), (sav + 4032), (sav + 4096),
         (dact + (long)(2638204) * n), (dact + (long)(2634108) * n), (grad + 199088), (grad + 199152), 0);
 }
 
@@ -4823,14 +4823,14 @@ static void se_resnet56_layer288_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2584956) * n), (par + 200240), 0, (act + (long)(2646604) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_stats_fwd(n, (act + (long)(2584956) * n), (par + 200240), 0, (act + (long)(2646604) * n + 0), train ? (act + (long)(2991638) * n) : 0);
 }
 
 /* layer3.0.downsample.0 */
 static void se_resnet56_layer288_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2584956) * n), (par + 200240), (dact + (long)(2646604) * n + 0), (dact + (long)(2584956) * n), (grad + 200240), 0,
+    conv_k1_c32_64_16x16_s2_p0_stats_bwd(n, (act + (long)(2584956) * n), (par + 200240), (dact + (long)(2646604) * n + 0), (dact + (long)(2584956) * n), (grad + 200240), 0,
         0);
 }
 
@@ -4840,18 +4840,18 @@ static void se_resnet56_layer289_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352),
+        bn_c64_8x8_byadd_pstats_fwd_train(n, (act + (long)(2646604) * n), (act + (long)(2991638) * n), (par + 202288), (par + 202352),
             (buf + 4160), (buf + 4224), (cnt + 59), (act + (long)(2650700) * n), (sav + 4160),
             (sav + 4224));
     else
-        bn_c64_8x8_byadd_fwd_eval((buf + 4160), (buf + 4224), (sav + 4160), (sav + 4224));
+        bn_c64_8x8_byadd_pstats_fwd_eval((buf + 4160), (buf + 4224), (sav + 4160), (sav + 4224));
 }
 
 /* layer3.0.downsample.1 */
 static void se_resnet56_layer289_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_byadd_bwd(n, (act + (long)(2646604) * n), (act + (long)(2650700) * n), (par + 202288), (sav + 4160), (sav + 4224),
+    bn_c64_8x8_byadd_pstats_bwd(n, (act + (long)(2646604) * n), (act + (long)(2650700) * n), (par + 202288), (sav + 4160), (sav + 4224),
         (dact + (long)(2650700) * n), (dact + (long)(2646604) * n), (grad + 202288), (grad + 202352), 0);
 }
 
@@ -4861,14 +4861,14 @@ static void se_resnet56_layer290_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     add2_n4096_bn1_relu_fwd(n, (act + (long)(2642508) * n), (act + (long)(2646604) * n), (par + 202288), (par + 202352),
-        (sav + 4160), (sav + 4224), (act + (long)(2654796) * n), train ? ((uint16_t *)(act + (long)(3006902) * n)) : 0);
+        (sav + 4160), (sav + 4224), (act + (long)(2654796) * n), train ? ((uint16_t *)(act + (long)(3009302) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void se_resnet56_layer290_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bn1_relu_bwd(n, ((uint16_t *)(act + (long)(3006902) * n)), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), 0, (dact + (long)(2650700) * n), 0);
+    add2_n4096_bn1_relu_bwd(n, ((uint16_t *)(act + (long)(3009302) * n)), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), 0, (dact + (long)(2650700) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -4890,7 +4890,7 @@ static void se_resnet56_layer292_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0),
-        train ? (act + (long)(2990390) * n) : 0);
+        train ? (act + (long)(2991766) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -4907,7 +4907,7 @@ static void se_resnet56_layer293_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2658892) * n), (act + (long)(2990390) * n), (par + 203568), (par + 203696),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2658892) * n), (act + (long)(2991766) * n), (par + 203568), (par + 203696),
             (buf + 4288), (buf + 4416), (cnt + 60), (act + (long)(2667084) * n), (sav + 4288),
             (sav + 4416));
     else
@@ -4947,7 +4947,7 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144),
             (buf + 4544), (buf + 4608), (cnt + 61), (act + (long)(2679372) * n), (sav + 4544),
-            (sav + 4608), ((uint16_t *)(act + (long)(3007030) * n)));
+            (sav + 4608), ((uint16_t *)(act + (long)(3009430) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
             (act + (long)(2679372) * n));
@@ -4957,7 +4957,7 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
 static void se_resnet56_layer295_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2675276) * n), ((uint16_t *)(act + (long)(3007030) * n)), (par + 212080), (sav + 4544), (sav + 4608),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2675276) * n), ((uint16_t *)(act + (long)(3009430) * n)), (par + 212080), (sav + 4544), (sav + 4608),
         (dact + (long)(2679372) * n), (dact + (long)(2675276) * n), (grad + 212080), (grad + 212144), 0);
 }
 
@@ -4979,14 +4979,14 @@ static void se_resnet56_layer297_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2679372) * n), (par + 212208), 0, (act + (long)(2683468) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2679372) * n), (par + 212208), 0, (act + (long)(2683468) * n + 0), train ? (act + (long)(2992022) * n) : 0);
 }
 
 /* layer3.1.conv2 */
 static void se_resnet56_layer297_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2679372) * n), (par + 212208), (dact + (long)(2683468) * n + 0), (dact + (long)(2679372) * n), (grad + 212208), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2679372) * n), (par + 212208), (dact + (long)(2683468) * n + 0), (dact + (long)(2679372) * n), (grad + 212208), 0,
         0);
 }
 
@@ -4996,11 +4996,11 @@ static void se_resnet56_layer298_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2683468) * n), (act + (long)(2992022) * n), (par + 249072), (par + 249136),
             (buf + 4672), (buf + 4736), (cnt + 62), (act + (long)(2687564) * n), (sav + 4672),
             (sav + 4736));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
             (act + (long)(2687564) * n));
 }
 
@@ -5008,7 +5008,7 @@ static void se_resnet56_layer298_forward(const mc_state *s, int train)
 static void se_resnet56_layer298_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2683468) * n), (act + (long)(2687564) * n), (par + 249072), (sav + 4672), (sav + 4736),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2683468) * n), (act + (long)(2687564) * n), (par + 249072), (sav + 4672), (sav + 4736),
         (dact + (long)(2687564) * n), (dact + (long)(2683468) * n), (grad + 249072), (grad + 249136), 0);
 }
 
@@ -5111,14 +5111,14 @@ static void se_resnet56_layer305_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n), train ? ((uint16_t *)(act + (long)(3007158) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n), train ? ((uint16_t *)(act + (long)(3009558) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void se_resnet56_layer305_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007158) * n)), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), 0, (dact + (long)(2654796) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3009558) * n)), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), 0, (dact + (long)(2654796) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -5140,7 +5140,7 @@ static void se_resnet56_layer307_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0),
-        train ? (act + (long)(2990646) * n) : 0);
+        train ? (act + (long)(2992150) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -5157,7 +5157,7 @@ static void se_resnet56_layer308_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2700060) * n), (act + (long)(2990646) * n), (par + 251376), (par + 251504),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2700060) * n), (act + (long)(2992150) * n), (par + 251376), (par + 251504),
             (buf + 4800), (buf + 4928), (cnt + 63), (act + (long)(2708252) * n), (sav + 4800),
             (sav + 4928));
     else
@@ -5197,7 +5197,7 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952),
             (buf + 5056), (buf + 5120), (cnt + 64), (act + (long)(2720540) * n), (sav + 5056),
-            (sav + 5120), ((uint16_t *)(act + (long)(3007286) * n)));
+            (sav + 5120), ((uint16_t *)(act + (long)(3009686) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
             (act + (long)(2720540) * n));
@@ -5207,7 +5207,7 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
 static void se_resnet56_layer310_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2716444) * n), ((uint16_t *)(act + (long)(3007286) * n)), (par + 259888), (sav + 5056), (sav + 5120),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2716444) * n), ((uint16_t *)(act + (long)(3009686) * n)), (par + 259888), (sav + 5056), (sav + 5120),
         (dact + (long)(2720540) * n), (dact + (long)(2716444) * n), (grad + 259888), (grad + 259952), 0);
 }
 
@@ -5229,14 +5229,14 @@ static void se_resnet56_layer312_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2720540) * n), (par + 260016), 0, (act + (long)(2724636) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2720540) * n), (par + 260016), 0, (act + (long)(2724636) * n + 0), train ? (act + (long)(2992406) * n) : 0);
 }
 
 /* layer3.2.conv2 */
 static void se_resnet56_layer312_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2720540) * n), (par + 260016), (dact + (long)(2724636) * n + 0), (dact + (long)(2720540) * n), (grad + 260016), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2720540) * n), (par + 260016), (dact + (long)(2724636) * n + 0), (dact + (long)(2720540) * n), (grad + 260016), 0,
         0);
 }
 
@@ -5246,11 +5246,11 @@ static void se_resnet56_layer313_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2724636) * n), (act + (long)(2992406) * n), (par + 296880), (par + 296944),
             (buf + 5184), (buf + 5248), (cnt + 65), (act + (long)(2728732) * n), (sav + 5184),
             (sav + 5248));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
             (act + (long)(2728732) * n));
 }
 
@@ -5258,7 +5258,7 @@ static void se_resnet56_layer313_forward(const mc_state *s, int train)
 static void se_resnet56_layer313_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2724636) * n), (act + (long)(2728732) * n), (par + 296880), (sav + 5184), (sav + 5248),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2724636) * n), (act + (long)(2728732) * n), (par + 296880), (sav + 5184), (sav + 5248),
         (dact + (long)(2728732) * n), (dact + (long)(2724636) * n), (grad + 296880), (grad + 296944), 0);
 }
 
@@ -5361,14 +5361,14 @@ static void se_resnet56_layer320_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n), train ? ((uint16_t *)(act + (long)(3007414) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n), train ? ((uint16_t *)(act + (long)(3009814) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void se_resnet56_layer320_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007414) * n)), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), 0, (dact + (long)(2695964) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3009814) * n)), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), 0, (dact + (long)(2695964) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -5390,7 +5390,7 @@ static void se_resnet56_layer322_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0),
-        train ? (act + (long)(2990902) * n) : 0);
+        train ? (act + (long)(2992534) * n) : 0);
 }
 
 /* layer3.3.conv_bn.seps */
@@ -5407,7 +5407,7 @@ static void se_resnet56_layer323_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2741228) * n), (act + (long)(2990902) * n), (par + 299184), (par + 299312),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2741228) * n), (act + (long)(2992534) * n), (par + 299184), (par + 299312),
             (buf + 5312), (buf + 5440), (cnt + 66), (act + (long)(2749420) * n), (sav + 5312),
             (sav + 5440));
     else
@@ -5447,7 +5447,7 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760),
             (buf + 5568), (buf + 5632), (cnt + 67), (act + (long)(2761708) * n), (sav + 5568),
-            (sav + 5632), ((uint16_t *)(act + (long)(3007542) * n)));
+            (sav + 5632), ((uint16_t *)(act + (long)(3009942) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
             (act + (long)(2761708) * n));
@@ -5457,7 +5457,7 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
 static void se_resnet56_layer325_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2757612) * n), ((uint16_t *)(act + (long)(3007542) * n)), (par + 307696), (sav + 5568), (sav + 5632),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2757612) * n), ((uint16_t *)(act + (long)(3009942) * n)), (par + 307696), (sav + 5568), (sav + 5632),
         (dact + (long)(2761708) * n), (dact + (long)(2757612) * n), (grad + 307696), (grad + 307760), 0);
 }
 
@@ -5479,14 +5479,14 @@ static void se_resnet56_layer327_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2761708) * n), (par + 307824), 0, (act + (long)(2765804) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2761708) * n), (par + 307824), 0, (act + (long)(2765804) * n + 0), train ? (act + (long)(2992790) * n) : 0);
 }
 
 /* layer3.3.conv2 */
 static void se_resnet56_layer327_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2761708) * n), (par + 307824), (dact + (long)(2765804) * n + 0), (dact + (long)(2761708) * n), (grad + 307824), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2761708) * n), (par + 307824), (dact + (long)(2765804) * n + 0), (dact + (long)(2761708) * n), (grad + 307824), 0,
         0);
 }
 
@@ -5496,11 +5496,11 @@ static void se_resnet56_layer328_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2765804) * n), (act + (long)(2992790) * n), (par + 344688), (par + 344752),
             (buf + 5696), (buf + 5760), (cnt + 68), (act + (long)(2769900) * n), (sav + 5696),
             (sav + 5760));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
             (act + (long)(2769900) * n));
 }
 
@@ -5508,7 +5508,7 @@ static void se_resnet56_layer328_forward(const mc_state *s, int train)
 static void se_resnet56_layer328_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2765804) * n), (act + (long)(2769900) * n), (par + 344688), (sav + 5696), (sav + 5760),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2765804) * n), (act + (long)(2769900) * n), (par + 344688), (sav + 5696), (sav + 5760),
         (dact + (long)(2769900) * n), (dact + (long)(2765804) * n), (grad + 344688), (grad + 344752), 0);
 }
 
@@ -5611,14 +5611,14 @@ static void se_resnet56_layer335_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n), train ? ((uint16_t *)(act + (long)(3007670) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n), train ? ((uint16_t *)(act + (long)(3010070) * n)) : 0);
 }
 
 /* layer3.3.sum */
 static void se_resnet56_layer335_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007670) * n)), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), 0, (dact + (long)(2737132) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3010070) * n)), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), 0, (dact + (long)(2737132) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -5640,7 +5640,7 @@ static void se_resnet56_layer337_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0),
-        train ? (act + (long)(2991158) * n) : 0);
+        train ? (act + (long)(2992918) * n) : 0);
 }
 
 /* layer3.4.conv_bn.seps */
@@ -5657,7 +5657,7 @@ static void se_resnet56_layer338_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2782396) * n), (act + (long)(2991158) * n), (par + 346992), (par + 347120),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2782396) * n), (act + (long)(2992918) * n), (par + 346992), (par + 347120),
             (buf + 5824), (buf + 5952), (cnt + 69), (act + (long)(2790588) * n), (sav + 5824),
             (sav + 5952));
     else
@@ -5697,7 +5697,7 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568),
             (buf + 6080), (buf + 6144), (cnt + 70), (act + (long)(2802876) * n), (sav + 6080),
-            (sav + 6144), ((uint16_t *)(act + (long)(3007798) * n)));
+            (sav + 6144), ((uint16_t *)(act + (long)(3010198) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
             (act + (long)(2802876) * n));
@@ -5707,7 +5707,7 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
 static void se_resnet56_layer340_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2798780) * n), ((uint16_t *)(act + (long)(3007798) * n)), (par + 355504), (sav + 6080), (sav + 6144),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2798780) * n), ((uint16_t *)(act + (long)(3010198) * n)), (par + 355504), (sav + 6080), (sav + 6144),
         (dact + (long)(2802876) * n), (dact + (long)(2798780) * n), (grad + 355504), (grad + 355568), 0);
 }
 
@@ -5729,14 +5729,14 @@ static void se_resnet56_layer342_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2802876) * n), (par + 355632), 0, (act + (long)(2806972) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2802876) * n), (par + 355632), 0, (act + (long)(2806972) * n + 0), train ? (act + (long)(2993174) * n) : 0);
 }
 
 /* layer3.4.conv2 */
 static void se_resnet56_layer342_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2802876) * n), (par + 355632), (dact + (long)(2806972) * n + 0), (dact + (long)(2802876) * n), (grad + 355632), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2802876) * n), (par + 355632), (dact + (long)(2806972) * n + 0), (dact + (long)(2802876) * n), (grad + 355632), 0,
         0);
 }
 
@@ -5746,11 +5746,11 @@ static void se_resnet56_layer343_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2806972) * n), (act + (long)(2993174) * n), (par + 392496), (par + 392560),
             (buf + 6208), (buf + 6272), (cnt + 71), (act + (long)(2811068) * n), (sav + 6208),
             (sav + 6272));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
             (act + (long)(2811068) * n));
 }
 
@@ -5758,7 +5758,7 @@ static void se_resnet56_layer343_forward(const mc_state *s, int train)
 static void se_resnet56_layer343_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2806972) * n), (act + (long)(2811068) * n), (par + 392496), (sav + 6208), (sav + 6272),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2806972) * n), (act + (long)(2811068) * n), (par + 392496), (sav + 6208), (sav + 6272),
         (dact + (long)(2811068) * n), (dact + (long)(2806972) * n), (grad + 392496), (grad + 392560), 0);
 }
 
@@ -5861,14 +5861,14 @@ static void se_resnet56_layer350_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n), train ? ((uint16_t *)(act + (long)(3007926) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n), train ? ((uint16_t *)(act + (long)(3010326) * n)) : 0);
 }
 
 /* layer3.4.sum */
 static void se_resnet56_layer350_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007926) * n)), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), 0, (dact + (long)(2778300) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3010326) * n)), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), 0, (dact + (long)(2778300) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -5890,7 +5890,7 @@ static void se_resnet56_layer352_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0),
-        train ? (act + (long)(2991414) * n) : 0);
+        train ? (act + (long)(2993302) * n) : 0);
 }
 
 /* layer3.5.conv_bn.seps */
@@ -5907,7 +5907,7 @@ static void se_resnet56_layer353_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2823564) * n), (act + (long)(2991414) * n), (par + 394800), (par + 394928),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2823564) * n), (act + (long)(2993302) * n), (par + 394800), (par + 394928),
             (buf + 6336), (buf + 6464), (cnt + 72), (act + (long)(2831756) * n), (sav + 6336),
             (sav + 6464));
     else
@@ -5947,7 +5947,7 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376),
             (buf + 6592), (buf + 6656), (cnt + 73), (act + (long)(2844044) * n), (sav + 6592),
-            (sav + 6656), ((uint16_t *)(act + (long)(3008054) * n)));
+            (sav + 6656), ((uint16_t *)(act + (long)(3010454) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
             (act + (long)(2844044) * n));
@@ -5957,7 +5957,7 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
 static void se_resnet56_layer355_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2839948) * n), ((uint16_t *)(act + (long)(3008054) * n)), (par + 403312), (sav + 6592), (sav + 6656),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2839948) * n), ((uint16_t *)(act + (long)(3010454) * n)), (par + 403312), (sav + 6592), (sav + 6656),
         (dact + (long)(2844044) * n), (dact + (long)(2839948) * n), (grad + 403312), (grad + 403376), 0);
 }
 
@@ -5979,14 +5979,14 @@ static void se_resnet56_layer357_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2844044) * n), (par + 403440), 0, (act + (long)(2848140) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2844044) * n), (par + 403440), 0, (act + (long)(2848140) * n + 0), train ? (act + (long)(2993558) * n) : 0);
 }
 
 /* layer3.5.conv2 */
 static void se_resnet56_layer357_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2844044) * n), (par + 403440), (dact + (long)(2848140) * n + 0), (dact + (long)(2844044) * n), (grad + 403440), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2844044) * n), (par + 403440), (dact + (long)(2848140) * n + 0), (dact + (long)(2844044) * n), (grad + 403440), 0,
         0);
 }
 
@@ -5996,11 +5996,11 @@ static void se_resnet56_layer358_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2848140) * n), (act + (long)(2993558) * n), (par + 440304), (par + 440368),
             (buf + 6720), (buf + 6784), (cnt + 74), (act + (long)(2852236) * n), (sav + 6720),
             (sav + 6784));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
             (act + (long)(2852236) * n));
 }
 
@@ -6008,7 +6008,7 @@ static void se_resnet56_layer358_forward(const mc_state *s, int train)
 static void se_resnet56_layer358_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2848140) * n), (act + (long)(2852236) * n), (par + 440304), (sav + 6720), (sav + 6784),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2848140) * n), (act + (long)(2852236) * n), (par + 440304), (sav + 6720), (sav + 6784),
         (dact + (long)(2852236) * n), (dact + (long)(2848140) * n), (grad + 440304), (grad + 440368), 0);
 }
 
@@ -6111,14 +6111,14 @@ static void se_resnet56_layer365_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n), train ? ((uint16_t *)(act + (long)(3008182) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n), train ? ((uint16_t *)(act + (long)(3010582) * n)) : 0);
 }
 
 /* layer3.5.sum */
 static void se_resnet56_layer365_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008182) * n)), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), 0, (dact + (long)(2819468) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3010582) * n)), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), 0, (dact + (long)(2819468) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -6140,7 +6140,7 @@ static void se_resnet56_layer367_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0),
-        train ? (act + (long)(2991670) * n) : 0);
+        train ? (act + (long)(2993686) * n) : 0);
 }
 
 /* layer3.6.conv_bn.seps */
@@ -6157,7 +6157,7 @@ static void se_resnet56_layer368_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2864732) * n), (act + (long)(2991670) * n), (par + 442608), (par + 442736),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2864732) * n), (act + (long)(2993686) * n), (par + 442608), (par + 442736),
             (buf + 6848), (buf + 6976), (cnt + 75), (act + (long)(2872924) * n), (sav + 6848),
             (sav + 6976));
     else
@@ -6197,7 +6197,7 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184),
             (buf + 7104), (buf + 7168), (cnt + 76), (act + (long)(2885212) * n), (sav + 7104),
-            (sav + 7168), ((uint16_t *)(act + (long)(3008310) * n)));
+            (sav + 7168), ((uint16_t *)(act + (long)(3010710) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
             (act + (long)(2885212) * n));
@@ -6207,7 +6207,7 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
 static void se_resnet56_layer370_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2881116) * n), ((uint16_t *)(act + (long)(3008310) * n)), (par + 451120), (sav + 7104), (sav + 7168),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2881116) * n), ((uint16_t *)(act + (long)(3010710) * n)), (par + 451120), (sav + 7104), (sav + 7168),
         (dact + (long)(2885212) * n), (dact + (long)(2881116) * n), (grad + 451120), (grad + 451184), 0);
 }
 
@@ -6229,14 +6229,14 @@ static void se_resnet56_layer372_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2885212) * n), (par + 451248), 0, (act + (long)(2889308) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2885212) * n), (par + 451248), 0, (act + (long)(2889308) * n + 0), train ? (act + (long)(2993942) * n) : 0);
 }
 
 /* layer3.6.conv2 */
 static void se_resnet56_layer372_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2885212) * n), (par + 451248), (dact + (long)(2889308) * n + 0), (dact + (long)(2885212) * n), (grad + 451248), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2885212) * n), (par + 451248), (dact + (long)(2889308) * n + 0), (dact + (long)(2885212) * n), (grad + 451248), 0,
         0);
 }
 
@@ -6246,11 +6246,11 @@ static void se_resnet56_layer373_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2889308) * n), (act + (long)(2993942) * n), (par + 488112), (par + 488176),
             (buf + 7232), (buf + 7296), (cnt + 77), (act + (long)(2893404) * n), (sav + 7232),
             (sav + 7296));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
             (act + (long)(2893404) * n));
 }
 
@@ -6258,7 +6258,7 @@ static void se_resnet56_layer373_forward(const mc_state *s, int train)
 static void se_resnet56_layer373_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2889308) * n), (act + (long)(2893404) * n), (par + 488112), (sav + 7232), (sav + 7296),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2889308) * n), (act + (long)(2893404) * n), (par + 488112), (sav + 7232), (sav + 7296),
         (dact + (long)(2893404) * n), (dact + (long)(2889308) * n), (grad + 488112), (grad + 488176), 0);
 }
 
@@ -6361,14 +6361,14 @@ static void se_resnet56_layer380_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n), train ? ((uint16_t *)(act + (long)(3008438) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n), train ? ((uint16_t *)(act + (long)(3010838) * n)) : 0);
 }
 
 /* layer3.6.sum */
 static void se_resnet56_layer380_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008438) * n)), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), 0, (dact + (long)(2860636) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3010838) * n)), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), 0, (dact + (long)(2860636) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -6390,7 +6390,7 @@ static void se_resnet56_layer382_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0),
-        train ? (act + (long)(2991926) * n) : 0);
+        train ? (act + (long)(2994070) * n) : 0);
 }
 
 /* layer3.7.conv_bn.seps */
@@ -6407,7 +6407,7 @@ static void se_resnet56_layer383_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2905900) * n), (act + (long)(2991926) * n), (par + 490416), (par + 490544),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2905900) * n), (act + (long)(2994070) * n), (par + 490416), (par + 490544),
             (buf + 7360), (buf + 7488), (cnt + 78), (act + (long)(2914092) * n), (sav + 7360),
             (sav + 7488));
     else
@@ -6447,7 +6447,7 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992),
             (buf + 7616), (buf + 7680), (cnt + 79), (act + (long)(2926380) * n), (sav + 7616),
-            (sav + 7680), ((uint16_t *)(act + (long)(3008566) * n)));
+            (sav + 7680), ((uint16_t *)(act + (long)(3010966) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
             (act + (long)(2926380) * n));
@@ -6457,7 +6457,7 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
 static void se_resnet56_layer385_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2922284) * n), ((uint16_t *)(act + (long)(3008566) * n)), (par + 498928), (sav + 7616), (sav + 7680),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2922284) * n), ((uint16_t *)(act + (long)(3010966) * n)), (par + 498928), (sav + 7616), (sav + 7680),
         (dact + (long)(2926380) * n), (dact + (long)(2922284) * n), (grad + 498928), (grad + 498992), 0);
 }
 
@@ -6479,14 +6479,14 @@ static void se_resnet56_layer387_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2926380) * n), (par + 499056), 0, (act + (long)(2930476) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2926380) * n), (par + 499056), 0, (act + (long)(2930476) * n + 0), train ? (act + (long)(2994326) * n) : 0);
 }
 
 /* layer3.7.conv2 */
 static void se_resnet56_layer387_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2926380) * n), (par + 499056), (dact + (long)(2930476) * n + 0), (dact + (long)(2926380) * n), (grad + 499056), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2926380) * n), (par + 499056), (dact + (long)(2930476) * n + 0), (dact + (long)(2926380) * n), (grad + 499056), 0,
         0);
 }
 
@@ -6496,11 +6496,11 @@ static void se_resnet56_layer388_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2930476) * n), (act + (long)(2994326) * n), (par + 535920), (par + 535984),
             (buf + 7744), (buf + 7808), (cnt + 80), (act + (long)(2934572) * n), (sav + 7744),
             (sav + 7808));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
             (act + (long)(2934572) * n));
 }
 
@@ -6508,7 +6508,7 @@ static void se_resnet56_layer388_forward(const mc_state *s, int train)
 static void se_resnet56_layer388_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2930476) * n), (act + (long)(2934572) * n), (par + 535920), (sav + 7744), (sav + 7808),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2930476) * n), (act + (long)(2934572) * n), (par + 535920), (sav + 7744), (sav + 7808),
         (dact + (long)(2934572) * n), (dact + (long)(2930476) * n), (grad + 535920), (grad + 535984), 0);
 }
 
@@ -6611,14 +6611,14 @@ static void se_resnet56_layer395_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n), train ? ((uint16_t *)(act + (long)(3008694) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n), train ? ((uint16_t *)(act + (long)(3011094) * n)) : 0);
 }
 
 /* layer3.7.sum */
 static void se_resnet56_layer395_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008694) * n)), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), 0, (dact + (long)(2901804) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3011094) * n)), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), 0, (dact + (long)(2901804) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -6640,7 +6640,7 @@ static void se_resnet56_layer397_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0),
-        train ? (act + (long)(2992182) * n) : 0);
+        train ? (act + (long)(2994454) * n) : 0);
 }
 
 /* layer3.8.conv_bn.seps */
@@ -6657,7 +6657,7 @@ static void se_resnet56_layer398_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2947068) * n), (act + (long)(2992182) * n), (par + 538224), (par + 538352),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2947068) * n), (act + (long)(2994454) * n), (par + 538224), (par + 538352),
             (buf + 7872), (buf + 8000), (cnt + 81), (act + (long)(2955260) * n), (sav + 7872),
             (sav + 8000));
     else
@@ -6697,7 +6697,7 @@ static void se_resnet56_layer400_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800),
             (buf + 8128), (buf + 8192), (cnt + 82), (act + (long)(2967548) * n), (sav + 8128),
-            (sav + 8192), ((uint16_t *)(act + (long)(3008822) * n)));
+            (sav + 8192), ((uint16_t *)(act + (long)(3011222) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
             (act + (long)(2967548) * n));
@@ -6707,7 +6707,7 @@ static void se_resnet56_layer400_forward(const mc_state *s, int train)
 static void se_resnet56_layer400_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2963452) * n), ((uint16_t *)(act + (long)(3008822) * n)), (par + 546736), (sav + 8128), (sav + 8192),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2963452) * n), ((uint16_t *)(act + (long)(3011222) * n)), (par + 546736), (sav + 8128), (sav + 8192),
         (dact + (long)(2967548) * n), (dact + (long)(2963452) * n), (grad + 546736), (grad + 546800), 0);
 }
 
@@ -6729,14 +6729,14 @@ static void se_resnet56_layer402_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2967548) * n), (par + 546864), 0, (act + (long)(2971644) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_stats_fwd(n, (act + (long)(2967548) * n), (par + 546864), 0, (act + (long)(2971644) * n + 0), train ? (act + (long)(2994710) * n) : 0);
 }
 
 /* layer3.8.conv2 */
 static void se_resnet56_layer402_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2967548) * n), (par + 546864), (dact + (long)(2971644) * n + 0), (dact + (long)(2967548) * n), (grad + 546864), 0,
+    conv_k3_c64_64_8x8_s1_p1_stats_bwd(n, (act + (long)(2967548) * n), (par + 546864), (dact + (long)(2971644) * n + 0), (dact + (long)(2967548) * n), (grad + 546864), 0,
         0);
 }
 
@@ -6746,11 +6746,11 @@ static void se_resnet56_layer403_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792),
+        bn_c64_8x8_pstats_fwd_train(n, (act + (long)(2971644) * n), (act + (long)(2994710) * n), (par + 583728), (par + 583792),
             (buf + 8256), (buf + 8320), (cnt + 83), (act + (long)(2975740) * n), (sav + 8256),
             (sav + 8320));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
+        bn_c64_8x8_pstats_fwd_eval(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
             (act + (long)(2975740) * n));
 }
 
@@ -6758,7 +6758,7 @@ static void se_resnet56_layer403_forward(const mc_state *s, int train)
 static void se_resnet56_layer403_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2971644) * n), (act + (long)(2975740) * n), (par + 583728), (sav + 8256), (sav + 8320),
+    bn_c64_8x8_pstats_bwd(n, (act + (long)(2971644) * n), (act + (long)(2975740) * n), (par + 583728), (sav + 8256), (sav + 8320),
         (dact + (long)(2975740) * n), (dact + (long)(2971644) * n), (grad + 583728), (grad + 583792), 0);
 }
 
@@ -6861,14 +6861,14 @@ static void se_resnet56_layer410_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2980044) * n), (act + (long)(2942972) * n), (act + (long)(2984140) * n), train ? ((uint16_t *)(act + (long)(3008950) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2980044) * n), (act + (long)(2942972) * n), (act + (long)(2984140) * n), train ? ((uint16_t *)(act + (long)(3011350) * n)) : 0);
 }
 
 /* layer3.8.sum */
 static void se_resnet56_layer410_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008950) * n)), (dact + (long)(2984140) * n), (dact + (long)(2980044) * n), 0, (dact + (long)(2942972) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3011350) * n)), (dact + (long)(2984140) * n), (dact + (long)(2980044) * n), 0, (dact + (long)(2942972) * n), 0);
 }
 
 /* layer3.8.relu#2 */
@@ -8486,14 +8486,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988406},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988406},
     {.name = "layer1.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){9},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -8556,14 +8556,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 232500, .fused = MC_FUSED_NONE, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988406},
+     .stats = 2988438},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 281652, .fused = MC_FUSED_NONE, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
      .saved = 192, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988406},
+     .stats = 2988438},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8591,14 +8591,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363572, .fused = MC_FUSED_NONE, .weight = 7344, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988534},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379956, .fused = MC_FUSED_NONE, .weight = 9648, .bias_at = 9664, .running = 320, .counter = 6,
      .saved = 320, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988534},
     {.name = "layer1.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -8661,14 +8661,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429160, .fused = MC_FUSED_NONE, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988502},
+     .stats = 2988566},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){33},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478312, .fused = MC_FUSED_NONE, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
      .saved = 352, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988502},
+     .stats = 2988566},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8696,14 +8696,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560232, .fused = MC_FUSED_NONE, .weight = 11984, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988662},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576616, .fused = MC_FUSED_NONE, .weight = 14288, .bias_at = 14304, .running = 480, .counter = 9,
      .saved = 480, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988662},
     {.name = "layer1.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){39},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -8766,14 +8766,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625820, .fused = MC_FUSED_NONE, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988598},
+     .stats = 2988694},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674972, .fused = MC_FUSED_NONE, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
      .saved = 512, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988598},
+     .stats = 2988694},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8801,14 +8801,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756892, .fused = MC_FUSED_NONE, .weight = 16624, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988790},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773276, .fused = MC_FUSED_NONE, .weight = 18928, .bias_at = 18944, .running = 640, .counter = 12,
      .saved = 640, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988790},
     {.name = "layer1.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){54},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -8871,14 +8871,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822480, .fused = MC_FUSED_NONE, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988694},
+     .stats = 2988822},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871632, .fused = MC_FUSED_NONE, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
      .saved = 672, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988694},
+     .stats = 2988822},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8906,14 +8906,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953552, .fused = MC_FUSED_NONE, .weight = 21264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988918},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969936, .fused = MC_FUSED_NONE, .weight = 23568, .bias_at = 23584, .running = 800, .counter = 15,
      .saved = 800, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2988918},
     {.name = "layer1.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -8976,14 +8976,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1019140, .fused = MC_FUSED_NONE, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988790},
+     .stats = 2988950},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){78},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068292, .fused = MC_FUSED_NONE, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
      .saved = 832, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988790},
+     .stats = 2988950},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9011,14 +9011,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1150212, .fused = MC_FUSED_NONE, .weight = 25904, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989046},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166596, .fused = MC_FUSED_NONE, .weight = 28208, .bias_at = 28224, .running = 960, .counter = 18,
      .saved = 960, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989046},
     {.name = "layer1.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){84},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9081,14 +9081,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215800, .fused = MC_FUSED_NONE, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988886},
+     .stats = 2989078},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264952, .fused = MC_FUSED_NONE, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
      .saved = 992, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988886},
+     .stats = 2989078},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9116,14 +9116,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346872, .fused = MC_FUSED_NONE, .weight = 30544, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989174},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1363256, .fused = MC_FUSED_NONE, .weight = 32848, .bias_at = 32864, .running = 1120, .counter = 21,
      .saved = 1120, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989174},
     {.name = "layer1.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){99},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9186,14 +9186,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412460, .fused = MC_FUSED_NONE, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2988982},
+     .stats = 2989206},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461612, .fused = MC_FUSED_NONE, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
      .saved = 1152, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2988982},
+     .stats = 2989206},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){109},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9221,14 +9221,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543532, .fused = MC_FUSED_NONE, .weight = 35184, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989302},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559916, .fused = MC_FUSED_NONE, .weight = 37488, .bias_at = 37504, .running = 1280, .counter = 24,
      .saved = 1280, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989302},
     {.name = "layer1.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){114},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9291,14 +9291,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1609120, .fused = MC_FUSED_NONE, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989078},
+     .stats = 2989334},
     {.name = "layer1.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1658272, .fused = MC_FUSED_NONE, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
      .saved = 1312, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989078},
+     .stats = 2989334},
     {.name = "layer1.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){124},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9326,14 +9326,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1740192, .fused = MC_FUSED_NONE, .weight = 39824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989430},
     {.name = "layer1.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){128},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1756576, .fused = MC_FUSED_NONE, .weight = 42128, .bias_at = 42144, .running = 1440, .counter = 27,
      .saved = 1440, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989430},
     {.name = "layer1.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){129},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9396,28 +9396,28 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805780, .fused = MC_FUSED_NONE, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989174},
+     .stats = 2989462},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838548, .fused = MC_FUSED_NONE, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
      .saved = 1472, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989174},
+     .stats = 2989462},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1871316, .fused = MC_FUSED_NONE, .weight = 42832, .bias_at = 43856, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989526},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879508, .fused = MC_FUSED_RELU, .weight = 43888, .bias_at = 43920, .running = 1536, .counter = 29,
      .saved = 1536, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989526},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9431,14 +9431,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887700, .fused = MC_FUSED_NONE, .weight = 43952, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989590},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895892, .fused = MC_FUSED_NONE, .weight = 53168, .bias_at = 53200, .running = 1600, .counter = 30,
      .saved = 1600, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989590},
     {.name = "layer2.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9487,14 +9487,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1912380, .fused = MC_FUSED_NONE, .weight = 53488, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989654},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1920572, .fused = MC_FUSED_NONE, .weight = 54000, .bias_at = 54032, .running = 1664, .counter = 31,
      .saved = 1664, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2989654},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){150, 152},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9515,14 +9515,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936956, .fused = MC_FUSED_NONE, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989238},
+     .stats = 2989718},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1953340, .fused = MC_FUSED_NONE, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
      .saved = 1728, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989238},
+     .stats = 2989718},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){156},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9550,14 +9550,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1986108, .fused = MC_FUSED_NONE, .weight = 57424, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989846},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1994300, .fused = MC_FUSED_NONE, .weight = 66640, .bias_at = 66672, .running = 1920, .counter = 34,
      .saved = 1920, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2989846},
     {.name = "layer2.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){161},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9620,14 +9620,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018980, .fused = MC_FUSED_NONE, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989366},
+     .stats = 2989910},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2035364, .fused = MC_FUSED_NONE, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
      .saved = 1984, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989366},
+     .stats = 2989910},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9655,14 +9655,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2068132, .fused = MC_FUSED_NONE, .weight = 70320, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990038},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2076324, .fused = MC_FUSED_NONE, .weight = 79536, .bias_at = 79568, .running = 2176, .counter = 37,
      .saved = 2176, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990038},
     {.name = "layer2.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){176},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9725,14 +9725,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2101004, .fused = MC_FUSED_NONE, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989494},
+     .stats = 2990102},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2117388, .fused = MC_FUSED_NONE, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
      .saved = 2240, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989494},
+     .stats = 2990102},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9760,14 +9760,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2150156, .fused = MC_FUSED_NONE, .weight = 83216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990230},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2158348, .fused = MC_FUSED_NONE, .weight = 92432, .bias_at = 92464, .running = 2432, .counter = 40,
      .saved = 2432, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990230},
     {.name = "layer2.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){191},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9830,14 +9830,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2183028, .fused = MC_FUSED_NONE, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989622},
+     .stats = 2990294},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2199412, .fused = MC_FUSED_NONE, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
      .saved = 2496, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989622},
+     .stats = 2990294},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){201},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9865,14 +9865,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2232180, .fused = MC_FUSED_NONE, .weight = 96112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990422},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2240372, .fused = MC_FUSED_NONE, .weight = 105328, .bias_at = 105360, .running = 2688, .counter = 43,
      .saved = 2688, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990422},
     {.name = "layer2.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){206},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -9935,14 +9935,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2265052, .fused = MC_FUSED_NONE, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989750},
+     .stats = 2990486},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2281436, .fused = MC_FUSED_NONE, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
      .saved = 2752, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989750},
+     .stats = 2990486},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){216},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9970,14 +9970,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2314204, .fused = MC_FUSED_NONE, .weight = 109008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990614},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){220},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2322396, .fused = MC_FUSED_NONE, .weight = 118224, .bias_at = 118256, .running = 2944, .counter = 46,
      .saved = 2944, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990614},
     {.name = "layer2.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){221},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10040,14 +10040,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2347076, .fused = MC_FUSED_NONE, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2989878},
+     .stats = 2990678},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){230},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2363460, .fused = MC_FUSED_NONE, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
      .saved = 3008, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2989878},
+     .stats = 2990678},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){231},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10075,14 +10075,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2396228, .fused = MC_FUSED_NONE, .weight = 121904, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990806},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){235},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2404420, .fused = MC_FUSED_NONE, .weight = 131120, .bias_at = 131152, .running = 3200, .counter = 49,
      .saved = 3200, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990806},
     {.name = "layer2.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){236},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10145,14 +10145,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2429100, .fused = MC_FUSED_NONE, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990006},
+     .stats = 2990870},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){245},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2445484, .fused = MC_FUSED_NONE, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
      .saved = 3264, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990006},
+     .stats = 2990870},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){246},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10180,14 +10180,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2478252, .fused = MC_FUSED_NONE, .weight = 134800, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990998},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){250},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2486444, .fused = MC_FUSED_NONE, .weight = 144016, .bias_at = 144048, .running = 3456, .counter = 52,
      .saved = 3456, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2990998},
     {.name = "layer2.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){251},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10250,14 +10250,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2511124, .fused = MC_FUSED_NONE, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990134},
+     .stats = 2991062},
     {.name = "layer2.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){260},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2527508, .fused = MC_FUSED_NONE, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
      .saved = 3520, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990134},
+     .stats = 2991062},
     {.name = "layer2.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){261},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10285,14 +10285,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2560276, .fused = MC_FUSED_NONE, .weight = 147696, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991190},
     {.name = "layer2.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){265},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2568468, .fused = MC_FUSED_NONE, .weight = 156912, .bias_at = 156944, .running = 3712, .counter = 55,
      .saved = 3712, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991190},
     {.name = "layer2.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){266},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10355,28 +10355,28 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2593148, .fused = MC_FUSED_NONE, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990262},
+     .stats = 2991254},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){275},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2609532, .fused = MC_FUSED_NONE, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
      .saved = 3776, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990262},
+     .stats = 2991254},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){276},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2625916, .fused = MC_FUSED_NONE, .weight = 157936, .bias_at = 162032, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991382},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){277},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2630012, .fused = MC_FUSED_RELU, .weight = 162096, .bias_at = 162160, .running = 3904, .counter = 57,
      .saved = 3904, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991382},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){278},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10390,14 +10390,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2634108, .fused = MC_FUSED_NONE, .weight = 162224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991510},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){280},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2638204, .fused = MC_FUSED_NONE, .weight = 199088, .bias_at = 199152, .running = 4032, .counter = 58,
      .saved = 4032, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991510},
     {.name = "layer3.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){281},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10446,14 +10446,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2646604, .fused = MC_FUSED_NONE, .weight = 200240, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2991638},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){288},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2650700, .fused = MC_FUSED_NONE, .weight = 202288, .bias_at = 202352, .running = 4160, .counter = 59,
      .saved = 4160, .extra = 0, .folded = MC_FOLD_ADD,
-     .stats = -1},
+     .stats = 2991638},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){287, 289},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10474,14 +10474,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2658892, .fused = MC_FUSED_NONE, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990390},
+     .stats = 2991766},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){292},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2667084, .fused = MC_FUSED_NONE, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
      .saved = 4288, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990390},
+     .stats = 2991766},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){293},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10509,14 +10509,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2683468, .fused = MC_FUSED_NONE, .weight = 212208, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992022},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){297},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2687564, .fused = MC_FUSED_NONE, .weight = 249072, .bias_at = 249136, .running = 4672, .counter = 62,
      .saved = 4672, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992022},
     {.name = "layer3.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){298},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10579,14 +10579,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2700060, .fused = MC_FUSED_NONE, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990646},
+     .stats = 2992150},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){307},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2708252, .fused = MC_FUSED_NONE, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
      .saved = 4800, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990646},
+     .stats = 2992150},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){308},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10614,14 +10614,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2724636, .fused = MC_FUSED_NONE, .weight = 260016, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992406},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){312},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2728732, .fused = MC_FUSED_NONE, .weight = 296880, .bias_at = 296944, .running = 5184, .counter = 65,
      .saved = 5184, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992406},
     {.name = "layer3.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){313},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10684,14 +10684,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2741228, .fused = MC_FUSED_NONE, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2990902},
+     .stats = 2992534},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){322},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2749420, .fused = MC_FUSED_NONE, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
      .saved = 5312, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2990902},
+     .stats = 2992534},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){323},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10719,14 +10719,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2765804, .fused = MC_FUSED_NONE, .weight = 307824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992790},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){327},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2769900, .fused = MC_FUSED_NONE, .weight = 344688, .bias_at = 344752, .running = 5696, .counter = 68,
      .saved = 5696, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2992790},
     {.name = "layer3.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){328},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10789,14 +10789,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2782396, .fused = MC_FUSED_NONE, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2991158},
+     .stats = 2992918},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){337},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2790588, .fused = MC_FUSED_NONE, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
      .saved = 5824, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2991158},
+     .stats = 2992918},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){338},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10824,14 +10824,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2806972, .fused = MC_FUSED_NONE, .weight = 355632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993174},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){342},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2811068, .fused = MC_FUSED_NONE, .weight = 392496, .bias_at = 392560, .running = 6208, .counter = 71,
      .saved = 6208, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993174},
     {.name = "layer3.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){343},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10894,14 +10894,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2823564, .fused = MC_FUSED_NONE, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2991414},
+     .stats = 2993302},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){352},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2831756, .fused = MC_FUSED_NONE, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
      .saved = 6336, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2991414},
+     .stats = 2993302},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){353},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10929,14 +10929,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2848140, .fused = MC_FUSED_NONE, .weight = 403440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993558},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){357},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2852236, .fused = MC_FUSED_NONE, .weight = 440304, .bias_at = 440368, .running = 6720, .counter = 74,
      .saved = 6720, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993558},
     {.name = "layer3.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){358},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -10999,14 +10999,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2864732, .fused = MC_FUSED_NONE, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2991670},
+     .stats = 2993686},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){367},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2872924, .fused = MC_FUSED_NONE, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
      .saved = 6848, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2991670},
+     .stats = 2993686},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){368},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -11034,14 +11034,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2889308, .fused = MC_FUSED_NONE, .weight = 451248, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993942},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){372},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2893404, .fused = MC_FUSED_NONE, .weight = 488112, .bias_at = 488176, .running = 7232, .counter = 77,
      .saved = 7232, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2993942},
     {.name = "layer3.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){373},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -11104,14 +11104,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2905900, .fused = MC_FUSED_NONE, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2991926},
+     .stats = 2994070},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){382},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2914092, .fused = MC_FUSED_NONE, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
      .saved = 7360, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2991926},
+     .stats = 2994070},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){383},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -11139,14 +11139,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2930476, .fused = MC_FUSED_NONE, .weight = 499056, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2994326},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){387},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2934572, .fused = MC_FUSED_NONE, .weight = 535920, .bias_at = 535984, .running = 7744, .counter = 80,
      .saved = 7744, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2994326},
     {.name = "layer3.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){388},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -11209,14 +11209,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2947068, .fused = MC_FUSED_NONE, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = 2992182},
+     .stats = 2994454},
     {.name = "layer3.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){397},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2955260, .fused = MC_FUSED_NONE, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
      .saved = 7872, .extra = 0, .folded = MC_FOLD_CONV,
-     .stats = 2992182},
+     .stats = 2994454},
     {.name = "layer3.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){398},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -11244,14 +11244,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2971644, .fused = MC_FUSED_NONE, .weight = 546864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2994710},
     {.name = "layer3.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){402},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2975740, .fused = MC_FUSED_NONE, .weight = 583728, .bias_at = 583792, .running = 8256, .counter = 83,
      .saved = 8256, .extra = 0, .folded = MC_FOLD_NONE,
-     .stats = -1},
+     .stats = 2994710},
     {.name = "layer3.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){403},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -11331,7 +11331,7 @@ const mc_model_desc se_resnet56_model = {
     .ntensors = 623, .tensors = se_resnet56_tensors,
     .nlayers = 414, .layers = se_resnet56_layers,
     .param_floats = 585530, .buffer_floats = 8384, .counters = 84,
-    .act_floats = 3009078, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 3011478, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
     .forward = se_resnet56_forward, .backward = se_resnet56_backward,
     .layer_forward = se_resnet56_layer_forward, .layer_backward = se_resnet56_layer_backward,
     .loss = se_resnet56_loss, .loss_backward = se_resnet56_loss_backward,

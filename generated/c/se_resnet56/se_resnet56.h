@@ -36,15 +36,16 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c16_16_32x32_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k3_c16_16_32x32_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c16_32x32_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_32x32_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c16_32x32_fwd(int n, const float *restrict x, float *restrict y);
@@ -74,29 +75,31 @@ void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
-void conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y);
-void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict y,
+    float *restrict stats);
+void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c32_16x16_relu_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
-void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c32_16x16_relu_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c32_32_16x16_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k3_c32_32_16x16_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c32_16x16_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c32_16x16_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c32_16x16_fwd(int n, const float *restrict x, float *restrict y);
@@ -115,15 +118,16 @@ void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, co
     float *restrict dx, int acc);
 void scale_c32_16x16_fwd(int n, const float *x, const float *s, float *restrict y);
 void scale_c32_16x16_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
-void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c16_32_32x32_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k1_c16_32_32x32_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c32_16x16_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c32_16x16_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
-void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
@@ -144,35 +148,45 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
+void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
 void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y);
-void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict y,
+    float *restrict stats);
+void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_relu_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
-void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c64_8x8_relu_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c64_64_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k3_c64_64_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c64_8x8_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y);
@@ -191,15 +205,16 @@ void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, co
     float *restrict dx, int acc);
 void scale_c64_8x8_fwd(int n, const float *x, const float *s, float *restrict y);
 void scale_c64_8x8_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
-void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c32_64_16x16_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k1_c32_64_16x16_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_byadd_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c64_8x8_byadd_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
-void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
@@ -220,6 +235,14 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
 void conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
+void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
 void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);

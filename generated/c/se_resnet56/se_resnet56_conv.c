@@ -1028,8 +1028,80 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     }
 }
 
-/* conv_k3_c16_16_32x32_s1_p1: conv 16x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
-static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k3_c16_16_32x32_s1_p1_stats: conv 16x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
+static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 1024, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 16 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 16 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     {
@@ -1128,7 +1200,7 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c16_16_32x32_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -1160,7 +1232,7 @@ static void conv_k3_c16_16_32x32_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_order_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c16_16_32x32_s1_p1_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 16; ci++)
@@ -1168,7 +1240,7 @@ static void conv_k3_c16_16_32x32_s1_p1_order_cl(const float *restrict w, float *
                 out[(t * 16 + ci) * 16 + co] = w[(co * 16 + ci) * 9 + t];
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c16_16_32x32_s1_p1_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -1307,7 +1379,7 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -1331,7 +1403,7 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, floa
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c16_16_32x32_s1_p1_stats_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1088; j0 += 32) {
@@ -1429,7 +1501,7 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
 
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
+static void conv_k3_c16_16_32x32_s1_p1_stats_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 16; ci++)
@@ -1437,27 +1509,30 @@ static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *rest
                 out[(ci * 16 + co) * 9 + t] = w[(co * 16 + ci) * 9 + 8 - t];
 }
 
-void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k3_c16_16_32x32_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[2304];
-    conv_k3_c16_16_32x32_s1_p1_order_cl(w, wr);
+    conv_k3_c16_16_32x32_s1_p1_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[18496], yt[16384];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)b * 16384, xt);
-            conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k3_c16_16_32x32_s1_p1_y_out(yt, y + (long)b * 16384, 0);
+            conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(x + (long)b * 16384, xt);
+            conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(yt, stats + (long)b * 32);
+            conv_k3_c16_16_32x32_s1_p1_stats_y_out(yt, y + (long)b * 16384, 0);
         }
     }
 }
 
 
 
-void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c16_16_32x32_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -1471,8 +1546,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 2304;
             memset(part, 0, sizeof(float) * 2304);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)b * 16384, xt);
-                conv_k3_c16_16_32x32_s1_p1_gemm_dw(1, dy + (long)b * 16384, xt, part);
+                conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(x + (long)b * 16384, xt);
+                conv_k3_c16_16_32x32_s1_p1_stats_gemm_dw(1, dy + (long)b * 16384, xt, part);
             }
         }
     }
@@ -1486,7 +1561,7 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                 dw[(co * 16 + ci) * 9 + t] += s;;
             }
     static float wf[2304];
-    conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
+    conv_k3_c16_16_32x32_s1_p1_stats_flip(w, wf);
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[17408];
@@ -1498,7 +1573,7 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
             for (int oy = 0; oy < 32; oy++)
                 memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
         memset(dxg, 0, sizeof dxg);
-        conv_k3_c16_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+        conv_k3_c16_16_32x32_s1_p1_stats_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 16; ci++)
             for (int iy = 0; iy < 32; iy++) {
                 float *restrict row = dxb + (ci * 32 + iy) * 32;
@@ -1514,8 +1589,80 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c32_32_32x32_s2_p0_b_bn: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c32_32_32x32_s2_p0_b_bn_stats: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 2; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 256, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 32 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 32 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -1598,7 +1745,7 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_c
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1630,7 +1777,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_y_out(const float *restrict xt, floa
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
@@ -1638,7 +1785,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_order_cl(const float *restrict w, fl
                 out[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -1745,7 +1892,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restric
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1770,7 +1917,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_pad_cl(const float *restrict planes,
 }
 
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_hat_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 2; g++) {
@@ -1798,7 +1945,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -1881,7 +2028,7 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1905,7 +2052,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_dy_cl(const float *restrict planes, 
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1939,7 +2086,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_dx_out(const float *restrict xt, flo
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -1948,7 +2095,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_gather(const float *restrict xb, flo
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -1957,7 +2104,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_scatter_add(const float *restrict dx
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
     const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
     float *restrict bf)
 {
@@ -1978,7 +2125,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_fwd(const float *restrict w, co
 
 /* Image b of the input gradient, but for the product: fa * (x - mean) + fb
  * per channel, stored, or added when acc. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
     const float *restrict fa, const float *restrict fb, int acc)
 {
     for (int ci = 0; ci < 32; ci++) {
@@ -1994,31 +2141,34 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_dx(const float *restrict xb, fl
     }
 }
 
-void conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y)
+    float *restrict y,
+    float *restrict stats)
 {
     static float wf[1024], bf[32];
-    conv_k1_c32_32_32x32_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[1024];
-    conv_k1_c32_32_32x32_s2_p0_b_bn_order_cl(w, wr);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[8192], yt[8192];
         float xs[8192];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_32_32x32_s2_p0_b_bn_gather(x + (long)b * 32768, xs);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_pad_cl(xs, xt);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_cl(xt, wr, bias, yt);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_y_out(yt, y + (long)b * 8192, 0);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(x + (long)b * 32768, xs);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(xs, xt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt);
+            if (stats)
+                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 64);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 8192, 0);
         }
     }
 }
 
 
-static inline double conv_k1_c32_32_32x32_s2_p0_b_bn_bias_sum(const float *restrict p)
+static inline double conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2039,7 +2189,7 @@ static inline double conv_k1_c32_32_32x32_s2_p0_b_bn_bias_sum(const float *restr
     return s;
 }
 
-void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -2049,7 +2199,7 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
     for (int c = 0; c < 32; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c32_32_32x32_s2_p0_b_bn_bias_sum(dy + ((long)b * 32 + c) * 256);
+            gb += conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bias_sum(dy + ((long)b * 32 + c) * 256);
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
@@ -2063,9 +2213,9 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
             float *restrict part = dwt + (long)k * 1024;
             memset(part, 0, sizeof(float) * 1024);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c32_32_32x32_s2_p0_b_bn_gather(x + (long)b * 32768, xs);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 8192, xt, part);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(x + (long)b * 32768, xs);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_dw(1, dy + (long)b * 8192, xt, part);
             }
         }
     }
@@ -2112,17 +2262,89 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
         float dxs[8192];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_32_32x32_s2_p0_b_bn_dy_cl(dy + (long)b * 8192, dyt);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl(dyt, w2, 0, dxt);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_dx_out(dxt, dxs, 0);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_fold_dx(x + (long)b * 32768, dx + (long)b * 32768, mean, fa, fb, acc);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 32768);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dx_out(dxt, dxs, 0);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fold_dx(x + (long)b * 32768, dx + (long)b * 32768, mean, fa, fb, acc);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter_add(dxs, dx + (long)b * 32768);
         }
     }
 }
 
-/* conv_k3_c32_32_16x16_s1_p1: conv 32x16x16 -> 32x16x16, kernel 3, stride 1, padding 1 */
-static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k3_c32_32_16x16_s1_p1_stats: conv 32x16x16 -> 32x16x16, kernel 3, stride 1, padding 1 */
+static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 2; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 256, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 32 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 32 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -2205,7 +2427,7 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(con
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c32_32_16x16_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2237,7 +2459,7 @@ static void conv_k3_c32_32_16x16_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c32_32_16x16_s1_p1_order_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c32_32_16x16_s1_p1_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
@@ -2245,7 +2467,7 @@ static void conv_k3_c32_32_16x16_s1_p1_order_cl(const float *restrict w, float *
                 out[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 9 + t];
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -2384,7 +2606,7 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c32_32_16x16_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2408,7 +2630,7 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -2491,7 +2713,7 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_dx_cl(cons
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c32_32_16x16_s1_p1_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2515,7 +2737,7 @@ static void conv_k3_c32_32_16x16_s1_p1_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c32_32_16x16_s1_p1_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2547,7 +2769,7 @@ static void conv_k3_c32_32_16x16_s1_p1_dx_out(const float *restrict xt, float *r
 }
 
 /* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c32_32_16x16_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c32_32_16x16_s1_p1_stats_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
@@ -2556,27 +2778,30 @@ static void conv_k3_c32_32_16x16_s1_p1_order_dx_cl(const float *restrict w, floa
 }
 
 
-void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k3_c32_32_16x16_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[9216];
-    conv_k3_c32_32_16x16_s1_p1_order_cl(w, wr);
+    conv_k3_c32_32_16x16_s1_p1_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[10368], yt[8192];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)b * 8192, xt);
-            conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k3_c32_32_16x16_s1_p1_y_out(yt, y + (long)b * 8192, 0);
+            conv_k3_c32_32_16x16_s1_p1_stats_pad_cl(x + (long)b * 8192, xt);
+            conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(yt, stats + (long)b * 64);
+            conv_k3_c32_32_16x16_s1_p1_stats_y_out(yt, y + (long)b * 8192, 0);
         }
     }
 }
 
 
 
-void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c32_32_16x16_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -2590,8 +2815,8 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 9216;
             memset(part, 0, sizeof(float) * 9216);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)b * 8192, xt);
-                conv_k3_c32_32_16x16_s1_p1_gemm_dw(1, dy + (long)b * 8192, xt, part);
+                conv_k3_c32_32_16x16_s1_p1_stats_pad_cl(x + (long)b * 8192, xt);
+                conv_k3_c32_32_16x16_s1_p1_stats_gemm_dw(1, dy + (long)b * 8192, xt, part);
             }
         }
     }
@@ -2605,22 +2830,94 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                 dw[(co * 32 + ci) * 9 + t] += s;;
             }
     static _Alignas(64) float wq[9216];
-    conv_k3_c32_32_16x16_s1_p1_order_dx_cl(w, wq);
+    conv_k3_c32_32_16x16_s1_p1_stats_order_dx_cl(w, wq);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[10368], dxt[8192];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c32_32_16x16_s1_p1_dy_cl(dy + (long)b * 8192, dyt);
-            conv_k3_c32_32_16x16_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
-            conv_k3_c32_32_16x16_s1_p1_dx_out(dxt, dx + (long)b * 8192, acc);
+            conv_k3_c32_32_16x16_s1_p1_stats_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c32_32_16x16_s1_p1_stats_dx_out(dxt, dx + (long)b * 8192, acc);
         }
     }
 }
 
-/* conv_k1_c16_32_32x32_s2_p0: conv 16x32x32 -> 32x16x16, kernel 1, stride 2, padding 0 */
-static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c16_32_32x32_s2_p0_stats: conv 16x32x32 -> 32x16x16, kernel 1, stride 2, padding 0 */
+static void conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 2; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 256, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 32);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 32);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 32);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 32);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 32);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 32);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 32);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 32);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 32 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 32 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -2703,7 +3000,7 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c16_32_32x32_s2_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2735,7 +3032,7 @@ static void conv_k1_c16_32_32x32_s2_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c16_32_32x32_s2_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c16_32_32x32_s2_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 16; ci++)
@@ -2743,7 +3040,7 @@ static void conv_k1_c16_32_32x32_s2_p0_order_cl(const float *restrict w, float *
                 out[(t * 16 + ci) * 32 + co] = w[(co * 16 + ci) * 1 + t];
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -2816,7 +3113,7 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2840,7 +3137,7 @@ static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     {
@@ -2939,7 +3236,7 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c16_32_32x32_s2_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2963,7 +3260,7 @@ static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c16_32_32x32_s2_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -2997,7 +3294,7 @@ static void conv_k1_c16_32_32x32_s2_p0_dx_out(const float *restrict xt, float *r
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
-static void conv_k1_c16_32_32x32_s2_p0_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c16_32_32x32_s2_p0_stats_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 16; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -3006,7 +3303,7 @@ static void conv_k1_c16_32_32x32_s2_p0_gather(const float *restrict xb, float *r
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c16_32_32x32_s2_p0_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c16_32_32x32_s2_p0_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 16; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -3014,28 +3311,31 @@ static void conv_k1_c16_32_32x32_s2_p0_scatter_add(const float *restrict dxs, fl
                 dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
-void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c16_32_32x32_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[512];
-    conv_k1_c16_32_32x32_s2_p0_order_cl(w, wr);
+    conv_k1_c16_32_32x32_s2_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[4096], yt[8192];
         float xs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
-            conv_k1_c16_32_32x32_s2_p0_pad_cl(xs, xt);
-            conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c16_32_32x32_s2_p0_y_out(yt, y + (long)b * 8192, 0);
+            conv_k1_c16_32_32x32_s2_p0_stats_gather(x + (long)b * 16384, xs);
+            conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(xs, xt);
+            conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(yt, stats + (long)b * 64);
+            conv_k1_c16_32_32x32_s2_p0_stats_y_out(yt, y + (long)b * 8192, 0);
         }
     }
 }
 
 
 
-void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c16_32_32x32_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -3049,9 +3349,9 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 512;
             memset(part, 0, sizeof(float) * 512);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
-                conv_k1_c16_32_32x32_s2_p0_pad_cl(xs, xt);
-                conv_k1_c16_32_32x32_s2_p0_gemm_dw(1, dy + (long)b * 8192, xt, part);
+                conv_k1_c16_32_32x32_s2_p0_stats_gather(x + (long)b * 16384, xs);
+                conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(xs, xt);
+                conv_k1_c16_32_32x32_s2_p0_stats_gemm_dw(1, dy + (long)b * 8192, xt, part);
             }
         }
     }
@@ -3070,12 +3370,12 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
         float dxs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c16_32_32x32_s2_p0_dy_cl(dy + (long)b * 8192, dyt);
-            conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c16_32_32x32_s2_p0_dx_out(dxt, dxs, 0);
+            conv_k1_c16_32_32x32_s2_p0_stats_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c16_32_32x32_s2_p0_stats_dx_out(dxt, dxs, 0);
             if (!acc)
                 memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-            conv_k1_c16_32_32x32_s2_p0_scatter_add(dxs, dx + (long)b * 16384);
+            conv_k1_c16_32_32x32_s2_p0_stats_scatter_add(dxs, dx + (long)b * 16384);
         }
     }
 }
@@ -3658,8 +3958,80 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     }
 }
 
-/* conv_k1_c64_64_16x16_s2_p0_b_bn: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c64_64_16x16_s2_p0_b_bn_stats: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 4; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 64, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 64 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 64 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -3742,7 +4114,7 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_c
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -3774,7 +4146,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_y_out(const float *restrict xt, floa
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
@@ -3782,7 +4154,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_order_cl(const float *restrict w, fl
                 out[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -3984,7 +4356,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restric
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4009,7 +4381,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_pad_cl(const float *restrict planes,
 }
 
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_hat_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 4; g++) {
@@ -4037,7 +4409,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -4120,7 +4492,7 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4144,7 +4516,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_dy_cl(const float *restrict planes, 
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4178,7 +4550,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_dx_out(const float *restrict xt, flo
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 64; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -4187,7 +4559,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_gather(const float *restrict xb, flo
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 64; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -4196,7 +4568,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_scatter_add(const float *restrict dx
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
     const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
     float *restrict bf)
 {
@@ -4217,7 +4589,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_fwd(const float *restrict w, co
 
 /* Image b of the input gradient, but for the product: fa * (x - mean) + fb
  * per channel, stored, or added when acc. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
     const float *restrict fa, const float *restrict fb, int acc)
 {
     for (int ci = 0; ci < 64; ci++) {
@@ -4233,31 +4605,34 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_dx(const float *restrict xb, fl
     }
 }
 
-void conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
-    float *restrict y)
+    float *restrict y,
+    float *restrict stats)
 {
     static float wf[4096], bf[64];
-    conv_k1_c64_64_16x16_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[4096];
-    conv_k1_c64_64_16x16_s2_p0_b_bn_order_cl(w, wr);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[4096], yt[4096];
         float xs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c64_64_16x16_s2_p0_b_bn_gather(x + (long)b * 16384, xs);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_pad_cl(xs, xt);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_cl(xt, wr, bias, yt);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_y_out(yt, y + (long)b * 4096, 0);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(x + (long)b * 16384, xs);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(xs, xt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt);
+            if (stats)
+                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 128);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 4096, 0);
         }
     }
 }
 
 
-static inline double conv_k1_c64_64_16x16_s2_p0_b_bn_bias_sum(const float *restrict p)
+static inline double conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -4278,7 +4653,7 @@ static inline double conv_k1_c64_64_16x16_s2_p0_b_bn_bias_sum(const float *restr
     return s;
 }
 
-void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -4288,7 +4663,7 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
     for (int c = 0; c < 64; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c64_64_16x16_s2_p0_b_bn_bias_sum(dy + ((long)b * 64 + c) * 64);
+            gb += conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bias_sum(dy + ((long)b * 64 + c) * 64);
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
@@ -4302,9 +4677,9 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
             float *restrict part = dwt + (long)k * 4096;
             memset(part, 0, sizeof(float) * 4096);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c64_64_16x16_s2_p0_b_bn_gather(x + (long)b * 16384, xs);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 4096, xt, part);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(x + (long)b * 16384, xs);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_dw(1, dy + (long)b * 4096, xt, part);
             }
         }
     }
@@ -4351,17 +4726,89 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
         float dxs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c64_64_16x16_s2_p0_b_bn_dy_cl(dy + (long)b * 4096, dyt);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl(dyt, w2, 0, dxt);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_dx_out(dxt, dxs, 0);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 16384);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dx_out(dxt, dxs, 0);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter_add(dxs, dx + (long)b * 16384);
         }
     }
 }
 
-/* conv_k3_c64_64_8x8_s1_p1: conv 64x8x8 -> 64x8x8, kernel 3, stride 1, padding 1 */
-static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k3_c64_64_8x8_s1_p1_stats: conv 64x8x8 -> 64x8x8, kernel 3, stride 1, padding 1 */
+static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 4; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 64, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 64 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 64 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -4444,7 +4891,7 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(const
     }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c64_64_8x8_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4476,7 +4923,7 @@ static void conv_k3_c64_64_8x8_s1_p1_y_out(const float *restrict xt, float *rest
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c64_64_8x8_s1_p1_order_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c64_64_8x8_s1_p1_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
@@ -4484,7 +4931,7 @@ static void conv_k3_c64_64_8x8_s1_p1_order_cl(const float *restrict w, float *re
                 out[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 9 + t];
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c64_64_8x8_s1_p1_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -4623,7 +5070,7 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c64_64_8x8_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4647,7 +5094,7 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
     }
 }
 
-static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -4730,7 +5177,7 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const 
     }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c64_64_8x8_s1_p1_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4754,7 +5201,7 @@ static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *
     }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c64_64_8x8_s1_p1_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4786,7 +5233,7 @@ static void conv_k3_c64_64_8x8_s1_p1_dx_out(const float *restrict xt, float *res
 }
 
 /* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c64_64_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c64_64_8x8_s1_p1_stats_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
@@ -4795,27 +5242,30 @@ static void conv_k3_c64_64_8x8_s1_p1_order_dx_cl(const float *restrict w, float 
 }
 
 
-void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k3_c64_64_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[36864];
-    conv_k3_c64_64_8x8_s1_p1_order_cl(w, wr);
+    conv_k3_c64_64_8x8_s1_p1_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[6400], yt[4096];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)b * 4096, xt);
-            conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k3_c64_64_8x8_s1_p1_y_out(yt, y + (long)b * 4096, 0);
+            conv_k3_c64_64_8x8_s1_p1_stats_pad_cl(x + (long)b * 4096, xt);
+            conv_k3_c64_64_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 128);
+            conv_k3_c64_64_8x8_s1_p1_stats_y_out(yt, y + (long)b * 4096, 0);
         }
     }
 }
 
 
 
-void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c64_64_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -4829,8 +5279,8 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
             float *restrict part = dwt + (long)k * 36864;
             memset(part, 0, sizeof(float) * 36864);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)b * 4096, xt);
-                conv_k3_c64_64_8x8_s1_p1_gemm_dw(1, dy + (long)b * 4096, xt, part);
+                conv_k3_c64_64_8x8_s1_p1_stats_pad_cl(x + (long)b * 4096, xt);
+                conv_k3_c64_64_8x8_s1_p1_stats_gemm_dw(1, dy + (long)b * 4096, xt, part);
             }
         }
     }
@@ -4844,22 +5294,94 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
                 dw[(co * 64 + ci) * 9 + t] += s;;
             }
     static _Alignas(64) float wq[36864];
-    conv_k3_c64_64_8x8_s1_p1_order_dx_cl(w, wq);
+    conv_k3_c64_64_8x8_s1_p1_stats_order_dx_cl(w, wq);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[6400], dxt[4096];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c64_64_8x8_s1_p1_dy_cl(dy + (long)b * 4096, dyt);
-            conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
-            conv_k3_c64_64_8x8_s1_p1_dx_out(dxt, dx + (long)b * 4096, acc);
+            conv_k3_c64_64_8x8_s1_p1_stats_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k3_c64_64_8x8_s1_p1_stats_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c64_64_8x8_s1_p1_stats_dx_out(dxt, dx + (long)b * 4096, acc);
         }
     }
 }
 
-/* conv_k1_c32_64_16x16_s2_p0: conv 32x16x16 -> 64x8x8, kernel 1, stride 2, padding 0 */
-static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c32_64_16x16_s2_p0_stats: conv 32x16x16 -> 64x8x8, kernel 1, stride 2, padding 0 */
+static void conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 4; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 64, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 64);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 64);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 64);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 64);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 64);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 64);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 64);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 64);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 64 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 64 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -4942,7 +5464,7 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(con
     }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_64_16x16_s2_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -4974,7 +5496,7 @@ static void conv_k1_c32_64_16x16_s2_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c32_64_16x16_s2_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c32_64_16x16_s2_p0_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 32; ci++)
@@ -4982,7 +5504,7 @@ static void conv_k1_c32_64_16x16_s2_p0_order_cl(const float *restrict w, float *
                 out[(t * 32 + ci) * 64 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -5089,7 +5611,7 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5113,7 +5635,7 @@ static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -5196,7 +5718,7 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(cons
     }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_64_16x16_s2_p0_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5220,7 +5742,7 @@ static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_64_16x16_s2_p0_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5254,7 +5776,7 @@ static void conv_k1_c32_64_16x16_s2_p0_dx_out(const float *restrict xt, float *r
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
-static void conv_k1_c32_64_16x16_s2_p0_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c32_64_16x16_s2_p0_stats_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -5263,7 +5785,7 @@ static void conv_k1_c32_64_16x16_s2_p0_gather(const float *restrict xb, float *r
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c32_64_16x16_s2_p0_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c32_64_16x16_s2_p0_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -5271,28 +5793,31 @@ static void conv_k1_c32_64_16x16_s2_p0_scatter_add(const float *restrict dxs, fl
                 dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
-void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k1_c32_64_16x16_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[2048];
-    conv_k1_c32_64_16x16_s2_p0_order_cl(w, wr);
+    conv_k1_c32_64_16x16_s2_p0_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[2048], yt[4096];
         float xs[2048];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
-            conv_k1_c32_64_16x16_s2_p0_pad_cl(xs, xt);
-            conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c32_64_16x16_s2_p0_y_out(yt, y + (long)b * 4096, 0);
+            conv_k1_c32_64_16x16_s2_p0_stats_gather(x + (long)b * 8192, xs);
+            conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(xs, xt);
+            conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(yt, stats + (long)b * 128);
+            conv_k1_c32_64_16x16_s2_p0_stats_y_out(yt, y + (long)b * 4096, 0);
         }
     }
 }
 
 
 
-void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k1_c32_64_16x16_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -5306,9 +5831,9 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 2048;
             memset(part, 0, sizeof(float) * 2048);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
-                conv_k1_c32_64_16x16_s2_p0_pad_cl(xs, xt);
-                conv_k1_c32_64_16x16_s2_p0_gemm_dw(1, dy + (long)b * 4096, xt, part);
+                conv_k1_c32_64_16x16_s2_p0_stats_gather(x + (long)b * 8192, xs);
+                conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(xs, xt);
+                conv_k1_c32_64_16x16_s2_p0_stats_gemm_dw(1, dy + (long)b * 4096, xt, part);
             }
         }
     }
@@ -5327,12 +5852,12 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
         float dxs[2048];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_64_16x16_s2_p0_dy_cl(dy + (long)b * 4096, dyt);
-            conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c32_64_16x16_s2_p0_dx_out(dxt, dxs, 0);
+            conv_k1_c32_64_16x16_s2_p0_stats_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c32_64_16x16_s2_p0_stats_dx_out(dxt, dxs, 0);
             if (!acc)
                 memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
-            conv_k1_c32_64_16x16_s2_p0_scatter_add(dxs, dx + (long)b * 8192);
+            conv_k1_c32_64_16x16_s2_p0_stats_scatter_add(dxs, dx + (long)b * 8192);
         }
     }
 }

@@ -203,15 +203,16 @@ void bn_c384_8x8_relu_fwd_eval(int n, const float *restrict x, const float *rest
 void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c384_384_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void conv_k3_c384_384_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c384_8x8_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c384_8x8_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);

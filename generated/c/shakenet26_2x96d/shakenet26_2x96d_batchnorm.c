@@ -2205,46 +2205,28 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restri
     }
 }
 
-/* bn_c384_8x8: batch norm over 384 channels of 8x8 */
-static inline double bn_c384_8x8_plane_sum(const float *restrict p)
+/* bn_c384_8x8_pstats: batch norm over 384 channels of 8x8, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c384_8x8_pstats_sum(int n, const float *restrict st, int c)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 64; i += 32) {
-        __builtin_prefetch(p + i + 49152, 0, 2);
-        __builtin_prefetch(p + i + 49152 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 64; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 64; i++)
-        s += p[i];
-    return s;
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * 768 + c];
+    return sum * 64;
 }
 
-/* The sum of (p - mean)^2. */
-static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c384_8x8_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 768 + c] - mean;
+        sq += st[(long)b * 768 + 384 + c] + 64 * d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
+    return sq;
 }
-
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c384_8x8_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -2266,7 +2248,7 @@ static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const flo
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c384_8x8_pstats_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -2288,7 +2270,7 @@ static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *re
 /* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean,
+static inline void bn_c384_8x8_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean,
     float scale, float shift)
 {
     int i = 0;
@@ -2303,35 +2285,19 @@ static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *r
     }
 }
 
-static double bn_c384_8x8_sum(int n, const float *restrict x, int c)
-{
-    double sum = 0;
-    for (int b = 0; b < n; b++)
-        sum += bn_c384_8x8_plane_sum(x + ((long)b * 384 + c) * 64);
-    return sum;
-}
-
-static double bn_c384_8x8_sqdev(int n, const float *restrict x, int c, double mean)
-{
-    double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c384_8x8_plane_sum_sq(x + ((long)b * 384 + c) * 64, (float)mean);
-    return sq;
-}
-
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c384_8x8_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 384; c++)
-        stats[c] = bn_c384_8x8_sum(n, src, c);
+        stats[c] = bn_c384_8x8_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         stats[c] /= m;
-        stats[384 + c] = bn_c384_8x8_sqdev(n, src, c, stats[c]);
+        stats[384 + c] = bn_c384_8x8_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 384, 384, m);
     for (int c = 0; c < 384; c++)
@@ -2339,21 +2305,21 @@ static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double 
     return m;
 }
 
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c384_8x8_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c384_8x8_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c384_8x8_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        const double mean = synced ? stats[c] : bn_c384_8x8_sum(n, x, c) / m;
-        const double var = synced ? stats[384 + c] : bn_c384_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c384_8x8_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_8x8_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, fmean,
+            bn_c384_8x8_pstats_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, fmean,
                 scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -2366,7 +2332,7 @@ void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     *count += 1;
 }
 
-void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c384_8x8_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
     MC_OMP_FOR
@@ -2374,13 +2340,13 @@ void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, mean, scale,
+            bn_c384_8x8_pstats_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, mean, scale,
                 shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c384_8x8_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -2388,7 +2354,7 @@ static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *r
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 384 + c) * 64;
-        bn_c384_8x8_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c384_8x8_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -2402,7 +2368,7 @@ static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *r
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -2413,7 +2379,7 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, co
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 384; c++)
-            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
@@ -2422,11 +2388,11 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, co
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 384 + c) * 64;
-            bn_c384_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c384_8x8_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }

@@ -5209,8 +5209,80 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const
     }
 }
 
-/* conv_k3_c384_384_8x8_s1_p1: conv 384x8x8 -> 384x8x8, kernel 3, stride 1, padding 1 */
-static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k3_c384_384_8x8_s1_p1_stats: conv 384x8x8 -> 384x8x8, kernel 3, stride 1, padding 1 */
+static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    for (int g = 0; g < 24; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 384);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 384);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 384);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 384);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 384);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 384);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 384);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 384);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 384);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 64, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 384);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 384);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 384);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 384);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 384);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 384);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 384);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 384);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 384);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        }
+        *(mc_v8 *)(st + 384 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 384 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+    }
+}
+static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 384; j0 += 32) {
@@ -5293,7 +5365,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(con
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c384_384_8x8_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 24; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5325,7 +5397,7 @@ static void conv_k3_c384_384_8x8_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c384_384_8x8_s1_p1_order_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c384_384_8x8_s1_p1_stats_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
@@ -5333,7 +5405,7 @@ static void conv_k3_c384_384_8x8_s1_p1_order_cl(const float *restrict w, float *
                 out[(t * 384 + ci) * 384 + co] = w[(co * 384 + ci) * 9 + t];
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -5472,7 +5544,7 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5496,7 +5568,7 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
     }
 }
 
-static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 384; j0 += 32) {
@@ -5579,7 +5651,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(cons
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k3_c384_384_8x8_s1_p1_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5603,7 +5675,7 @@ static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c384_384_8x8_s1_p1_stats_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 24; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -5635,7 +5707,7 @@ static void conv_k3_c384_384_8x8_s1_p1_dx_out(const float *restrict xt, float *r
 }
 
 /* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c384_384_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
+static void conv_k3_c384_384_8x8_s1_p1_stats_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
@@ -5644,27 +5716,30 @@ static void conv_k3_c384_384_8x8_s1_p1_order_dx_cl(const float *restrict w, floa
 }
 
 
-void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void conv_k3_c384_384_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wr[1327104];
-    conv_k3_c384_384_8x8_s1_p1_order_cl(w, wr);
+    conv_k3_c384_384_8x8_s1_p1_stats_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[38400], yt[24576];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)b * 24576, xt);
-            conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k3_c384_384_8x8_s1_p1_y_out(yt, y + (long)b * 24576, 0);
+            conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            if (stats)
+                conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
+            conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0);
         }
     }
 }
 
 
 
-void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void conv_k3_c384_384_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
@@ -5678,8 +5753,8 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
             float *restrict part = dwt + (long)k * 1327104;
             memset(part, 0, sizeof(float) * 1327104);
             for (int b = k * n / 2; b < (k + 1) * n / 2; b++) {
-                conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)b * 24576, xt);
-                conv_k3_c384_384_8x8_s1_p1_gemm_dw(1, dy + (long)b * 24576, xt, part);
+                conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
+                conv_k3_c384_384_8x8_s1_p1_stats_gemm_dw(1, dy + (long)b * 24576, xt, part);
             }
         }
     }
@@ -5693,16 +5768,16 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
                 dw[(co * 384 + ci) * 9 + t] += s;;
             }
     static _Alignas(64) float wq[1327104];
-    conv_k3_c384_384_8x8_s1_p1_order_dx_cl(w, wq);
+    conv_k3_c384_384_8x8_s1_p1_stats_order_dx_cl(w, wq);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[38400], dxt[24576];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c384_384_8x8_s1_p1_dy_cl(dy + (long)b * 24576, dyt);
-            conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
-            conv_k3_c384_384_8x8_s1_p1_dx_out(dxt, dx + (long)b * 24576, acc);
+            conv_k3_c384_384_8x8_s1_p1_stats_dy_cl(dy + (long)b * 24576, dyt);
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c384_384_8x8_s1_p1_stats_dx_out(dxt, dx + (long)b * 24576, acc);
         }
     }
 }

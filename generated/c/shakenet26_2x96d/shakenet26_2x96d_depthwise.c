@@ -1433,76 +1433,77 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 48. */
 static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 1024, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 48 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 48 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 48) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 48 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
@@ -5113,76 +5114,77 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 288. */
 static void dw_k3_5_7_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 1024, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 288 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 288 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 288) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 288 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
@@ -8105,76 +8107,77 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 192. */
 static void dw_k3_5_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 1024, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 1024; p0 += 32) {
+            const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 192 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 192 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 1024; p0 += 32) {
-        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 192) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 192 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
@@ -9859,76 +9862,77 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 384. */
 static void dw_k3_5_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 256; p0 += 32) {
-        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 256, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 384 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 384 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 256; p0 += 32) {
-        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 384) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 384 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
@@ -11401,76 +11405,77 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 384. */
 static void dw_k3_3_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 256; p0 += 32) {
-        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 256, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 256; p0 += 32) {
+            const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 384 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 384 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 256; p0 += 32) {
-        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 384) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 384 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
@@ -12572,76 +12577,77 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
     }
 }
 
-/* Over the pixels of the channels-last result yt: the mean of each of its
- * 16 channels, to st, and the sum of squared deviations from it, to st + 768. */
 static void dw_k3_3_c384_8x8_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
 {
-    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
-    for (int p0 = 0; p0 < 64; p0 += 32) {
-        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7);
+    for (int g = 0; g < 1; g++) {
+        const float *restrict yg = yt + g * 16;
+        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0);
+        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / 64, mc_v8);
+        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        for (int p0 = 0; p0 < 64; p0 += 32) {
+            const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+            mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+            int p = p0;
+            for (; p + 8 <= end; p += 8) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + (p + 0) * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+                const mc_v16 v1 = *(const mc_v16 *)(yg + (p + 1) * 16);
+                a1 += (v1 - mean) * (v1 - mean);
+                const mc_v16 v2 = *(const mc_v16 *)(yg + (p + 2) * 16);
+                a2 += (v2 - mean) * (v2 - mean);
+                const mc_v16 v3 = *(const mc_v16 *)(yg + (p + 3) * 16);
+                a3 += (v3 - mean) * (v3 - mean);
+                const mc_v16 v4 = *(const mc_v16 *)(yg + (p + 4) * 16);
+                a4 += (v4 - mean) * (v4 - mean);
+                const mc_v16 v5 = *(const mc_v16 *)(yg + (p + 5) * 16);
+                a5 += (v5 - mean) * (v5 - mean);
+                const mc_v16 v6 = *(const mc_v16 *)(yg + (p + 6) * 16);
+                a6 += (v6 - mean) * (v6 - mean);
+                const mc_v16 v7 = *(const mc_v16 *)(yg + (p + 7) * 16);
+                a7 += (v7 - mean) * (v7 - mean);
+            }
+            for (; p < end; p++) {
+                const mc_v16 v0 = *(const mc_v16 *)(yg + p * 16);
+                a0 += (v0 - mean) * (v0 - mean);
+            }
+            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
         }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+        *(mc_v8 *)(st + 768 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
+        *(mc_v8 *)(st + 768 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
     }
-    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 64, mc_v8);
-    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
-    const mc_v16 mean = *(const mc_v16 *)st;
-    for (int p0 = 0; p0 < 64; p0 += 32) {
-        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
-        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        int p = p0;
-        for (; p + 8 <= end; p += 8) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
-            a1 += (v1 - mean) * (v1 - mean);
-            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
-            a2 += (v2 - mean) * (v2 - mean);
-            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
-            a3 += (v3 - mean) * (v3 - mean);
-            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
-            a4 += (v4 - mean) * (v4 - mean);
-            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
-            a5 += (v5 - mean) * (v5 - mean);
-            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
-            a6 += (v6 - mean) * (v6 - mean);
-            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
-            a7 += (v7 - mean) * (v7 - mean);
-        }
-        for (; p < end; p++) {
-            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
-            a0 += (v0 - mean) * (v0 - mean);
-        }
-        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
-    }
-    *(mc_v8 *)(st + 768) = __builtin_convertvector(sq[0], mc_v8);
-    *(mc_v8 *)(st + 768 + 8) = __builtin_convertvector(sq[1], mc_v8);
 }
 void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
