@@ -173,11 +173,10 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
     em_def(e, "NAME", "%s", k->name);
-    /* FOLD: a pointwise conv applying the batch norm it reads, or that
-     * batch norm (plan.c); defined for every kernel, as 0 for most. */
+    /* FOLD and PSTATS are defined for every kernel, 0 for most. PSTATS: a
+     * depthwise or conv that writes the batch statistics of its output, or
+     * the batch norm that reads them (plan.c, producer_statistics). */
     em_defi(e, "FOLD", em_fold(&e->p->nodes[k->node]));
-    /* PSTATS: a depthwise that writes the batch statistics of its output,
-     * or the batch norm that reads them (plan.c); 0 for the others. */
     em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
     kernel_shapes(e, n);
     switch (n->op->code) {
@@ -273,7 +272,8 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
         for (int j = 0; j < n->ninputs; j++) {
             const mc_node *in = em_node(e, n->inputs[j]);
             const bool applied = pn->applies >> j & 1;
-            em_defi(e, arena_printf(e->a, "XIN%d", j), applied ? mc_plan_input_act(e->p, in, 0) : mc_plan_input_act(e->p, n, j));
+            em_defi(e, arena_printf(e->a, "XIN%d", j),
+                    applied ? mc_plan_input_act(e->p, in, 0) : mc_plan_input_act(e->p, n, j));
             if (applied)
                 batchnorm_constants(e, in, arena_printf(e->a, "%d", j));
         }

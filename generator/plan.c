@@ -219,7 +219,7 @@ static void apply_in_adds(mc_plan *p)
  * conv: the conv has each result in cache, 16 channels to a vector, as it
  * transposes it back into planes, and its mean and squared deviations per
  * channel and image cost it two passes over the cache (templates/c/
- * depthwise_cl.m4, DW_CL_STATS); the batch norm then combines n means and
+ * common.m4, MC_BN_SUMS); the batch norm then combines n means and
  * n sums per channel (batchnorm.m4, PSTATS) instead of reading its input
  * twice from memory (48 x 28 x 28 at batch 128: 19 MB, twice). This is the
  * Multiception fusion SPEC.md names: the pass that computes every kernel

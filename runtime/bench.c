@@ -56,9 +56,10 @@ static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] 
  * applies one of its inputs' (mc_layer.folded). */
 static int applies_bn(const mc_model_desc *m, const mc_layer *l)
 {
+    const int fold = l->kind == MC_L_CONV ? MC_FOLD_CONV : l->kind == MC_L_ADD ? MC_FOLD_ADD : -1;
     for (int j = 0; j < l->ninputs; j++)
-        if (l->inputs[j] >= 0 && m->layers[l->inputs[j]].folded == (l->kind == MC_L_CONV ? MC_FOLD_CONV : MC_FOLD_ADD))
-            return l->kind == MC_L_CONV || l->kind == MC_L_ADD;
+        if (l->inputs[j] >= 0 && m->layers[l->inputs[j]].folded == fold)
+            return 1;
     return 0;
 }
 
@@ -112,9 +113,10 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     r->flops_fwd = macs_layer ? 2.0 * n * (double)weight * l->h * l->w : 0;
     r->flops_bwd = 2 * r->flops_fwd;
     r->bytes_fwd = f * (in + out + params);
-    /* (A fused ReLU's mask reads the output too; a conv applying a folded
-     * batch norm reads its input once more, for the batch norm's gradient.) */
-    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0) +
+    /* (A fused ReLU's mask reads its bits too, a 32nd of the output; a conv
+     * applying a folded batch norm reads its input once more, for the batch
+     * norm's gradient.) */
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out / 32 : 0) +
                         (l->kind == MC_L_CONV && applies_bn(m, l) ? in : 0));
     /* Batch statistics a depthwise or conv writes for its batch norm, which
      * reads them instead of its input (mc_layer.stats). */
@@ -205,7 +207,7 @@ static void describe(const mc_model_desc *m, const mc_layer *l, char *op, size_t
             snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
     } else {
         /* A folded batch norm only takes the batch statistics; from its
-         * depthwise's, it combines them. */
+         * producer's, it combines them. */
         snprintf(op, oplen, "%s%s%s", kind_names[l->kind], applies_bn(m, l) ? "+bn" : "",
                  l->folded ? (l->stats >= 0 ? " combine" : " stats") : fused_names[l->fused]);
     }

@@ -5,17 +5,18 @@ m4_divert(-1)
 # estimates (the variance with its unbiased value); eval uses them.
 # With FUSED relu or relu6 it also does that activation after it
 # (plan.c): it writes the activation of its result, and its backward takes
-# the output gradient only where that output y is above 0 (and below 6; y
-# is read, not recomputed: the mask is then the forward's, bit for bit).
+# the output gradient only where that output y is above 0 (and below 6;
+# the forward keeps that as a bit per value, not recomputed: the mask is
+# the forward's, bit for bit).
 # Folded (FOLD 1) into the pointwise conv that reads it (plan.c), its
 # forward only takes the statistics (the eval forward saves the running
 # ones as the mean and 1/std the conv reads) and it has no backward: the
 # conv applies it and writes its gradients (conv.m4). Applied by the add
 # that reads it (FOLD 2), its forward is the same and its backward its own.
-# With PSTATS its input is the output of a depthwise conv that also wrote
-# the batch statistics of it per image (plan.c, producer_statistics;
-# depthwise_cl.m4): its training forward combines those (pstats) instead of
-# reading its input for them.
+# With PSTATS its input is the output of a depthwise or conv that also
+# wrote the batch statistics of it per image (plan.c, producer_statistics;
+# MC_BN_SUMS in common.m4): its training forward combines those (pstats)
+# instead of reading its input for them.
 # Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6), FOLD,
 # PSTATS.
 
@@ -185,7 +186,7 @@ m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 
 m4_define(`BN_STATS_ONLY', `m4_eval(FOLD != 0)')
 
 m4_define(`MC_BATCHNORM_KERNEL',
-`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it', FOLD, 2, `, applied by the add after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the depthwise before it') */
+`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it', FOLD, 2, `, applied by the add after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the conv before it') */
 m4_ifelse(PSTATS, 1, `BN_PSTATS_SUMS()', `BN_PLANE_SUMS()')m4_dnl
 m4_ifelse(FOLD, 1, `', `BN_PLANE_PASSES()')m4_dnl
 m4_ifelse(PSTATS, 1, `', `

@@ -156,12 +156,10 @@ m4_define(`DW_CL_WEIGHTS', `DW_EACH(`$1const mc_v16 *restrict w`'j = (const mc_v
 # Forward: threads take (image, group) pairs.
 m4_define(`DW_CL_FWD_HELPERS',
 `DW_EACH(`DW_CL_TAPS(j, NAME`'_fwd_k`'j, m4_ifelse(BIAS, 1, `bias', `zero'))')m4_dnl
-m4_ifelse(PSTATS, 1, `DW_CL_STATS()')')
-
-# With PSTATS (plan.c, producer_statistics) the training forward also
-# writes the batch statistics of its output for the batch norm that reads
-# it (MC_BN_SUMS in common.m4, on each channels-last result).
-m4_define(`DW_CL_STATS', `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, 16, 1, YC)')
+m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, 16, 1, YC)')')
+# (With PSTATS, plan.c producer_statistics, the training forward also
+# writes the batch statistics of each channels-last result for the batch
+# norm that reads the output: the sums of common.m4.)
 
 m4_define(`DW_CL_FWD',
 `    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * C)];

@@ -2995,7 +2995,7 @@ void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint16_t *res
     }
 }
 
-/* bn_c192_24x24_relu6_pstats: batch norm over 192 channels of 24x24, from the statistics of the depthwise before it */
+/* bn_c192_24x24_relu6_pstats: batch norm over 192 channels of 24x24, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c192_24x24_relu6_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -4103,7 +4103,7 @@ void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *res
     }
 }
 
-/* bn_c384_12x12_relu6_pstats: batch norm over 384 channels of 12x12, from the statistics of the depthwise before it */
+/* bn_c384_12x12_relu6_pstats: batch norm over 384 channels of 12x12, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c384_12x12_relu6_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -4975,7 +4975,7 @@ void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *res
     }
 }
 
-/* bn_c576_12x12_relu6_pstats: batch norm over 576 channels of 12x12, from the statistics of the depthwise before it */
+/* bn_c576_12x12_relu6_pstats: batch norm over 576 channels of 12x12, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c576_12x12_relu6_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -5620,7 +5620,7 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c160_6x6_pstats: batch norm over 160 channels of 6x6, from the statistics of the depthwise before it */
+/* bn_c160_6x6_pstats: batch norm over 160 channels of 6x6, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c160_6x6_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -5813,7 +5813,7 @@ void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restric
     }
 }
 
-/* bn_c960_6x6_relu6_pstats: batch norm over 960 channels of 6x6, from the statistics of the depthwise before it */
+/* bn_c960_6x6_relu6_pstats: batch norm over 960 channels of 6x6, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c960_6x6_relu6_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -6016,7 +6016,7 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t
     }
 }
 
-/* bn_c160_6x6_byadd_pstats: batch norm over 160 channels of 6x6, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c160_6x6_byadd_pstats: batch norm over 160 channels of 6x6, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c160_6x6_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -6186,7 +6186,7 @@ void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *r
     }
 }
 
-/* bn_c320_6x6_stats_pstats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c320_6x6_stats_pstats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c320_6x6_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -6261,7 +6261,7 @@ void bn_c320_6x6_stats_pstats_fwd_eval(const float *restrict running_mean, const
     }
 }
 
-/* bn_c1280_6x6_relu6_pstats: batch norm over 1280 channels of 6x6, from the statistics of the depthwise before it */
+/* bn_c1280_6x6_relu6_pstats: batch norm over 1280 channels of 6x6, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c1280_6x6_relu6_pstats_sum(int n, const float *restrict st, int c)
 {

@@ -367,7 +367,7 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c48_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -442,7 +442,7 @@ void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c16_32x32_byadd_pstats: batch norm over 16 channels of 32x32, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c16_32x32_byadd_pstats: batch norm over 16 channels of 32x32, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c16_32x32_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -612,7 +612,7 @@ void bn_c16_32x32_byadd_pstats_bwd(int n, const float *restrict x, const float *
     }
 }
 
-/* bn_c32_32x32_stats_pstats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c32_32x32_stats_pstats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -687,7 +687,7 @@ void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c32_16x16_relu_pstats: batch norm over 32 channels of 16x16, from the statistics of the depthwise before it */
+/* bn_c32_16x16_relu_pstats: batch norm over 32 channels of 16x16, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_16x16_relu_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -889,7 +889,7 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint16_t
     }
 }
 
-/* bn_c32_16x16_byadd_pstats: batch norm over 32 channels of 16x16, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c32_16x16_byadd_pstats: batch norm over 32 channels of 16x16, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_16x16_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1059,7 +1059,7 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
     }
 }
 
-/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1370,7 +1370,7 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c64_8x8_relu_pstats: batch norm over 64 channels of 8x8, from the statistics of the depthwise before it */
+/* bn_c64_8x8_relu_pstats: batch norm over 64 channels of 8x8, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_8x8_relu_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1572,7 +1572,7 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *
     }
 }
 
-/* bn_c64_8x8_byadd_pstats: batch norm over 64 channels of 8x8, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c64_8x8_byadd_pstats: batch norm over 64 channels of 8x8, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_8x8_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1742,7 +1742,7 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
     }
 }
 
-/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
 {

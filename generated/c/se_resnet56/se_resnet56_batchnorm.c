@@ -367,7 +367,7 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c48_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -442,7 +442,7 @@ void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c16_32x32_pstats: batch norm over 16 channels of 32x32, from the statistics of the depthwise before it */
+/* bn_c16_32x32_pstats: batch norm over 16 channels of 32x32, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c16_32x32_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -635,7 +635,7 @@ void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* bn_c32_32x32_stats_pstats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c32_32x32_stats_pstats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -710,7 +710,7 @@ void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c32_16x16_relu_pstats: batch norm over 32 channels of 16x16, from the statistics of the depthwise before it */
+/* bn_c32_16x16_relu_pstats: batch norm over 32 channels of 16x16, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_16x16_relu_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -912,7 +912,7 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint16_t
     }
 }
 
-/* bn_c32_16x16_pstats: batch norm over 32 channels of 16x16, from the statistics of the depthwise before it */
+/* bn_c32_16x16_pstats: batch norm over 32 channels of 16x16, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_16x16_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1105,7 +1105,7 @@ void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* bn_c32_16x16_byadd_pstats: batch norm over 32 channels of 16x16, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c32_16x16_byadd_pstats: batch norm over 32 channels of 16x16, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c32_16x16_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1275,7 +1275,7 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
     }
 }
 
-/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1586,7 +1586,7 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c64_8x8_relu_pstats: batch norm over 64 channels of 8x8, from the statistics of the depthwise before it */
+/* bn_c64_8x8_relu_pstats: batch norm over 64 channels of 8x8, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_8x8_relu_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1788,7 +1788,7 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint16_t *
     }
 }
 
-/* bn_c64_8x8_pstats: batch norm over 64 channels of 8x8, from the statistics of the depthwise before it */
+/* bn_c64_8x8_pstats: batch norm over 64 channels of 8x8, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_8x8_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1981,7 +1981,7 @@ void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c64_8x8_byadd_pstats: batch norm over 64 channels of 8x8, applied by the add after it, from the statistics of the depthwise before it */
+/* bn_c64_8x8_byadd_pstats: batch norm over 64 channels of 8x8, applied by the add after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_8x8_byadd_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -2151,7 +2151,7 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
     }
 }
 
-/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
 {

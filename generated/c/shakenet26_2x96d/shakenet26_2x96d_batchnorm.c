@@ -335,7 +335,7 @@ void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restric
     }
 }
 
-/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c48_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -873,7 +873,7 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c288_32x32_stats_pstats: batch norm over 288 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c288_32x32_stats_pstats: batch norm over 288 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c288_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1152,7 +1152,7 @@ void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* bn_c192_32x32_stats_pstats: batch norm over 192 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c192_32x32_stats_pstats: batch norm over 192 channels of 32x32, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c192_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -1690,7 +1690,7 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
     }
 }
 
-/* bn_c384_16x16_stats_pstats: batch norm over 384 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c384_16x16_stats_pstats: batch norm over 384 channels of 16x16, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c384_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -2205,7 +2205,7 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restri
     }
 }
 
-/* bn_c384_8x8_pstats: batch norm over 384 channels of 8x8, from the statistics of the depthwise before it */
+/* bn_c384_8x8_pstats: batch norm over 384 channels of 8x8, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c384_8x8_pstats_sum(int n, const float *restrict st, int c)
 {
@@ -2398,7 +2398,7 @@ void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restric
     }
 }
 
-/* bn_c768_8x8_stats_pstats: batch norm over 768 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* bn_c768_8x8_stats_pstats: batch norm over 768 channels of 8x8, applied by the pointwise conv after it, from the statistics of the conv before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c768_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
 {
