@@ -283,6 +283,29 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
 
 /* ---- files ------------------------------------------------------------------------ */
 
+/* The CPU target's row (target.h), as the C templates read it: MC_CPU its
+ * name, MC_ISA the intrinsics of its prelude, VL the floats of a vector,
+ * VREGS the vector registers, MC_MASKED_MEM 1 with masked loads and stores,
+ * BITS_BYTES the bytes of a vector's activation bits,
+ * L1_FLOATS and L2_FLOATS the cache budgets in floats, and the product
+ * tiles GEMM_MR x GEMM_NV, GEMM_CL_MR x GEMM_CL_NV and GEMM_NT_MR. */
+static void target_constants(emitter *e, const mc_target *t)
+{
+    em_def(e, "MC_CPU", "%s", t->name);
+    em_def(e, "MC_ISA", "%s", t->isa);
+    em_defi(e, "VL", t->lanes);
+    em_defi(e, "VREGS", t->vregs);
+    em_defi(e, "MC_MASKED_MEM", t->masked);
+    em_defi(e, "BITS_BYTES", (t->lanes + 7) / 8); /* an activation mask word: a vector's bits (plan.c) */
+    em_defi(e, "L1_FLOATS", t->l1 / 4);
+    em_defi(e, "L2_FLOATS", t->l2 / 4);
+    em_defi(e, "GEMM_MR", t->gemm_mr);
+    em_defi(e, "GEMM_NV", t->gemm_nv);
+    em_defi(e, "GEMM_CL_MR", t->gemm_cl_mr);
+    em_defi(e, "GEMM_CL_NV", t->gemm_cl_nv);
+    em_defi(e, "GEMM_NT_MR", t->gemm_nt_mr);
+}
+
 static void model_constants(emitter *e)
 {
     const mc_model *m = e->m;
@@ -309,6 +332,9 @@ static void model_constants(emitter *e)
 void em_driver_begin(emitter *e, FILE *f, const char *templates_needed)
 {
     e->f = f;
+    /* The target's constants first: the templates' definitions (and the
+     * macro names their comments mention) may expand them as they are read. */
+    target_constants(e, e->p->opt.target);
     fprintf(f, "m4_include(`common.m4')m4_dnl\n");
     for (const char *t = templates_needed; *t;) {
         size_t len = strcspn(t, " ");

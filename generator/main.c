@@ -37,8 +37,8 @@ static const char usage_main[] =
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
 
 static const char usage_build[] =
-    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--generic]\n"
-    "                   [--no-fuse] -o EXE\n"
+    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--cpu CPU]\n"
+    "                   [--generic] [--no-fuse] -o EXE\n"
     "\n"
     "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
     "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
@@ -46,6 +46,8 @@ static const char usage_build[] =
     "  --conv, --classes, --input   as for summary\n"
     "  --target cuda    also the CUDA sources (nvcc), linked with cuBLAS: EXE takes\n"
     "                   --device cuda (cpu stays the default)\n"
+    "  --cpu CPU        the CPU the C kernels are for: native (default: the best this\n"
+    "                   machine runs), avx512, avx2, neon or portable (docs/targets.md)\n"
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
     "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
@@ -54,7 +56,8 @@ static const char usage_build[] =
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
     "  -h, --help       this help\n"
     "\n"
-    "Environment: CC (default " MCGEN_CC_DEFAULT "), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT "),\n"
+    "Environment: CC (default " MCGEN_CC_DEFAULT "), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT ",\n"
+    "after the CPU's own flags: -march=native, or the target's, as -march=x86-64-v3 for avx2),\n"
     "MCGEN_NVFLAGS (nvcc's, default " MCGEN_NVFLAGS_DEFAULT "),\n"
     "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
@@ -71,8 +74,8 @@ static const char usage_summary[] =
     "  -h, --help       this help\n";
 
 static const char usage_emit[] =
-    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--no-fuse]\n"
-    "                  -o DIR\n"
+    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--cpu CPU]\n"
+    "                  [--no-fuse] -o DIR\n"
     "\n"
     "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
     "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
@@ -82,6 +85,8 @@ static const char usage_emit[] =
     "\n"
     "  --conv, --classes, --input   as for summary\n"
     "  --target T       c (default), cuda, or all (both)\n"
+    "  --cpu CPU        the CPU the C kernels are for: native (default: the best this\n"
+    "                   machine runs), avx512, avx2, neon or portable (docs/targets.md)\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
     "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
     "                   folded into the conv or applied by the add after it or\n"
@@ -123,10 +128,12 @@ static bool parse_shape(const char *s, mc_shape *out)
 typedef struct model_args {
     mc_options opt;
     const char *path, *out, *target;
+    const mc_target *cpu;
+    bool cpu_native; /* --cpu native (the default): compiled with -march=native */
     bool json, no_fuse, generic;
 } model_args;
 
-enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16 };
+enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16, OPT_CPU = 32 };
 
 /* Returns -1 when the command should go on, else the exit status. */
 static int parse_model_args(int argc, char **argv, const char *cmd, const char *usage, unsigned allowed,
@@ -136,18 +143,20 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         {"conv", required_argument, NULL, 'c'}, {"classes", required_argument, NULL, 'n'},
         {"input", required_argument, NULL, 'i'}, {"json", no_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'}, {"no-fuse", no_argument, NULL, 'f'},
-        {"generic", no_argument, NULL, 'g'},
+        {"generic", no_argument, NULL, 'g'},     {"cpu", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     memset(ma, 0, sizeof *ma);
     ma->target = "c";
+    ma->cpu = mc_target_native();
+    ma->cpu_native = true;
     int c;
     long v;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE
-                      : c == 'g' ? OPT_GENERIC : 0;
+                      : c == 'g' ? OPT_GENERIC : c == 'u' ? OPT_CPU : 0;
         if (need && !(allowed & need))
             return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
         switch (c) {
@@ -170,6 +179,11 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
             break;
         case 'f': ma->no_fuse = true; break;
         case 'g': ma->generic = true; break;
+        case 'u':
+            if (!(ma->cpu = mc_target_find(optarg)))
+                return usage_error(cmd, "bad --cpu '%s'; expected native, avx512, avx2, neon or portable", optarg);
+            ma->cpu_native = strcmp(optarg, "native") == 0;
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -251,6 +265,10 @@ static const char *template_dir(arena *a, const char *target)
     return arena_printf(a, "%s/%s", data_dir(a, "share/mcgen/templates", "c/common.m4", MCGEN_TEMPLATE_DIR), target);
 }
 
+/* The compiler flags that enable the CPU target: -march=native for the
+ * default (tuned for this machine too), else the target's own. */
+static const char *cpu_flags(const model_args *ma) { return ma->cpu_native ? "-march=native" : ma->cpu->cflags; }
+
 /* Plans the model, emits its sources into a staging folder, verifies them
  * and moves them into `out` (shown in messages as `shown`): all or nothing.
  * The names of the files written end up in *files. */
@@ -264,7 +282,7 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
      * keep activation bits: with both targets each gets its own plan (the
      * same layer slots); the descriptor is C's. */
     const bool cuda_only = strcmp(ma->target, "cuda") == 0;
-    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only};
+    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .target = ma->cpu};
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
@@ -277,10 +295,10 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     }
     if (ok && strcmp(ma->target, "c") != 0) {
         eo->templates = template_dir(a, "cuda");
-        mc_plan_options pco = {.no_fuse = ma->no_fuse, .cuda = true};
+        mc_plan_options pco = {.no_fuse = ma->no_fuse, .cuda = true, .target = ma->cpu};
         ok = mc_emit_cuda(a, m, cuda_only ? p : mc_plan_model(a, m, &pco), eo, &st, err, errlen);
     }
-    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
+    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, cpu_flags(ma), err, errlen);
     *files = st.files, *nfiles = st.nfiles;
     ok = ok && mc_staging_commit(&st, err, errlen);
     if (!ok)
@@ -291,7 +309,7 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
 static int cmd_emit(int argc, char **argv)
 {
     model_args ma;
-    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE, &ma);
+    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU, &ma);
     if (rc >= 0)
         return rc;
     arena *a = arena_new();
@@ -343,7 +361,8 @@ static const char *build_text(arena *a, const char *cc, const char *cflags, bool
 static int cmd_build(int argc, char **argv)
 {
     model_args ma;
-    int rc = parse_model_args(argc, argv, "build", usage_build, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC, &ma);
+    int rc = parse_model_args(argc, argv, "build", usage_build,
+                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU, &ma);
     if (rc >= 0)
         return rc;
     if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
@@ -359,7 +378,7 @@ static int cmd_build(int argc, char **argv)
     }
     const char *cc = getenv("CC"), *cflags = getenv("MCGEN_CFLAGS");
     cc = cc && *cc ? cc : MCGEN_CC_DEFAULT; /* the compiler the runtime was built with, its OpenMP flags too */
-    cflags = cflags ? cflags : MCGEN_CFLAGS_DEFAULT;
+    cflags = arena_printf(a, "%s %s", cpu_flags(&ma), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
     const char *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     char err[1024];

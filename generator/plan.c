@@ -172,6 +172,7 @@ static void fuse_activations(mc_plan *p)
 static void fold_batchnorms(mc_plan *p)
 {
     const mc_model *m = p->m;
+    const mc_target *t = p->opt.target;
     for (int i = 0; i < m->norder; i++) {
         const int v = m->order[i];
         const mc_node *c = &m->nodes[v];
@@ -180,7 +181,8 @@ static void fold_batchnorms(mc_plan *p)
         const int b = c->inputs[0];
         const mc_node *bn = &m->nodes[b];
         if (bn->op->code != OP_BATCHNORM || p->nodes[b].fused_act || b == m->output || readers(m, b) != 1 ||
-            bn->shape.c % 16 != 0 || (c->stride != 1 && (long long)c->shape.h * c->shape.w * bn->shape.c > 65536))
+            bn->shape.c % t->lanes != 0 ||
+            (c->stride != 1 && (long long)c->shape.h * c->shape.w * bn->shape.c > t->l2 / 4))
             continue;
         p->nodes[b].folded = true;
         p->nodes[v].fold = true;
@@ -216,7 +218,7 @@ static void apply_in_adds(mc_plan *p)
 
 /* A batch norm reading the output of a depthwise conv that takes the
  * channels-last form (depthwise_cl.m4) gets its batch statistics from that
- * conv: the conv has each result in cache, 16 channels to a vector, as it
+ * conv: the conv has each result in cache, a vector of channels at a time, as it
  * transposes it back into planes, and its mean and squared deviations per
  * channel and image cost it two passes over the cache (templates/c/
  * common.m4, MC_BN_SUMS); the batch norm then combines n means and
@@ -226,7 +228,7 @@ static void apply_in_adds(mc_plan *p)
  * of the list also produces BN1's statistics. The condition restates
  * DW_CL of depthwise_cl.m4 (the template stops m4 with an error naming
  * this function if they disagree). */
-static bool depthwise_cl(const mc_model *m, const mc_node *d)
+static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d)
 {
     const mc_shape in = m->nodes[d->inputs[0]].shape;
     int pmax = 0;
@@ -235,9 +237,9 @@ static bool depthwise_cl(const mc_model *m, const mc_node *d)
             return false;
         pmax = d->ks[j] / 2 > pmax ? d->ks[j] / 2 : pmax;
     }
-    const long long padded = (long long)(in.h + 2 * pmax) * (in.w + 2 * pmax) * 16;
-    return d->stride == 1 && in.c % 16 == 0 && d->shape.h == in.h && d->shape.w == in.w &&
-           (2 * padded + (long long)in.h * in.w * 16) * 4 <= 262144;
+    const long long padded = (long long)(in.h + 2 * pmax) * (in.w + 2 * pmax) * t->lanes;
+    return d->stride == 1 && in.c % t->lanes == 0 && d->shape.h == in.h && d->shape.w == in.w &&
+           (2 * padded + (long long)in.h * in.w * t->lanes) * 4 <= t->l2;
 }
 
 /* The same for a conv whose forward takes the channels-last form (CV_CLF
@@ -245,18 +247,19 @@ static bool depthwise_cl(const mc_model *m, const mc_node *d)
  * disagree): every image's result is in cache with its channels last
  * before it is transposed back into planes (resnet20's 3x3 convs before
  * their bn2). */
-static bool conv_cl_forward(const mc_model *m, const mc_node *c)
+static bool conv_cl_forward(const mc_model *m, const mc_target *t, const mc_node *c)
 {
     const mc_shape in = m->nodes[c->inputs[0]].shape, o = c->shape;
     const long long pix = (long long)o.h * o.w;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
     const bool shifted = c->groups == 1 && c->stride == 1 && c->k > 1 && c->pad <= c->k - 1;
-    if (c->groups != 1 || in.c % 16 || o.c % 16 || !(shifted || point))
+    const int vl = t->lanes;
+    if (c->groups != 1 || in.c % vl || o.c % vl || !(shifted || point))
         return false;
-    if (point && c->stride == 1 && (pix + 15) / 16 * 16 * 15 <= pix * 16) /* planar (CV_PW_PLANAR) */
+    if (point && c->stride == 1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16) /* planar (CV_PW_PLANAR) */
         return false;
     const long long xt = c->stride == 1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
-    return xt + o.c * pix + (c->stride == 1 ? 0 : in.c * pix) <= 65536;
+    return xt + o.c * pix + (c->stride == 1 ? 0 : in.c * pix) <= t->l2 / 4;
 }
 
 static void producer_statistics(mc_plan *p)
@@ -268,8 +271,8 @@ static void producer_statistics(mc_plan *p)
             continue;
         const int d = bn->inputs[0];
         const int code = m->nodes[d].op->code;
-        if ((code == OP_DEPTHWISE && depthwise_cl(m, &m->nodes[d])) ||
-            (code == OP_CONV && conv_cl_forward(m, &m->nodes[d]))) {
+        if ((code == OP_DEPTHWISE && depthwise_cl(m, p->opt.target, &m->nodes[d])) ||
+            (code == OP_CONV && conv_cl_forward(m, p->opt.target, &m->nodes[d]))) {
             p->nodes[d].writes_stats = true;
             p->nodes[m->order[i]].reads_stats = true;
         }
@@ -281,9 +284,10 @@ static void producer_statistics(mc_plan *p)
  * passed it: its training forward writes them, its backward reads them
  * instead of the output, a 32nd of that stream (the batch norm's backward
  * walks a channel over the batch twice; at 16 x 28 x 28 its three streams
- * of 400 KB did not stay in L2 from one pass to the next). 16-bit words,
- * per image a run per plane (batchnorm.m4, add.m4), two to a float of the
- * activation area, in a slot after the layers'. */
+ * of 400 KB did not stay in L2 from one pass to the next). A word of
+ * (lanes + 7) / 8 bytes per vector of values (common.m4, MC_PLANE_MASK),
+ * per image a run per plane (batchnorm.m4, add.m4), the image rounded up
+ * to whole floats of the activation area, in a slot after the layers'. */
 static void mask_activations(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -292,9 +296,10 @@ static void mask_activations(mc_plan *p)
         mc_plan_node *pn = &p->nodes[m->order[i]];
         if (!pn->fused_act)
             continue;
-        const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + 15) / 16);
+        const int vl = p->opt.target->lanes;
+        const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + vl - 1) / vl);
         pn->mask = p->act_floats;
-        p->act_floats += (words + 1) / 2;
+        p->act_floats += (words * ((vl + 7) / 8) + 3) / 4;
     }
 }
 
@@ -312,6 +317,8 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
     p->m = m;
     if (opt)
         p->opt = *opt;
+    if (!p->opt.target)
+        p->opt.target = mc_target_native();
     p->nodes = arena_alloc(a, (size_t)m->nnodes * sizeof *p->nodes);
     for (int i = 0; i < m->nnodes; i++)
         p->nodes[i].layer = -1;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "graph.h"
+#include "target.h"
 
 struct arena;
 
@@ -54,6 +55,7 @@ typedef struct mc_plan_options {
     bool cuda;    /* for the CUDA templates, which do only the activation fusion: no batch norm folded into the
                    * conv after it, applied by an add or taking its statistics from the conv before it, no
                    * activation bits */
+    const mc_target *target; /* the CPU the C kernels are for (target.h); NULL: the native one */
 } mc_plan_options;
 
 typedef struct mc_plan {

@@ -255,7 +255,7 @@ static void check_all_taps(const kernel_scan *ks)
 }
 
 bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, const char *const *files, int nfiles,
-               const char *runtime_include, char *err, size_t errlen)
+               const char *runtime_include, const char *cpu_flags, char *err, size_t errlen)
 {
     checker c = {.a = a, .dir = dir, .shown = shown, .err = err, .errlen = errlen};
     unsigned char *seen = arena_alloc(a, (size_t)p->nkernels * KERNEL_SEEN + 1);
@@ -263,7 +263,10 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
     bool *found = arena_alloc(a, (size_t)p->nkernels * sizeof *found + 1);
     /* The CUDA runtime headers sit in cuda/ in the source tree (a main
      * of a CUDA build includes them); installed, beside the others. */
-    const char *args[] = {"-std=c11", "-I", runtime_include, "-I", arena_printf(a, "%s/cuda", runtime_include), "-I", dir};
+    /* The CPU's flags (one, or none): the kernels' intrinsics need them. */
+    const char *args[] = {"-std=c11", "-I", runtime_include, "-I", arena_printf(a, "%s/cuda", runtime_include), "-I", dir,
+                          cpu_flags};
+    const int nargs = *cpu_flags ? 8 : 7;
     CXIndex index = clang_createIndex(0, 0);
     bool ok = true;
     for (int i = 0; i < nfiles && ok; i++) {
@@ -271,7 +274,7 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
         if (len < 2 || strcmp(files[i] + len - 2, ".c") != 0)
             continue;
         CXTranslationUnit tu;
-        ok = parse_file(&c, index, arena_printf(a, "%s/%s", dir, files[i]), args, 7, &tu);
+        ok = parse_file(&c, index, arena_printf(a, "%s/%s", dir, files[i]), args, nargs, &tu);
         if (!ok)
             break;
         CXCursor root = clang_getTranslationUnitCursor(tu);

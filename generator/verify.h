@@ -13,7 +13,6 @@ struct arena;
  * messages name them as in the folder `shown` (where they will go).
  * runtime_include: the folder holding mc_model.h. */
 bool mc_verify(struct arena *a, const mc_plan *p, const char *dir, const char *shown, const char *const *files,
-               int nfiles,
-               const char *runtime_include, char *err, size_t errlen);
+               int nfiles, const char *runtime_include, const char *cpu_flags, char *err, size_t errlen);
 
 #endif

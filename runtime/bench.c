@@ -289,9 +289,9 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         fprintf(stderr, "error: %s: cannot write: %s\n", tmp, strerror(errno));
         return 1;
     }
-    fprintf(f, "{\"model\": \"%s\", \"conv\": \"%s\", \"input\": [%d, %d, %d], \"batch\": %d, \"threads\": %d, "
-               "\"iters\": %d,\n \"step\": {",
-            m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, o->iters);
+    fprintf(f, "{\"model\": \"%s\", \"conv\": \"%s\", \"cpu\": \"%s\", \"input\": [%d, %d, %d], \"batch\": %d, "
+               "\"threads\": %d, \"iters\": %d,\n \"step\": {",
+            m->name, m->conv_type, m->cpu ? m->cpu : "any", m->c, m->h, m->w, o->batch, threads, o->iters);
     for (int v = 0; v < (o->generated_only ? 1 : 2); v++)
         fprintf(f, "%s\"%s\": {\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, \"images_per_s\": %.6g}",
                 v ? ", " : "", v ? "generic" : "generated", step[v].median, step[v].min, step[v].max,
@@ -373,9 +373,10 @@ int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
     for (int i = 0; i < o->batch; i++)
         b.labels[i] = (int32_t)mc_rng_below(&b.rng, (uint32_t)m->classes);
 
-    printf("%s (%s), input %dx%dx%d, batch %d, %d thread%s, median of %d after a warm-up "
+    printf("%s (%s), %s CPU target, input %dx%dx%d, batch %d, %d thread%s, median of %d after a warm-up "
            "(sprd: (max - min) / median)%s\n",
-           m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s", o->iters,
+           m->name, m->conv_type, m->cpu ? m->cpu : "any", m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s",
+           o->iters,
            o->cpu_time ? ", CPU time" : "");
     /* The step first: it also leaves every slot filled for the layers. */
     timing step[2];

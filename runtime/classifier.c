@@ -22,6 +22,7 @@
 
 #include "mc_batch.h"
 #include "mc_bench.h"
+#include "mc_cpu.h"
 #include "mc_checkpoint.h"
 #include "mc_dataset.h"
 #include "mc_dist.h"
@@ -80,8 +81,26 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 1;
 }
 
+/* OpenMP threads that wait for work by spinning take the core of the
+ * thread that has the work when another process keeps the other cores
+ * busy (a small net on 2 cores, one of them busy: 52 s with 2 threads
+ * against 2.3 s with 1). Unless the user chose a wait policy, they sleep
+ * instead. libgomp reads OMP_WAIT_POLICY once, in its constructor, before
+ * main: so this runs from the executable's .preinit_array, which the
+ * loader calls before any shared library's constructor (as the
+ * sanitizers' runtimes do). docs/performance.md has the measurements. */
+static void passive_threads(int argc, char **argv, char **envp)
+{
+    (void)argc, (void)argv, (void)envp;
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !getenv("KMP_BLOCKTIME"))
+        setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const mc_preinit_passive)(int, char **, char **) =
+    passive_threads;
+
 /* Threads of the generated kernels (OpenMP). The kernels give the same
- * bits for any count; the default is every processor. */
+ * bits for any count; the default is every processor this process may run
+ * on (its affinity mask, as the OpenMP runtimes count them). */
 static void set_threads(int threads)
 {
 #ifdef _OPENMP
@@ -230,8 +249,8 @@ static int cmd_info(const cli *c, int argc, char **argv)
     const mc_model_desc *m = c->m;
     printf("model       %s\nconv type   %s\nsource      %s\ninput       %dx%dx%d\nclasses     %d\n", m->name,
            m->conv_type, m->source, m->c, m->h, m->w, m->classes);
-    printf("parameters  %" PRId64 "\nMACs/image  %" PRId64 "\nkernels     %s\nbuild       %s\n", m->params, m->macs,
-           c->generic ? "generic (runtime)" : "generated (specialized)", c->build);
+    printf("parameters  %" PRId64 "\nMACs/image  %" PRId64 "\nkernels     %s\ncpu target  %s\nbuild       %s\n", m->params,
+           m->macs, c->generic ? "generic (runtime)" : "generated (specialized)", m->cpu ? m->cpu : "any", c->build);
     printf("devices     cpu%s\n", c->cuda ? ", cuda" : "");
     return 0;
 }
@@ -752,6 +771,12 @@ int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int
         return argc < 2 ? 2 : 0;
     }
     c.cmd = argv[1];
+    char why[160];
+    if (!mc_cpu_runs(m->cpu, why, sizeof why)) {
+        fprintf(stderr, "%s: error: built for the %s CPU target (mcgen build --cpu %s), but %s; rebuild it with "
+                "--cpu native\n", c.exe, m->cpu, m->cpu, why);
+        return 1;
+    }
     if (!strcmp(c.cmd, "forward") || !strcmp(c.cmd, "grad"))
         return forward_or_grad(&c, argc - 1, argv + 1, !strcmp(c.cmd, "grad"));
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

@@ -116,6 +116,7 @@ typedef struct mc_state {
 
 typedef struct mc_model_desc {
     const char *name, *conv_type, *source;
+    const char *cpu; /* the CPU target of its kernels (mcgen --cpu): avx512, avx2, neon, portable; NULL: any */
     int classes, c, h, w;
     int64_t params, macs; /* parameters as PyTorch counts them; forward multiply-accumulates per image */
     int ntensors;

@@ -2,7 +2,8 @@
 # cuda_check.sh BUILD_DIR NVCC MODEL.mcn [mcgen emit options...]
 #
 # The CUDA sources of a model, without a GPU: emits the model for both
-# targets, compiles its .cu (tests/cuda_compile.sh: warnings as errors, no
+# targets (the C for the portable CPU target: compiled here without
+# -march), compiles its .cu (tests/cuda_compile.sh: warnings as errors, no
 # spills in the layer kernels), and runs tests/model_check.c on the CUDA
 # step emulated on the host (the kernels' own block bodies and per-element
 # functions over the whole index space) against the generic C step, layer
@@ -19,7 +20,7 @@ src=$(pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$build/mcgen" emit "$model" --target all "$@" -o "$out/gen"
+"$build/mcgen" emit "$model" --target all --cpu portable "$@" -o "$out/gen"
 name=$(sed -n 's/^model[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$model" | head -1)
 inc=(-I "$src/runtime" -I "$src/runtime/cuda" -I "$out/gen")
 # The C sources (the descriptor, and the C step it points at, which this

@@ -5,8 +5,10 @@
 # with clang (-std=c11 -Wall -Wextra -Werror), links it with the runtime
 # and tests/model_check.c, and runs the check: generated step against the
 # generic one. Run from the source tree's root (CTest does).
-# MCGEN_CHECK_MARCH: gcc's -march for the check (default native; e.g.
-# x86-64-v3 runs the kernels' forms for machines without AVX-512).
+# MCGEN_CHECK_CPU: the CPU target to emit for (mcgen emit --cpu; default
+# native), compiled with its -march: avx512 x86-64-v4, avx2 x86-64-v3,
+# portable x86-64 (neon: tests/neon_check.sh). A target this CPU cannot
+# run (avx512 on an AVX2 machine) is compiled and not run.
 set -euo pipefail
 build=$1 model=$2
 shift 2
@@ -14,19 +16,36 @@ src=$(pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$build/mcgen" emit "$model" "$@" -o "$out/gen"
+cpu=${MCGEN_CHECK_CPU:-native}
+case $cpu in
+  native) march=native ;;
+  avx512) march=x86-64-v4 ;;
+  avx2) march=x86-64-v3 ;;
+  portable) march=x86-64 ;;
+  *) echo "emit_check.sh: unknown MCGEN_CHECK_CPU '$cpu'" >&2; exit 2 ;;
+esac
+run=1
+if [ "$cpu" = avx512 ] && ! grep -q avx512bw /proc/cpuinfo; then
+  run=0
+fi
+
+"$build/mcgen" emit "$model" --cpu "$cpu" "$@" -o "$out/gen"
 name=$(sed -n 's/^model[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$model" | head -1)
 flags=(-std=c11 -Wall -Wextra -Werror -O1 -I "$src/runtime" -I "$out/gen")
 
 # Every emitted file must compile warning-free with both compilers.
 for f in "$out"/gen/*.c; do
-  clang "${flags[@]}" -fsyntax-only "$f"
+  clang "${flags[@]}" -march="$march" -fsyntax-only "$f"
 done
 # gcc builds the threaded kernels (OpenMP), run on two threads, for this
 # machine's vectors with multiply-adds fused, as mcgen build does (without
 # them gcc splits the 64-byte vectors and takes minutes on the larger
 # kernel lists); clang checks the serial form.
-gcc "${flags[@]}" -march="${MCGEN_CHECK_MARCH:-native}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
+gcc "${flags[@]}" -march="$march" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$build/libmcgen_runtime.a" $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
+if [ $run = 0 ]; then
+  echo "emit_check.sh: compiled for $cpu; this CPU cannot run it, so not run"
+  exit 0
+fi
 OMP_NUM_THREADS=2 "$out/check" --jobs 1

@@ -16,7 +16,11 @@
 #ifndef MODEL_GRAD_TOLERANCE
 #define MODEL_GRAD_TOLERANCE 1e-4
 #endif
+#ifdef MC_CHECK_SHIM
+#include "criterion_shim.h"
+#else
 #include <criterion/criterion.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -94,15 +94,22 @@ def load_bench(path):
     return bench
 
 
-def run_probe(threads):
-    """Compile tools/roofline_probe.c into a temp dir and run it on T threads."""
+# The compiler flags of mcgen's CPU targets (generator/target.c), for the
+# probe to measure with the vectors of the target the classifier was built
+# for; native (or a bench without "cpu") takes what this CPU has.
+TARGET_MARCH = {"avx512": "-march=x86-64-v4", "avx2": "-march=x86-64-v3", "portable": "-march=x86-64"}
+
+
+def run_probe(threads, cpu=None):
+    """Compile tools/roofline_probe.c into a temp dir for the classifier's
+    CPU target and run it on T threads."""
     src = os.path.join(HERE, "roofline_probe.c")
     cc = os.environ.get("CC", "cc")
     if not shutil.which(cc):
         die("no C compiler %r to build the roofline probe (give --probe PROBE.json instead)" % cc)
     with tempfile.TemporaryDirectory(prefix="mcgen-probe-") as tmp:
         exe = os.path.join(tmp, "probe")
-        cmd = [cc, "-O3", "-march=native", "-fopenmp", src, "-o", exe, "-lm"]
+        cmd = [cc, "-O3", TARGET_MARCH.get(cpu, "-march=native"), "-fopenmp", src, "-o", exe, "-lm"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             die("building the probe failed: %s: %s" % (" ".join(cmd), r.stderr.strip().splitlines()[-1:]))
@@ -608,7 +615,7 @@ def main(argv):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
 
-    probe = load_probe(args.probe) if args.probe else run_probe(threads)
+    probe = load_probe(args.probe) if args.probe else run_probe(threads, bench.get("cpu"))
     if int(probe.get("threads", threads)) != threads:
         note("warning: the probe measured %s thread(s), the comparison uses %d" % (probe.get("threads"), threads))
 

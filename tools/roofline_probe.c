@@ -3,12 +3,16 @@
  *   cc -O3 -march=native -fopenmp tools/roofline_probe.c -o probe -lm
  *   ./probe [THREADS]        (default: OMP_NUM_THREADS, else all cores)
  *
- * prints one JSON object: {"threads":T,"peak_gflops":...,"bandwidth_gbs":...}
+ * prints one JSON object: {"threads":T,"lanes":L,"chains":N,"peak_gflops":...,"bandwidth_gbs":...}
  *
  * peak_gflops: FP32 fused multiply-add throughput of T threads, each running
- *   NACC independent FMA chains on 64-byte GNU C vectors (so no intrinsics are
- *   needed; -march=native picks the widest FMA the CPU has). NACC chains hide
- *   the FMA latency (4 cycles x 2 ports = 8 in flight on current x86 cores).
+ *   NACC independent FMA chains on GNU C vectors of the target's width (no
+ *   intrinsics needed): 16 floats where the compiler targets AVX-512, 8 for
+ *   AVX2, 4 elsewhere (SSE, NEON), and as many chains as its registers hold
+ *   beside the two constants (16 of 32, 12 of 16), enough to hide the FMA
+ *   latency (4 cycles x 2 ports = 8 in flight on current x86 cores).
+ *   Build it with the target's -march (tools/compare.py does: x86-64-v3 for
+ *   mcgen's avx2 target) to measure that target on a CPU that has more.
  * bandwidth_gbs: STREAM triad a[i] = b[i] + s * c[i] over arrays much larger
  *   than the caches, counting 3 arrays x 4 bytes per element (no write-allocate
  *   traffic, as STREAM does), best of several repetitions.
@@ -22,8 +26,16 @@
 #include <omp.h>
 #endif
 
-typedef float vfloat __attribute__((vector_size(64)));
-enum { LANES = sizeof(vfloat) / sizeof(float), NACC = 16 };
+#if defined(__AVX512F__)
+enum { LANES = 16, NACC = 16 };
+#elif defined(__AVX2__) || defined(__AVX__)
+enum { LANES = 8, NACC = 12 };
+#elif defined(__aarch64__)
+enum { LANES = 4, NACC = 16 };
+#else
+enum { LANES = 4, NACC = 12 };
+#endif
+typedef float vfloat __attribute__((vector_size(4 * LANES)));
 
 static double now(void)
 {
@@ -146,6 +158,7 @@ int main(int argc, char **argv)
     double gflops = peak_gflops(threads, m0, a0);
     /* 3 x 64 MiB: far beyond any L3 of a 2-socket server of today */
     double gbs = triad_gbs(threads, 16L << 20, 3.0f - 1e-9f * argc);
-    printf("{\"threads\":%d,\"peak_gflops\":%.1f,\"bandwidth_gbs\":%.2f}\n", threads, gflops, gbs);
+    printf("{\"threads\":%d,\"lanes\":%d,\"chains\":%d,\"peak_gflops\":%.1f,\"bandwidth_gbs\":%.2f}\n", threads, LANES, NACC,
+           gflops, gbs);
     return 0;
 }

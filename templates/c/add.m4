@@ -25,16 +25,16 @@ m4_define(`ADD_SUM', `ADD_EACH(`m4_ifelse(i, 0, `', ` + ')$1')')
 # common.m4), which the backward reads instead of the output (a 32nd of
 # its traffic).
 m4_define(`ADD_HW', `m4_eval(H * W)')
-m4_define(`ADD_HW16', `m4_eval(H * W / 16 * 16)')
+m4_define(`ADD_HWV', `m4_eval(H * W / VL * VL)')
 # ADD_IN(i, at): input i at at, a vector (ADD_IN1: a float), normalized
 # when it is a batch norm the add applies.
-m4_define(`ADD_IN', `m4_ifelse(ADD_APPLY($1), 1, `(*(const mc_v16 *)(x$1 + $2) - m$1) * k$1 + f$1', `*(const mc_v16 *)(x$1 + $2)')')
+m4_define(`ADD_IN', `m4_ifelse(ADD_APPLY($1), 1, `(*(const mc_vf *)(x$1 + $2) - m$1) * k$1 + f$1', `*(const mc_vf *)(x$1 + $2)')')
 m4_define(`ADD_IN1', `m4_ifelse(ADD_APPLY($1), 1, `(x$1[$2] - m$1) * k$1 + f$1', `x$1[$2]')')
 m4_define(`ADD_BN_PARAMS', `m4_ifelse(ADD_APPLY($1), 1, `const float *restrict gamma$1, const float *restrict beta$1,
     const float *restrict mean$1, const float *restrict invstd$1, ')')
 
-m4_define(`ADD_FWD_PARAMS', `int n, ADD_EACH(`const float *x`'i, ADD_BN_PARAMS(i)')float *restrict y`'MC_MASKED(`, uint16_t *restrict mask')')
-m4_define(`ADD_BWD_PARAMS', `int n, m4_ifelse(FUSED, none, `const float *restrict y', `const uint16_t *restrict mask'), const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i')')
+m4_define(`ADD_FWD_PARAMS', `int n, ADD_EACH(`const float *x`'i, ADD_BN_PARAMS(i)')float *restrict y`'MC_MASKED(`, MC_BITS_TYPE *restrict mask')')
+m4_define(`ADD_BWD_PARAMS', `int n, m4_ifelse(FUSED, none, `const float *restrict y', `const MC_BITS_TYPE *restrict mask'), const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i')')
 
 m4_define(`MC_ADD_KERNEL',
 `m4_ifelse(m4_eval(ADD_APPLIES || m4_ifelse(FUSED, none, 0, 1)), 1, `MC_VEC_PRELUDE()m4_dnl
@@ -62,15 +62,15 @@ m4_ifelse(ADD_APPLIES, 1, `        const int c = bc % C;
 ')m4_dnl
 ADD_EACH(`m4_ifelse(ADD_APPLY(i), 1, `        const float m`'i = mean`'i[c], k`'i = gamma`'i[c] * invstd`'i[c], f`'i = beta`'i[c];
 ')')m4_dnl
-MC_MASKED(`        uint16_t *restrict m = mask ? MC_PLANE_MASK(mask, bc / C, bc % C) : 0;
+MC_MASKED(`        mc_bits *restrict m = mask ? MC_PLANE_MASK(mask, bc / C, bc % C) : 0;
 ')m4_dnl
         int p = 0;
-        for (; p < ADD_HW16; p += 16) {
-            const mc_v16 s = ADD_SUM(`ADD_IN(i, `at + p')');
-            *(mc_v16 *)(y + at + p) = MC_FUSED_OUT_V(s);
+        for (; p < ADD_HWV; p += VL) {
+            const mc_vf s = ADD_SUM(`ADD_IN(i, `at + p')');
+            *(mc_vf *)(y + at + p) = MC_FUSED_OUT_V(s);
 MC_MASKED(`            if (m) {
-                const mc_v16i passes = MC_FUSED_PASSES(s);
-                m[p / 16] = mc_v16_bits(&passes);
+                const mc_vi passes = MC_FUSED_PASSES(s);
+                m[p / VL] = mc_vf_bits(&passes);
             }
 ')m4_dnl
         }
@@ -79,12 +79,12 @@ MC_MASKED(`        unsigned bits = 0;
         for (; p < ADD_HW; p++) {
             const float s = ADD_SUM(`ADD_IN1(i, `at + p')');
             y[at + p] = MC_FUSED_OUT(s);
-MC_MASKED(`            bits |= (unsigned)MC_FUSED_PASSES(s) << (p - ADD_HW16);
+MC_MASKED(`            bits |= (unsigned)MC_FUSED_PASSES(s) << (p - ADD_HWV);
 ')m4_dnl
         }
-MC_MASKED(m4_ifelse(ADD_HW16, ADD_HW, `        (void)bits;
+MC_MASKED(m4_ifelse(ADD_HWV, ADD_HW, `        (void)bits;
 ', `        if (m)
-            m[ADD_HW16 / 16] = (uint16_t)bits;
+            m[ADD_HWV / VL] = (mc_bits)bits;
 '))m4_dnl
     }
 }
@@ -114,19 +114,19 @@ m4_define(`ADD_BWD_PLANES',
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * C; bc++) {
         const long at = bc * ADD_HW;
-        const uint16_t *restrict m = MC_PLANE_MASK(mask, bc / C, bc % C);
+        const mc_bits *restrict m = MC_PLANE_MASK(mask, bc / C, bc % C);
         int p = 0;
-        for (; p < ADD_HW16; p += 16) {
-            mc_v16 g = *(const mc_v16 *)(dy + at + p);
-            mc_v16_keep(&g, m[p / 16]);
+        for (; p < ADD_HWV; p += VL) {
+            mc_vf g = *(const mc_vf *)(dy + at + p);
+            mc_vf_keep(&g, m[p / VL]);
 ADD_EACH(`            if (acc`'i)
-                *(mc_v16 *)(dx`'i + at + p) += g;
+                *(mc_vf *)(dx`'i + at + p) += g;
             else
-                *(mc_v16 *)(dx`'i + at + p) = g;
+                *(mc_vf *)(dx`'i + at + p) = g;
 ')m4_dnl
         }
         for (; p < ADD_HW; p++) {
-            const float g = mc_pass(dy[at + p], m[ADD_HW16 / 16] >> (p - ADD_HW16) & 1);
+            const float g = mc_pass(dy[at + p], m[ADD_HWV / VL] >> (p - ADD_HWV) & 1);
 ADD_EACH(`            dx`'i[at + p] = acc`'i ? dx`'i[at + p] + g : g;
 ')m4_dnl
         }

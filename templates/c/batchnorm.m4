@@ -21,7 +21,7 @@ m4_divert(-1)
 # PSTATS.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
-m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
+m4_define(`BN_HWV', `m4_eval(H * W / VL * VL)')
 
 # Every pass walks one channel over the batch: its planes, C * H * W floats
 # apart, streams too short for the hardware prefetchers (at 48 x 28 x 28 the
@@ -38,10 +38,10 @@ m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 # a stream, and three streams did not stay in L2 from one pass to the
 # next). BN_KEEP(indent, v, at): the lanes of vector v (the values from
 # at) where the activation passed them, the others 0.
-m4_define(`BN_KEEP', `MC_MASKED(`$1mc_v16_keep(&$2, m[$3 / 16]);
+m4_define(`BN_KEEP', `MC_MASKED(`$1mc_vf_keep(&$2, m[$3 / VL]);
 ')')
 # BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0.
-m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HW16 / 16] >> ($2 - BN_HW16) & 1)')')
+m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HWV / VL] >> ($2 - BN_HWV) & 1)')')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -51,13 +51,13 @@ m4_define(`BN_PLANE_SUMS',
 /* The sum of (p - mean)^2. */
 static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < BN_HW16; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+    mc_vf lanes = {0};
+    for (int i = 0; i < BN_HWV; i += VL) {
+        const mc_vf d = *(const mc_vf *)(p + i) - mean;
         lanes += d * d;
     }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = BN_HW16; i < BN_HW; i++)
+    double s = mc_vf_sum_double(&lanes);
+    for (int i = BN_HWV; i < BN_HW; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
 }
@@ -69,20 +69,20 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 m4_define(`BN_PLANE_PASSES',
 `MC_VEC_PRELUDE()m4_dnl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, MC_MASKED(`const uint16_t *restrict m,
+static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, MC_MASKED(`const mc_bits *restrict m,
     ')float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < BN_HW16; i += 16) {
+    mc_vf lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < BN_HWV; i += VL) {
         __builtin_prefetch(g + i + BN_NEXT, 0, 2);
         __builtin_prefetch(x + i + BN_NEXT, 0, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_vf gv = *(const mc_vf *)(g + i);
 BN_KEEP(`        ', `gv', `i')m4_dnl
         lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = BN_HW16; i < BN_HW; i++) {
+    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    for (int i = BN_HWV; i < BN_HW; i++) {
         const float gi = BN_DY1(`g[i]', `i');
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
@@ -93,19 +93,19 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, MC_MASKED(`const uint16_t *restrict m, ')float *restrict dx,
+static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, MC_MASKED(`const mc_bits *restrict m, ')float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
-    for (; i < BN_HW16; i += 16) {
+    for (; i < BN_HWV; i += VL) {
         __builtin_prefetch(dx + i + BN_NEXT, 1, 2);
-        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_vf gv = *(const mc_vf *)(g + i);
 BN_KEEP(`        ', `gv', `i')m4_dnl
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_vf d = k * (gv - mean_g - (*(const mc_vf *)(x + i) - mean) * slope);
         if (acc)
-            *(mc_v16 *)(dx + i) += d;
+            *(mc_vf *)(dx + i) += d;
         else
-            *(mc_v16 *)(dx + i) = d;
+            *(mc_vf *)(dx + i) = d;
     }
     for (; i < BN_HW; i++) {
         const float d = k * (BN_DY1(`g[i]', `i') - mean_g - (x[i] - mean) * slope);
@@ -116,17 +116,17 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
 m4_ifelse(FOLD, 0, `/* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
-static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, MC_MASKED(`uint16_t *restrict m, ')float mean,
+static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, MC_MASKED(`mc_bits *restrict m, ')float mean,
     float scale, float shift)
 {
     int i = 0;
-    for (; i < BN_HW16; i += 16) {
+    for (; i < BN_HWV; i += VL) {
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = MC_FUSED_OUT_V(v);
+        const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
+        *(mc_vf *)(y + i) = MC_FUSED_OUT_V(v);
 MC_MASKED(`        if (m) {
-            const mc_v16i passes = MC_FUSED_PASSES(v);
-            m[i / 16] = mc_v16_bits(&passes);
+            const mc_vi passes = MC_FUSED_PASSES(v);
+            m[i / VL] = mc_vf_bits(&passes);
         }
 ')m4_dnl
     }
@@ -135,12 +135,12 @@ MC_MASKED(`    unsigned bits = 0;
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = MC_FUSED_OUT(v);
-MC_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HW16);
+MC_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HWV);
 ')m4_dnl
     }
-MC_MASKED(m4_ifelse(BN_HW16, BN_HW, `    (void)bits;
+MC_MASKED(m4_ifelse(BN_HWV, BN_HW, `    (void)bits;
 ', `    if (m)
-        m[BN_HW16 / 16] = (uint16_t)bits;
+        m[BN_HWV / VL] = (mc_bits)bits;
 '))m4_dnl
 }
 ')')
@@ -176,10 +176,10 @@ static double NAME`'_sqdev(int n, const float *restrict st, int c, double mean)
 # BN_SRC: what the statistics come from.
 m4_define(`BN_SRC', `m4_ifelse(PSTATS, 1, `pstats', `x')')
 
-m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED, none, `const float *restrict y,', `const uint16_t *restrict mask,')')
+m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED, none, `const float *restrict y,', `const MC_BITS_TYPE *restrict mask,')')
 m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 1, `const float *restrict pstats, ')const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd`'MC_MASKED(`, uint16_t *restrict mask')')
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd`'MC_MASKED(`, MC_BITS_TYPE *restrict mask')')
 
 # FOLD 1 or 2: its forward only takes the statistics (the conv or the add
 # after it applies them); FOLD 1: no backward either.
@@ -278,7 +278,7 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
 ')m4_dnl
 m4_ifelse(FOLD, 1, `', `
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const uint16_t *restrict mask, ')const float *restrict save_mean,
+static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC_BITS_TYPE *restrict mask, ')const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {

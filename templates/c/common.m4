@@ -72,100 +72,73 @@ m4_ifelse(m4_eval($4 < HO), 1, `MC_BORDER_ROWS(`$1', $4, HO)')')')
 # (then a kernel needs its bounds-tested helper for one position), else 0.
 m4_define(`MC_HAS_BORDER', `m4_eval(!($1 == 0 && $2 == HO && $3 == 0 && $4 == WO))')
 
-# MC_VEC_PRELUDE: the vector type of the kernels that spell out their
+# MC_VEC_PRELUDE: the vector types of the kernels that spell out their
 # vector code, emitted once per file before its first use: GNU C vectors
-# (gcc and clang) of 16 floats that may sit at any float address.
+# (gcc and clang) of VL floats (the target's, generator/target.c) that may
+# sit at any float address: mc_vf (VL floats), mc_vi (VL ints: what v > 0
+# gives), mc_vh and mc_vhd (VL / 2 floats, and as doubles); mc_bits, the
+# bits of one vector's lanes (a byte, or two with 16 lanes). The helpers
+# use the target's instructions where it has them (MC_ISA), plain vector
+# code elsewhere; a file compiled without them stops at an #error.
 m4_define(`MC_VEC_PRELUDE',
-`typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
-typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
-typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
-typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
+`typedef float mc_vf __attribute__((vector_size(m4_eval(4 * VL)), aligned(4), may_alias));
+typedef float mc_vh __attribute__((vector_size(m4_eval(2 * VL)), aligned(4), may_alias));
+typedef double mc_vhd __attribute__((vector_size(m4_eval(4 * VL)), aligned(8), may_alias));
+typedef int mc_vi __attribute__((vector_size(m4_eval(4 * VL)), aligned(4), may_alias));
+typedef MC_BITS_TYPE mc_bits;
+MC_ISA_INCLUDE()m4_dnl
 
 /* The first count floats at p, zeros after: the tail of a row; and its
- * store, the first count lanes of v to p. One masked instruction with
- * AVX-512 (no lane past count is touched), lane by lane without it.
- * (Vectors go by pointer: by value they would change the ABI without
- * AVX-512.) */
-#ifdef __AVX512F__
-#include <immintrin.h>
-static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+ * store, the first count lanes of v to p (no lane past count touched).
+ * (Vectors go by pointer: by value they would change the ABI where the
+ * compiler has no register of their size.) */
+static inline __attribute__((unused)) void mc_vf_part(mc_vf *v, const float *p, int count)
 {
-    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+MC_ISA_PART_LOAD()m4_dnl
 }
 
-static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+static inline __attribute__((unused)) void mc_vf_store_part(float *p, const mc_vf *v, int count)
 {
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+MC_ISA_PART_STORE()m4_dnl
 }
-#else
-static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
-{
-    *v = (mc_v16){0};
-    for (int l = 0; l < count; l++)
-        (*v)[l] = p[l];
-}
-
-static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
-{
-    for (int l = 0; l < count; l++)
-        p[l] = (*v)[l];
-}
-#endif
 
 /* The lanes added in order, in float and in double. */
-static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
 {
     float s = 0.0f;
-    for (int l = 0; l < 16; l++)
+    for (int l = 0; l < VL; l++)
         s += (*v)[l];
     return s;
 }
 
-static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
 {
     double s = 0.0;
-    for (int l = 0; l < 16; l++)
+    for (int l = 0; l < VL; l++)
         s += (*v)[l];
     return s;
 }
 
-/* The 16 x 16 block r transposed in registers: four rounds, each swapping
- * bit d of the row index with bit d of the column index, rows i and i + d
- * at a time (the lanes with bit d set come from the other row). */
-static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
+/* The VL x VL block r transposed in registers: log2(VL) rounds, each
+ * swapping bit d of the row index with bit d of the column index, rows i
+ * and i + d at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_vf_transpose(mc_vf *r)
 {
-MC_TR_ROUND(8)MC_TR_ROUND(4)MC_TR_ROUND(2)MC_TR_ROUND(1)m4_dnl
+MC_TR_ROUNDS(m4_eval(VL / 2))m4_dnl
 }
 
-/* Activation masks kept as bits (plan.c, mask_activations): bit l of a
- * 16-bit word for lane l of a vector. mc_v16_bits: which lanes of m are
- * set; mc_v16_keep: the lanes of g whose bit is set, the others 0. */
-#ifdef __AVX512F__
-static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+/* Activation masks kept as bits (plan.c, mask_activations): bit l of an
+ * mc_bits word for lane l of a vector. mc_vf_bits: which lanes of m are
+ * set; mc_vf_keep: the lanes of g whose bit is set, the others 0. */
+static inline __attribute__((unused)) mc_bits mc_vf_bits(const mc_vi *m)
 {
-    return (uint16_t)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+MC_ISA_BITS()m4_dnl
 }
 
-static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+static inline __attribute__((unused)) void mc_vf_keep(mc_vf *g, mc_bits bits)
 {
-    *g = (mc_v16)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+MC_ISA_KEEP()m4_dnl
 }
-#else
-static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
-{
-    unsigned bits = 0;
-    for (int l = 0; l < 16; l++)
-        bits |= (unsigned)((*m)[l] != 0) << l;
-    return (uint16_t)bits;
-}
-
-static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
-{
-    for (int l = 0; l < 16; l++)
-        if (!(bits >> l & 1))
-            (*g)[l] = 0.0f;
-}
-#endif
 
 /* One value g where its bit is 1, else 0, by its bits: the select bit ? g
  * : 0 compiled to a branch, which the signs of the data mispredict (the
@@ -183,29 +156,79 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 m4_define(`MC_VEC_PRELUDE', `')m4_dnl
 ')
 
-# MC_TR_ROUND(d): a round of the transpose, its shuffles literal (lanes 16
-# to 31 are those of the second row): lane k of the new row i is lane k
-# of row i, or lane k - d of row i + d when bit d of k is set; lane k of
-# the new row i + d is lane k + d of row i, or lane k of row i + d when
-# bit d of k is set.
+# The bits of a vector: a byte, or two with 16 lanes (BITS_BYTES, the plan's).
+m4_define(`MC_BITS_TYPE', `m4_ifelse(BITS_BYTES, 2, `uint16_t', `uint8_t')')
+# MC_LANES(expr): expr for lane l = 0 .. VL - 1, comma-separated (a vector literal's lanes).
+m4_define(`MC_LANES', `MC_FOR(`l', 0, m4_eval(VL - 1), `m4_ifelse(l, 0, `', `, ')m4_eval($1)')')
+
+# The prelude's target-specific parts, by MC_ISA: avx512 (mask registers),
+# avx2 (vmaskmov, movemask) or generic (lane loops and vector code that
+# any target's compiler lowers).
+m4_define(`MC_ISA_INCLUDE', `m4_ifelse(MC_ISA, avx512, `
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512DQ__) || !defined(__AVX512VL__)
+#error "these kernels are for the avx512 CPU target: compile them with -march=x86-64-v4 or -march=native on such a CPU"
+#endif
+#include <immintrin.h>', MC_ISA, avx2, `
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "these kernels are for the avx2 CPU target: compile them with -march=x86-64-v3 or -march=native on such a CPU"
+#endif
+#include <immintrin.h>')')
+m4_define(`MC_ISA_PART_LOAD', `m4_ifelse(MC_ISA, avx512,
+`    *v = (mc_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+', MC_ISA, avx2,
+`    *v = (mc_vf)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(MC_LANES(l))));
+', `    *v = (mc_vf){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+')')
+m4_define(`MC_ISA_PART_STORE', `m4_ifelse(MC_ISA, avx512,
+`    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+', MC_ISA, avx2,
+`    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(MC_LANES(l))), (__m256)*v);
+', `    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+')')
+m4_define(`MC_ISA_BITS', `m4_ifelse(MC_ISA, avx512,
+`    return (mc_bits)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+', MC_ISA, avx2,
+`    return (mc_bits)_mm256_movemask_ps((__m256)(*m != 0));
+', `    unsigned bits = 0;
+    for (int l = 0; l < VL; l++)
+        bits |= (unsigned)((*m)[l] != 0) << l;
+    return (mc_bits)bits;
+')')
+m4_define(`MC_ISA_KEEP', `m4_ifelse(MC_ISA, avx512,
+`    *g = (mc_vf)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+', `    const mc_vi lane = {MC_LANES(`1 << l')};
+    *g = (mc_vf)((mc_vi)*g & ((((mc_vi){0} + (int)bits) & lane) != 0));
+')')
+
+# MC_TR_ROUNDS(d): the rounds d, d / 2, ..., 1 of the transpose.
+m4_define(`MC_TR_ROUNDS', `MC_TR_ROUND($1)m4_ifelse(m4_eval($1 > 1), 1, `MC_TR_ROUNDS(m4_eval($1 / 2))')')
+
+# MC_TR_ROUND(d): a round of the transpose, its shuffles literal (lanes VL
+# to 2 VL - 1 are those of the second row): lane k of the new row i is
+# lane k of row i, or lane k - d of row i + d when bit d of k is set; lane
+# k of the new row i + d is lane k + d of row i, or lane k of row i + d
+# when bit d of k is set.
 m4_define(`MC_TR_ROUND',
-`    for (int i = 0; i < 16; i++)
+`    for (int i = 0; i < VL; i++)
         if (!(i & $1)) {
-            const mc_v16 lo = r[i], hi = r[i + $1];
+            const mc_vf lo = r[i], hi = r[i + $1];
             r[i] = __builtin_shufflevector(lo, hi, MC_TR_LANES($1, 0));
             r[i + $1] = __builtin_shufflevector(lo, hi, MC_TR_LANES($1, $1));
         }
 ')
-m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (16 - $1))')')
+m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, m4_eval(VL - 1), `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (VL - $1))')')
 
 # MC_CL_IN(fn, H, W, PAD, WP, PITCH, G[, hat]): static void fn(planes, xt):
-# G groups of 16 planes of H x W (channel c at planes + c * H * W) into an
+# G groups of VL planes of H x W (channel c at planes + c * H * W) into an
 # image with its channels last: pixel (iy, ix) of group g at xt + ((iy +
-# PAD) * WP + ix + PAD) * PITCH + g * 16, so a padded image when PAD > 0
-# (its border is left as it is). 16 pixels at a time: a 16 x 16 block
-# loaded by channel, transposed in registers, stored by pixel. The 16
-# planes are 16 streams at once, more than the hardware prefetchers
-# follow: each is prefetched 4 lines ahead into L1, and the next 16
+# PAD) * WP + ix + PAD) * PITCH + g * VL, so a padded image when PAD > 0
+# (its border is left as it is). VL pixels at a time: a VL x VL block
+# loaded by channel, transposed in registers, stored by pixel. The VL
+# planes are VL streams at once, more than the hardware prefetchers
+# follow: each is prefetched 4 lines ahead into L1, and the next VL
 # planes (the next group, or the next image after the last: the next
 # call) at the same place into L2, so that short planes (14 x 14, 7 x 7:
 # a stream of 12 or 3 lines) do not wait for memory at every start.
@@ -222,26 +245,26 @@ static void $1(const float *restrict planes, float *restrict xt`'m4_ifelse(`$8',
     const float *restrict mean, const float *restrict invstd')`')
 {
     for (int g = 0; g < $7; g++) {
-m4_ifelse(`$8', `hat', `        mc_v16 mv, sv;
-        memcpy(&mv, mean + g * 16, sizeof mv);
-        memcpy(&sv, invstd + g * 16, sizeof sv);
+m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
+        memcpy(&mv, mean + g * VL, sizeof mv);
+        memcpy(&sv, invstd + g * VL, sizeof sv);
 ')m4_dnl
-        for (int p0 = 0; p0 < m4_eval($2 * $3); p0 += 16) {
-            const int count = m4_eval($2 * $3) - p0 < 16 ? m4_eval($2 * $3) - p0 : 16;
-            mc_v16 r[16];
-            for (int c = 0; c < 16; c++) {
-                const float *restrict p = planes + (g * 16 + c) * m4_eval($2 * $3) + p0;
+        for (int p0 = 0; p0 < m4_eval($2 * $3); p0 += VL) {
+            const int count = m4_eval($2 * $3) - p0 < VL ? m4_eval($2 * $3) - p0 : VL;
+            mc_vf r[VL];
+            for (int c = 0; c < VL; c++) {
+                const float *restrict p = planes + (g * VL + c) * m4_eval($2 * $3) + p0;
                 __builtin_prefetch(p + 64);
-                __builtin_prefetch(p + m4_eval(16 * $2 * $3), 0, 2);
-                if (count == 16)
-                    r[c] = *(const mc_v16 *)p;
+                __builtin_prefetch(p + m4_eval(VL * $2 * $3), 0, 2);
+                if (count == VL)
+                    r[c] = *(const mc_vf *)p;
                 else
-                    mc_v16_part(&r[c], p, count);
+                    mc_vf_part(&r[c], p, count);
             }
-            mc_v16_transpose(r);
+            mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / $3, ix = (p0 + q) % $3;
-                *(mc_v16 *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * 16) = m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]');
+                *(mc_vf *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * VL) = m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]');
             }
         }
     }
@@ -250,36 +273,36 @@ m4_ifelse(`$8', `hat', `        mc_v16 mv, sv;
 
 # MC_CL_OUT(fn, P, PITCH, G): static void fn(xt, planes, acc): the inverse
 # of the transpose above, without padding: pixel p of a channels-last
-# image (channel c at xt + p * PITCH + c) back to G groups of 16 planes of
+# image (channel c at xt + p * PITCH + c) back to G groups of VL planes of
 # P floats, added to them when acc, else stored.
 m4_define(`MC_CL_OUT',
 `MC_VEC_PRELUDE()m4_dnl
 static void $1(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < $4; g++)
-        for (int p0 = 0; p0 < $2; p0 += 16) {
-            const int count = $2 - p0 < 16 ? $2 - p0 : 16;
-            mc_v16 r[16];
-            for (int q = 0; q < 16; q++)
-                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * $3 + g * 16) : (mc_v16){0};
-            mc_v16_transpose(r);
-            for (int c = 0; c < 16; c++) {
-                float *restrict p = planes + (g * 16 + c) * $2 + p0;
-                /* 16 planes written a line at a time: without their lines
+        for (int p0 = 0; p0 < $2; p0 += VL) {
+            const int count = $2 - p0 < VL ? $2 - p0 : VL;
+            mc_vf r[VL];
+            for (int q = 0; q < VL; q++)
+                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * $3 + g * VL) : (mc_vf){0};
+            mc_vf_transpose(r);
+            for (int c = 0; c < VL; c++) {
+                float *restrict p = planes + (g * VL + c) * $2 + p0;
+                /* VL planes written a line at a time: without their lines
                  * asked for ahead, each store waits for its line (the
                  * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
                 __builtin_prefetch(p + 64, 1, 2);
-                if (count == 16) {
+                if (count == VL) {
                     if (acc)
-                        r[c] += *(const mc_v16 *)p;
-                    *(mc_v16 *)p = r[c];
+                        r[c] += *(const mc_vf *)p;
+                    *(mc_vf *)p = r[c];
                 } else {
                     if (acc) {
-                        mc_v16 old;
-                        mc_v16_part(&old, p, count);
+                        mc_vf old;
+                        mc_vf_part(&old, p, count);
                         r[c] += old;
                     }
-                    mc_v16_store_part(p, &r[c], count);
+                    mc_vf_store_part(p, &r[c], count);
                 }
             }
         }
@@ -287,7 +310,7 @@ static void $1(const float *restrict xt, float *restrict planes, int acc)
 ')
 
 # MC_PREFETCH_LINES(indent, address, lines, write): prefetches of that many
-# 64-byte lines from address on into L2 (for writing when write is 1), one
+# 64-byte lines (16 floats each, on every target) from address on into L2 (for writing when write is 1), one
 # statement a line: a plane fetched while the one before it is worked on.
 m4_define(`MC_PREFETCH_LINES',
 `m4_ifelse(m4_eval($3 > 1), 1, `MC_PREFETCH_LINES(`$1', `$2', m4_decr($3), $4)')m4_dnl
@@ -295,8 +318,8 @@ m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', `
 ')')
 
 # MC_PLANE_SUM(fn, count[, ahead]): static double fn(p), the sum of count
-# floats at p, in the 4 x 8 double lanes of four vectors (32 floats a
-# round, converted and added: every term in double, as the generic kernels
+# floats at p, in the 4 x VL / 2 double lanes of four vectors (2 VL
+# floats a round, converted and added: every term in double, as the generic kernels
 # sum; the sums of gradients that batch norm cancels to almost 0 need it;
 # four chains of adds keep pace with memory), then the lanes and the tail.
 # With ahead, each round also prefetches its two lines ahead floats on (the
@@ -305,21 +328,21 @@ m4_define(`MC_PLANE_SUM',
 `MC_VEC_PRELUDE()m4_dnl
 static inline double $1(const float *restrict p)
 {
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    mc_vhd s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
-    for (; i + 32 <= $2; i += 32) {
-m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`        ', `p + i + $3', 2, 0)')m4_dnl
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    for (; i + m4_eval(2 * VL) <= $2; i += m4_eval(2 * VL)) {
+m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`        ', `p + i + $3', m4_eval((2 * VL + 15) / 16), 0)')m4_dnl
+        s0 += __builtin_convertvector(*(const mc_vh *)(p + i), mc_vhd);
+        s1 += __builtin_convertvector(*(const mc_vh *)(p + i + m4_eval(VL / 2)), mc_vhd);
+        s2 += __builtin_convertvector(*(const mc_vh *)(p + i + VL), mc_vhd);
+        s3 += __builtin_convertvector(*(const mc_vh *)(p + i + m4_eval(3 * VL / 2)), mc_vhd);
     }
-m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`    ', `p + i + $3', m4_eval(($2 % 32 + 15) / 16), 0)')m4_dnl
-    for (; i + 8 <= $2; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`    ', `p + i + $3', m4_eval(($2 % (2 * VL) + 15) / 16), 0)')m4_dnl
+    for (; i + m4_eval(VL / 2) <= $2; i += m4_eval(VL / 2))
+        s0 += __builtin_convertvector(*(const mc_vh *)(p + i), mc_vhd);
     s0 += s1 + (s2 + s3);
     double s = 0.0;
-    for (int l = 0; l < 8; l++)
+    for (int l = 0; l < m4_eval(VL / 2); l++)
         s += s0[l];
     for (; i < $2; i++)
         s += p[i];
@@ -351,8 +374,8 @@ m4_ifelse(BIAS, 1, `', `    (void)dbias;
 # MC_BN_SUMS(fn, pixels, pitch, groups, m2): static void fn(yt, st), the
 # batch statistics of one image's result for the batch norm after its
 # producer (plan.c, producer_statistics; batchnorm.m4 PSTATS combines the
-# images'): yt channels last, pixel p's channel g * 16 + l at yt + p *
-# pitch + g * 16 + l, for groups of 16 channels; per channel its mean over
+# images'): yt channels last, pixel p's channel g * VL + l at yt + p *
+# pitch + g * VL + l, for groups of VL channels; per channel its mean over
 # the pixels to st, the sum of squared deviations from that mean to st +
 # m2. The result is in cache: two passes over it, the sums in double lanes
 # as the batch norm sums (8 chains of float adds over chunks of 32 pixels,
@@ -363,37 +386,37 @@ m4_define(`MC_BN_SUMS',
 `static void $1(const float *restrict yt, float *restrict st)
 {
     for (int g = 0; g < $4; g++) {
-        const float *restrict yg = yt + g * 16;
-        mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+        const float *restrict yg = yt + g * VL;
+        mc_vhd sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
 MC_BN_SUMS_PASS(`sum', `', $2, $3)m4_dnl
-        *(mc_v8 *)(st + g * 16) = __builtin_convertvector(sum[0] / $2, mc_v8);
-        *(mc_v8 *)(st + g * 16 + 8) = __builtin_convertvector(sum[1] / $2, mc_v8);
-        const mc_v16 mean = *(const mc_v16 *)(st + g * 16);
+        *(mc_vh *)(st + g * VL) = __builtin_convertvector(sum[0] / $2, mc_vh);
+        *(mc_vh *)(st + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sum[1] / $2, mc_vh);
+        const mc_vf mean = *(const mc_vf *)(st + g * VL);
 MC_BN_SUMS_PASS(`sq', `MC_BN_SQDEV', $2, $3)m4_dnl
-        *(mc_v8 *)(st + $5 + g * 16) = __builtin_convertvector(sq[0], mc_v8);
-        *(mc_v8 *)(st + $5 + g * 16 + 8) = __builtin_convertvector(sq[1], mc_v8);
+        *(mc_vh *)(st + $5 + g * VL) = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(st + $5 + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
 ')
 # MC_BN_SUMS_PASS(sum, term, pixels, pitch): the sum over the pixels of yg
-# of term(v), v a pixel (16 channels), added to sum, two double vectors.
+# of term(v), v a pixel (VL channels), added to sum, two double vectors.
 m4_define(`MC_BN_SUMS_PASS',
 `        for (int p0 = 0; p0 < $3; p0 += 32) {
             const int end = p0 + 32 < $3 ? p0 + 32 : $3;
-            mc_v16 MC_FOR(`u', 0, 7, `m4_ifelse(u, 0, `', `, ')a`'u = {0}');
+            mc_vf MC_FOR(`u', 0, 7, `m4_ifelse(u, 0, `', `, ')a`'u = {0}');
             int p = p0;
             for (; p + 8 <= end; p += 8) {
-MC_FOR(`u', 0, 7, `                const mc_v16 v`'u = *(const mc_v16 *)(yg + (p + u) * $4);
+MC_FOR(`u', 0, 7, `                const mc_vf v`'u = *(const mc_vf *)(yg + (p + u) * $4);
                 a`'u += $2(v`'u);
 ')m4_dnl
             }
             for (; p < end; p++) {
-                const mc_v16 v0 = *(const mc_v16 *)(yg + p * $4);
+                const mc_vf v0 = *(const mc_vf *)(yg + p * $4);
                 a0 += $2(v0);
             }
-            const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            $1[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
-            $1[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+            const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+            $1[0] += __builtin_convertvector(__builtin_shufflevector(a, a, MC_FOR(`l', 0, m4_eval(VL / 2 - 1), `m4_ifelse(l, 0, `', `, ')l')), mc_vhd);
+            $1[1] += __builtin_convertvector(__builtin_shufflevector(a, a, MC_FOR(`l', m4_eval(VL / 2), m4_eval(VL - 1), `m4_ifelse(l, m4_eval(VL / 2), `', `, ')l')), mc_vhd);
         }
 ')
 m4_define(`MC_BN_SQDEV', `($1 - mean) * ($1 - mean)')
@@ -401,9 +424,9 @@ m4_define(`MC_BN_SQDEV', `($1 - mean) * ($1 - mean)')
 # MC_NCH(floats): the fixed chunks of images of a filter gradient whose
 # threads each sum whole chunks into a part of their own, floats each, the
 # parts added in chunk order (the same bits on any thread count): 16, or
-# fewer (at least 2) where 16 parts would pass 4 MB.
-m4_define(`MC_NCH', `m4_ifelse(m4_eval(($1) * 16 <= 1048576), 1, 16,
-    m4_eval(($1) * 2 >= 1048576), 1, 2, `m4_eval(1048576 / ($1))')')
+# fewer (at least 2) where 16 parts would pass 16 L2 budgets (4 MB).
+m4_define(`MC_NCH', `m4_ifelse(m4_eval(($1) * 16 <= 16 * L2_FLOATS), 1, 16,
+    m4_eval(($1) * 2 >= 16 * L2_FLOATS), 1, 2, `m4_eval(16 * L2_FLOATS / ($1))')')
 
 # MC_ADD_OR_STORE(indent, loop, lhs, rhs): the last pass of a backward
 # into an input gradient: lhs += rhs in the loop, or lhs = rhs when acc is
@@ -427,14 +450,14 @@ m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `
 m4_define(`MC_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
 # MC_FUSED_OUT_V(v): MC_FUSED_OUT of a vector (ReLU6: its lanes above 0 and
 # not above 6, or 6 where above; NaN gives 0, as the scalar form does).
-m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($1 > 0))',
-    FUSED, relu6, `(mc_v16)(((mc_v16i)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_v16i)((mc_v16){0} + 6) & ($1 > 6)))', `$1')')
+m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_vf)((mc_vi)($1) & ($1 > 0))',
+    FUSED, relu6, `(mc_vf)(((mc_vi)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_vi)((mc_vf){0} + 6) & ($1 > 6)))', `$1')')
 
 # MC_GENERATED(model, template): the first line of every emitted file.
 # (MC_TARGET names the template folder: c unless the target set it.)
 m4_ifdef(`MC_TARGET', `', `m4_define(`MC_TARGET', `c')')
 m4_define(`MC_GENERATED',
-`/* Generated by mcgen from $1 with templates/MC_TARGET/$2.m4; do not edit. */')
+`/* Generated by mcgen from $1 with templates/MC_TARGET/$2.m4`'m4_ifelse(MC_TARGET, c, ` for the MC_CPU CPU target')`'; do not edit. */')
 
 # MC_MIN(a, b): the smaller of two integers, at generation time.
 m4_define(`MC_MIN', `m4_ifelse(m4_eval(($1) < ($2)), 1, `m4_eval($1)', `m4_eval($2)')')
@@ -450,11 +473,12 @@ m4_define(`MC_BUF', `(buf + $1)')
 m4_define(`MC_COUNTER', `(cnt + $1)')
 m4_define(`MC_SAVED', `(sav + $1)')
 # MC_MASK(slot): the activation bits at that slot (plan.c, mask_activations):
-# per plane of H x W values words of 16 bits, bit l of word w for value
-# 16 w + l; an image's planes one after the other, the images whole floats
-# apart. MC_PLANE_MASK(mask, b, c): the words of plane c of image b.
-m4_define(`MC_MASK', `((uint16_t *)MC_ACT($1))')
-m4_define(`MC_MASK_WORDS', `m4_eval((H * W + 15) / 16)')
-m4_define(`MC_PLANE_MASK', `$1 + (long)($2) * m4_eval((C * MC_MASK_WORDS + 1) / 2 * 2) + ($3) * MC_MASK_WORDS')
+# per plane of H x W values mc_bits words (one a vector: VL bits), bit l of
+# word w for value VL w + l; an image's planes one after the other, the
+# images whole floats apart. MC_PLANE_MASK(mask, b, c): the words of plane
+# c of image b.
+m4_define(`MC_MASK', `((MC_BITS_TYPE *)MC_ACT($1))')
+m4_define(`MC_MASK_WORDS', `m4_eval((H * W + VL - 1) / VL)')
+m4_define(`MC_PLANE_MASK', `$1 + (long)($2) * m4_eval((C * MC_MASK_WORDS * BITS_BYTES + 3) / 4 * 4 / BITS_BYTES) + ($3) * MC_MASK_WORDS')
 m4_define(`MC_EXTRA', `(ext + (long)($1) * n)')
 m4_divert(0)m4_dnl

@@ -246,7 +246,7 @@ m4_define(`CV_BWD_GEMM',
 # (scattered back to those pixels when strided). Images run in parallel.
 m4_define(`CV_POINT', `m4_eval(K == 1 && PAD == 0 && G == 1)')
 m4_define(`CV_CPIX', `m4_eval(C * CV_PIX)')
-m4_define(`CV_NBS', `CV_CHUNK(CV_CPIX, 32, 131072)')
+m4_define(`CV_NBS', `CV_CHUNK(CV_CPIX, 32, 2 * L2_FLOATS)')
 
 # CV_CHUNK(floats, most, budget): images per chunk of a filter gradient
 # whose images take floats each: up to most, within budget floats (at
@@ -272,7 +272,7 @@ m4_define(`CV_CHUNKS',
 m4_define(`CV_POINT_CL', `m4_eval(CV_CL && (S == 1 || CV_DW_OWN))')
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C,
-    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= 65536), 1, serial))')
+    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial))')
 m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, C)')
@@ -346,15 +346,15 @@ CV_DX_INIT(`        ')m4_dnl
 m4_define(`CV_SHIFTED', `m4_eval(G == 1 && S == 1 && K > 1 && PAD <= K - 1)')
 m4_define(`CV_HP', `m4_eval(H + 2 * PAD)')
 m4_define(`CV_WP', `m4_eval(W + 2 * PAD)')
-m4_define(`CV_NP', `m4_eval((HO * CV_WP + 15) / 16 * 16)')
+m4_define(`CV_NP', `m4_eval((HO * CV_WP + VL - 1) / VL * VL)')
 m4_define(`CV_XP', `m4_eval((C - 1) * CV_HP * CV_WP + (K - 1) * CV_WP + K - 1 + CV_NP)')
 m4_define(`CV_Q', `m4_eval(K - 1 - PAD)')
 m4_define(`CV_HQ', `m4_eval(H + K - 1)')
 m4_define(`CV_WQ', `m4_eval(W + K - 1)')
-m4_define(`CV_NQ', `m4_eval((H * CV_WQ + 15) / 16 * 16)')
+m4_define(`CV_NQ', `m4_eval((H * CV_WQ + VL - 1) / VL * VL)')
 m4_define(`CV_DYQ', `m4_eval((CO - 1) * CV_HQ * CV_WQ + (K - 1) * CV_WQ + K - 1 + CV_NQ)')
 # Images per chunk of the filter gradient: up to 16, about 1 MB of padded images.
-m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 262144)')
+m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 4 * L2_FLOATS)')
 
 # With whole vectors of channels, the filter gradient reads the images
 # padded with their channels last instead (xt, CV_XT floats each): a
@@ -362,9 +362,9 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 262144)')
 # every channel, broadcasts of dy against vectors of x, the same form as
 # the forward; no lane sums, no padded dy. Its columns come out as (tap,
 # channel), put back in the order of w at the end.
-m4_define(`CV_CL', `m4_eval(C % 16 == 0)')
+m4_define(`CV_CL', `m4_eval(C % VL == 0)')
 m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * C)', `m4_eval(HO * WO * C)')')
-m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 131072)')
+m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
 # CV_CL_HELPERS(IH, IW): that product, and the transpose that builds xt
 # from planes of IH x IW (the input, or its gathered pixels when strided).
 m4_define(`CV_CL_HELPERS',
@@ -372,10 +372,10 @@ m4_define(`CV_CL_HELPERS',
     m4_ifelse(CV_DW_OWN, 1, serial))
 
 m4_ifelse(m4_eval(!FOLD || CV_CLF), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
-MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16))')m4_dnl
+MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL))')m4_dnl
 m4_ifelse(FOLD, 1, `
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
-MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16), hat)')')
+MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL), hat)')')
 
 # CV_ORDER(fn, comment, dst, tap): static void NAME_fn(w, out), the
 # filters w[co][ci][t] rearranged for a product: out[dst] = w[co][ci][tap]
@@ -393,7 +393,7 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP,
-    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= 65536), 1, serial))')
+    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
 m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(CV_CLF, 1, `', `
@@ -416,7 +416,7 @@ CV_ORDER(flip, `The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci
 m4_define(`CV_FWD_SCRATCH', `m4_eval(CV_XP + CO * CV_NP)')
 m4_define(`CV_DX_SCRATCH', `m4_eval(CV_DYQ + C * CV_NQ)')
 m4_define(`CV_IMAGES',
-`m4_ifelse(m4_eval($1 <= 65536), 1, `    MC_OMP_PARALLEL
+`m4_ifelse(m4_eval($1 <= L2_FLOATS), 1, `    MC_OMP_PARALLEL
     {
         $2
         MC_OMP_FOR_IN
@@ -449,7 +449,7 @@ m4_define(`CV_FWD_SHIFT',
 # summed into its own part of dwt (the product per image, serial); the
 # parts are added in chunk order at the end. No barrier per image or
 # chunk, and the sums do not depend on the thread count (see common.m4).
-m4_define(`CV_DW_OWN', `m4_eval(CV_XT <= 65536)')
+m4_define(`CV_DW_OWN', `m4_eval(CV_XT <= L2_FLOATS)')
 m4_define(`CV_NCH', `MC_NCH(m4_eval(CO * CV_CKK))')
 m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
 m4_define(`CV_DW_CL_OWN',
@@ -549,9 +549,9 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 # rows (gemm.m4) that beat the transposes at 48 -> 16 at 28 x 28 by 1.56x
 # and 64 -> 32 at 14 x 14 by 1.06x (1 thread, batch 128, alternated call
 # by call); at 7 x 7, where a quarter of the lanes is lost, it lost 0.85x.
-m4_define(`CV_PW_PLANAR', `m4_eval(CV_POINT && S == 1 && (HO * WO + 15) / 16 * 16 * 15 <= HO * WO * 16)')
-m4_define(`CV_CLV', `m4_eval(G == 1 && C % 16 == 0 && CO % 16 == 0 && (CV_SHIFTED || CV_POINT))')
-m4_define(`CV_CLF', `m4_eval(CV_CLV && !CV_PW_PLANAR && CV_XT + CO * CV_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+m4_define(`CV_PW_PLANAR', `m4_eval(CV_POINT && S == 1 && (HO * WO + VL - 1) / VL * VL * 15 <= HO * WO * 16)')
+m4_define(`CV_CLV', `m4_eval(G == 1 && C % VL == 0 && CO % VL == 0 && (CV_SHIFTED || CV_POINT))')
+m4_define(`CV_CLF', `m4_eval(CV_CLV && !CV_PW_PLANAR && CV_XT + CO * CV_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= L2_FLOATS)')
 # Pixels a row of xt (padded, or gathered when strided), of the padded dy,
 # and the pixels of the input gradient product.
 m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
@@ -567,16 +567,16 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # term was one vector against 8 broadcasts): the pointwise convs whose
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
-m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 784) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 784) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= L2_FLOATS)')
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
-MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / 16))
+MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL))
 CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
     `(t * C + ci) * CO + co', `t')')
 m4_define(`CV_CLX_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_dx_cl, CV_CLX_PIX, m4_ifelse(S, 1, W, WO), C, CO, K, CV_CLX_WP)
-MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_ifelse(S, 1, CV_Q, 0), CV_CLX_WP, CO, m4_eval(CO / 16))
-MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, C, m4_eval(C / 16))
+MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_ifelse(S, 1, CV_Q, 0), CV_CLX_WP, CO, m4_eval(CO / VL))
+MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, C, m4_eval(C / VL))
 m4_ifelse(K, 1, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx].',
     `(t * CO + co) * C + ci', `m4_eval(K * K - 1) - t')')')
 
@@ -752,7 +752,7 @@ m4_define(`CV_FOLD_BWD',
 # With PSTATS (plan.c, producer_statistics) the training forward also
 # writes the batch statistics of its output for the batch norm that reads
 # it, from the channels-last result of each image (the sums of common.m4).
-m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(CV_CLF, 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / 16), CO)',
+m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(CV_CLF, 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / VL), CO)',
 `m4_errprint(`conv.m4: NAME: batch statistics need the channels-last forward (plan.c, producer_statistics)
 ')m4_m4exit(1)')')')
 

@@ -55,10 +55,10 @@ m4_define(`DW_TAP_SUM', `MC_TAPS(DW_K($1), DW_P($1), PMAX, $2, `
 m4_define(`DW_FLAT', `m4_eval(S == 1)')
 # The block is the largest of 8, 4, 2, 1 vectors that rounds the grid up
 # by at most a quarter.
-m4_define(`DW_V', `m4_eval((HO * DW_WP + 15) / 16)')
+m4_define(`DW_V', `m4_eval((HO * DW_WP + 15) / VL)')
 m4_define(`DW_FITS', `m4_eval((DW_V + $1 - 1) / $1 * $1 * 4 <= DW_V * 5)')
 m4_define(`DW_U', `m4_ifelse(DW_FITS(8), 1, 8, DW_FITS(4), 1, 4, DW_FITS(2), 1, 2, 1)')
-m4_define(`DW_NG', `m4_eval((DW_V + DW_U - 1) / DW_U * DW_U * 16)')
+m4_define(`DW_NG', `m4_eval((DW_V + DW_U - 1) / DW_U * DW_U * VL)')
 m4_define(`DW_XPN', `m4_ifelse(DW_FLAT, 1, `m4_eval(DW_NG + 2 * PMAX * DW_WP + 2 * PMAX)', `m4_eval(DW_HP * DW_WP)')')
 # DW_OFF(j, ky, kx): where tap (ky, kx) of kernel j reads, from the grid position.
 m4_define(`DW_OFF', `m4_eval((PMAX - DW_P($1) + $2) * DW_WP + PMAX - DW_P($1) + $3)')
@@ -90,10 +90,10 @@ m4_define(`DW_ROW_PASS',
         /* kernel j, row ky */
 MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        const float v`'kx = $3;
 ')m4_dnl
-        for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
-DW_ACCS(DW_U, `            mc_v16 a`'u = m4_ifelse(`$4', `', `*(const mc_v16 *)($1 + i + m4_eval(16 * u))', `$4');')m4_dnl
-MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_U, `            a`'u += v`'kx * *(const mc_v16 *)($2 + i + m4_eval(DW_OFF(j, ky, kx) + 16 * u));')')m4_dnl
-DW_ACCS(DW_U, `            *(mc_v16 *)($1 + i + m4_eval(16 * u)) = a`'u;')m4_dnl
+        for (int i = 0; i < DW_NG; i += m4_eval(VL * DW_U)) {
+DW_ACCS(DW_U, `            mc_vf a`'u = m4_ifelse(`$4', `', `*(const mc_vf *)($1 + i + m4_eval(VL * u))', `$4');')m4_dnl
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_U, `            a`'u += v`'kx * *(const mc_vf *)($2 + i + m4_eval(DW_OFF(j, ky, kx) + VL * u));')')m4_dnl
+DW_ACCS(DW_U, `            *(mc_vf *)($1 + i + m4_eval(VL * u)) = a`'u;')m4_dnl
         }
     }
 ')
@@ -101,7 +101,7 @@ DW_ACCS(DW_U, `            *(mc_v16 *)($1 + i + m4_eval(16 * u)) = a`'u;')m4_dnl
 m4_define(`DW_FWD_FLAT',
 `DW_EACH(`    float yg`'j[DW_NG];
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(yg`'j, xp, `w`'j[m4_eval(ky * DW_K(j) + kx)]',
-    m4_ifelse(ky, 0, `(mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]')'))')m4_dnl
+    m4_ifelse(ky, 0, `(mc_vf){0}`'m4_ifelse(BIAS, 1, ` + bias[c]')'))')m4_dnl
 ')m4_dnl
     for (int oy = 0; oy < HO; oy++) {
 DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
@@ -161,8 +161,8 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const f
 # into accumulators ga, one per tap of every kernel (kernel after kernel),
 # added into dw once: 16 lanes each on the flat path, summed
 # across at the end; plain floats on the rows path.
-m4_define(`DW_GA_TYPE', `m4_ifelse(DW_FLAT, 1, `mc_v16', `float')')
-m4_define(`DW_GA_SUM', `m4_ifelse(DW_FLAT, 1, `mc_v16_sum(&ga[$1])', `ga[$1]')')
+m4_define(`DW_GA_TYPE', `m4_ifelse(DW_FLAT, 1, `mc_vf', `float')')
+m4_define(`DW_GA_SUM', `m4_ifelse(DW_FLAT, 1, `mc_vf_sum(&ga[$1])', `ga[$1]')')
 
 # On output rows (any stride), tap by tap: for each tap, a pass over the
 # output rows adds w * dy into the shifted rows of the padded dx and d * x
@@ -210,15 +210,15 @@ DW_EACH(`    float dq`'j[DW_XPN];
     NAME`'_pad(d`'j, dq`'j);
 ')m4_dnl
 DW_EACH(`MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(dxg, dq`'j, `w`'j[m4_eval(DW_K(j) * DW_K(j) - 1 - ky * DW_K(j) - kx)]',
-    m4_ifelse(j`'ky, 00, `(mc_v16){0}'))')')m4_dnl
+    m4_ifelse(j`'ky, 00, `(mc_vf){0}'))')')m4_dnl
 DW_PUT_DX(`dxg', `iy * DW_WP')
 DW_EACH(`MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    {
         /* kernel j, row ky */
         const float *restrict dg = dq`'j + m4_eval(PMAX * DW_WP + PMAX);
-MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `        mc_v16 a`'kx`'_`'u = {0};')')m4_dnl
-        for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_UW(j))) {
-DW_ACCS(DW_UW(j), `            const mc_v16 d`'u = *(const mc_v16 *)(dg + i + m4_eval(16 * u));')m4_dnl
-MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `            a`'kx`'_`'u += d`'u * *(const mc_v16 *)(xp + i + m4_eval(DW_OFF(j, ky, kx) + 16 * u));')')m4_dnl
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `        mc_vf a`'kx`'_`'u = {0};')')m4_dnl
+        for (int i = 0; i < DW_NG; i += m4_eval(VL * DW_UW(j))) {
+DW_ACCS(DW_UW(j), `            const mc_vf d`'u = *(const mc_vf *)(dg + i + m4_eval(VL * u));')m4_dnl
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `            a`'kx`'_`'u += d`'u * *(const mc_vf *)(xp + i + m4_eval(DW_OFF(j, ky, kx) + VL * u));')')m4_dnl
         }
 MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        ga[m4_eval(DW_TC(j) + ky * DW_K(j) + kx)] += MC_FOR(`u', 0, m4_eval(DW_UW(j) - 1), `m4_ifelse(u, 0, `', ` + ')a`'kx`'_`'u');
 ')m4_dnl

@@ -23,19 +23,23 @@ m4_divert(-1)
 # take the flat form.
 m4_define(`DW_CL_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_CL_WP', `m4_eval(W + 2 * PMAX)')
-m4_define(`DW_CL_PN', `m4_eval(DW_CL_HP * DW_CL_WP * 16)')
-m4_define(`DW_CL_ON', `m4_eval(HO * WO * 16)')
+m4_define(`DW_CL_PN', `m4_eval(DW_CL_HP * DW_CL_WP * VL)')
+m4_define(`DW_CL_ON', `m4_eval(HO * WO * VL)')
 m4_define(`DW_CL_ODD', `m4_eval(1 DW_EACH(`&& DW_K(j) % 2 == 1'))')
 m4_define(`DW_CL',
-`m4_eval(S == 1 && C % 16 == 0 && HO == H && WO == W && DW_CL_ODD && (2 * DW_CL_PN + DW_CL_ON) * 4 <= 262144)')
-m4_define(`DW_CL_G', `m4_eval(C / 16)')
+`m4_eval(S == 1 && C % VL == 0 && HO == H && WO == W && DW_CL_ODD && 2 * DW_CL_PN + DW_CL_ON <= L2_FLOATS)')
+m4_define(`DW_CL_G', `m4_eval(C / VL)')
 m4_define(`DW_CL_HW', `m4_eval(H * W)')
 
 # Outputs go in blocks of U along a row, U accumulators in registers; U
 # divides the row when one of 8, 7, 6, 5 does (no tail), else 8 and a
-# shorter last block. The filter gradient takes blocks of 4.
-m4_define(`DW_CL_U', `m4_ifelse(m4_eval(WO <= 8), 1, WO, m4_eval(WO % 8), 0, 8, m4_eval(WO % 7), 0, 7,
-    m4_eval(WO % 6), 0, 6, m4_eval(WO % 5), 0, 5, 8)')
+# shorter last block; at most DW_CL_UMAX, so that the sums and as many
+# loaded vectors stay in the target's registers (8 with 32 of them, 6 with
+# 16). The filter gradient takes blocks of 4.
+m4_define(`DW_CL_UMAX', `MC_MIN(8, m4_eval((VREGS - 4) / 2))')
+m4_define(`DW_CL_UOK', `m4_eval($1 <= DW_CL_UMAX && WO % $1 == 0)')
+m4_define(`DW_CL_U', `m4_ifelse(m4_eval(WO <= DW_CL_UMAX), 1, WO, DW_CL_UOK(8), 1, 8, DW_CL_UOK(7), 1, 7,
+    DW_CL_UOK(6), 1, 6, DW_CL_UOK(5), 1, 5, DW_CL_UMAX)')
 
 # DW_CL_ROW(u, block): the statements for one output row oy: block(n)
 # for the blocks of u outputs from ox, then block of the rest.
@@ -59,7 +63,7 @@ m4_popdef(`DW_FULL')m4_dnl
 m4_define(`DW_CL_TAPS',
 `m4_pushdef(`DW_CL_ARGS', `$1, `dst', `src', `$3'')m4_dnl
 /* Kernel $1 (m4_eval(DW_K($1))x`'m4_eval(DW_K($1))) of the list, m4_ifelse(`$3', `load', `added to', `into') dst. */
-static void $2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w$1`'m4_ifelse(`$3', `bias', `,
+static void $2(float *restrict dst, const float *restrict src, const mc_vf *restrict w$1`'m4_ifelse(`$3', `bias', `,
     const float *restrict bias'))
 {
     for (int oy = 0; oy < HO; oy++) {
@@ -70,28 +74,28 @@ DW_CL_ROW(DW_CL_U, `DW_CL_BLOCK')m4_dnl
 m4_popdef(`DW_CL_ARGS')m4_dnl
 ')
 m4_define(`DW_CL_BLOCK', `_DW_CL_BLOCK($1, DW_CL_ARGS)')
-m4_define(`DW_CL_INIT', `m4_ifelse(`$1', `zero', `(mc_v16){0}', `$1', `bias', `*(const mc_v16 *)bias',
-    `*(const mc_v16 *)(o + m4_eval(16 * u))')')
+m4_define(`DW_CL_INIT', `m4_ifelse(`$1', `zero', `(mc_vf){0}', `$1', `bias', `*(const mc_vf *)bias',
+    `*(const mc_vf *)(o + m4_eval(VL * u))')')
 # _DW_CL_BLOCK(n, j, dst, src, init): outputs ox .. ox + n - 1 of row
 # oy. Per row ky of the window, the n + K - 1 input pixels it reads are
 # loaded once and each weighs into every output it reaches.
 m4_define(`_DW_CL_BLOCK',
 `m4_pushdef(`DW_KK', DW_K($2))m4_dnl
             {
-                float *restrict o = $3 + (oy * WO + ox) * 16;
-DW_ACCS($1, `                mc_v16 a`'u = DW_CL_INIT(`$5');')m4_dnl
+                float *restrict o = $3 + (oy * WO + ox) * VL;
+DW_ACCS($1, `                mc_vf a`'u = DW_CL_INIT(`$5');')m4_dnl
 MC_FOR(`ky', 0, m4_eval(DW_KK - 1), `                {
-                    const float *restrict r = $4 + ((oy + m4_eval(PMAX - DW_P($2) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P($2))) * 16;
-MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                    const mc_v16 x`'xm = *(const mc_v16 *)(r + m4_eval(16 * xm));
+                    const float *restrict r = $4 + ((oy + m4_eval(PMAX - DW_P($2) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P($2))) * VL;
+MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                    const mc_vf x`'xm = *(const mc_vf *)(r + m4_eval(VL * xm));
 ')m4_dnl
 MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `                    {
-                        const mc_v16 v = w$2[m4_eval(ky * DW_KK + kx)];
+                        const mc_vf v = w$2[m4_eval(ky * DW_KK + kx)];
 DW_ACCS($1, `                        a`'u += v * x`'m4_eval(u + kx);')m4_dnl
                     }
 ')m4_dnl
                 }
 ')m4_dnl
-DW_ACCS($1, `                *(mc_v16 *)(o + m4_eval(16 * u)) = a`'u;')m4_dnl
+DW_ACCS($1, `                *(mc_vf *)(o + m4_eval(VL * u)) = a`'u;')m4_dnl
             }
 m4_popdef(`DW_KK')m4_dnl
 ')
@@ -104,9 +108,9 @@ m4_define(`DW_CL_GS', `m4_ifelse(m4_eval(DW_K($1) >= 9), 1, 1, m4_eval(DW_K($1) 
 m4_define(`DW_CL_GROW',
 `m4_pushdef(`DW_KK', DW_K($1))m4_pushdef(`DW_NS', DW_CL_GS($1))m4_pushdef(`DW_GJ', `$1')m4_dnl
 /* Kernel $1, row ky of its filter gradient, added to the sums at gp. */
-static inline void NAME`'_dw_k$1_r`'ky`'(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void NAME`'_dw_k$1_r`'ky`'(mc_vf *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
-MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `MC_FOR(`gs', 0, m4_eval(DW_NS - 1), `    mc_v16 g`'kx`'_`'gs = m4_ifelse(gs, 0, `gp[kx]', `(mc_v16){0}');
+MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `MC_FOR(`gs', 0, m4_eval(DW_NS - 1), `    mc_vf g`'kx`'_`'gs = m4_ifelse(gs, 0, `gp[kx]', `(mc_vf){0}');
 ')')m4_dnl
     for (int oy = 0; oy < HO; oy++) {
 DW_CL_ROW(4, `DW_CL_GBLOCK')m4_dnl
@@ -119,10 +123,10 @@ m4_popdef(`DW_KK', `DW_NS', `DW_GJ')m4_dnl
 ')
 m4_define(`DW_CL_GBLOCK',
 `            {
-                const float *restrict dr = dyt + ((oy + PMAX) * DW_CL_WP + ox + PMAX) * 16;
-                const float *restrict r = xt + ((oy + m4_eval(PMAX - DW_P(DW_GJ) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P(DW_GJ))) * 16;
-DW_ACCS($1, `                const mc_v16 d`'u = *(const mc_v16 *)(dr + m4_eval(16 * u));')m4_dnl
-MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                const mc_v16 x`'xm = *(const mc_v16 *)(r + m4_eval(16 * xm));
+                const float *restrict dr = dyt + ((oy + PMAX) * DW_CL_WP + ox + PMAX) * VL;
+                const float *restrict r = xt + ((oy + m4_eval(PMAX - DW_P(DW_GJ) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P(DW_GJ))) * VL;
+DW_ACCS($1, `                const mc_vf d`'u = *(const mc_vf *)(dr + m4_eval(VL * u));')m4_dnl
+MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                const mc_vf x`'xm = *(const mc_vf *)(r + m4_eval(VL * xm));
 ')m4_dnl
 MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `DW_ACCS($1, `                g`'kx`'_`'m4_eval(u % DW_NS) += d`'u * x`'m4_eval(u + kx);')')m4_dnl
             }
@@ -131,32 +135,32 @@ MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `DW_ACCS($1, `                g`'kx`'_`'m4_e
 # The helpers of a kernel: the weights channels last, and the transposes.
 m4_define(`DW_CL_HELPERS',
 `MC_VEC_PRELUDE()m4_dnl
-/* The filters with channels last: per group of 16 channels, a vector per
+/* The filters with channels last: per group of VL channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
 static void NAME`'_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
 DW_EACH(`    for (int c = 0; c < C; c++)
         for (int t = 0; t < m4_eval(DW_K(j) * DW_K(j)); t++)
-            wt[((c / 16 * m4_eval(DW_TC(NK))) + m4_eval(DW_TC(j)) + t) * 16 + c % 16] = w[DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j)) + (flip ? m4_eval(DW_K(j) * DW_K(j) - 1) - t : t)];
+            wt[((c / VL * m4_eval(DW_TC(NK))) + m4_eval(DW_TC(j)) + t) * VL + c % VL] = w[DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j)) + (flip ? m4_eval(DW_K(j) * DW_K(j) - 1) - t : t)];
 ')m4_dnl
 }
 
-/* 16 planes of H x W (the channels of a group) into the padded
+/* VL planes of H x W (the channels of a group) into the padded
  * channels-last image xt. */
-MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, 16, 1)
-/* The channels-last result back into 16 planes of HO x WO: stored, or
+MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, VL, 1)
+/* The channels-last result back into VL planes of HO x WO: stored, or
  * added when acc is nonzero. */
-MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, 16, 1)m4_dnl
+MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1)m4_dnl
 ')
 
 # DW_CL_WEIGHTS(indent): wj, the weights of kernel j for group g.
-m4_define(`DW_CL_WEIGHTS', `DW_EACH(`$1const mc_v16 *restrict w`'j = (const mc_v16 *)wt + g * m4_eval(DW_TC(NK)) + m4_eval(DW_TC(j));
+m4_define(`DW_CL_WEIGHTS', `DW_EACH(`$1const mc_vf *restrict w`'j = (const mc_vf *)wt + g * m4_eval(DW_TC(NK)) + m4_eval(DW_TC(j));
 ')')
 
 # Forward: threads take (image, group) pairs.
 m4_define(`DW_CL_FWD_HELPERS',
 `DW_EACH(`DW_CL_TAPS(j, NAME`'_fwd_k`'j, m4_ifelse(BIAS, 1, `bias', `zero'))')m4_dnl
-m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, 16, 1, YC)')')
+m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, VL, 1, YC)')')
 # (With PSTATS, plan.c producer_statistics, the training forward also
 # writes the batch statistics of each channels-last result for the batch
 # norm that reads the output: the sums of common.m4.)
@@ -171,13 +175,13 @@ m4_define(`DW_CL_FWD',
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * DW_CL_G; bg++) {
             const int b = bg / DW_CL_G, g = bg % DW_CL_G;
-            NAME`'_cl_in(x + ((long)b * C + g * 16) * DW_CL_HW, xt);
+            NAME`'_cl_in(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
 DW_CL_WEIGHTS(`            ')m4_dnl
-DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + g * 16'));
+DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + g * VL'));
 m4_ifelse(PSTATS, 1, `            if (stats)
-                NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * 16);
+                NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * VL);
 ')m4_dnl
-            NAME`'_cl_out(yt, y + ((long)b * YC + m4_eval(j * C) + g * 16) * DW_CL_HW, 0);
+            NAME`'_cl_out(yt, y + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, 0);
 ')m4_dnl
         }
     }
@@ -188,12 +192,12 @@ m4_ifelse(PSTATS, 1, `            if (stats)
 # one result. The images go in DW_CL_NCH fixed chunks, each with its own
 # filter-gradient sums, added in chunk order at the end: the threads take
 # chunks, and the sums do not depend on how many threads there are.
-m4_define(`DW_CL_NCH', `MC_NCH(m4_eval(DW_CL_G * DW_TC(NK) * 16))')
+m4_define(`DW_CL_NCH', `MC_NCH(m4_eval(DW_CL_G * DW_TC(NK) * VL))')
 m4_define(`DW_CL_BWD_HELPERS',
 `DW_EACH(`DW_CL_TAPS(j, NAME`'_dx_k`'j, m4_ifelse(j, 0, `zero', `load'))m4_dnl
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_CL_GROW(j)')m4_dnl
 /* The filter gradient of kernel j, added to its sums in gg. */
-static void NAME`'_dw_k`'j`'(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void NAME`'_dw_k`'j`'(mc_vf *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    NAME`'_dw_k`'j`'_r`'ky`'(gg + m4_eval(DW_TC(j) + ky * DW_K(j)), dyt, xt);
 ')m4_dnl
@@ -202,7 +206,7 @@ MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    NAME`'_dw_k`'j`'_r`'ky`'(gg + m4_eval
 ')')
 m4_define(`DW_CL_BWD',
 `    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * C)];
-    static _Alignas(64) mc_v16 ga[m4_eval(DW_CL_NCH * DW_CL_G * DW_TC(NK))];
+    static _Alignas(64) mc_vf ga[m4_eval(DW_CL_NCH * DW_CL_G * DW_TC(NK))];
     NAME`'_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
@@ -211,17 +215,17 @@ m4_define(`DW_CL_BWD',
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int k = 0; k < DW_CL_NCH; k++) {
-            memset(ga + k * m4_eval(DW_CL_G * DW_TC(NK)), 0, sizeof(mc_v16) * m4_eval(DW_CL_G * DW_TC(NK)));
+            memset(ga + k * m4_eval(DW_CL_G * DW_TC(NK)), 0, sizeof(mc_vf) * m4_eval(DW_CL_G * DW_TC(NK)));
             for (int b = k * n / DW_CL_NCH; b < (k + 1) * n / DW_CL_NCH; b++)
                 for (int g = 0; g < DW_CL_G; g++) {
-                    mc_v16 *restrict gg = ga + (k * DW_CL_G + g) * DW_TC(NK);
-                    NAME`'_cl_in(x + ((long)b * C + g * 16) * DW_CL_HW, xt);
+                    mc_vf *restrict gg = ga + (k * DW_CL_G + g) * DW_TC(NK);
+                    NAME`'_cl_in(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
 DW_CL_WEIGHTS(`                    ')m4_dnl
-DW_EACH(`                    NAME`'_cl_in(dy + ((long)b * YC + m4_eval(j * C) + g * 16) * DW_CL_HW, dyt);
+DW_EACH(`                    NAME`'_cl_in(dy + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, dyt);
                     NAME`'_dx_k`'j`'(dxt, dyt, w`'j);
                     NAME`'_dw_k`'j`'(gg, dyt, xt);
 ')m4_dnl
-                    NAME`'_cl_out(dxt, dx + ((long)b * C + g * 16) * DW_CL_HW, acc);
+                    NAME`'_cl_out(dxt, dx + ((long)b * C + g * VL) * DW_CL_HW, acc);
                 }
         }
     }
@@ -230,7 +234,7 @@ DW_EACH(`    for (int c = 0; c < C; c++)
         for (int t = 0; t < m4_eval(DW_K(j) * DW_K(j)); t++) {
             float s = 0.0f;
             for (int k = 0; k < DW_CL_NCH; k++)
-                s += ga[(k * DW_CL_G + c / 16) * DW_TC(NK) + m4_eval(DW_TC(j)) + t][c % 16];
+                s += ga[(k * DW_CL_G + c / VL) * DW_TC(NK) + m4_eval(DW_TC(j)) + t][c % VL];
             dw[DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j)) + t] += s;
         }
 ')m4_dnl

@@ -42,11 +42,15 @@ m4_divert(-1)
 # with 16 channels at 28 x 28 a third faster); it reads 2 vectors of b
 # per 16 multiply-adds, the loads that split over two cache lines where a
 # tap is not aligned (4 x 4 reads 4).
-m4_define(`MC_GEMM_VL', 16)
-m4_define(`MC_GEMM_MR', 8)
-m4_define(`MC_GEMM_NV', 2)
-m4_define(`MC_GEMM_NT_MR', 4)
-m4_define(`MC_GEMM_CL_NV', 3)
+# The tiles are the target's (generator/target.c: GEMM_MR x GEMM_NV,
+# GEMM_CL_MR x GEMM_CL_NV, GEMM_NT_MR), VL floats a vector; the figures
+# above are the avx512 target's.
+m4_define(`MC_GEMM_VL', VL)
+m4_define(`MC_GEMM_MR', GEMM_MR)
+m4_define(`MC_GEMM_NV', GEMM_NV)
+m4_define(`MC_GEMM_NT_MR', GEMM_NT_MR)
+m4_define(`MC_GEMM_CL_MR', GEMM_CL_MR)
+m4_define(`MC_GEMM_CL_NV', GEMM_CL_NV)
 
 # The loop over the terms p of a product: GEMM_TERMS opens it (the brace
 # is closed by the tile), GEMM_BROW is where row p of b starts; each
@@ -96,9 +100,9 @@ m4_popdef(`GPART', `GCOUNT')m4_dnl
 # GEMM_VLOAD(v, p, index): declare the vector v and load it from p (the
 # partial vector masked); GEMM_VSTORE(p, v, index) stores it back.
 m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
-`mc_v16 $1; mc_v16_part(&$1, $2, GCOUNT);', `mc_v16 $1 = *(const mc_v16 *)($2);')')
+`mc_vf $1; mc_vf_part(&$1, $2, GCOUNT);', `mc_vf $1 = *(const mc_vf *)($2);')')
 m4_define(`GEMM_VSTORE', `m4_ifelse(m4_eval($3 == GPART), 1,
-`mc_v16_store_part($1, &$2, GCOUNT);', `*(mc_v16 *)($1) = $2;')')
+`mc_vf_store_part($1, &$2, GCOUNT);', `*(mc_vf *)($1) = $2;')')
 
 # GEMM_ROW_BLOCKS(M, tile, args[, rows]): the row blocks of M rows,
 # tile(rows, args) for each: blocks of 8 (or of rows) from i0, then the
@@ -178,7 +182,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = 
 ')m4_dnl
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                const float *restrict b`'GV = b + (long)i * $9 + GEMM_NT_ROW(k0 + GV, $5, $6, $7);
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = sums[(i0 + GR) * $4 + k0 + GV];
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = sums[(i0 + GR) * $4 + k0 + GV];
 ')')m4_dnl
 m4_ifelse(m4_eval(GN16 > 0), 1, `                for (int p = 0; p < GN16; p += MC_GEMM_VL) {
 GEMM_NT_TERM($1, $2)m4_dnl
@@ -197,12 +201,12 @@ m4_popdef(`GN16')m4_dnl
 # GEMM_NT_TERM(rows, cols, tail): one chunk of every pair of the tile: 16
 # floats at p, or the last tail floats.
 m4_define(`GEMM_NT_TERM',
-`m4_ifelse(`$3', `', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    const mc_v16 x`'GR = *(const mc_v16 *)(a`'GR + p);
-')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    const mc_v16 y`'GV = *(const mc_v16 *)(b`'GV + p);
-')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    mc_v16 x`'GR;
-                    mc_v16_part(&x`'GR, a`'GR + GN16, $3);
-')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    mc_v16 y`'GV;
-                    mc_v16_part(&y`'GV, b`'GV + GN16, $3);
+`m4_ifelse(`$3', `', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    const mc_vf x`'GR = *(const mc_vf *)(a`'GR + p);
+')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    const mc_vf y`'GV = *(const mc_vf *)(b`'GV + p);
+')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    mc_vf x`'GR;
+                    mc_vf_part(&x`'GR, a`'GR + GN16, $3);
+')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    mc_vf y`'GV;
+                    mc_vf_part(&y`'GV, b`'GV + GN16, $3);
 ')')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                    s`'GR`'_`'GV += x`'GR * y`'GV;
 ')')m4_dnl
@@ -233,12 +237,12 @@ m4_pushdef(`GM', m4_eval($2 / MC_GEMM_NT_MR * MC_GEMM_NT_MR))m4_dnl
 m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[m4_eval($2 * GKK)];
+    static mc_vf sums[m4_eval($2 * GKK)];
     MC_OMP_PARALLEL
     {
         MC_OMP_FOR_IN
         for (int r = 0; r < $2; r++)
-            memset(sums + r * GKK, 0, sizeof(mc_v16) * GKK);
+            memset(sums + r * GKK, 0, sizeof(mc_vf) * GKK);
         for (int i = 0; i < nb; i++) {
             MC_OMP_FOR_IN
             for (int i0 = 0; i0 < $2; i0 += MC_GEMM_NT_MR) {
@@ -255,7 +259,7 @@ GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
         MC_OMP_FOR_IN
         for (int r = 0; r < $2; r++)
             for (int k = 0; k < GKK; k++)
-                c[r * GKK + k] += mc_v16_sum(&sums[r * GKK + k]);
+                c[r * GKK + k] += mc_vf_sum(&sums[r * GKK + k]);
     }
 }
 m4_popdef(`GM', `GKK')m4_dnl
@@ -279,12 +283,12 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `                float *restrict c`'GR = c + (i
 ')m4_dnl
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                const int o`'GV = GEMM_CL_OFF(j0 + m4_eval(GV * MC_GEMM_VL), $3, $4, $7);
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = {0};
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = {0};
 ')')m4_dnl
                 for (int oy = 0, p = 0; oy < $5; oy++) {
                     for (int ox = 0; ox < $6; ox++, p++) {
                         const float *restrict bp = b + (long)i * $9 + (oy * $7 + ox) * $3;
-MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_v16 y`'GV = *(const mc_v16 *)(bp + o`'GV);
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_vf y`'GV = *(const mc_vf *)(bp + o`'GV);
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = ap[p + m4_eval(GR * $5 * $6)];
 ')m4_dnl
@@ -292,9 +296,9 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
                     }
                     m4_ifelse(GEMM_CL_RB($6), 1, `{', `if (oy % GEMM_CL_RB($6) == m4_eval(GEMM_CL_RB($6) - 1) || oy == m4_eval($5 - 1)) {')
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) += s`'GR`'_`'GV;
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        *(mc_vf *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) += s`'GR`'_`'GV;
 ')')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV = (mc_v16){0};
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV = (mc_vf){0};
 ')')m4_dnl
                     }
                 }
@@ -331,13 +335,13 @@ m4_popdef(`GW', `GNC', `GFULL')m4_dnl
 
 m4_define(`MC_GEMM_NN_CL',
 `MC_VEC_PRELUDE()m4_dnl
-m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_pushdef(`GM', m4_eval($2 / MC_GEMM_CL_MR * MC_GEMM_CL_MR))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
 m4_ifelse(m4_eval(GM > 0), 1, `m4_ifelse(`$10', `serial', `', `    MC_OMP_FOR
 ')m4_dnl
-    for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
-GEMM_CL_ROWS(MC_GEMM_MR, $3, $4, $5, $6, $7, $8, $9)m4_dnl
+    for (int i0 = 0; i0 < GM; i0 += MC_GEMM_CL_MR) {
+GEMM_CL_ROWS(MC_GEMM_CL_MR, $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }
 ')m4_dnl
 m4_ifelse(m4_eval(GM < $2), 1, `    {
@@ -374,14 +378,14 @@ m4_ifelse(m4_eval($4 % $1), 0, `                const float *restrict a0 = a + (
 MC_FOR(`GR', 1, m4_eval($1 - 1), `                const float *restrict a`'GR = a0 + m4_eval(GR * $6);
 ')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + ((i0 + GR) / $4 * $8 + (i0 + GR) % $4) * $6;
 ')')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = bias ? *(const mc_v16 *)(bias + j0 + m4_eval(GV * MC_GEMM_VL)) : (mc_v16){0};
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = bias ? *(const mc_vf *)(bias + j0 + m4_eval(GV * MC_GEMM_VL)) : (mc_vf){0};
 ')')m4_dnl
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < $7; ky++)
                 for (int kx = 0; kx < $7; kx++) {
                     const int o = (ky * $8 + kx) * $6;
                     for (int ci = 0; ci < $6; ci++, bp += $5) {
-MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_v16 b`'GV = *(const mc_v16 *)(bp + m4_eval(GV * MC_GEMM_VL));
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_vf b`'GV = *(const mc_vf *)(bp + m4_eval(GV * MC_GEMM_VL));
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = a`'GR[o + ci];
 ')m4_dnl
@@ -389,7 +393,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
                     }
                 }
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_v16 *)(c + (i0 + GR) * $5 + j0 + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_vf *)(c + (i0 + GR) * $5 + j0 + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
 ')')m4_dnl
             }
 ')
@@ -406,10 +410,18 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 # what made 16-pixel blocks lose before (the 3x3 16 -> 16 forward at
 # 28 x 28: 1.07x faster in blocks of 14, then 1.04x more in rows of 28).
 m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4, $5, $6, $7', GEMM_CLF_RB($1, $2, $3))')
-# GEMM_CLF_RB(vecs, P, WO): the pixels of a block, as above.
-m4_define(`GEMM_CLF_RB', `m4_ifelse(m4_eval($1 == 1 && $3 % 28 == 0), 1, 28, m4_eval($1 == 1 && $3 % 16 == 0), 1, 16,
-    m4_eval($1 == 1 && $3 % 14 == 0), 1, 14, m4_eval($1 == 1 && $3 % 12 == 0), 1, 12,
-    m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)')
+# GEMM_CLF_RB(vecs, P, WO): the pixels of a block, as above, as many as
+# the target's registers hold with the vectors of b and a broadcast
+# (GEMM_CLF_MAX): with one vector the longest of those rows that fits, else
+# GEMM_MR, or one or two fewer where those divide P and it does not.
+m4_define(`GEMM_CLF_MAX', `m4_eval((VREGS - 1 - $1) / $1)')
+m4_define(`GEMM_CLF_RB', `m4_ifelse(
+    m4_eval($1 == 1 && $3 % 28 == 0 && 28 <= GEMM_CLF_MAX(1)), 1, 28,
+    m4_eval($1 == 1 && $3 % 16 == 0 && 16 <= GEMM_CLF_MAX(1)), 1, 16,
+    m4_eval($1 == 1 && $3 % 14 == 0 && 14 <= GEMM_CLF_MAX(1)), 1, 14,
+    m4_eval($1 == 1 && $3 % 12 == 0 && 12 <= GEMM_CLF_MAX(1)), 1, 12,
+    m4_eval($2 % MC_GEMM_MR), 0, MC_GEMM_MR, m4_eval($2 % (MC_GEMM_MR - 1)), 0, m4_eval(MC_GEMM_MR - 1),
+    m4_eval($2 % (MC_GEMM_MR - 2)), 0, m4_eval(MC_GEMM_MR - 2), MC_GEMM_MR)')
 
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl

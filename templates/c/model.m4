@@ -11,8 +11,8 @@ m4_divert(-1)
 
 m4_define(`MC_HEADER_BEGIN',
 `MC_GENERATED(SOURCE, `model')
-/* MODEL: conv_type CONV_TYPE, CLASSES classes, input IN_C`'x`'IN_H`'x`'IN_W.
- * MODEL`'_model describes it (tensors in state_dict order, layers in
+/* MODEL: conv_type CONV_TYPE, CLASSES classes, input IN_C`'x`'IN_H`'x`'IN_W,
+ * kernels for the MC_CPU CPU target. MODEL`'_model describes it (tensors in state_dict order, layers in
  * execution order, area sizes) and points at its specialized step. */
 #ifndef MC_GENERATED_`'MODEL`'_H
 #define MC_GENERATED_`'MODEL`'_H
@@ -140,7 +140,7 @@ m4_define(`MC_LAYERS_END', `};
 
 m4_define(`MC_DESCRIPTOR', `
 const mc_model_desc MODEL`'_model = {
-    .name = "MODEL", .conv_type = "CONV_TYPE", .source = "SOURCE",
+    .name = "MODEL", .conv_type = "CONV_TYPE", .source = "SOURCE", .cpu = "MC_CPU",
     .classes = CLASSES, .c = IN_C, .h = IN_H, .w = IN_W,
     .params = PARAMS, .macs = MACS,
     .ntensors = NTENSORS, .tensors = MODEL`'_tensors,

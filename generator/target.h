@@ -1,0 +1,41 @@
+/* The CPU targets of the C templates: one row per target, holding what the
+ * planner and the templates need to know of the machine (vector lanes and
+ * registers, masked memory access, cache budgets, product tiles). The plan
+ * reads it to choose each kernel's form; emit_m4.c hands it to the
+ * templates as constants (VL, GEMM_MR, ...), so no template writes a lane
+ * count, a register count or a cache budget of its own. docs/targets.md
+ * shows the table and how to add a row. */
+#ifndef MCGEN_TARGET_H
+#define MCGEN_TARGET_H
+
+#include <stdbool.h>
+
+typedef struct mc_target {
+    const char *name;     /* --cpu NAME: avx512, avx2, neon, portable */
+    const char *isa;      /* how the templates' prelude spells its intrinsics: avx512, avx2 or generic */
+    const char *arch;     /* the machines it runs on: x86_64, aarch64, or any */
+    const char *cflags;   /* the compiler flags that enable it (mcgen build puts them before MCGEN_CFLAGS) */
+    const char *requires; /* in words, for errors and docs: what a CPU must have to run it */
+    int lanes;            /* floats in a vector (VL): the channels-last forms take channels in groups of these */
+    int vregs;            /* vector registers: the product tiles keep their sums in them */
+    bool masked;          /* masked vector loads and stores (a row's tail in one instruction) */
+    long l1;              /* bytes of L1 data cache a core can count on */
+    long l2;              /* bytes of L2 a thread's scratch may fill (the channels-last images and scratch) */
+    /* Product tiles (templates/c/gemm.m4), chosen so that the sums, the
+     * loaded vectors and a broadcast fit the registers. */
+    int gemm_mr, gemm_nv; /* plain and tap products, channels-last forward: rows x vectors of columns */
+    int gemm_cl_mr, gemm_cl_nv; /* channels-last filter gradient: rows x vectors */
+    int gemm_nt_mr;       /* transposed product: rows (x 4 columns) */
+} mc_target;
+
+/* The target named (avx512, avx2, neon, portable), or "native": the best
+ * one this machine's CPU runs. NULL for an unknown name. */
+const mc_target *mc_target_find(const char *name);
+
+/* The best target the CPU that runs mcgen supports. */
+const mc_target *mc_target_native(void);
+
+/* "avx512, avx2, neon, portable", for usage lines and errors. */
+const char *mc_target_names(void);
+
+#endif
