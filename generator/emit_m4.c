@@ -180,8 +180,17 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
     kernel_shapes(e, n);
     switch (n->op->code) {
-    case OP_DEPTHWISE: kernel_depthwise(e, k, n); break;
+    case OP_DEPTHWISE:
+        kernel_depthwise(e, k, n);
+        em_defi(e, "DW_CL", k->form.dw_cl);
+        break;
     case OP_CONV:
+        /* its form (plan.c, conv_form) */
+        em_defi(e, "CV_CLF", k->form.cl_fwd);
+        em_defi(e, "CV_CLX", k->form.cl_dx);
+        em_defi(e, "CV_CLW", k->form.cl_dw);
+        em_defi(e, "CV_DW_OWN", k->form.dw_own);
+        em_defi(e, "CV_PW_PLANAR", k->form.pw_planar);
         em_defi(e, "K", n->k);
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);

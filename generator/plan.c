@@ -112,7 +112,7 @@ static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char 
             return i;
         }
     p->kernels = arena_grow(a, p->kernels, p->nkernels, cap, sizeof *p->kernels);
-    p->kernels[p->nkernels] = (mc_kernel){name, node, k, 1};
+    p->kernels[p->nkernels] = (mc_kernel){name, node, k, 1, mc_plan_form(p, &p->m->nodes[node], k)};
     return p->nkernels++;
 }
 
@@ -166,13 +166,12 @@ static void fuse_activations(mc_plan *p)
  * conv's input-gradient pass. At 48 x 28 x 28 that saves the batch norm's
  * normalizing pass (a read and a write), and in the backward its two
  * passes (five streams) and the write of the conv's input gradient. The
- * templates do it where the filter gradient takes the channels-last form:
- * channels in whole vectors, and a gathered strided image fitting a thread
- * (CV_POINT_CL in conv.m4). */
+ * templates do it where the filter gradient takes the channels-last form
+ * (conv_form: channels in whole vectors, and a gathered strided image
+ * fitting a thread). */
 static void fold_batchnorms(mc_plan *p)
 {
     const mc_model *m = p->m;
-    const mc_target *t = p->opt.target;
     for (int i = 0; i < m->norder; i++) {
         const int v = m->order[i];
         const mc_node *c = &m->nodes[v];
@@ -181,8 +180,7 @@ static void fold_batchnorms(mc_plan *p)
         const int b = c->inputs[0];
         const mc_node *bn = &m->nodes[b];
         if (bn->op->code != OP_BATCHNORM || p->nodes[b].fused_act || b == m->output || readers(m, b) != 1 ||
-            bn->shape.c % t->lanes != 0 ||
-            (c->stride != 1 && (long long)c->shape.h * c->shape.w * bn->shape.c > t->l2 / 4))
+            !mc_plan_form(p, c, 0).cl_dw)
             continue;
         p->nodes[b].folded = true;
         p->nodes[v].fold = true;
@@ -216,52 +214,85 @@ static void apply_in_adds(mc_plan *p)
     }
 }
 
-/* A batch norm reading the output of a depthwise conv that takes the
- * channels-last form (depthwise_cl.m4) gets its batch statistics from that
- * conv: the conv has each result in cache, a vector of channels at a time, as it
- * transposes it back into planes, and its mean and squared deviations per
- * channel and image cost it two passes over the cache (templates/c/
- * common.m4, MC_BN_SUMS); the batch norm then combines n means and
- * n sums per channel (batchnorm.m4, PSTATS) instead of reading its input
- * twice from memory (48 x 28 x 28 at batch 128: 19 MB, twice). This is the
- * Multiception fusion SPEC.md names: the pass that computes every kernel
- * of the list also produces BN1's statistics. The condition restates
- * DW_CL of depthwise_cl.m4 (the template stops m4 with an error naming
- * this function if they disagree). */
-static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d)
+/* ---- kernel forms ------------------------------------------------------------
+ * Which form each conv and depthwise kernel takes, decided here once from
+ * its shape and the target (target.h): for the kernels (the templates
+ * render it) and for the fusions that need one (fold_batchnorms,
+ * producer_statistics). The budgets are a thread's share of L2
+ * (target->l2): a form whose scratch passes it takes the planar form. */
+
+/* A depthwise conv (kernels ks) takes its channels-last form at stride 1
+ * with odd kernels and channels in whole vectors, when two padded images
+ * and a result of one group of lanes fit the budget: one vector holds a
+ * pixel of VL channels, so every tap reads an aligned vector
+ * (depthwise_cl.m4). */
+static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d, const int *ks, int nks)
 {
     const mc_shape in = m->nodes[d->inputs[0]].shape;
     int pmax = 0;
-    for (int j = 0; j < d->nks; j++) {
-        if (d->ks[j] % 2 == 0)
+    for (int j = 0; j < nks; j++) {
+        if (ks[j] % 2 == 0)
             return false;
-        pmax = d->ks[j] / 2 > pmax ? d->ks[j] / 2 : pmax;
+        pmax = ks[j] / 2 > pmax ? ks[j] / 2 : pmax;
     }
     const long long padded = (long long)(in.h + 2 * pmax) * (in.w + 2 * pmax) * t->lanes;
     return d->stride == 1 && in.c % t->lanes == 0 && d->shape.h == in.h && d->shape.w == in.w &&
            (2 * padded + (long long)in.h * in.w * t->lanes) * 4 <= t->l2;
 }
 
-/* The same for a conv whose forward takes the channels-last form (CV_CLF
- * of conv.m4, restated; conv.m4 stops m4 naming this function if they
- * disagree): every image's result is in cache with its channels last
- * before it is transposed back into planes (resnet20's 3x3 convs before
- * their bn2). */
-static bool conv_cl_forward(const mc_model *m, const mc_target *t, const mc_node *c)
+/* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
+ * pointwise (1x1, no padding) kinds take channels-last products where
+ * their channels fill whole vectors and a thread's scratch fits the
+ * budget: no lane is lost past the end of a row or plane. Measured (1
+ * thread, batch 128, kernels alternated call by call; conv.m4 tells more):
+ * a pointwise forward at stride 1 whose planes fill their vectors but for
+ * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
+ * 1.56x faster than the transposes); the input gradient takes the
+ * channels-last form on planes up to 28 x 28 or strided. */
+static mc_form conv_form(const mc_model *m, const mc_target *t, const mc_node *c)
 {
     const mc_shape in = m->nodes[c->inputs[0]].shape, o = c->shape;
-    const long long pix = (long long)o.h * o.w;
+    const long long vl = t->lanes, l2f = t->l2 / 4, pix = (long long)o.h * o.w, cpix = in.c * pix;
+    const bool s1 = c->stride == 1;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
-    const bool shifted = c->groups == 1 && c->stride == 1 && c->k > 1 && c->pad <= c->k - 1;
-    const int vl = t->lanes;
-    if (c->groups != 1 || in.c % vl || o.c % vl || !(shifted || point))
-        return false;
-    if (point && c->stride == 1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16) /* planar (CV_PW_PLANAR) */
-        return false;
-    const long long xt = c->stride == 1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
-    return xt + o.c * pix + (c->stride == 1 ? 0 : in.c * pix) <= t->l2 / 4;
+    const bool shifted = c->groups == 1 && s1 && c->k > 1 && c->pad <= c->k - 1;
+    const bool lanes_in = in.c % vl == 0, lanes_both = lanes_in && o.c % vl == 0;
+    /* the channels-last image of a thread: padded, or its pixels gathered when strided */
+    const long long xt = s1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
+    /* the output gradient padded by k - 1 - pad, channels last, and the pixels of the input gradient */
+    const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * o.c : pix * o.c;
+    const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
+    mc_form f = {0};
+    f.dw_own = xt <= l2f;
+    f.pw_planar = point && s1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
+    const bool cl = lanes_both && (shifted || point) && !f.pw_planar;
+    f.cl_fwd = cl && xt + o.c * pix + (s1 ? 0 : cpix) <= l2f;
+    f.cl_dx = cl && (!s1 || dx_pix <= 784) && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
+    f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
+    return f;
 }
 
+mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
+{
+    mc_form f = {0};
+    if (n->op->code == OP_CONV)
+        f = conv_form(p->m, p->opt.target, n);
+    else if (n->op->code == OP_DEPTHWISE)
+        f.dw_cl = k ? depthwise_cl(p->m, p->opt.target, n, &k, 1) : depthwise_cl(p->m, p->opt.target, n, n->ks, n->nks);
+    return f;
+}
+
+/* A batch norm reading the output of a depthwise conv in its channels-last
+ * form, or of a conv whose forward is channels-last, gets its batch
+ * statistics from that conv: the conv has each result in cache, a vector
+ * of channels at a time, before it transposes it back into planes, and
+ * its mean and squared deviations per channel and image cost it two
+ * passes over the cache (templates/c/common.m4, MC_BN_SUMS); the batch
+ * norm then combines n means and n sums per channel (batchnorm.m4,
+ * PSTATS) instead of reading its input twice from memory (48 x 28 x 28 at
+ * batch 128: 19 MB, twice). This is the Multiception fusion SPEC.md names:
+ * the pass that computes every kernel of the list also produces BN1's
+ * statistics. */
 static void producer_statistics(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -271,8 +302,8 @@ static void producer_statistics(mc_plan *p)
             continue;
         const int d = bn->inputs[0];
         const int code = m->nodes[d].op->code;
-        if ((code == OP_DEPTHWISE && depthwise_cl(m, p->opt.target, &m->nodes[d])) ||
-            (code == OP_CONV && conv_cl_forward(m, p->opt.target, &m->nodes[d]))) {
+        const mc_form f = mc_plan_form(p, &m->nodes[d], 0);
+        if ((code == OP_DEPTHWISE && f.dw_cl) || (code == OP_CONV && f.cl_fwd)) {
             p->nodes[d].writes_stats = true;
             p->nodes[m->order[i]].reads_stats = true;
         }

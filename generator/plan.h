@@ -11,11 +11,25 @@
 
 struct arena;
 
+/* The form a conv or depthwise kernel takes, decided by the plan from the
+ * layer's shape and the target (mc_plan_form); the templates render it
+ * (emit_m4.c hands it to them as CV_CLF ... and DW_CL) and stop m4 when
+ * asked for a form they cannot render. */
+typedef struct mc_form {
+    bool dw_cl;     /* depthwise: channels last (depthwise_cl.m4), else flat planes */
+    bool cl_fwd;    /* conv: forward as one channels-last product per image (CV_CLF) */
+    bool cl_dx;     /* conv: input gradient likewise, through the flipped filters (CV_CLX) */
+    bool cl_dw;     /* conv: filter gradient as channels-last products over chunks of images (CV_CLW) */
+    bool dw_own;    /* conv: those chunks a thread's own, an image fitting its scratch (CV_DW_OWN) */
+    bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
+} mc_form;
+
 typedef struct mc_kernel {
     const char *name;
     int node;  /* the first node with this signature: its attributes define the kernel */
     int k;     /* for an unfused depthwise part: its kernel size (0 otherwise) */
     int uses;
+    mc_form form;
 } mc_kernel;
 
 enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
@@ -68,6 +82,10 @@ typedef struct mc_plan {
 } mc_plan;
 
 mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt);
+
+/* The form of the kernel of node n (a conv or depthwise; part k of an
+ * unfused depthwise list, else k = 0) on the plan's target. */
+mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k);
 
 /* The slot that node n reads as its input j: that input's, or for a conv
  * that folds the batch norm before it, the batch norm's input (the conv

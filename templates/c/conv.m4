@@ -267,13 +267,12 @@ m4_define(`CV_CHUNKS',
 ')
 
 # With whole vectors of channels the filter gradient takes the
-# channels-last product below (CV_CL), strided ones when a gathered image
-# fits a thread.
-m4_define(`CV_POINT_CL', `m4_eval(CV_CL && (S == 1 || CV_DW_OWN))')
+# channels-last product below (CV_CLW, the plan's), strided ones when a
+# gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C,
     m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, C)')
 m4_ifelse(S, 1, `', `
@@ -304,8 +303,8 @@ CV_FWD_IMAGES(`x + (long)b * m4_eval(C * H * W)')',
 ')
 
 m4_define(`CV_BWD_POINT',
-`m4_ifelse(S, 1, `m4_ifelse(CV_CL, 1, `CV_DW_CL()', `    NAME`'_gemm_dw(n, dy, x, dw);
-')', `m4_ifelse(CV_POINT_CL, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
+`m4_ifelse(S, 1, `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    NAME`'_gemm_dw(n, dy, x, dw);
+')', `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
 CV_CHUNKS(CV_NBS, `
             NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
     `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')')')m4_dnl
@@ -362,7 +361,6 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 4 * L2_FLOATS)')
 # every channel, broadcasts of dy against vectors of x, the same form as
 # the forward; no lane sums, no padded dy. Its columns come out as (tap,
 # channel), put back in the order of w at the end.
-m4_define(`CV_CL', `m4_eval(C % VL == 0)')
 m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * C)', `m4_eval(HO * WO * C)')')
 m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
 # CV_CL_HELPERS(IH, IW): that product, and the transpose that builds xt
@@ -394,7 +392,7 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP,
     m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(CV_CLF, 1, `', `
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
@@ -444,12 +442,11 @@ m4_define(`CV_FWD_SHIFT',
 # stay 0, so the dropped outputs add nothing to dw and the shifted rows
 # read zeros off the edge. The filter gradient goes by chunks of images
 # (the product splits over threads), the input gradient image by image.
-# When an image fits a thread (CV_DW_OWN: up to 256 KB), the images go in
+# When an image fits a thread (CV_DW_OWN, the plan's: its L2 budget), the images go in
 # CV_NCH fixed chunks instead, a thread taking whole chunks, each chunk
 # summed into its own part of dwt (the product per image, serial); the
 # parts are added in chunk order at the end. No barrier per image or
 # chunk, and the sums do not depend on the thread count (see common.m4).
-m4_define(`CV_DW_OWN', `m4_eval(CV_XT <= L2_FLOATS)')
 m4_define(`CV_NCH', `MC_NCH(m4_eval(CO * CV_CKK))')
 m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
 m4_define(`CV_DW_CL_OWN',
@@ -506,7 +503,7 @@ CV_CHUNKS(CV_NB, ` {
 ')
 
 m4_define(`CV_BWD_SHIFT',
-`m4_ifelse(CV_CL, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
+`m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_SHIFT()')m4_dnl
 ')
 
@@ -534,7 +531,9 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 
 # With whole vectors of input and output channels, the shifted and
 # pointwise convs take their images with the channels last instead, when
-# the scratch of a thread fits 256 KB: the forward (CV_CLF) builds xt as
+# the scratch of a thread fits its budget (the plan decides: CV_CLF, CV_CLX
+# and CV_PW_PLANAR come from generator/plan.c, conv_form; CV_CHECK_FORM
+# stops m4 if one cannot be rendered): the forward (CV_CLF) builds xt as
 # for the filter gradient, then takes one product with a row per output
 # pixel and vectors of output channels (the channels-last forward of
 # gemm.m4), its result transposed back to planes. The input gradient (CV_CLX) is the
@@ -549,16 +548,22 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 # rows (gemm.m4) that beat the transposes at 48 -> 16 at 28 x 28 by 1.56x
 # and 64 -> 32 at 14 x 14 by 1.06x (1 thread, batch 128, alternated call
 # by call); at 7 x 7, where a quarter of the lanes is lost, it lost 0.85x.
-m4_define(`CV_PW_PLANAR', `m4_eval(CV_POINT && S == 1 && (HO * WO + VL - 1) / VL * VL * 15 <= HO * WO * 16)')
 m4_define(`CV_CLV', `m4_eval(G == 1 && C % VL == 0 && CO % VL == 0 && (CV_SHIFTED || CV_POINT))')
-m4_define(`CV_CLF', `m4_eval(CV_CLV && !CV_PW_PLANAR && CV_XT + CO * CV_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= L2_FLOATS)')
+# CV_CHECK_FORM: the forms the plan chose need these of the shape.
+m4_define(`CV_CHECK_FORM', `m4_ifelse(
+m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv with channels in vectors of VL')',
+m4_eval(CV_CLW && !(C % VL == 0 && (CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN))))), 1,
+    `CV_FORM_ERROR(`a channels-last filter gradient, which needs input channels in vectors of VL')',
+m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')')')
+m4_define(`CV_FORM_ERROR', `m4_errprint(`conv.m4: NAME: the plan (generator/plan.c, conv_form) asks for $1
+')m4_m4exit(1)')
 # Pixels a row of xt (padded, or gathered when strided), of the padded dy,
 # and the pixels of the input gradient product.
 m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
 m4_define(`CV_CLX_WP', `m4_ifelse(S, 1, CV_WQ, WO)')
 m4_define(`CV_CLX_PIX', `m4_ifelse(S, 1, `m4_eval(H * W)', CV_PIX)')
 m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_PIX * CO)')')
-# The input gradient takes that form on planes up to 28 x 28, and when
+# The plan has the input gradient take that form on planes up to 28 x 28, and when
 # strided (the planar form gathers and scatters besides). Measured on
 # resnet20 (1 thread, batch 128, the kernels alternated call by call): the
 # 3x3 backwards 1.16x faster at 7 x 7, 1.10x at 14 x 14, 1.02x at 28 x 28
@@ -567,7 +572,6 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # term was one vector against 8 broadcasts): the pointwise convs whose
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
-m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 784) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= L2_FLOATS)')
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL))
@@ -675,7 +679,7 @@ m4_define(`CV_FWD_PARAMS', `m4_ifelse(FOLD, 1, `int n, const float *restrict x, 
 m4_define(`CV_BWD_PARAMS', `int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, m4_ifelse(FOLD, 1, `const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, ')int acc')
-m4_define(`CV_FOLD_HELPERS', `m4_ifelse(FOLD, 1, `m4_ifelse(m4_eval(CV_POINT && CV_POINT_CL), 1, `',
+m4_define(`CV_FOLD_HELPERS', `m4_ifelse(FOLD, 1, `m4_ifelse(m4_eval(CV_POINT && CV_CLW), 1, `',
 `m4_errprint(`conv.m4: NAME: a folded batch norm needs the channels-last filter gradient (plan.c, fold_batchnorms)
 ')m4_m4exit(1)')m4_dnl
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
@@ -758,6 +762,7 @@ m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(CV_CLF, 1, `MC_VE
 
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
+CV_CHECK_FORM()m4_dnl
 CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', G, 1, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')

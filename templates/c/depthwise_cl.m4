@@ -18,16 +18,17 @@ m4_divert(-1)
 # Constants as in depthwise.m4; the kernel lists DW_TC and DW_OFF come from
 # there. This file only defines macros.
 
-# DW_CL: 1 when this form applies. The scratch of a thread (two padded
-# images and one result) stays on its stack, up to 256 KB; larger planes
-# take the flat form.
+# DW_CL (the plan's, generator/plan.c depthwise_cl): 1 when this form
+# applies; the plan takes it at stride 1, odd kernels and whole vectors
+# of channels, when a thread's scratch (two padded images and one result,
+# on its stack) fits the target's budget. DW_CL_RENDERABLE: what the form
+# needs of the shape (depthwise.m4 stops m4 when asked for it without).
 m4_define(`DW_CL_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_CL_WP', `m4_eval(W + 2 * PMAX)')
 m4_define(`DW_CL_PN', `m4_eval(DW_CL_HP * DW_CL_WP * VL)')
 m4_define(`DW_CL_ON', `m4_eval(HO * WO * VL)')
 m4_define(`DW_CL_ODD', `m4_eval(1 DW_EACH(`&& DW_K(j) % 2 == 1'))')
-m4_define(`DW_CL',
-`m4_eval(S == 1 && C % VL == 0 && HO == H && WO == W && DW_CL_ODD && 2 * DW_CL_PN + DW_CL_ON <= L2_FLOATS)')
+m4_define(`DW_CL_RENDERABLE', `m4_eval(S == 1 && C % VL == 0 && HO == H && WO == W && DW_CL_ODD)')
 m4_define(`DW_CL_G', `m4_eval(C / VL)')
 m4_define(`DW_CL_HW', `m4_eval(H * W)')
 
