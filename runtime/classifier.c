@@ -82,13 +82,12 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 }
 
 /* OpenMP threads that wait for work by spinning take the core of the
- * thread that has the work when another process keeps the other cores
- * busy (a small net on 2 cores, one of them busy: 52 s with 2 threads
- * against 2.3 s with 1). Unless the user chose a wait policy, they sleep
- * instead. libgomp reads OMP_WAIT_POLICY once, in its constructor, before
- * main: so this runs from the executable's .preinit_array, which the
- * loader calls before any shared library's constructor (as the
- * sanitizers' runtimes do). docs/performance.md has the measurements. */
+ * thread that has the work when other processes keep the cores busy.
+ * Unless the user chose a wait policy, they sleep instead (on an idle
+ * machine the step is 1% slower; docs/targets.md). libgomp reads
+ * OMP_WAIT_POLICY once, in its constructor, before main: so this runs from
+ * the executable's .preinit_array, which the loader calls before any
+ * shared library's constructor (as the sanitizers' runtimes do). */
 static void passive_threads(int argc, char **argv, char **envp)
 {
     (void)argc, (void)argv, (void)envp;
@@ -100,7 +99,7 @@ __attribute__((section(".preinit_array"), used)) static void (*const mc_preinit_
 
 /* Threads of the generated kernels (OpenMP). The kernels give the same
  * bits for any count; the default is every processor this process may run
- * on (its affinity mask, as the OpenMP runtimes count them). */
+ * on that no other process keeps busy (mc_cpu_free_count). */
 static void set_threads(int threads)
 {
 #ifdef _OPENMP
@@ -327,8 +326,8 @@ static const char usage_train[] =
     "                    --epochs may extend the run)\n"
     "  --out DIR         default ./run\n"
     "  --limit N         the first N training and test images only\n"
-    "  --threads T       threads of the kernels (default: every processor; the\n"
-    "                    results do not depend on it)\n"
+    "  --threads T       threads of the kernels (default: every processor that no\n"
+    "                    other process keeps busy; the results do not depend on it)\n"
     "  --device D        cpu (default) or cuda (an executable of mcgen build --target cuda;\n"
     "                    eval, predict, forward and grad take it too)\n"
     "  --sync-bn         under mpirun: batch norm takes its statistics over the\n"
@@ -722,7 +721,8 @@ static const char usage_bench[] =
     "median of N after a warm-up, images per second and the speedup.\n"
     "\n"
     "  --batch B     images per step (default 128)\n"
-    "  --threads T   threads of the kernels (default: every processor)\n"
+    "  --threads T   threads of the kernels (default: every processor that no other\n"
+    "                process keeps busy)\n"
     "  --iters N     timed repetitions of each measurement (default 7)\n"
     "  --layers      also every layer's forward and backward, generated and generic\n"
     "                interleaved, with GFLOP/s and GB/s of compulsory traffic\n"
@@ -772,11 +772,17 @@ int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int
     }
     c.cmd = argv[1];
     char why[160];
-    if (!mc_cpu_runs(m->cpu, why, sizeof why)) {
+    if (strcmp(c.cmd, "info") != 0 && !mc_cpu_runs(m->cpu, why, sizeof why)) {
         fprintf(stderr, "%s: error: built for the %s CPU target (mcgen build --cpu %s), but %s; rebuild it with "
                 "--cpu native\n", c.exe, m->cpu, m->cpu, why);
         return 1;
     }
+#ifdef _OPENMP
+    /* The default thread count: the processors no other process keeps
+     * busy (--threads and OMP_NUM_THREADS choose otherwise). */
+    if (!getenv("OMP_NUM_THREADS") && strcmp(c.cmd, "info") != 0)
+        omp_set_num_threads(mc_cpu_free_count());
+#endif
     if (!strcmp(c.cmd, "forward") || !strcmp(c.cmd, "grad"))
         return forward_or_grad(&c, argc - 1, argv + 1, !strcmp(c.cmd, "grad"));
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

@@ -2,10 +2,13 @@
  * runtime's own flags, for any CPU of its architecture, so the check runs
  * before any instruction of the target does. The features are those the
  * targets' -march levels (generator/target.c) let the compiler use. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "mc_cpu.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 bool mc_cpu_runs(const char *target, char *why, size_t whylen)
 {
@@ -45,4 +48,44 @@ bool mc_cpu_runs(const char *target, char *why, size_t whylen)
 #endif
     snprintf(why, whylen, "the target is unknown to this runtime");
     return false;
+}
+
+/* Busy and total jiffies of each processor, from /proc/stat. */
+static bool read_stat(unsigned long long *busy, unsigned long long *total, int ncpu)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return false;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        int cpu;
+        unsigned long long v[8] = {0};
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], &v[6], &v[7]) >= 5 && cpu >= 0 && cpu < ncpu) {
+            busy[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* user nice system irq softirq steal */
+            total[cpu] = busy[cpu] + v[3] + v[4];                 /* idle iowait */
+        }
+    }
+    fclose(f);
+    return true;
+}
+
+int mc_cpu_free_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    const int allowed = CPU_COUNT(&set);
+    static unsigned long long busy[2][CPU_SETSIZE], total[2][CPU_SETSIZE];
+    if (!read_stat(busy[0], total[0], CPU_SETSIZE))
+        return allowed;
+    nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    if (!read_stat(busy[1], total[1], CPU_SETSIZE))
+        return allowed;
+    int taken = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        const unsigned long long db = busy[1][cpu] - busy[0][cpu], dt = total[1][cpu] - total[0][cpu];
+        taken += CPU_ISSET(cpu, &set) && dt > 0 && 2 * db > dt;
+    }
+    return allowed - taken > 1 ? allowed - taken : 1;
 }

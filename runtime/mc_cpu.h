@@ -1,6 +1,7 @@
-/* Whether this CPU runs the kernels of a CPU target (mcgen --cpu): an
- * executable built for AVX-512 on a CPU without it would die of SIGILL at
- * its first kernel; the classifier checks first and says why. */
+/* What a classifier asks of the CPU it runs on. Whether it runs the kernels
+ * of a CPU target (mcgen --cpu): an executable built for AVX-512 on a CPU
+ * without it would die of SIGILL at its first kernel, so the classifier
+ * checks first and says why; and how many threads it should take. */
 #ifndef MC_CPU_H
 #define MC_CPU_H
 
@@ -15,6 +16,14 @@ extern "C" {
  * for any) needs. Else false, with why a phrase naming what it lacks, as
  * "this CPU has no AVX-512 (avx512f avx512bw avx512dq avx512vl)". */
 bool mc_cpu_runs(const char *target, char *why, size_t whylen);
+
+/* The processors this process may run on (its affinity mask) that no other
+ * process keeps busy: each one's busy share over 100 ms of /proc/stat,
+ * those busy more than half the time left out; at least 1. The kernels
+ * split their work evenly over their threads, so a thread sharing a core
+ * with another process holds every other one up: on 2 cores with one
+ * busy, 2 threads ran the resnet20 step slower than 1 (docs/targets.md). */
+int mc_cpu_free_count(void);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,15 @@ expect_error "truncated.safetensors" "$exe" train --data "$data" --limit 64 --re
 cmp "$tmp/a/checkpoint.safetensors" "$tmp/good.safetensors" || fail "a failed run changed the checkpoint"
 expect_error "resnet20" "$build/classifiers/resnet20_standard" eval --weights "$tmp/good.safetensors" --data "$data"
 
+# 4b. Built for a CPU target this CPU cannot run (neon here, avx2 on
+#     AArch64): one line naming the target and what the CPU lacks, exit 1,
+#     before any kernel (never SIGILL); info still describes it.
+other=$([ "$(uname -m)" = aarch64 ] && echo avx2 || echo neon)
+"$build/mcgen" build "$(dirname "$0")/fixtures/fused_relu.mcn" --input 3x5x5 --cpu "$other" -o "$tmp/other"
+expect_error "built for the $other CPU target" "$tmp/other" eval --weights "$tmp/good.safetensors" --data "$data"
+"$tmp/other" info | grep -q "cpu target  $other" || fail "info does not name the $other target"
+"$exe" info | grep -q "cpu target  " || fail "info does not name the CPU target"
+
 # 5. SIGKILL at moments spread over a run that checkpoints after every
 #    (short) epoch, once its first checkpoint exists: the last checkpoint
 #    always loads.
