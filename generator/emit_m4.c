@@ -305,7 +305,7 @@ static void target_constants(emitter *e, const mc_target *t)
     em_defi(e, "VL", t->lanes);
     em_defi(e, "VREGS", t->vregs);
     em_defi(e, "MC_MASKED_MEM", t->masked);
-    em_defi(e, "BITS_BYTES", (t->lanes + 7) / 8); /* an activation mask word: a vector's bits (plan.c) */
+    em_defi(e, "BITS_BYTES", mc_target_bits_bytes(t));
     em_defi(e, "L1_FLOATS", t->l1 / 4);
     em_defi(e, "L2_FLOATS", t->l2 / 4);
     em_defi(e, "GEMM_MR", t->gemm_mr);

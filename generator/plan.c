@@ -316,7 +316,7 @@ static void producer_statistics(mc_plan *p)
  * instead of the output, a 32nd of that stream (the batch norm's backward
  * walks a channel over the batch twice; at 16 x 28 x 28 its three streams
  * of 400 KB did not stay in L2 from one pass to the next). A word of
- * (lanes + 7) / 8 bytes per vector of values (common.m4, MC_PLANE_MASK),
+ * mc_target_bits_bytes per vector of values (common.m4, MC_PLANE_MASK),
  * per image a run per plane (batchnorm.m4, add.m4), the image rounded up
  * to whole floats of the activation area, in a slot after the layers'. */
 static void mask_activations(mc_plan *p)
@@ -330,7 +330,7 @@ static void mask_activations(mc_plan *p)
         const int vl = p->opt.target->lanes;
         const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + vl - 1) / vl);
         pn->mask = p->act_floats;
-        p->act_floats += (words * ((vl + 7) / 8) + 3) / 4;
+        p->act_floats += (words * mc_target_bits_bytes(p->opt.target) + 3) / 4;
     }
 }
 

@@ -28,6 +28,10 @@ typedef struct mc_target {
     int gemm_nt_mr;       /* transposed product: rows (x 4 columns) */
 } mc_target;
 
+/* The bytes of the activation bits of one vector (an mc_bits word of the
+ * templates: plan.c lays the masks out in them). */
+static inline int mc_target_bits_bytes(const mc_target *t) { return (t->lanes + 7) / 8; }
+
 /* The target named (avx512, avx2, neon, portable), or "native": the best
  * one this machine's CPU runs. NULL for an unknown name. */
 const mc_target *mc_target_find(const char *name);
