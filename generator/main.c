@@ -33,6 +33,7 @@ static const char usage_main[] =
     "  emit MODEL.mcn      write the specialized C (and CUDA) sources of a model\n"
     "  build MODEL.mcn     emit and compile a standalone classifier executable\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
+    "  targets             the CPU targets of --cpu (docs/targets.md)\n"
     "\n"
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
 
@@ -157,8 +158,14 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE
                       : c == 'g' ? OPT_GENERIC : c == 'u' ? OPT_CPU : 0;
-        if (need && !(allowed & need))
-            return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
+        if (need && !(allowed & need)) {
+            /* by its name: argv[optind - 1] is its value when given apart */
+            char name[32] = "-o";
+            for (const struct option *o = longopts; o->name; o++)
+                if (o->val == c)
+                    snprintf(name, sizeof name, "--%s", o->name);
+            return usage_error(cmd, "option '%s' does not apply here", name);
+        }
         switch (c) {
         case 'c': ma->opt.conv_type = optarg; break;
         case 'n':
@@ -418,10 +425,43 @@ static int cmd_build(int argc, char **argv)
     return ok ? 0 : 1;
 }
 
+static const char usage_targets[] =
+    "usage: mcgen targets [--flags CPU]\n"
+    "\n"
+    "Prints the CPU targets of emit and build --cpu: the vector lanes, the vector\n"
+    "registers, the compiler flags and what a CPU needs to run each; the one --cpu\n"
+    "native picks here is marked. With --flags, only the compiler flags of CPU\n"
+    "(native, avx512, avx2, neon or portable), for scripts.\n";
+
+static int cmd_targets(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage_targets, stdout);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "--flags")) {
+        const mc_target *t = mc_target_find(argv[2]);
+        if (!t)
+            return usage_error("targets", "bad --flags '%s'; expected native, avx512, avx2, neon or portable", argv[2]);
+        puts(strcmp(argv[2], "native") == 0 ? "-march=native" : t->cflags);
+        return 0;
+    }
+    if (argc != 1)
+        return usage_error("targets", "unexpected argument '%s'", argv[1]);
+    const mc_target *native = mc_target_native();
+    printf("%-9s %5s %9s  %-17s %s\n", "cpu", "lanes", "registers", "flags", "runs on");
+    for (int i = 0; mc_target_at(i); i++) {
+        const mc_target *t = mc_target_at(i);
+        printf("%-9s %5d %9d  %-17s %s%s\n", t->name, t->lanes, t->vregs, *t->cflags ? t->cflags : "(none)",
+               t->requires, t == native ? "; native here" : "");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error(NULL, "%s", "expected a command (summary, emit, build, ops)");
+        return usage_error(NULL, "%s", "expected a command (summary, emit, build, ops, targets)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
@@ -437,6 +477,8 @@ int main(int argc, char **argv)
         return cmd_emit(argc - 1, argv + 1);
     if (strcmp(cmd, "build") == 0)
         return cmd_build(argc - 1, argv + 1);
+    if (strcmp(cmd, "targets") == 0)
+        return cmd_targets(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs("usage: mcgen ops\n\nPrints the description language's ops, their keys and the init rules, as "
@@ -448,5 +490,5 @@ int main(int argc, char **argv)
         doc_ops_markdown(stdout);
         return 0;
     }
-    return usage_error(NULL, "unknown command '%s'; expected summary, emit, build or ops", cmd);
+    return usage_error(NULL, "unknown command '%s'; expected summary, emit, build, ops or targets", cmd);
 }

@@ -61,4 +61,7 @@ const mc_target *mc_target_find(const char *name)
     return NULL;
 }
 
-const char *mc_target_names(void) { return "native, avx512, avx2, neon, portable"; }
+const mc_target *mc_target_at(int i)
+{
+    return i >= 0 && (size_t)i < sizeof targets / sizeof targets[0] ? &targets[i] : NULL;
+}

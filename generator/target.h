@@ -39,7 +39,7 @@ const mc_target *mc_target_find(const char *name);
 /* The best target the CPU that runs mcgen supports. */
 const mc_target *mc_target_native(void);
 
-/* "avx512, avx2, neon, portable", for usage lines and errors. */
-const char *mc_target_names(void);
+/* The i-th row of the table (i from 0), NULL past the last. */
+const mc_target *mc_target_at(int i);
 
 #endif

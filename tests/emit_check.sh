@@ -6,9 +6,9 @@
 # and tests/model_check.c, and runs the check: generated step against the
 # generic one. Run from the source tree's root (CTest does).
 # MCGEN_CHECK_CPU: the CPU target to emit for (mcgen emit --cpu; default
-# native), compiled with its -march: avx512 x86-64-v4, avx2 x86-64-v3,
-# portable x86-64 (neon: tests/neon_check.sh). A target this CPU cannot
-# run (avx512 on an AVX2 machine) is compiled and not run.
+# native), compiled with its flags (mcgen targets --flags; neon:
+# tests/neon_check.sh). A target this CPU cannot run (avx512 on an AVX2
+# machine) is compiled and not run.
 set -euo pipefail
 build=$1 model=$2
 shift 2
@@ -17,13 +17,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 cpu=${MCGEN_CHECK_CPU:-native}
-case $cpu in
-  native) march=native ;;
-  avx512) march=x86-64-v4 ;;
-  avx2) march=x86-64-v3 ;;
-  portable) march=x86-64 ;;
-  *) echo "emit_check.sh: unknown MCGEN_CHECK_CPU '$cpu'" >&2; exit 2 ;;
-esac
+read -r -a cpu_flags <<< "$("$build/mcgen" targets --flags "$cpu")"
 run=1
 if [ "$cpu" = avx512 ] && ! grep -q avx512bw /proc/cpuinfo; then
   run=0
@@ -35,13 +29,13 @@ flags=(-std=c11 -Wall -Wextra -Werror -O1 -I "$src/runtime" -I "$out/gen")
 
 # Every emitted file must compile warning-free with both compilers.
 for f in "$out"/gen/*.c; do
-  clang "${flags[@]}" -march="$march" -fsyntax-only "$f"
+  clang "${flags[@]}" "${cpu_flags[@]}" -fsyntax-only "$f"
 done
 # gcc builds the threaded kernels (OpenMP), run on two threads, for this
 # machine's vectors with multiply-adds fused, as mcgen build does (without
 # them gcc splits the 64-byte vectors and takes minutes on the larger
 # kernel lists); clang checks the serial form.
-gcc "${flags[@]}" -march="$march" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
+gcc "${flags[@]}" "${cpu_flags[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$build/libmcgen_runtime.a" $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
 if [ $run = 0 ]; then

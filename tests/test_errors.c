@@ -304,5 +304,38 @@ Test(errors, command_line)
     cr_expect_eq(r.status, 2);
     cr_expect(strstr(r.err, "unknown command 'frobnicate'"), "%s", r.err);
     free_result(r);
+    r = run_mcgen(dir, "emit x.mcn --cpu sse9 -o out");
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "bad --cpu 'sse9'; expected native, avx512, avx2, neon or portable"), "%s", r.err);
+    free_result(r);
+    r = run_mcgen(dir, "summary x.mcn --cpu avx2");
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "option '--cpu' does not apply here"), "%s", r.err);
+    free_result(r);
+    r = run_mcgen(dir, "targets --flags sse9");
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "bad --flags 'sse9'"), "%s", r.err);
+    free_result(r);
+    remove_temp_dir(dir);
+}
+
+/* The CPU targets: the table names each with its flags, marks the native
+ * one, and --flags gives a target's flags alone. */
+Test(errors, targets)
+{
+    char *dir = make_temp_dir();
+    cli_result r = run_mcgen(dir, "targets");
+    cr_expect_eq(r.status, 0);
+    cr_expect(strstr(r.out, "avx512       16        32  -march=x86-64-v4"), "%s", r.out);
+    cr_expect(strstr(r.out, "avx2          8        16  -march=x86-64-v3"), "%s", r.out);
+    cr_expect(strstr(r.out, "neon") && strstr(r.out, "portable") && strstr(r.out, "; native here"), "%s", r.out);
+    free_result(r);
+    r = run_mcgen(dir, "targets --flags avx2");
+    cr_expect_eq(r.status, 0);
+    cr_expect_str_eq(r.out, "-march=x86-64-v3\n");
+    free_result(r);
+    r = run_mcgen(dir, "targets --flags native");
+    cr_expect_str_eq(r.out, "-march=native\n");
+    free_result(r);
     remove_temp_dir(dir);
 }

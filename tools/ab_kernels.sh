@@ -34,7 +34,9 @@ threads=${4:-1} calls=${5:-11} batch=${6:-128}
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cflags=(-std=c11 -O3 -march=native -fopenmp -ffp-contract=fast -I "$src/runtime")
+# AB_MARCH: the -march of the kernels, native unless the models were
+# emitted for another CPU target (x86-64-v3 for --cpu avx2).
+cflags=(-std=c11 -O3 -march="${AB_MARCH:-native}" -fopenmp -ffp-contract=fast -I "$src/runtime")
 
 # Each side's kernel files, their global symbols prefixed A_ or B_.
 objs=()
@@ -248,8 +250,9 @@ int main(int argc, char **argv)
             buf[9][c] += 1; /* a variance */
         for (long c = 0; c < n * k->out; c++)
             buf[13][c] += 1; /* batch statistics: per image a mean, then a sum of squared deviations (>= 0) */
-        /* per image, a word per 16 values and one per plane for its tail */
-        bits = calloc((size_t)n * (k->out / 16 + k->w + 1), sizeof *bits);
+        /* per image, a byte per 4 values and a word per plane for its tail (the
+         * most any target's bits take: a word of VL bits, rounded up to a byte) */
+        bits = calloc((size_t)n * (k->out / 4 + 2 * k->w + 2), 1);
         double f[2], b[2];
         alternate(k, n, calls, 0, buf, f);
         alternate(k, n, calls, 1, buf, b);

@@ -94,9 +94,10 @@ def load_bench(path):
     return bench
 
 
-# The compiler flags of mcgen's CPU targets (generator/target.c), for the
-# probe to measure with the vectors of the target the classifier was built
-# for; native (or a bench without "cpu") takes what this CPU has.
+# The compiler flags of mcgen's CPU targets (generator/target.c, `mcgen
+# targets`), for the probe to measure with the vectors of the target the
+# classifier was built for; native (or a bench without "cpu") takes what
+# this CPU has.
 TARGET_MARCH = {"avx512": "-march=x86-64-v4", "avx2": "-march=x86-64-v3", "portable": "-march=x86-64"}
 
 
