@@ -771,7 +771,7 @@ int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int
         return argc < 2 ? 2 : 0;
     }
     c.cmd = argv[1];
-    char why[160];
+    char why[256];
     if (strcmp(c.cmd, "info") != 0 && !mc_cpu_runs(m->cpu, why, sizeof why)) {
         fprintf(stderr, "%s: error: built for the %s CPU target (mcgen build --cpu %s), but %s; rebuild it with "
                 "--cpu native\n", c.exe, m->cpu, m->cpu, why);

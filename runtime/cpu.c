@@ -10,6 +10,27 @@
 #include <string.h>
 #include <time.h>
 
+/* "this CPU (its model name)", or "this CPU" where /proc/cpuinfo has none. */
+static const char *this_cpu(void)
+{
+    static char text[160] = "this CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return text;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            char *name = strchr(line, ':') + 1;
+            name += strspn(name, " \t");
+            name[strcspn(name, "\n")] = '\0';
+            if (*name)
+                snprintf(text, sizeof text, "this CPU (%.120s)", name);
+            break;
+        }
+    fclose(f);
+    return text;
+}
+
 bool mc_cpu_runs(const char *target, char *why, size_t whylen)
 {
     if (!target || !strcmp(target, "portable"))
@@ -20,29 +41,29 @@ bool mc_cpu_runs(const char *target, char *why, size_t whylen)
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
             return true;
-        snprintf(why, whylen, "this CPU has no AVX-512 (avx512f avx512bw avx512dq avx512vl)");
+        snprintf(why, whylen, "%s has no AVX-512 (avx512f avx512bw avx512dq avx512vl)", this_cpu());
         return false;
     }
     if (!strcmp(target, "avx2")) {
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
             return true;
-        snprintf(why, whylen, "this CPU has no AVX2 and FMA");
+        snprintf(why, whylen, "%s has no AVX2 and FMA", this_cpu());
         return false;
     }
     if (!strcmp(target, "neon")) {
-        snprintf(why, whylen, "this CPU is x86, not AArch64");
+        snprintf(why, whylen, "%s is x86, not AArch64", this_cpu());
         return false;
     }
 #elif defined(__aarch64__)
     if (!strcmp(target, "neon"))
         return true;
     if (!strcmp(target, "avx512") || !strcmp(target, "avx2")) {
-        snprintf(why, whylen, "this CPU is AArch64, not x86-64");
+        snprintf(why, whylen, "%s is AArch64, not x86-64", this_cpu());
         return false;
     }
 #else
     if (!strcmp(target, "avx512") || !strcmp(target, "avx2") || !strcmp(target, "neon")) {
-        snprintf(why, whylen, "this CPU is neither x86-64 nor AArch64");
+        snprintf(why, whylen, "%s is neither x86-64 nor AArch64", this_cpu());
         return false;
     }
 #endif

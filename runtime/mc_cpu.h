@@ -13,8 +13,9 @@ extern "C" {
 #endif
 
 /* True when this CPU has what `target` (avx512, avx2, neon, portable; NULL
- * for any) needs. Else false, with why a phrase naming what it lacks, as
- * "this CPU has no AVX-512 (avx512f avx512bw avx512dq avx512vl)". */
+ * for any) needs. Else false, with why a phrase naming the CPU and what it
+ * lacks, as "this CPU (Intel Core i7-8650U) has no AVX-512 (avx512f
+ * avx512bw avx512dq avx512vl)". */
 bool mc_cpu_runs(const char *target, char *why, size_t whylen);
 
 /* The processors this process may run on (its affinity mask) that no other
