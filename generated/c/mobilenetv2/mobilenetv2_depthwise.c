@@ -4396,7 +4396,7 @@ static void dw_k3_5_c144_48x48_s1_stats_cl_out(const float *restrict xt, float *
 static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox += 6)
+        for (int ox = 0; ox < 48; ox += 8)
             {
                 float *restrict o = dst + (oy * 48 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4405,6 +4405,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 52 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4415,6 +4417,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -4423,6 +4427,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -4432,6 +4438,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -4441,6 +4449,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4453,6 +4463,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -4461,6 +4473,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -4470,6 +4484,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -4479,6 +4495,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4491,6 +4509,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -4499,6 +4519,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -4508,6 +4530,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -4517,6 +4541,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4525,6 +4551,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }
@@ -4533,7 +4561,7 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k0(float *restrict dst, const float 
 static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox += 6)
+        for (int ox = 0; ox < 48; ox += 8)
             {
                 float *restrict o = dst + (oy * 48 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4542,6 +4570,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 52 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4554,6 +4584,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -4562,6 +4594,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -4571,6 +4605,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -4580,6 +4616,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -4589,6 +4627,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -4598,6 +4638,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4612,6 +4654,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -4620,6 +4664,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -4629,6 +4675,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -4638,6 +4686,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -4647,6 +4697,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -4656,6 +4708,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4670,6 +4724,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -4678,6 +4734,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -4687,6 +4745,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -4696,6 +4756,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -4705,6 +4767,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -4714,6 +4778,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4728,6 +4794,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -4736,6 +4804,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -4745,6 +4815,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -4754,6 +4826,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -4763,6 +4837,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -4772,6 +4848,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4786,6 +4864,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -4794,6 +4874,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -4803,6 +4885,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -4812,6 +4896,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -4821,6 +4907,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -4830,6 +4918,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4838,6 +4928,8 @@ static void dw_k3_5_c144_48x48_s1_stats_fwd_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }
@@ -4947,7 +5039,7 @@ void dw_k3_5_c144_48x48_s1_stats_fwd(int n, const float *restrict x, const float
 static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox += 6)
+        for (int ox = 0; ox < 48; ox += 8)
             {
                 float *restrict o = dst + (oy * 48 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4956,6 +5048,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 52 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4966,6 +5060,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -4974,6 +5070,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -4983,6 +5081,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -4992,6 +5092,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -5004,6 +5106,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -5012,6 +5116,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -5021,6 +5127,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -5030,6 +5138,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -5042,6 +5152,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -5050,6 +5162,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -5059,6 +5173,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -5068,6 +5184,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5076,6 +5194,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }
@@ -5230,7 +5350,7 @@ static void dw_k3_5_c144_48x48_s1_stats_dw_k0(mc_vf *restrict gg, const float *r
 static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox += 6)
+        for (int ox = 0; ox < 48; ox += 8)
             {
                 float *restrict o = dst + (oy * 48 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -5239,6 +5359,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 52 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -5251,6 +5373,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -5259,6 +5383,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -5268,6 +5394,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -5277,6 +5405,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -5286,6 +5416,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -5295,6 +5427,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5309,6 +5443,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -5317,6 +5453,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -5326,6 +5464,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -5335,6 +5475,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -5344,6 +5486,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -5353,6 +5497,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5367,6 +5513,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -5375,6 +5523,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -5384,6 +5534,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -5393,6 +5545,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -5402,6 +5556,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -5411,6 +5567,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5425,6 +5583,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -5433,6 +5593,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -5442,6 +5604,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -5451,6 +5615,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -5460,6 +5626,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -5469,6 +5637,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5483,6 +5653,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -5491,6 +5663,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -5500,6 +5674,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -5509,6 +5685,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -5518,6 +5696,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -5527,6 +5707,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5535,6 +5717,8 @@ static void dw_k3_5_c144_48x48_s1_stats_dx_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }
@@ -6217,7 +6401,7 @@ static void dw_k3_c192_24x24_s1_stats_cl_out(const float *restrict xt, float *re
 static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox += 6)
+        for (int ox = 0; ox < 24; ox += 8)
             {
                 float *restrict o = dst + (oy * 24 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -6226,6 +6410,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 26 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6236,6 +6422,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -6244,6 +6432,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -6253,6 +6443,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -6262,6 +6454,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6274,6 +6468,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -6282,6 +6478,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -6291,6 +6489,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -6300,6 +6500,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6312,6 +6514,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -6320,6 +6524,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -6329,6 +6535,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -6338,6 +6546,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6346,6 +6556,8 @@ static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }
@@ -6450,7 +6662,7 @@ void dw_k3_c192_24x24_s1_stats_fwd(int n, const float *restrict x, const float *
 static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox += 6)
+        for (int ox = 0; ox < 24; ox += 8)
             {
                 float *restrict o = dst + (oy * 24 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -6459,6 +6671,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 26 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6469,6 +6683,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -6477,6 +6693,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -6486,6 +6704,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -6495,6 +6715,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6507,6 +6729,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -6515,6 +6739,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -6524,6 +6750,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -6533,6 +6761,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6545,6 +6775,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -6553,6 +6785,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -6562,6 +6796,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -6571,6 +6807,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6579,6 +6817,8 @@ static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *re
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
     }
 }

@@ -1019,7 +1019,68 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_
     float *restrict c)
 {
     for (int j0 = 0; j0 < 16; j0 += 16) {
-        for (int i0 = 0; i0 < 1024; i0 += 4)
+        for (int i0 = 0; i0 < 1020; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 32 * 34 + (i0 + 0) % 32) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 32 * 34 + (i0 + 1) % 32) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 32 * 34 + (i0 + 2) % 32) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 32 * 34 + (i0 + 3) % 32) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 32 * 34 + (i0 + 4) % 32) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 32 * 34 + (i0 + 5) % 32) * 16;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 34 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 16) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 1020;
             {
                 const float *restrict a0 = a + (i0 / 32 * 34 + i0 % 32) * 16;
                 const float *restrict a1 = a0 + 16;
@@ -1063,6 +1124,7 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -1513,7 +1575,68 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -1557,6 +1680,7 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -1779,7 +1903,68 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -1823,6 +2008,7 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -2146,7 +2332,68 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 18 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 18 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 18 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 18 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 18 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 18 + (i0 + 5) % 16) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 18 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2190,6 +2437,7 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -2344,7 +2592,68 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_c
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 18 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 18 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 18 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 18 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 18 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 18 + (i0 + 5) % 16) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 18 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2388,6 +2697,7 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -2599,7 +2909,68 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 16;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 16;
                 const float *restrict a1 = a0 + 16;
@@ -2643,6 +3014,7 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -2781,7 +3153,68 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_c
     float *restrict c)
 {
     for (int j0 = 0; j0 < 16; j0 += 16) {
-        for (int i0 = 0; i0 < 256; i0 += 4)
+        for (int i0 = 0; i0 < 252; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 16) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 252;
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2825,6 +3258,7 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -3617,7 +4051,68 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -3661,6 +4156,7 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -3901,7 +4397,68 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -3945,6 +4502,7 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -4268,7 +4826,68 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_fwd_cl
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -4312,6 +4931,7 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_fwd_cl
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -4466,7 +5086,68 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_dx_cl(
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -4510,6 +5191,7 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_dx_cl(
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -4721,7 +5403,68 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 32;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 64 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -4765,6 +5508,7 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -4958,7 +5702,68 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_c
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 32) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 32 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 32 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 32 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 32 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -5002,6 +5807,7 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 

@@ -176,7 +176,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_cl_out(const float *restrict xt, float 
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -185,6 +185,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -195,6 +197,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -203,6 +207,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -212,6 +218,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -221,6 +229,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -233,6 +243,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -241,6 +253,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -250,6 +264,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -259,6 +275,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -271,6 +289,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -279,6 +299,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -288,6 +310,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -297,6 +321,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -305,83 +331,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -389,7 +341,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -398,6 +350,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -410,6 +364,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -418,6 +374,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -427,6 +385,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -436,6 +396,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -445,6 +407,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -454,6 +418,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -468,6 +434,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -476,6 +444,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -485,6 +455,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -494,6 +466,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -503,6 +477,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -512,6 +488,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -526,6 +504,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -534,6 +514,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -543,6 +525,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -552,6 +536,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -561,6 +547,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -570,6 +558,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -584,6 +574,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -592,6 +584,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -601,6 +595,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -610,6 +606,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -619,6 +617,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -628,6 +628,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -642,6 +644,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -650,6 +654,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -659,6 +665,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -668,6 +676,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -677,6 +687,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -686,6 +698,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -694,187 +708,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -882,7 +718,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -891,6 +727,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -905,6 +743,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -913,6 +753,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -922,6 +764,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -931,6 +775,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -940,6 +786,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -949,6 +797,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -958,6 +808,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -967,6 +819,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -983,6 +837,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -991,6 +847,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -1000,6 +858,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -1009,6 +869,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -1018,6 +880,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -1027,6 +891,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -1036,6 +902,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -1045,6 +913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1061,6 +931,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -1069,6 +941,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -1078,6 +952,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -1087,6 +963,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -1096,6 +974,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -1105,6 +985,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -1114,6 +996,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -1123,6 +1007,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1139,6 +1025,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -1147,6 +1035,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -1156,6 +1046,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -1165,6 +1057,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -1174,6 +1068,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -1183,6 +1079,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -1192,6 +1090,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -1201,6 +1101,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1217,6 +1119,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -1225,6 +1129,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -1234,6 +1140,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -1243,6 +1151,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -1252,6 +1162,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -1261,6 +1173,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -1270,6 +1184,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -1279,6 +1195,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1295,6 +1213,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -1303,6 +1223,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -1312,6 +1234,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -1321,6 +1245,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -1330,6 +1256,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -1339,6 +1267,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -1348,6 +1278,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -1357,6 +1289,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1373,6 +1307,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -1381,6 +1317,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -1390,6 +1328,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -1399,6 +1339,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -1408,6 +1350,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -1417,6 +1361,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -1426,6 +1372,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -1435,6 +1383,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -1443,339 +1393,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -1889,7 +1509,7 @@ void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -1898,6 +1518,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -1908,6 +1530,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -1916,6 +1540,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -1925,6 +1551,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -1934,6 +1562,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -1946,6 +1576,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -1954,6 +1586,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -1963,6 +1597,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -1972,6 +1608,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -1984,6 +1622,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -1992,6 +1632,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -2001,6 +1643,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -2010,6 +1654,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -2018,83 +1664,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -2248,7 +1820,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dw_k0(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -2257,6 +1829,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -2269,6 +1843,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -2277,6 +1853,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -2286,6 +1864,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -2295,6 +1875,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -2304,6 +1886,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -2313,6 +1897,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2327,6 +1913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -2335,6 +1923,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -2344,6 +1934,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -2353,6 +1945,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -2362,6 +1956,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -2371,6 +1967,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2385,6 +1983,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -2393,6 +1993,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -2402,6 +2004,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -2411,6 +2015,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -2420,6 +2026,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -2429,6 +2037,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2443,6 +2053,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -2451,6 +2063,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -2460,6 +2074,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -2469,6 +2085,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -2478,6 +2096,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -2487,6 +2107,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2501,6 +2123,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -2509,6 +2133,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -2518,6 +2144,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -2527,6 +2155,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -2536,6 +2166,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -2545,6 +2177,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -2553,187 +2187,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -3046,7 +2502,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dw_k1(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -3055,6 +2511,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -3069,6 +2527,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -3077,6 +2537,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -3086,6 +2548,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -3095,6 +2559,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -3104,6 +2570,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -3113,6 +2581,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -3122,6 +2592,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -3131,6 +2603,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3147,6 +2621,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -3155,6 +2631,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -3164,6 +2642,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -3173,6 +2653,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -3182,6 +2664,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -3191,6 +2675,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -3200,6 +2686,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -3209,6 +2697,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3225,6 +2715,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -3233,6 +2725,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -3242,6 +2736,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -3251,6 +2747,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -3260,6 +2758,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -3269,6 +2769,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -3278,6 +2780,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -3287,6 +2791,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3303,6 +2809,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -3311,6 +2819,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -3320,6 +2830,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -3329,6 +2841,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -3338,6 +2852,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -3347,6 +2863,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -3356,6 +2874,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -3365,6 +2885,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3381,6 +2903,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -3389,6 +2913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -3398,6 +2924,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -3407,6 +2935,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -3416,6 +2946,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -3425,6 +2957,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -3434,6 +2968,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -3443,6 +2979,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3459,6 +2997,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -3467,6 +3007,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -3476,6 +3018,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -3485,6 +3029,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -3494,6 +3040,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -3503,6 +3051,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -3512,6 +3062,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -3521,6 +3073,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3537,6 +3091,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -3545,6 +3101,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -3554,6 +3112,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -3563,6 +3123,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -3572,6 +3134,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -3581,6 +3145,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -3590,6 +3156,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -3599,6 +3167,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -3607,339 +3177,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -4614,7 +3854,7 @@ static void dw_k3_5_c16_32x32_s1_stats_cl_out(const float *restrict xt, float *r
 static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4623,6 +3863,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4633,6 +3875,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -4641,6 +3885,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -4650,6 +3896,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -4659,6 +3907,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4671,6 +3921,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -4679,6 +3931,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -4688,6 +3942,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -4697,6 +3953,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4709,6 +3967,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -4717,6 +3977,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -4726,6 +3988,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -4735,6 +3999,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4743,83 +4009,9 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -4827,7 +4019,7 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
 static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4836,6 +4028,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4848,6 +4042,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -4856,6 +4052,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -4865,6 +4063,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -4874,6 +4074,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -4883,6 +4085,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -4892,6 +4096,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4906,6 +4112,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -4914,6 +4122,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -4923,6 +4133,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -4932,6 +4144,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -4941,6 +4155,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -4950,6 +4166,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4964,6 +4182,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -4972,6 +4192,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -4981,6 +4203,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -4990,6 +4214,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -4999,6 +4225,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -5008,6 +4236,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5022,6 +4252,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -5030,6 +4262,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -5039,6 +4273,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -5048,6 +4284,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -5057,6 +4295,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -5066,6 +4306,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5080,6 +4322,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -5088,6 +4332,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -5097,6 +4343,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -5106,6 +4354,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -5115,6 +4365,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -5124,6 +4376,8 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5132,187 +4386,9 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -5421,7 +4497,7 @@ void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float 
 static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -5430,6 +4506,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -5440,6 +4518,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -5448,6 +4528,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -5457,6 +4539,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -5466,6 +4550,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -5478,6 +4564,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -5486,6 +4574,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -5495,6 +4585,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -5504,6 +4596,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -5516,6 +4610,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -5524,6 +4620,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -5533,6 +4631,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -5542,6 +4642,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5550,83 +4652,9 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -5780,7 +4808,7 @@ static void dw_k3_5_c16_32x32_s1_stats_dw_k0(mc_vf *restrict gg, const float *re
 static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -5789,6 +4817,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -5801,6 +4831,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -5809,6 +4841,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -5818,6 +4852,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -5827,6 +4863,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -5836,6 +4874,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -5845,6 +4885,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5859,6 +4901,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -5867,6 +4911,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -5876,6 +4922,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -5885,6 +4933,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -5894,6 +4944,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -5903,6 +4955,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5917,6 +4971,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -5925,6 +4981,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -5934,6 +4992,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -5943,6 +5003,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -5952,6 +5014,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -5961,6 +5025,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5975,6 +5041,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -5983,6 +5051,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -5992,6 +5062,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -6001,6 +5073,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -6010,6 +5084,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -6019,6 +5095,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -6033,6 +5111,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -6041,6 +5121,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -6050,6 +5132,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -6059,6 +5143,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -6068,6 +5154,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -6077,6 +5165,8 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6085,187 +5175,9 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -6697,7 +5609,7 @@ static void dw_k3_5_c32_16x16_s1_stats_cl_out(const float *restrict xt, float *r
 static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -6706,6 +5618,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6716,6 +5630,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -6724,6 +5640,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -6733,6 +5651,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -6742,6 +5662,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6754,6 +5676,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -6762,6 +5686,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -6771,6 +5697,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -6780,6 +5708,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6792,6 +5722,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -6800,6 +5732,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -6809,6 +5743,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -6818,6 +5754,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6826,111 +5764,9 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -6938,7 +5774,7 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
 static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -6947,6 +5783,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6959,6 +5797,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -6967,6 +5807,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -6976,6 +5818,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -6985,6 +5829,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -6994,6 +5840,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -7003,6 +5851,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -7017,6 +5867,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -7025,6 +5877,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -7034,6 +5888,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -7043,6 +5899,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -7052,6 +5910,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -7061,6 +5921,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -7075,6 +5937,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -7083,6 +5947,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -7092,6 +5958,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -7101,6 +5969,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -7110,6 +5980,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -7119,6 +5991,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -7133,6 +6007,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -7141,6 +6017,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -7150,6 +6028,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -7159,6 +6039,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -7168,6 +6050,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -7177,6 +6061,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -7191,6 +6077,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -7199,6 +6087,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -7208,6 +6098,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -7217,6 +6109,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -7226,6 +6120,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -7235,6 +6131,8 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -7243,251 +6141,9 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -7596,7 +6252,7 @@ void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float 
 static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -7605,6 +6261,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -7615,6 +6273,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -7623,6 +6283,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -7632,6 +6294,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -7641,6 +6305,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -7653,6 +6319,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -7661,6 +6329,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -7670,6 +6340,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -7679,6 +6351,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -7691,6 +6365,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -7699,6 +6375,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -7708,6 +6386,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -7717,6 +6397,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -7725,111 +6407,9 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -7983,7 +6563,7 @@ static void dw_k3_5_c32_16x16_s1_stats_dw_k0(mc_vf *restrict gg, const float *re
 static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -7992,6 +6572,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -8004,6 +6586,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -8012,6 +6596,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -8021,6 +6607,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -8030,6 +6618,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -8039,6 +6629,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -8048,6 +6640,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -8062,6 +6656,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -8070,6 +6666,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -8079,6 +6677,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -8088,6 +6688,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -8097,6 +6699,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -8106,6 +6710,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -8120,6 +6726,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -8128,6 +6736,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -8137,6 +6747,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -8146,6 +6758,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -8155,6 +6769,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -8164,6 +6780,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -8178,6 +6796,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -8186,6 +6806,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -8195,6 +6817,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -8204,6 +6828,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -8213,6 +6839,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -8222,6 +6850,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -8236,6 +6866,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -8244,6 +6876,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -8253,6 +6887,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -8262,6 +6898,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -8271,6 +6909,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -8280,6 +6920,8 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8288,251 +6930,9 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                mc_vf a2 = *(const mc_vf *)(o + 16);
-                mc_vf a3 = *(const mc_vf *)(o + 24);
-                {
-                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -8964,7 +7364,7 @@ static void dw_k3_3_c32_16x16_s1_stats_cl_out(const float *restrict xt, float *r
 static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -8973,6 +7373,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -8983,6 +7385,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -8991,6 +7395,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -9000,6 +7406,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -9009,6 +7417,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9021,6 +7431,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -9029,6 +7441,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -9038,6 +7452,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -9047,6 +7463,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9059,6 +7477,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -9067,6 +7487,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -9076,6 +7498,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -9085,6 +7509,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9093,111 +7519,9 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -9205,7 +7529,7 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
 static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -9214,6 +7538,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9224,6 +7550,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -9232,6 +7560,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -9241,6 +7571,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -9250,6 +7582,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9262,6 +7596,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -9270,6 +7606,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -9279,6 +7617,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -9288,6 +7628,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9300,6 +7642,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -9308,6 +7652,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -9317,6 +7663,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -9326,6 +7674,8 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9334,111 +7684,9 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -9547,7 +7795,7 @@ void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float 
 static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -9556,6 +7804,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9566,6 +7816,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -9574,6 +7826,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -9583,6 +7837,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -9592,6 +7848,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9604,6 +7862,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -9612,6 +7872,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -9621,6 +7883,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -9630,6 +7894,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9642,6 +7908,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -9650,6 +7918,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -9659,6 +7929,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -9668,6 +7940,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9676,111 +7950,9 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -9934,7 +8106,7 @@ static void dw_k3_3_c32_16x16_s1_stats_dw_k0(mc_vf *restrict gg, const float *re
 static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -9943,6 +8115,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9953,6 +8127,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -9961,6 +8137,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -9970,6 +8148,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -9979,6 +8159,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9991,6 +8173,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -9999,6 +8183,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -10008,6 +8194,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -10017,6 +8205,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -10029,6 +8219,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -10037,6 +8229,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -10046,6 +8240,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -10055,6 +8251,8 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -10063,111 +8261,9 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                mc_vf a2 = *(const mc_vf *)(o + 16);
-                mc_vf a3 = *(const mc_vf *)(o + 24);
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -10440,7 +8536,7 @@ static void dw_k3_3_c64_8x8_s1_stats_cl_out(const float *restrict xt, float *res
 static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -10449,6 +8545,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -10459,6 +8557,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -10467,6 +8567,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -10476,6 +8578,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -10485,6 +8589,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -10497,6 +8603,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -10505,6 +8613,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -10514,6 +8624,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -10523,6 +8635,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -10535,6 +8649,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -10543,6 +8659,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -10552,6 +8670,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -10561,6 +8681,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -10569,83 +8691,9 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -10653,7 +8701,7 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
 static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -10662,6 +8710,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -10672,6 +8722,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -10680,6 +8732,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -10689,6 +8743,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -10698,6 +8754,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -10710,6 +8768,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -10718,6 +8778,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -10727,6 +8789,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -10736,6 +8800,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -10748,6 +8814,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -10756,6 +8824,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -10765,6 +8835,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -10774,6 +8846,8 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -10782,83 +8856,9 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -10967,7 +8967,7 @@ void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *r
 static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -10976,6 +8976,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -10986,6 +8988,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -10994,6 +8998,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -11003,6 +9009,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -11012,6 +9020,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11024,6 +9034,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -11032,6 +9044,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -11041,6 +9055,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -11050,6 +9066,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11062,6 +9080,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -11070,6 +9090,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -11079,6 +9101,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -11088,6 +9112,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -11096,83 +9122,9 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -11326,7 +9278,7 @@ static void dw_k3_3_c64_8x8_s1_stats_dw_k0(mc_vf *restrict gg, const float *rest
 static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -11335,6 +9287,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -11345,6 +9299,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -11353,6 +9309,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -11362,6 +9320,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -11371,6 +9331,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11383,6 +9345,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -11391,6 +9355,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -11400,6 +9366,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -11409,6 +9377,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11421,6 +9391,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -11429,6 +9401,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -11438,6 +9412,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -11447,6 +9423,8 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -11455,83 +9433,9 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 

@@ -4422,7 +4422,68 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
     float *restrict c)
 {
     for (int j0 = 0; j0 < 384; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 384) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 384 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
                 const float *restrict a1 = a0 + 384;
@@ -4466,6 +4527,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 
@@ -4620,7 +4682,68 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
     float *restrict c)
 {
     for (int j0 = 0; j0 < 384; j0 += 16) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 60; i0 += 6)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 384) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_vf *)(c + (i0 + 4) * 384 + j0 + 8) = s4_1;
+                *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 8) = s5_1;
+            }
+        {
+        const int i0 = 60;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
                 const float *restrict a1 = a0 + 384;
@@ -4664,6 +4787,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
             }
+        }
     }
 }
 

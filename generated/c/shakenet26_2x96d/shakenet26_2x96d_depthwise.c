@@ -176,7 +176,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_cl_out(const float *restrict xt, float 
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -185,6 +185,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -195,6 +197,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -203,6 +207,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -212,6 +218,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -221,6 +229,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -233,6 +243,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -241,6 +253,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -250,6 +264,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -259,6 +275,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -271,6 +289,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -279,6 +299,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -288,6 +310,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -297,6 +321,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -305,83 +331,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -389,7 +341,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -398,6 +350,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -410,6 +364,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -418,6 +374,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -427,6 +385,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -436,6 +396,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -445,6 +407,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -454,6 +418,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -468,6 +434,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -476,6 +444,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -485,6 +455,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -494,6 +466,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -503,6 +477,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -512,6 +488,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -526,6 +504,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -534,6 +514,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -543,6 +525,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -552,6 +536,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -561,6 +547,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -570,6 +558,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -584,6 +574,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -592,6 +584,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -601,6 +595,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -610,6 +606,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -619,6 +617,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -628,6 +628,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -642,6 +644,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -650,6 +654,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -659,6 +665,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -668,6 +676,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -677,6 +687,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -686,6 +698,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -694,187 +708,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -882,7 +718,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
 static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -891,6 +727,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -905,6 +743,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -913,6 +753,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -922,6 +764,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -931,6 +775,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -940,6 +786,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -949,6 +797,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -958,6 +808,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -967,6 +819,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -983,6 +837,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -991,6 +847,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -1000,6 +858,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -1009,6 +869,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -1018,6 +880,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -1027,6 +891,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -1036,6 +902,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -1045,6 +913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1061,6 +931,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -1069,6 +941,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -1078,6 +952,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -1087,6 +963,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -1096,6 +974,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -1105,6 +985,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -1114,6 +996,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -1123,6 +1007,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1139,6 +1025,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -1147,6 +1035,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -1156,6 +1046,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -1165,6 +1057,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -1174,6 +1068,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -1183,6 +1079,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -1192,6 +1090,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -1201,6 +1101,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1217,6 +1119,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -1225,6 +1129,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -1234,6 +1140,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -1243,6 +1151,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -1252,6 +1162,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -1261,6 +1173,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -1270,6 +1184,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -1279,6 +1195,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1295,6 +1213,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -1303,6 +1223,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -1312,6 +1234,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -1321,6 +1245,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -1330,6 +1256,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -1339,6 +1267,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -1348,6 +1278,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -1357,6 +1289,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -1373,6 +1307,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -1381,6 +1317,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -1390,6 +1328,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -1399,6 +1339,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -1408,6 +1350,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -1417,6 +1361,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -1426,6 +1372,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -1435,6 +1383,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -1443,339 +1393,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -1889,7 +1509,7 @@ void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -1898,6 +1518,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -1908,6 +1530,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -1916,6 +1540,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -1925,6 +1551,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -1934,6 +1562,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -1946,6 +1576,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -1954,6 +1586,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -1963,6 +1597,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -1972,6 +1608,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -1984,6 +1622,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -1992,6 +1632,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -2001,6 +1643,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -2010,6 +1654,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -2018,83 +1664,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -2248,7 +1820,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dw_k0(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -2257,6 +1829,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -2269,6 +1843,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -2277,6 +1853,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -2286,6 +1864,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -2295,6 +1875,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -2304,6 +1886,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -2313,6 +1897,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2327,6 +1913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -2335,6 +1923,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -2344,6 +1934,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -2353,6 +1945,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -2362,6 +1956,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -2371,6 +1967,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2385,6 +1983,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -2393,6 +1993,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -2402,6 +2004,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -2411,6 +2015,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -2420,6 +2026,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -2429,6 +2037,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2443,6 +2053,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -2451,6 +2063,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -2460,6 +2074,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -2469,6 +2085,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -2478,6 +2096,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -2487,6 +2107,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -2501,6 +2123,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -2509,6 +2133,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -2518,6 +2144,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -2527,6 +2155,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -2536,6 +2166,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -2545,6 +2177,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -2553,187 +2187,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -3046,7 +2502,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dw_k1(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -3055,6 +2511,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -3069,6 +2527,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -3077,6 +2537,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -3086,6 +2548,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -3095,6 +2559,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -3104,6 +2570,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -3113,6 +2581,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -3122,6 +2592,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -3131,6 +2603,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3147,6 +2621,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -3155,6 +2631,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -3164,6 +2642,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -3173,6 +2653,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -3182,6 +2664,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -3191,6 +2675,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -3200,6 +2686,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -3209,6 +2697,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3225,6 +2715,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -3233,6 +2725,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -3242,6 +2736,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -3251,6 +2747,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -3260,6 +2758,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -3269,6 +2769,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -3278,6 +2780,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -3287,6 +2791,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3303,6 +2809,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -3311,6 +2819,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -3320,6 +2830,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -3329,6 +2841,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -3338,6 +2852,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -3347,6 +2863,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -3356,6 +2874,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -3365,6 +2885,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3381,6 +2903,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -3389,6 +2913,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -3398,6 +2924,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -3407,6 +2935,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -3416,6 +2946,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -3425,6 +2957,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -3434,6 +2968,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -3443,6 +2979,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3459,6 +2997,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -3467,6 +3007,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -3476,6 +3018,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -3485,6 +3029,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -3494,6 +3040,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -3503,6 +3051,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -3512,6 +3062,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -3521,6 +3073,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -3537,6 +3091,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -3545,6 +3101,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -3554,6 +3112,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -3563,6 +3123,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -3572,6 +3134,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -3581,6 +3145,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -3590,6 +3156,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -3599,6 +3167,8 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -3607,339 +3177,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -4617,7 +3857,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_cl_out(const float *restrict xt, float 
 static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4626,6 +3866,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4636,6 +3878,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -4644,6 +3888,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -4653,6 +3899,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -4662,6 +3910,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4674,6 +3924,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -4682,6 +3934,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -4691,6 +3945,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -4700,6 +3956,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -4712,6 +3970,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -4720,6 +3980,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -4729,6 +3991,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -4738,6 +4002,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4746,83 +4012,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -4830,7 +4022,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float
 static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -4839,6 +4031,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -4851,6 +4045,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -4859,6 +4055,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -4868,6 +4066,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -4877,6 +4077,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -4886,6 +4088,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -4895,6 +4099,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4909,6 +4115,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -4917,6 +4125,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -4926,6 +4136,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -4935,6 +4147,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -4944,6 +4158,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -4953,6 +4169,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -4967,6 +4185,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -4975,6 +4195,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -4984,6 +4206,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -4993,6 +4217,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -5002,6 +4228,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -5011,6 +4239,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5025,6 +4255,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -5033,6 +4265,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -5042,6 +4276,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -5051,6 +4287,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -5060,6 +4298,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -5069,6 +4309,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -5083,6 +4325,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -5091,6 +4335,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -5100,6 +4346,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -5109,6 +4357,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -5118,6 +4368,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -5127,6 +4379,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5135,187 +4389,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -5323,7 +4399,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float
 static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -5332,6 +4408,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -5346,6 +4424,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -5354,6 +4434,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -5363,6 +4445,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -5372,6 +4456,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -5381,6 +4467,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -5390,6 +4478,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -5399,6 +4489,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -5408,6 +4500,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5424,6 +4518,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -5432,6 +4528,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -5441,6 +4539,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -5450,6 +4550,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -5459,6 +4561,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -5468,6 +4572,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -5477,6 +4583,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -5486,6 +4594,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5502,6 +4612,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -5510,6 +4622,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -5519,6 +4633,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -5528,6 +4644,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -5537,6 +4655,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -5546,6 +4666,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -5555,6 +4677,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -5564,6 +4688,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5580,6 +4706,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -5588,6 +4716,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -5597,6 +4727,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -5606,6 +4738,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -5615,6 +4749,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -5624,6 +4760,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -5633,6 +4771,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -5642,6 +4782,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5658,6 +4800,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -5666,6 +4810,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -5675,6 +4821,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -5684,6 +4832,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -5693,6 +4843,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -5702,6 +4854,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -5711,6 +4865,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -5720,6 +4876,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5736,6 +4894,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -5744,6 +4904,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -5753,6 +4915,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -5762,6 +4926,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -5771,6 +4937,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -5780,6 +4948,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -5789,6 +4959,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -5798,6 +4970,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -5814,6 +4988,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -5822,6 +4998,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -5831,6 +5009,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -5840,6 +5020,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -5849,6 +5031,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -5858,6 +5042,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -5867,6 +5053,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -5876,6 +5064,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5884,339 +5074,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -6330,7 +5190,7 @@ void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
 static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -6339,6 +5199,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6349,6 +5211,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -6357,6 +5221,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -6366,6 +5232,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -6375,6 +5243,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6387,6 +5257,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -6395,6 +5267,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -6404,6 +5278,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -6413,6 +5289,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -6425,6 +5303,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -6433,6 +5313,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -6442,6 +5324,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -6451,6 +5335,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6459,83 +5345,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -6689,7 +5501,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dw_k0(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -6698,6 +5510,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -6710,6 +5524,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -6718,6 +5534,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -6727,6 +5545,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -6736,6 +5556,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -6745,6 +5567,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -6754,6 +5578,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -6768,6 +5594,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -6776,6 +5604,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -6785,6 +5615,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -6794,6 +5626,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -6803,6 +5637,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -6812,6 +5648,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -6826,6 +5664,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -6834,6 +5674,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -6843,6 +5685,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -6852,6 +5696,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -6861,6 +5707,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -6870,6 +5718,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -6884,6 +5734,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -6892,6 +5744,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -6901,6 +5755,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -6910,6 +5766,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -6919,6 +5777,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -6928,6 +5788,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -6942,6 +5804,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -6950,6 +5814,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -6959,6 +5825,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -6968,6 +5836,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -6977,6 +5847,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -6986,6 +5858,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6994,187 +5868,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -7487,7 +6183,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dw_k1(mc_vf *restrict gg, const float *
 static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_vf *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -7496,6 +6192,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -7510,6 +6208,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[0];
                         a0 += v * x0;
@@ -7518,6 +6218,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[1];
@@ -7527,6 +6229,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[2];
@@ -7536,6 +6240,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[3];
@@ -7545,6 +6251,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[4];
@@ -7554,6 +6262,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[5];
@@ -7563,6 +6273,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[6];
@@ -7572,6 +6284,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7588,6 +6302,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[7];
                         a0 += v * x0;
@@ -7596,6 +6312,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[8];
@@ -7605,6 +6323,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[9];
@@ -7614,6 +6334,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[10];
@@ -7623,6 +6345,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[11];
@@ -7632,6 +6356,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[12];
@@ -7641,6 +6367,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[13];
@@ -7650,6 +6378,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7666,6 +6396,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[14];
                         a0 += v * x0;
@@ -7674,6 +6406,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[15];
@@ -7683,6 +6417,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[16];
@@ -7692,6 +6428,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[17];
@@ -7701,6 +6439,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[18];
@@ -7710,6 +6450,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[19];
@@ -7719,6 +6461,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[20];
@@ -7728,6 +6472,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7744,6 +6490,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[21];
                         a0 += v * x0;
@@ -7752,6 +6500,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[22];
@@ -7761,6 +6511,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[23];
@@ -7770,6 +6522,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[24];
@@ -7779,6 +6533,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[25];
@@ -7788,6 +6544,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[26];
@@ -7797,6 +6555,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[27];
@@ -7806,6 +6566,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7822,6 +6584,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[28];
                         a0 += v * x0;
@@ -7830,6 +6594,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[29];
@@ -7839,6 +6605,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[30];
@@ -7848,6 +6616,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[31];
@@ -7857,6 +6627,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[32];
@@ -7866,6 +6638,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[33];
@@ -7875,6 +6649,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[34];
@@ -7884,6 +6660,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7900,6 +6678,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[35];
                         a0 += v * x0;
@@ -7908,6 +6688,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[36];
@@ -7917,6 +6699,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[37];
@@ -7926,6 +6710,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[38];
@@ -7935,6 +6721,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[39];
@@ -7944,6 +6732,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[40];
@@ -7953,6 +6743,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[41];
@@ -7962,6 +6754,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 {
@@ -7978,6 +6772,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
                     const mc_vf x10 = *(const mc_vf *)(r + 80);
                     const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    const mc_vf x12 = *(const mc_vf *)(r + 96);
+                    const mc_vf x13 = *(const mc_vf *)(r + 104);
                     {
                         const mc_vf v = w2[42];
                         a0 += v * x0;
@@ -7986,6 +6782,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w2[43];
@@ -7995,6 +6793,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w2[44];
@@ -8004,6 +6804,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w2[45];
@@ -8013,6 +6815,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w2[46];
@@ -8022,6 +6826,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                     {
                         const mc_vf v = w2[47];
@@ -8031,6 +6837,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x8;
                         a4 += v * x9;
                         a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
                     }
                     {
                         const mc_vf v = w2[48];
@@ -8040,6 +6848,8 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                         a3 += v * x9;
                         a4 += v * x10;
                         a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8048,339 +6858,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -9055,7 +7535,7 @@ static void dw_k3_5_c96_32x32_s1_stats_cl_out(const float *restrict xt, float *r
 static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -9064,6 +7544,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9074,6 +7556,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -9082,6 +7566,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -9091,6 +7577,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -9100,6 +7588,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9112,6 +7602,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -9120,6 +7612,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -9129,6 +7623,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -9138,6 +7634,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9150,6 +7648,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -9158,6 +7658,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -9167,6 +7669,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -9176,6 +7680,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9184,83 +7690,9 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -9268,7 +7700,7 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
 static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -9277,6 +7709,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9289,6 +7723,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -9297,6 +7733,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -9306,6 +7744,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -9315,6 +7755,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -9324,6 +7766,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -9333,6 +7777,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -9347,6 +7793,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -9355,6 +7803,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -9364,6 +7814,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -9373,6 +7825,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -9382,6 +7836,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -9391,6 +7847,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -9405,6 +7863,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -9413,6 +7873,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -9422,6 +7884,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -9431,6 +7895,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -9440,6 +7906,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -9449,6 +7917,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -9463,6 +7933,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -9471,6 +7943,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -9480,6 +7954,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -9489,6 +7965,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -9498,6 +7976,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -9507,6 +7987,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -9521,6 +8003,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -9529,6 +8013,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -9538,6 +8024,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -9547,6 +8035,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -9556,6 +8046,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -9565,6 +8057,8 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9573,187 +8067,9 @@ static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -9862,7 +8178,7 @@ void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float 
 static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -9871,6 +8187,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -9881,6 +8199,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -9889,6 +8209,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -9898,6 +8220,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -9907,6 +8231,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9919,6 +8245,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -9927,6 +8255,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -9936,6 +8266,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -9945,6 +8277,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -9957,6 +8291,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -9965,6 +8301,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -9974,6 +8312,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -9983,6 +8323,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9991,83 +8333,9 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -10221,7 +8489,7 @@ static void dw_k3_5_c96_32x32_s1_stats_dw_k0(mc_vf *restrict gg, const float *re
 static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 30; ox += 6)
+        for (int ox = 0; ox < 32; ox += 8)
             {
                 float *restrict o = dst + (oy * 32 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -10230,6 +8498,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -10242,6 +8512,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -10250,6 +8522,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -10259,6 +8533,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -10268,6 +8544,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -10277,6 +8555,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -10286,6 +8566,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -10300,6 +8582,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -10308,6 +8592,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -10317,6 +8603,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -10326,6 +8614,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -10335,6 +8625,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -10344,6 +8636,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -10358,6 +8652,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -10366,6 +8662,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -10375,6 +8673,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -10384,6 +8684,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -10393,6 +8695,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -10402,6 +8706,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -10416,6 +8722,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -10424,6 +8732,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -10433,6 +8743,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -10442,6 +8754,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -10451,6 +8765,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -10460,6 +8776,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -10474,6 +8792,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -10482,6 +8802,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -10491,6 +8813,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -10500,6 +8824,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -10509,6 +8835,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -10518,6 +8846,8 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -10526,187 +8856,9 @@ static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 30;
-            {
-                float *restrict o = dst + (oy * 32 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -11138,7 +9290,7 @@ static void dw_k3_5_c192_16x16_s1_stats_cl_out(const float *restrict xt, float *
 static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -11147,6 +9299,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -11157,6 +9311,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -11165,6 +9321,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -11174,6 +9332,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -11183,6 +9343,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11195,6 +9357,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -11203,6 +9367,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -11212,6 +9378,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -11221,6 +9389,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -11233,6 +9403,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -11241,6 +9413,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -11250,6 +9424,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -11259,6 +9435,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -11267,111 +9445,9 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -11379,7 +9455,7 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
 static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -11388,6 +9464,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -11400,6 +9478,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -11408,6 +9488,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -11417,6 +9499,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -11426,6 +9510,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -11435,6 +9521,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -11444,6 +9532,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -11458,6 +9548,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -11466,6 +9558,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -11475,6 +9569,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -11484,6 +9580,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -11493,6 +9591,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -11502,6 +9602,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -11516,6 +9618,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -11524,6 +9628,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -11533,6 +9639,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -11542,6 +9650,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -11551,6 +9661,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -11560,6 +9672,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -11574,6 +9688,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -11582,6 +9698,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -11591,6 +9709,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -11600,6 +9720,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -11609,6 +9731,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -11618,6 +9742,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -11632,6 +9758,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -11640,6 +9768,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -11649,6 +9779,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -11658,6 +9790,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -11667,6 +9801,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -11676,6 +9812,8 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -11684,251 +9822,9 @@ static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -12037,7 +9933,7 @@ void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float
 static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -12046,6 +9942,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -12056,6 +9954,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -12064,6 +9964,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -12073,6 +9975,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -12082,6 +9986,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -12094,6 +10000,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -12102,6 +10010,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -12111,6 +10021,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -12120,6 +10032,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -12132,6 +10046,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -12140,6 +10056,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -12149,6 +10067,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -12158,6 +10078,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -12166,111 +10088,9 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -12424,7 +10244,7 @@ static void dw_k3_5_c192_16x16_s1_stats_dw_k0(mc_vf *restrict gg, const float *r
 static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -12433,6 +10253,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -12445,6 +10267,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -12453,6 +10277,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -12462,6 +10288,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -12471,6 +10299,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[3];
@@ -12480,6 +10310,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -12489,6 +10321,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -12503,6 +10337,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[5];
                         a0 += v * x0;
@@ -12511,6 +10347,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[6];
@@ -12520,6 +10358,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -12529,6 +10369,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -12538,6 +10380,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[9];
@@ -12547,6 +10391,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -12561,6 +10407,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[10];
                         a0 += v * x0;
@@ -12569,6 +10417,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[11];
@@ -12578,6 +10428,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[12];
@@ -12587,6 +10439,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[13];
@@ -12596,6 +10450,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[14];
@@ -12605,6 +10461,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -12619,6 +10477,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[15];
                         a0 += v * x0;
@@ -12627,6 +10487,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[16];
@@ -12636,6 +10498,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[17];
@@ -12645,6 +10509,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[18];
@@ -12654,6 +10520,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[19];
@@ -12663,6 +10531,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 {
@@ -12677,6 +10547,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
                     const mc_vf x8 = *(const mc_vf *)(r + 64);
                     const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    const mc_vf x10 = *(const mc_vf *)(r + 80);
+                    const mc_vf x11 = *(const mc_vf *)(r + 88);
                     {
                         const mc_vf v = w1[20];
                         a0 += v * x0;
@@ -12685,6 +10557,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[21];
@@ -12694,6 +10568,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[22];
@@ -12703,6 +10579,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                     {
                         const mc_vf v = w1[23];
@@ -12712,6 +10590,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x6;
                         a4 += v * x7;
                         a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
                     }
                     {
                         const mc_vf v = w1[24];
@@ -12721,6 +10601,8 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x7;
                         a4 += v * x8;
                         a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -12729,251 +10611,9 @@ static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                mc_vf a2 = *(const mc_vf *)(o + 16);
-                mc_vf a3 = *(const mc_vf *)(o + 24);
-                {
-                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                    {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                    }
-                    {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -13405,7 +11045,7 @@ static void dw_k3_3_c192_16x16_s1_stats_cl_out(const float *restrict xt, float *
 static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -13414,6 +11054,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -13424,6 +11066,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -13432,6 +11076,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -13441,6 +11087,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -13450,6 +11098,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -13462,6 +11112,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -13470,6 +11122,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -13479,6 +11133,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -13488,6 +11144,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -13500,6 +11158,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -13508,6 +11168,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -13517,6 +11179,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -13526,6 +11190,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -13534,111 +11200,9 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -13646,7 +11210,7 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float 
 static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -13655,6 +11219,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -13665,6 +11231,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -13673,6 +11241,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -13682,6 +11252,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -13691,6 +11263,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -13703,6 +11277,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -13711,6 +11287,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -13720,6 +11298,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -13729,6 +11309,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -13741,6 +11323,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -13749,6 +11333,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -13758,6 +11344,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -13767,6 +11355,8 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -13775,111 +11365,9 @@ static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float 
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -13988,7 +11476,7 @@ void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float
 static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -13997,6 +11485,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -14007,6 +11497,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -14015,6 +11507,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -14024,6 +11518,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -14033,6 +11529,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14045,6 +11543,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -14053,6 +11553,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -14062,6 +11564,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -14071,6 +11575,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14083,6 +11589,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -14091,6 +11599,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -14100,6 +11610,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -14109,6 +11621,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -14117,111 +11631,9 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                mc_vf a2 = (mc_vf){0};
-                mc_vf a3 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -14375,7 +11787,7 @@ static void dw_k3_3_c192_16x16_s1_stats_dw_k0(mc_vf *restrict gg, const float *r
 static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 12; ox += 6)
+        for (int ox = 0; ox < 16; ox += 8)
             {
                 float *restrict o = dst + (oy * 16 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -14384,6 +11796,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -14394,6 +11808,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -14402,6 +11818,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -14411,6 +11829,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -14420,6 +11840,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14432,6 +11854,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -14440,6 +11864,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -14449,6 +11875,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -14458,6 +11886,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14470,6 +11900,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -14478,6 +11910,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -14487,6 +11921,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -14496,6 +11932,8 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -14504,111 +11942,9 @@ static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 12;
-            {
-                float *restrict o = dst + (oy * 16 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                mc_vf a2 = *(const mc_vf *)(o + 16);
-                mc_vf a3 = *(const mc_vf *)(o + 24);
-                {
-                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-                *(mc_vf *)(o + 16) = a2;
-                *(mc_vf *)(o + 24) = a3;
-            }
-        }
     }
 }
 
@@ -14881,7 +12217,7 @@ static void dw_k3_3_c384_8x8_s1_stats_cl_out(const float *restrict xt, float *re
 static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -14890,6 +12226,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -14900,6 +12238,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -14908,6 +12248,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -14917,6 +12259,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -14926,6 +12270,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14938,6 +12284,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -14946,6 +12294,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -14955,6 +12305,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -14964,6 +12316,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -14976,6 +12330,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -14984,6 +12340,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -14993,6 +12351,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -15002,6 +12362,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -15010,83 +12372,9 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -15094,7 +12382,7 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *r
 static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -15103,6 +12391,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -15113,6 +12403,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -15121,6 +12413,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -15130,6 +12424,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -15139,6 +12435,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15151,6 +12449,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -15159,6 +12459,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -15168,6 +12470,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -15177,6 +12481,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15189,6 +12495,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -15197,6 +12505,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -15206,6 +12516,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -15215,6 +12527,8 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -15223,83 +12537,9 @@ static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *r
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -15408,7 +12648,7 @@ void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *
 static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_vf *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = (mc_vf){0};
@@ -15417,6 +12657,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                 mc_vf a3 = (mc_vf){0};
                 mc_vf a4 = (mc_vf){0};
                 mc_vf a5 = (mc_vf){0};
+                mc_vf a6 = (mc_vf){0};
+                mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -15427,6 +12669,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[0];
                         a0 += v * x0;
@@ -15435,6 +12679,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[1];
@@ -15444,6 +12690,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[2];
@@ -15453,6 +12701,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15465,6 +12715,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[3];
                         a0 += v * x0;
@@ -15473,6 +12725,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[4];
@@ -15482,6 +12736,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[5];
@@ -15491,6 +12747,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15503,6 +12761,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w0[6];
                         a0 += v * x0;
@@ -15511,6 +12771,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w0[7];
@@ -15520,6 +12782,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w0[8];
@@ -15529,6 +12793,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -15537,83 +12803,9 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *re
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = (mc_vf){0};
-                mc_vf a1 = (mc_vf){0};
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
@@ -15767,7 +12959,7 @@ static void dw_k3_3_c384_8x8_s1_stats_dw_k0(mc_vf *restrict gg, const float *res
 static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_vf *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 6; ox += 6)
+        for (int ox = 0; ox < 8; ox += 8)
             {
                 float *restrict o = dst + (oy * 8 + ox) * 8;
                 mc_vf a0 = *(const mc_vf *)(o + 0);
@@ -15776,6 +12968,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                 mc_vf a3 = *(const mc_vf *)(o + 24);
                 mc_vf a4 = *(const mc_vf *)(o + 32);
                 mc_vf a5 = *(const mc_vf *)(o + 40);
+                mc_vf a6 = *(const mc_vf *)(o + 48);
+                mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
                     const mc_vf x0 = *(const mc_vf *)(r + 0);
@@ -15786,6 +12980,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[0];
                         a0 += v * x0;
@@ -15794,6 +12990,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[1];
@@ -15803,6 +13001,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[2];
@@ -15812,6 +13012,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15824,6 +13026,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[3];
                         a0 += v * x0;
@@ -15832,6 +13036,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[4];
@@ -15841,6 +13047,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[5];
@@ -15850,6 +13058,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 {
@@ -15862,6 +13072,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                     const mc_vf x5 = *(const mc_vf *)(r + 40);
                     const mc_vf x6 = *(const mc_vf *)(r + 48);
                     const mc_vf x7 = *(const mc_vf *)(r + 56);
+                    const mc_vf x8 = *(const mc_vf *)(r + 64);
+                    const mc_vf x9 = *(const mc_vf *)(r + 72);
                     {
                         const mc_vf v = w1[6];
                         a0 += v * x0;
@@ -15870,6 +13082,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x3;
                         a4 += v * x4;
                         a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
                     }
                     {
                         const mc_vf v = w1[7];
@@ -15879,6 +13093,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x4;
                         a4 += v * x5;
                         a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
                     }
                     {
                         const mc_vf v = w1[8];
@@ -15888,6 +13104,8 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                         a3 += v * x5;
                         a4 += v * x6;
                         a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -15896,83 +13114,9 @@ static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *re
                 *(mc_vf *)(o + 24) = a3;
                 *(mc_vf *)(o + 32) = a4;
                 *(mc_vf *)(o + 40) = a5;
+                *(mc_vf *)(o + 48) = a6;
+                *(mc_vf *)(o + 56) = a7;
             }
-        {
-            const int ox = 6;
-            {
-                float *restrict o = dst + (oy * 8 + ox) * 8;
-                mc_vf a0 = *(const mc_vf *)(o + 0);
-                mc_vf a1 = *(const mc_vf *)(o + 8);
-                {
-                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                {
-                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                    }
-                    {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                    }
-                    {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                    }
-                }
-                *(mc_vf *)(o + 0) = a0;
-                *(mc_vf *)(o + 8) = a1;
-            }
-        }
     }
 }
 
