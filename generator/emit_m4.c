@@ -294,9 +294,8 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
 
 /* The CPU target's row (target.h), as the C templates read it: MC_CPU its
  * name, MC_ISA the intrinsics of its prelude, VL the floats of a vector,
- * VREGS the vector registers, MC_MASKED_MEM 1 with masked loads and stores,
- * BITS_BYTES the bytes of a vector's activation bits,
- * L1_FLOATS and L2_FLOATS the cache budgets in floats, and the product
+ * VREGS the vector registers, BITS_BYTES the bytes of a vector's activation bits,
+ * L2_FLOATS a thread's cache budget in floats, and the product
  * tiles GEMM_MR x GEMM_NV, GEMM_CL_MR x GEMM_CL_NV and GEMM_NT_MR. */
 static void target_constants(emitter *e, const mc_target *t)
 {
@@ -304,9 +303,7 @@ static void target_constants(emitter *e, const mc_target *t)
     em_def(e, "MC_ISA", "%s", t->isa);
     em_defi(e, "VL", t->lanes);
     em_defi(e, "VREGS", t->vregs);
-    em_defi(e, "MC_MASKED_MEM", t->masked);
     em_defi(e, "BITS_BYTES", mc_target_bits_bytes(t));
-    em_defi(e, "L1_FLOATS", t->l1 / 4);
     em_defi(e, "L2_FLOATS", t->l2 / 4);
     em_defi(e, "GEMM_MR", t->gemm_mr);
     em_defi(e, "GEMM_NV", t->gemm_nv);

@@ -12,14 +12,13 @@
 
 typedef struct mc_target {
     const char *name;     /* --cpu NAME: avx512, avx2, neon, portable */
-    const char *isa;      /* how the templates' prelude spells its intrinsics: avx512, avx2 or generic */
+    const char *isa;      /* the intrinsics of the templates' prelude: avx512, avx2 (both with masked loads
+                           * and stores for a row's tail) or generic (lane loops) */
     const char *arch;     /* the machines it runs on: x86_64, aarch64, or any */
     const char *cflags;   /* the compiler flags that enable it (mcgen build puts them before MCGEN_CFLAGS) */
     const char *requires; /* in words, for errors and docs: what a CPU must have to run it */
     int lanes;            /* floats in a vector (VL): the channels-last forms take channels in groups of these */
     int vregs;            /* vector registers: the product tiles keep their sums in them */
-    bool masked;          /* masked vector loads and stores (a row's tail in one instruction) */
-    long l1;              /* bytes of L1 data cache a core can count on */
     long l2;              /* bytes of L2 a thread's scratch may fill (the channels-last images and scratch) */
     /* Product tiles (templates/c/gemm.m4), chosen so that the sums, the
      * loaded vectors and a broadcast fit the registers. */

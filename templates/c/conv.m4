@@ -409,7 +409,7 @@ CV_ORDER(flip, `The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci
 
 # Images run in parallel, each thread with its own padded image and grid
 # on its stack (zeroed once per call, so the borders stay 0) when they are
-# small (up to 256 KB); larger ones are static and the images take turns,
+# small (up to the target's L2 budget, L2_FLOATS); larger ones are static and the images take turns,
 # the products split over threads instead.
 m4_define(`CV_FWD_SCRATCH', `m4_eval(CV_XP + CO * CV_NP)')
 m4_define(`CV_DX_SCRATCH', `m4_eval(CV_DYQ + C * CV_NQ)')

@@ -414,12 +414,13 @@ m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4
 # the target's registers hold with the vectors of b and a broadcast
 # (GEMM_CLF_MAX): with one vector the longest of those rows that fits, else
 # GEMM_MR, or one or two fewer where those divide P and it does not and the
-# block still keeps 12 sums in flight (GEMM_CLF_DIV). On avx2 (tiles of 6)
+# block still keeps 12 sums in flight, or the whole tile does not either
+# (one vector) (GEMM_CLF_DIV). On avx2 (tiles of 6)
 # a last block of 4 pixels beat blocks of 4 throughout: the 3x3 forwards at
 # 28 x 28 and 14 x 14 1.04x to 1.10x faster, their backwards 1.03x
 # (kernels alternated call by call, both orders).
 m4_define(`GEMM_CLF_MAX', `m4_eval((VREGS - 1 - $1) / $1)')
-m4_define(`GEMM_CLF_DIV', `m4_eval($2 % $3 == 0 && $3 * $1 >= 12)')
+m4_define(`GEMM_CLF_DIV', `m4_eval($2 % $3 == 0 && ($3 * $1 >= 12 || MC_GEMM_MR * $1 < 12))')
 m4_define(`GEMM_CLF_RB', `m4_ifelse(
     m4_eval($1 == 1 && $3 % 28 == 0 && 28 <= GEMM_CLF_MAX(1)), 1, 28,
     m4_eval($1 == 1 && $3 % 16 == 0 && 16 <= GEMM_CLF_MAX(1)), 1, 16,
