@@ -1,6 +1,6 @@
 /* The CPU targets of the C templates: one row per target, holding what the
  * planner and the templates need to know of the machine (vector lanes and
- * registers, masked memory access, cache budgets, product tiles). The plan
+ * registers, the intrinsics of its row tails, its L2 budget, product tiles). The plan
  * reads it to choose each kernel's form; emit_m4.c hands it to the
  * templates as constants (VL, GEMM_MR, ...), so no template writes a lane
  * count, a register count or a cache budget of its own. docs/targets.md
