@@ -19,7 +19,7 @@ m4_define(`ADD_APPLIES', `m4_eval(0 ADD_EACH(`|| ADD_APPLY(i)'))')
 m4_define(`ADD_SUM', `ADD_EACH(`m4_ifelse(i, 0, `', ` + ')$1')')
 
 # With an activation or a batch norm applied the values go a plane at a
-# time (a channel's constants for the batch norms), 16 at a time, and with
+# time (a channel's constants for the batch norms), VL at a time, and with
 # an activation the training forward also writes where it passed the
 # gradient, a bit per value (plan.c, mask_activations; the layout in
 # common.m4), which the backward reads instead of the output (a 32nd of

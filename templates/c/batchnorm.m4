@@ -43,7 +43,7 @@ m4_define(`BN_KEEP', `MC_MASKED(`$1mc_vf_keep(&$2, m[$3 / VL]);
 # BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0.
 m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HWV / VL] >> ($2 - BN_HWV) & 1)')')
 
-# The per-channel sums go plane by plane: each plane in the 16 float lanes
+# The per-channel sums go plane by plane: each plane in the VL float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
 # double.
 m4_define(`BN_PLANE_SUMS',

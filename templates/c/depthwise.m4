@@ -46,7 +46,7 @@ m4_define(`DW_TAP_SUM', `MC_TAPS(DW_K($1), DW_P($1), PMAX, $2, `
 # With stride 1 the planes are also walked flat: output (oy, ox) sits at
 # oy * WP + ox of a grid as wide as the padded plane, so every tap reads
 # the padded plane at one fixed offset from it and a whole plane is one
-# run of 16-float vectors instead of HO short rows (the WP - WO extra
+# run of VL-float vectors instead of HO short rows (the WP - WO extra
 # columns of each row are computed and dropped, or carry zeros). The grid
 # goes in blocks of 4 or 8 vectors, each with its own accumulator: a chain
 # of dependent multiply-adds per vector would wait on the adder latency,
@@ -161,7 +161,7 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const f
 
 # Backward. The filter gradient of a channel sums over the whole batch
 # into accumulators ga, one per tap of every kernel (kernel after kernel),
-# added into dw once: 16 lanes each on the flat path, summed
+# added into dw once: VL lanes each on the flat path, summed
 # across at the end; plain floats on the rows path.
 m4_define(`DW_GA_TYPE', `m4_ifelse(DW_FLAT, 1, `mc_vf', `float')')
 m4_define(`DW_GA_SUM', `m4_ifelse(DW_FLAT, 1, `mc_vf_sum(&ga[$1])', `ga[$1]')')

@@ -1,19 +1,20 @@
 m4_divert(-1)
 # The depthwise convolution of depthwise.m4 with its channels last, for
-# stride 1, odd kernels and whole vectors of channels (C a multiple of 16):
-# one vector holds one pixel of 16 channels, so every tap of every
+# stride 1, odd kernels and whole vectors of channels (C a multiple of VL,
+# the target's lanes): one vector holds one pixel of VL channels, so every tap of every
 # kernel reads a whole aligned vector, and a block of outputs along a row
 # shares the loads of its taps. On the flat planes of depthwise.m4 a tap
-# reads a vector at an offset that is not a multiple of 16 floats, which
+# reads a vector at an offset that is not a multiple of VL floats, which
 # splits it over two cache lines: half the loads a cycle, and the loads
 # bound those kernels (about 90 GFLOP/s at best against 210 aligned,
 # measured on this Zen 5).
 #
-# Per image and group of 16 channels, the planes are transposed (16 x 16
+# Per image and group of VL channels, the planes are transposed (VL x VL
 # blocks in registers) into a padded channels-last image (zeros around,
 # PMAX on every side), the taps run over it, and the channels-last result
 # is transposed back into planes. The weights are laid out once per call
-# as a vector of 16 channels per tap.
+# as a vector of VL channels per tap. (The figures here are the avx512
+# target's, VL = 16.)
 #
 # Constants as in depthwise.m4; the kernel lists DW_TC and DW_OFF come from
 # there. This file only defines macros.
@@ -61,7 +62,7 @@ m4_popdef(`DW_FULL')m4_dnl
 # DW_CL_TAPS(j, fn, init): static void fn(dst, src, wj[, bias]), one pass
 # of kernel j over the padded channels-last image src into the
 # channels-last result dst (HO x WO pixels): dst = init + the taps, tap t
-# weighing wj[t] (a vector of 16 channels). init is zero, bias (the 16 at
+# weighing wj[t] (a vector of VL channels). init is zero, bias (the VL at
 # bias) or load (dst, to add to it).
 m4_define(`DW_CL_TAPS',
 `m4_pushdef(`DW_CL_ARGS', `$1, `dst', `src', `$3'')m4_dnl
