@@ -129,8 +129,8 @@ static bool parse_shape(const char *s, mc_shape *out)
 typedef struct model_args {
     mc_options opt;
     const char *path, *out, *target;
+    const char *cpu_name; /* --cpu, "native" by default */
     const mc_target *cpu;
-    bool cpu_native; /* --cpu native (the default): compiled with -march=native */
     bool json, no_fuse, generic;
 } model_args;
 
@@ -149,8 +149,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     };
     memset(ma, 0, sizeof *ma);
     ma->target = "c";
+    ma->cpu_name = "native";
     ma->cpu = mc_target_native();
-    ma->cpu_native = true;
     int c;
     long v;
     optind = 1;
@@ -188,8 +188,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         case 'g': ma->generic = true; break;
         case 'u':
             if (!(ma->cpu = mc_target_find(optarg)))
-                return usage_error(cmd, "bad --cpu '%s'; expected native, avx512, avx2, neon or portable", optarg);
-            ma->cpu_native = strcmp(optarg, "native") == 0;
+                return usage_error(cmd, "bad --cpu '%s'; expected " MC_TARGET_NAMES, optarg);
+            ma->cpu_name = optarg;
             break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -272,10 +272,6 @@ static const char *template_dir(arena *a, const char *target)
     return arena_printf(a, "%s/%s", data_dir(a, "share/mcgen/templates", "c/common.m4", MCGEN_TEMPLATE_DIR), target);
 }
 
-/* The compiler flags that enable the CPU target: -march=native for the
- * default (tuned for this machine too), else the target's own. */
-static const char *cpu_flags(const model_args *ma) { return ma->cpu_native ? "-march=native" : ma->cpu->cflags; }
-
 /* Plans the model, emits its sources into a staging folder, verifies them
  * and moves them into `out` (shown in messages as `shown`): all or nothing.
  * The names of the files written end up in *files. */
@@ -305,7 +301,7 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
         mc_plan_options pco = {.no_fuse = ma->no_fuse, .cuda = true, .target = ma->cpu};
         ok = mc_emit_cuda(a, m, cuda_only ? p : mc_plan_model(a, m, &pco), eo, &st, err, errlen);
     }
-    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, cpu_flags(ma), err, errlen);
+    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, mc_target_flags(ma->cpu_name), err, errlen);
     *files = st.files, *nfiles = st.nfiles;
     ok = ok && mc_staging_commit(&st, err, errlen);
     if (!ok)
@@ -385,7 +381,7 @@ static int cmd_build(int argc, char **argv)
     }
     const char *cc = getenv("CC"), *cflags = getenv("MCGEN_CFLAGS");
     cc = cc && *cc ? cc : MCGEN_CC_DEFAULT; /* the compiler the runtime was built with, its OpenMP flags too */
-    cflags = arena_printf(a, "%s %s", cpu_flags(&ma), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
+    cflags = arena_printf(a, "%s %s", mc_target_flags(ma.cpu_name), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
     const char *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     char err[1024];
@@ -440,10 +436,10 @@ static int cmd_targets(int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "--flags")) {
-        const mc_target *t = mc_target_find(argv[2]);
-        if (!t)
-            return usage_error("targets", "bad --flags '%s'; expected native, avx512, avx2, neon or portable", argv[2]);
-        puts(strcmp(argv[2], "native") == 0 ? "-march=native" : t->cflags);
+        const char *flags = mc_target_flags(argv[2]);
+        if (!flags)
+            return usage_error("targets", "bad --flags '%s'; expected " MC_TARGET_NAMES, argv[2]);
+        puts(flags);
         return 0;
     }
     if (argc != 1)

@@ -14,7 +14,6 @@ typedef struct mc_target {
     const char *name;     /* --cpu NAME: avx512, avx2, neon, portable */
     const char *isa;      /* the intrinsics of the templates' prelude: avx512, avx2 (both with masked loads
                            * and stores for a row's tail) or generic (lane loops) */
-    const char *arch;     /* the machines it runs on: x86_64, aarch64, or any */
     const char *cflags;   /* the compiler flags that enable it (mcgen build puts them before MCGEN_CFLAGS) */
     const char *requires; /* in words, for errors and docs: what a CPU must have to run it */
     int lanes;            /* floats in a vector (VL): the channels-last forms take channels in groups of these */
@@ -31,12 +30,20 @@ typedef struct mc_target {
  * templates: plan.c lays the masks out in them). */
 static inline int mc_target_bits_bytes(const mc_target *t) { return (t->lanes + 7) / 8; }
 
+/* What --cpu takes, for usage lines and errors. */
+#define MC_TARGET_NAMES "native, avx512, avx2, neon or portable"
+
 /* The target named (avx512, avx2, neon, portable), or "native": the best
  * one this machine's CPU runs. NULL for an unknown name. */
 const mc_target *mc_target_find(const char *name);
 
-/* The best target the CPU that runs mcgen supports. */
+/* The best target the CPU that runs mcgen supports: the first row of the
+ * table that it runs (runtime/cpu.c decides, as the classifiers do). */
 const mc_target *mc_target_native(void);
+
+/* The compiler flags of --cpu name: -march=native for "native" (tuned for
+ * this machine too), else the target's own. NULL for an unknown name. */
+const char *mc_target_flags(const char *name);
 
 /* The i-th row of the table (i from 0), NULL past the last. */
 const mc_target *mc_target_at(int i);

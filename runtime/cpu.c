@@ -1,7 +1,8 @@
-/* The CPU check of a classifier (mc_cpu.h). This file is compiled with the
- * runtime's own flags, for any CPU of its architecture, so the check runs
- * before any instruction of the target does. The features are those the
- * targets' -march levels (generator/target.c) let the compiler use. */
+/* What a CPU runs and how many threads to take (mc_cpu.h). This file is
+ * compiled with the runtime's own flags, for any CPU of its architecture,
+ * so the classifier's check runs before any instruction of its target
+ * does; mcgen links it too, for --cpu native (generator/target.c). The
+ * features are those the targets' -march levels let the compiler use. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "mc_cpu.h"
 
