@@ -353,10 +353,12 @@ static int cmd_train(const cli *c, int argc, char **argv)
     if (mc_dist_init(NULL, NULL) != 0)
         return 1;
     rc = mc_train(c->m, c->generic, &o.train);
-    if (rc != 0 && mc_dist_size() > 1)
-        mc_dist_abort(); /* the other ranks may be waiting for this one */
+    /* Aborting kills every rank at once, maybe before rank 0's error is out:
+     * only where the others may be waiting for this one. */
+    if (rc == MC_TRAIN_FAILED && mc_dist_size() > 1)
+        mc_dist_abort();
     mc_dist_finalize();
-    return rc;
+    return rc != 0;
 }
 
 static const char usage_eval[] =

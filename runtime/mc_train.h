@@ -20,8 +20,11 @@ typedef struct mc_train_options {
 
 /* Trains the model and writes out/checkpoint.safetensors after every epoch
  * and out/log.csv. Data-parallel over the ranks of mc_dist.h when there are
- * several (rank 0 alone prints, logs and writes). 0, or 1 after printing an
- * error. */
+ * several (rank 0 alone prints, logs and writes). 0; MC_TRAIN_FAILED after
+ * printing an error that this rank alone may have met (the others may be
+ * waiting for it: the caller aborts the job); MC_TRAIN_STOPPED after one
+ * every rank met together (the job can end normally). */
+enum { MC_TRAIN_FAILED = 1, MC_TRAIN_STOPPED = 2 };
 int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o);
 
 /* The dataset of --dataset NAME, else the one the files under data are;

@@ -315,7 +315,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
     run r = {.m = m};
     if (setup(&r, generic, o) != 0) {
         run_free(&r);
-        return 1;
+        return MC_TRAIN_FAILED;
     }
     mc_train_state *ts = &r.ts;
     const int lead = mc_dist_rank() == 0, ranks = mc_dist_size();
@@ -338,7 +338,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
         train_secs += mc_now() - t0;
         if (sync_ranks(&r, o->sync_bn) != 0) {
-            rc = 1;
+            rc = MC_TRAIN_STOPPED; /* every rank saw the checksums differ */
             break;
         }
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
@@ -359,7 +359,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         char err[1024];
         if (mc_checkpoint_save(r.ckpt, &r.net, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);
-            rc = 1;
+            rc = MC_TRAIN_FAILED;
         }
     }
     if (rc == 0 && images == 0)
