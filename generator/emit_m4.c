@@ -191,6 +191,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         em_defi(e, "CV_CLW", k->form.cl_dw);
         em_defi(e, "CV_DW_OWN", k->form.dw_own);
         em_defi(e, "CV_PW_PLANAR", k->form.pw_planar);
+        em_defi(e, "CV_PLANES", k->form.planes);
         em_defi(e, "K", n->k);
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);

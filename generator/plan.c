@@ -240,6 +240,18 @@ static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d
            (2 * padded + (long long)in.h * in.w * t->lanes) * 4 <= t->l2;
 }
 
+/* A grouped conv runs as one product per group (conv.m4) in the shifted
+ * (k > 1, stride 1) and pointwise forms, and in the im2col form (strided)
+ * when a group has at least 64 filter weights; else plane by plane
+ * through unrolled taps, which beat products too thin to fill a tile
+ * (docs/shapes.md has the measurements). */
+static bool grouped_products(const mc_model *m, const mc_node *c)
+{
+    const bool point = c->k == 1 && c->pad == 0, shifted = c->stride == 1 && c->k > 1 && c->pad <= c->k - 1;
+    const long long cig = m->nodes[c->inputs[0]].shape.c / c->groups, cog = c->shape.c / c->groups;
+    return point || shifted || cog * cig * c->k * c->k >= 64;
+}
+
 /* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
  * pointwise (1x1, no padding) kinds take channels-last products where
  * their channels fill whole vectors and a thread's scratch fits the
@@ -263,6 +275,7 @@ static mc_form conv_form(const mc_model *m, const mc_target *t, const mc_node *c
     const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * o.c : pix * o.c;
     const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
     mc_form f = {0};
+    f.planes = c->groups > 1 && !grouped_products(m, c);
     f.dw_own = xt <= l2f;
     f.pw_planar = point && s1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
     const bool cl = lanes_both && (shifted || point) && !f.pw_planar;

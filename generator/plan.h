@@ -22,6 +22,7 @@ typedef struct mc_form {
     bool cl_dw;     /* conv: filter gradient as channels-last products over chunks of images (CV_CLW) */
     bool dw_own;    /* conv: those chunks a thread's own, an image fitting its scratch (CV_DW_OWN) */
     bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
+    bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
 } mc_form;
 
 typedef struct mc_kernel {

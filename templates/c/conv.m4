@@ -111,6 +111,20 @@ $8    }
 # The conv itself: groups of C/G input and CO/G output channels.
 m4_define(`CV_CIG', `m4_eval(C / G)')
 m4_define(`CV_COG', `m4_eval(CO / G)')
+m4_define(`CV_KK', `m4_eval(K * K)')
+m4_define(`CV_CIGKK', `m4_eval(C / G * K * K)')
+
+# The product forms below (im2col, pointwise, shifted) run a grouped conv
+# as one product per group: the filters of a group are one block of w, its
+# channels one block of every image, so each product is the dense one of
+# C/G input and CO/G output channels, at offsets. CV_EACH_GROUP(indent,
+# statement): the statement once (G = 1) or in a loop over the groups grp;
+# CV_AT(n): the offset of the block of n floats of group grp ("" when G = 1).
+m4_define(`CV_EACH_GROUP', `m4_ifelse(G, 1, `$1$2
+', `$1for (int grp = 0; grp < G; grp++)
+$1    $2
+')')
+m4_define(`CV_AT', `m4_ifelse(G, 1, `', ` + grp * m4_eval($1)')')
 
 # CV_GROUPS(text, indent): text for each group grp (a C loop when G > 1), with
 # CV_XOFF, CV_YOFF, CV_WOFF its offsets as C expressions, and the
@@ -152,10 +166,10 @@ $1            }
 ')
 
 m4_define(`CV_GEMM_HELPERS',
-`MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, CV_CKK)
-MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)
-MC_GEMM_NN(NAME`'_gemm_dx, CV_CKK, CV_PIX, CO)
-MC_TRANSPOSE(NAME`'_transpose_w, CO, CV_CKK)
+`MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK)
+MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)
+MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
+MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)
 
 /* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
 static void NAME`'_im2col(const float *restrict xb, float *restrict col)
@@ -172,15 +186,17 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
 ')m4_dnl
 }
 
-/* The same matrix transposed: one row of C*K*K taps per output pixel. */
+/* The same matrix transposed, a group at a time: one row of C/G*K*K taps
+ * per output pixel. */
 static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
+                float *restrict ct = colt + m4_ifelse(G, 1, `r', `ci / CV_CIG * m4_eval(CV_PIX * CV_CIGKK) + r % CV_CIGKK');
                 for (int oy = 0; oy < HO; oy++) {
                     const int iy = oy * S - PAD + ky;
                     for (int ox = 0; ox < WO; ox++) {
                         const int ix = ox * S - PAD + kx;
-                        colt[(oy * WO + ox) * CV_CKK + r] =
+                        ct[(oy * WO + ox) * CV_CIGKK] =
                             iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
                     }
                 }
@@ -221,19 +237,19 @@ $2`'m4_dnl
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_PIX; i++)
                 yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
-        NAME`'_gemm_fwd(w, $1, yb);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX));')m4_dnl
     }
 ')
 
 m4_define(`CV_BWD_GEMM',
-`    static float wt[m4_eval(CV_CKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
-    NAME`'_transpose_w(w, wt);
+`    static float wt[m4_eval(CV_CIGKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
+CV_EACH_GROUP(`    ', `NAME`'_transpose_w(w`'CV_AT(CV_COG * CV_CIGKK), wt`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
         NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
-        NAME`'_gemm_dw(dyb, colt, dw);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dyb`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
         memset(dcol, 0, sizeof dcol);
-        NAME`'_gemm_dx(wt, dyb, dcol);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIGKK), dyb`'CV_AT(CV_COG * CV_PIX), dcol`'CV_AT(CV_CIGKK * CV_PIX));')m4_dnl
         NAME`'_col2im(dcol, dx + (long)b * m4_eval(C * H * W));
     }
 ')
@@ -244,7 +260,7 @@ m4_define(`CV_BWD_GEMM',
 # stride S. The filter gradient is the transposed product over the images
 # (in chunks of gathered images when strided), the input gradient w^T dy_b
 # (scattered back to those pixels when strided). Images run in parallel.
-m4_define(`CV_POINT', `m4_eval(K == 1 && PAD == 0 && G == 1)')
+m4_define(`CV_POINT', `m4_eval(K == 1 && PAD == 0 && !CV_PLANES)')
 m4_define(`CV_CPIX', `m4_eval(C * CV_PIX)')
 m4_define(`CV_NBS', `CV_CHUNK(CV_CPIX, 32, 2 * L2_FLOATS)')
 
@@ -262,7 +278,7 @@ m4_define(`CV_CHUNKS',
         const int nb = n - b0 < $1 ? n - b0 : $1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)$2
-        NAME`'_gemm_dw(nb, $3);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
     }
 ')
 
@@ -270,11 +286,11 @@ m4_define(`CV_CHUNKS',
 # channels-last product below (CV_CLW, the plan's), strided ones when a
 # gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C,
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIG,
     m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
-m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
-MC_TRANSPOSE(NAME`'_transpose_w, CO, C)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
+m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
+MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
 m4_ifelse(S, 1, `', `
 /* The pixels of image xb that the filters see, as planes of HO x WO. */
 static void NAME`'_gather(const float *restrict xb, float *restrict xs)
@@ -303,28 +319,28 @@ CV_FWD_IMAGES(`x + (long)b * m4_eval(C * H * W)')',
 ')
 
 m4_define(`CV_BWD_POINT',
-`m4_ifelse(S, 1, `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    NAME`'_gemm_dw(n, dy, x, dw);
-')', `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
+`m4_ifelse(S, 1, `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_EACH_GROUP(`    ', `NAME`'_gemm_dw(n, dy`'CV_AT(CV_COG * CV_PIX), x`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG));')')',
+`m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
 CV_CHUNKS(CV_NBS, `
             NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
-    `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')')')m4_dnl
+    `dy + (long)b0 * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), xs`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG)')')')m4_dnl
 m4_ifelse(FOLD, 1, `CV_FOLD_BWD()')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_POINT()')m4_dnl
 ')
 
 # The planar input gradient, per image: w^T dy_b.
 m4_define(`CV_BWD_DX_POINT',
-`    static float wt[m4_eval(C * CO)];
-    NAME`'_transpose_w(CV_WDX, wt);
+`    static float wt[m4_eval(CV_CIG * CO)];
+CV_EACH_GROUP(`    ', `NAME`'_transpose_w(CV_WDX`'CV_AT(CV_COG * CV_CIG), wt`'CV_AT(CV_COG * CV_CIG));')m4_dnl
 m4_ifelse(S, 1, `    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
 CV_DX_INIT(`        ')m4_dnl
-        NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dx + (long)b * m4_eval(C * H * W));
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), dx + (long)b * m4_eval(C * H * W)`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
     }
 ', `CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
-        NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dxs);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), dxs`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
 CV_DX_INIT(`        ')m4_dnl
         NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
     }
@@ -342,7 +358,7 @@ CV_DX_INIT(`        ')m4_dnl
 # of the output gradient, padded by K - 1 - PAD, through the filters
 # flipped and transposed, computed the same way. Grids are rounded up to
 # whole vectors; the padded images have room for the last shifted row.
-m4_define(`CV_SHIFTED', `m4_eval(G == 1 && S == 1 && K > 1 && PAD <= K - 1)')
+m4_define(`CV_SHIFTED', `m4_eval(S == 1 && K > 1 && PAD <= K - 1 && !CV_PLANES)')
 m4_define(`CV_HP', `m4_eval(H + 2 * PAD)')
 m4_define(`CV_WP', `m4_eval(W + 2 * PAD)')
 m4_define(`CV_NP', `m4_eval((HO * CV_WP + VL - 1) / VL * VL)')
@@ -376,24 +392,25 @@ m4_ifelse(FOLD, 1, `
 MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL), hat)')')
 
 # CV_ORDER(fn, comment, dst, tap): static void NAME_fn(w, out), the
-# filters w[co][ci][t] rearranged for a product: out[dst] = w[co][ci][tap]
-# (dst and tap expressions of co, ci and the tap t).
+# filters w[co][ci][t] (ci of the C/G of the group of co) rearranged for a
+# product: out[dst] = w[co][ci][tap] (dst and tap expressions of co, ci
+# and the tap t).
 m4_define(`CV_ORDER',
 `/* $2 */
 static void NAME`'_$1(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < CO; co++)
-        for (int ci = 0; ci < C; ci++)
+        for (int ci = 0; ci < CV_CIG; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
-                out[$3] = w[(co * C + ci) * m4_eval(K * K) + $4];
+                out[$3] = w[(co * CV_CIG + ci) * m4_eval(K * K) + $4];
 }
 ')
 
 m4_define(`CV_SHIFT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP,
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
     m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
-m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(CV_CLF, 1, `', `
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
 static void NAME`'_pad(const float *restrict xb, float *restrict xp)
@@ -404,8 +421,8 @@ static void NAME`'_pad(const float *restrict xb, float *restrict xp)
 }
 ')m4_dnl
 m4_ifelse(CV_CLX, 1, `', `
-CV_ORDER(flip, `The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
-    `(ci * CO + co) * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
+CV_ORDER(flip, `The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
+    `m4_ifelse(G, 1, `(ci * CO + co)', `((co / CV_COG * CV_CIG + ci) * CV_COG + co % CV_COG)') * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
 
 # Images run in parallel, each thread with its own padded image and grid
 # on its stack (zeroed once per call, so the borders stay 0) when they are
@@ -430,7 +447,7 @@ m4_define(`CV_FWD_SHIFT',
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_NP; i++)
                 yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
-        NAME`'_gemm_fwd(w, xp, yg);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP));')m4_dnl
         for (int co = 0; co < CO; co++)
             for (int oy = 0; oy < HO; oy++)
                 memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
@@ -499,7 +516,7 @@ CV_CHUNKS(CV_NB, ` {
             for (int co = 0; co < CO; co++)
                 for (int oy = 0; oy < HO; oy++)
                     memcpy(dyp + (i * CO + co) * CV_NP + oy * CV_WP, dyb + (co * HO + oy) * WO, WO * sizeof(float));
-        }', `dyp, xp, dw')m4_dnl
+        }', `dyp`'CV_AT(CV_COG * CV_NP), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), dw`'CV_AT(CV_COG * CV_CIGKK)')m4_dnl
 ')
 
 m4_define(`CV_BWD_SHIFT',
@@ -508,7 +525,7 @@ m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_SHIFT()')m4_dnl
 ')
 
 m4_define(`CV_BWD_DX_SHIFT',
-`    static float wf[m4_eval(C * CO * K * K)];
+`    static float wf[m4_eval(CV_CIGKK * CO)];
     NAME`'_flip(w, wf);
 CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
 `    for (int b = 0; b < n; b++) {
@@ -518,7 +535,7 @@ CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
             for (int oy = 0; oy < HO; oy++)
                 memcpy(dyq + (co * CV_HQ + oy + CV_Q) * CV_WQ + CV_Q, dyb + (co * HO + oy) * WO, WO * sizeof(float));
         memset(dxg, 0, sizeof dxg);
-        NAME`'_gemm_dx(wf, dyq, dxg);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wf`'CV_AT(CV_COG * CV_CIGKK), dyq`'CV_AT(CV_COG * CV_HQ * CV_WQ), dxg`'CV_AT(CV_CIG * CV_NQ));')m4_dnl
         for (int ci = 0; ci < C; ci++)
             for (int iy = 0; iy < H; iy++) {
                 float *restrict row = dxb + (ci * H + iy) * W;
@@ -764,7 +781,7 @@ m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
 CV_CHECK_FORM()m4_dnl
 CV_STATS_HELPERS()m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', G, 1, `CV_GEMM_HELPERS()',
+m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
 void NAME`'_fwd(CV_FWD_PARAMS)
@@ -774,7 +791,7 @@ m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
     const float *restrict w = wf, *restrict bias = bf;
 ', BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-m4_ifelse(CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
+m4_ifelse(CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', CV_PLANES, 0, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
@@ -789,7 +806,7 @@ CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_I
 # when acc is 0 (the first writer of dx): the shifted and pointwise forms
 # store their last pass, the others clear dx first.
 m4_define(`MC_CONV_BWD',
-`m4_ifelse(G, 1, `', `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
+`m4_ifelse(CV_PLANES, 1, `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 void NAME`'_bwd(CV_BWD_PARAMS)
 {
@@ -799,7 +816,7 @@ m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
 m4_ifelse(FOLD, 1, `    double sz[CO];
     static float fold_g[m4_eval(CO * C)], w2[m4_eval(CO * C)], fa[C], fb[C];
 MC_BIAS_GRAD(CO, CO, sz)', `MC_BIAS_GRAD(CO, CO)')m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
+m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', CV_PLANES, 0, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')
 

@@ -371,7 +371,7 @@ static void conv_k3_c3_32_96x96_s1_p1_pad(const float *restrict xb, float *restr
             memcpy(xp + (ci * 98 + iy + 1) * 98 + 1, xb + (ci * 96 + iy) * 96, 96 * sizeof(float));
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)

@@ -388,7 +388,7 @@ static void conv_k3_c3_16_32x32_s1_p1_pad(const float *restrict xb, float *restr
             memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
@@ -1409,7 +1409,7 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_gemm_dx(const float *restrict a, co
 }
 
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c16_16_32x32_s1_p1_stats_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)

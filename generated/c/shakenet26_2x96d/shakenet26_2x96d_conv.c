@@ -388,7 +388,7 @@ static void conv_k3_c3_16_32x32_s1_p1_b_pad(const float *restrict xb, float *res
             memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
@@ -1544,7 +1544,7 @@ static void conv_k3_c96_96_32x32_s1_p1_pad(const float *restrict xb, float *rest
             memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 96; co++)
@@ -3076,7 +3076,7 @@ static void conv_k3_c192_192_16x16_s1_p1_pad(const float *restrict xb, float *re
             memcpy(xp + (ci * 18 + iy + 1) * 18 + 1, xb + (ci * 16 + iy) * 16, 16 * sizeof(float));
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 192; co++)
