@@ -243,6 +243,7 @@ class GraphNet(nn.Module):
                         [s for s in set(l["inputs"]) if last[s] == i and s != graph["output"]])
                        for i, l in enumerate(live)]
         self._output = graph["output"]
+        self.graph = graph  # for tools that look at the layers (parity's BN regimes)
 
     def _place(self, name, module):
         """Registers module at its dotted name, making plain containers for the
