@@ -137,23 +137,11 @@ class Scale(nn.Module):
         return x * s
 
 
-class ShakeFn(torch.autograd.Function):
-    """a*x + (1-a)*y; the backward blends with b: b*g and (1-b)*g."""
-
-    @staticmethod
-    def forward(ctx, x, y, a, b):
-        ctx.save_for_backward(b)
-        return a * x + (1 - a) * y
-
-    @staticmethod
-    def backward(ctx, g):
-        b, = ctx.saved_tensors
-        return b * g, (1 - b) * g, None, None
-
-
 class Shake(nn.Module):
     """Shake-shake: per sample a, b ~ U[0,1) in training (or the fixed alpha,
-    beta when set), 0.5 in eval."""
+    beta when set), 0.5 in eval. Forward a*x + (1-a)*y, backward b*g and
+    (1-b)*g: the b-blend carries the gradient, a detached difference moves
+    the value to the a-blend."""
 
     def __init__(self):
         super().__init__()
@@ -168,7 +156,8 @@ class Shake(nn.Module):
             if v is None:
                 return torch.rand(shape, dtype=x.dtype, device=x.device)
             return torch.full(shape, float(v), dtype=x.dtype, device=x.device)
-        return ShakeFn.apply(x, y, draw(self.alpha), draw(self.beta))
+        a, b = draw(self.alpha), draw(self.beta)
+        return b * x + (1 - b) * y + ((a - b) * (x - y)).detach()
 
 
 # --------------------------------------------------------------------------
