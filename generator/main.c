@@ -63,7 +63,7 @@ static const char usage_build[] =
     "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
 static const char usage_summary[] =
-    "usage: mcgen summary MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--json]\n"
+    "usage: mcgen summary MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--json [FILE|-]]\n"
     "\n"
     "Prints every layer (name, op, output shape, parameters, MACs) and the totals.\n"
     "\n"
@@ -71,7 +71,10 @@ static const char usage_summary[] =
     "                   or mixconv (default: the file's conv_type)\n"
     "  --classes N      number of classes (default: the file's classes)\n"
     "  --input CxHxW    input shape, e.g. 3x96x96 (default: the file's input)\n"
-    "  --json           one JSON object: params, macs, layers and the state_dict tensors\n"
+    "  --json [FILE]    one JSON object instead, into FILE (none or -: stdout): params,\n"
+    "                   macs, the layers in execution order (then the unused ones), each\n"
+    "                   with its inputs, shape, every key of its op and its tensors, and\n"
+    "                   the state_dict tensors; tools/torch_graph.py builds it in PyTorch\n"
     "  -h, --help       this help\n";
 
 static const char usage_emit[] =
@@ -125,10 +128,17 @@ static bool parse_shape(const char *s, mc_shape *out)
     return true;
 }
 
+static bool json_file_word(const char *s)
+{
+    size_t n = strlen(s);
+    return strcmp(s, "-") == 0 || (s[0] != '-' && !(n >= 4 && strcmp(s + n - 4, ".mcn") == 0));
+}
+
 /* The options of the commands that read a model. */
 typedef struct model_args {
     mc_options opt;
     const char *path, *out, *target;
+    const char *json_path; /* --json FILE; NULL or "-": stdout */
     const char *cpu_name; /* --cpu, "native" by default */
     const mc_target *cpu;
     bool json, no_fuse, generic;
@@ -142,7 +152,7 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
 {
     static const struct option longopts[] = {
         {"conv", required_argument, NULL, 'c'}, {"classes", required_argument, NULL, 'n'},
-        {"input", required_argument, NULL, 'i'}, {"json", no_argument, NULL, 'j'},
+        {"input", required_argument, NULL, 'i'}, {"json", optional_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'}, {"no-fuse", no_argument, NULL, 'f'},
         {"generic", no_argument, NULL, 'g'},     {"cpu", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
@@ -177,7 +187,14 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
             if (!parse_shape(optarg, &ma->opt.input))
                 return usage_error(cmd, "bad --input '%s'; expected CxHxW, as in 3x32x32", optarg);
             break;
-        case 'j': ma->json = true; break;
+        case 'j':
+            ma->json = true;
+            ma->json_path = optarg;
+            /* "--json FILE" too: the next word is the file unless it is an
+             * option or the model (the one argument ending in .mcn) */
+            if (!optarg && optind < argc && json_file_word(argv[optind]))
+                ma->json_path = argv[optind++];
+            break;
         case 'o': ma->out = optarg; break;
         case 't':
             if (strcmp(optarg, "c") != 0 && strcmp(optarg, "cuda") != 0 && strcmp(optarg, "all") != 0)
@@ -220,20 +237,24 @@ static int cmd_summary(int argc, char **argv)
         return rc;
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
-    if (m) {
+    if (!m) {
+        arena_free(a);
+        return 1;
+    }
+    const bool to_file = ma.json_path && strcmp(ma.json_path, "-") != 0;
+    const char *shown = to_file ? ma.json_path : "the summary";
+    FILE *f = to_file ? fopen(ma.json_path, "w") : stdout;
+    if (f) {
         if (ma.json)
-            summary_json(stdout, m);
+            summary_json(f, m);
         else
-            summary_table(stdout, m);
+            summary_table(f, m);
     }
+    bool ok = f && !ferror(f) && (to_file ? fclose(f) == 0 : fflush(f) == 0);
+    if (!ok)
+        fprintf(stderr, "mcgen summary: error: writing %s: %s\n", shown, strerror(errno));
     arena_free(a);
-    if (!m)
-        return 1;
-    if (fflush(stdout) != 0) {
-        perror("mcgen: writing the summary");
-        return 1;
-    }
-    return 0;
+    return ok ? 0 : 1;
 }
 
 /* A folder of the installation beside an installed mcgen (<prefix>/bin/mcgen

@@ -144,3 +144,28 @@ Test(zoo, cli_json_params)
     free_result(r);
     remove_temp_dir(dir);
 }
+
+/* --json FILE: the layers in execution order with every key of their op
+ * and their tensors, what tools/torch_graph.py builds a PyTorch twin from. */
+Test(zoo, cli_json_graph)
+{
+    char *dir = make_temp_dir();
+    cli_result r = run_mcgen(dir, "summary --json g.json \"" MCGEN_SOURCE_DIR "/models/resnet20.mcn\" --conv multiception");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect_eq(r.out[0], '\0', "%s", r.out);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/g.json", dir);
+    char *j = read_text(path, NULL);
+    cr_assert(j);
+    cr_expect(strstr(j, "\"layers\": [\n  {\"name\": \"conv1\", \"op\": \"conv\""), "%.300s", j);
+    cr_expect(strstr(j, "\"inputs\": [\"input\"], \"out\": 16, \"k\": 3, \"stride\": 1, \"pad\": 1, \"groups\": 1, "
+                        "\"bias\": false, \"unused\": false"));
+    cr_expect(strstr(j, "\"name\": \"layer2.0.conv_bn.seps\", \"op\": \"depthwise\""));
+    cr_expect(strstr(j, "\"kernels\": [3, 5], \"stride\": 1, \"bias\": false, \"unused\": false, \"indexed\": true"));
+    cr_expect(strstr(j, "\"out\": 32, \"k\": 1, \"stride\": 2, \"pad\": 0, \"groups\": 1, \"bias\": true"));
+    cr_expect(strstr(j, "\"eps\": 1e-05, \"momentum\": 0.1"));
+    cr_expect(strstr(j, "\"tensors\": [{\"name\": \"layer1.0.conv_bn.seps.0.weight\", \"shape\": [16, 1, 3, 3]"));
+    free(j);
+    free_result(r);
+    remove_temp_dir(dir);
+}

@@ -3,6 +3,7 @@
 
     python3 tools/compare.py --bench BENCH.json [--probe PROBE.json] [--threads T]
                              [--iters N] [--png FILE] [--json OUT] [--exe EXE [--rounds R]]
+                             [--model MODEL.mcn [--mcgen MCGEN]]
 
 BENCH.json is what a classifier's `bench --layers --json FILE` writes: per layer
 and pass (forward, backward) the generated code's median time, the generic
@@ -18,8 +19,10 @@ training step. This tool
     sum(output * G) for a fixed random G, i.e. output.backward(G). PyTorch's
     faster layout is kept per layer;
   * times PyTorch's whole training step (SGD Nesterov, momentum 0.9, wd 2e-4,
-    lr 0.1, cross-entropy) for zoo models, built by tests/parity/reference_models.py,
-    in both layouts;
+    lr 0.1, cross-entropy) in both layouts: zoo models built by
+    tests/parity/reference_models.py, any other model by tools/torch_graph.py
+    from `MCGEN summary MODEL.mcn --json` (BENCH.json does not name the .mcn:
+    give --model; --mcgen defaults to build/mcgen, then mcgen on the PATH);
   * computes the roofline bound max(FLOPs / peak, bytes / bandwidth) per layer
     and pass, peak and bandwidth from tools/roofline_probe.c (compiled and run
     here with cc when --probe is not given);
@@ -320,29 +323,52 @@ def time_layers_torch(torch, F, bench, iters):
 # PyTorch whole training step
 # --------------------------------------------------------------------------
 
-def torch_steps(torch, F, bench):
-    """{layout: step(iters, warmup) -> images/s} for PyTorch's training step
-    (each layout's model built once), or None if the model is not one
-    reference_models.py builds."""
+def torch_model(bench, classes, model_path, mcgen):
+    """A function building PyTorch's twin of the benchmarked model: the zoo's
+    from reference_models.py, any other from the graph mcgen prints; or None."""
     sys.path.insert(0, os.path.join(REPO, "tests", "parity"))
+    sys.path.insert(0, HERE)
+    conv = bench.get("conv", "standard")
     try:
         import reference_models as R
+        if bench["model"] in R.MODELS and conv in R.CONV_TYPES:
+            return lambda: R.build(bench["model"], conv, classes, bench["input"][0])
     except ImportError as e:
-        note("skipping the PyTorch step: cannot import tests/parity/reference_models.py (%s)" % e)
+        note("cannot import tests/parity/reference_models.py (%s)" % e)
+    if not model_path:
+        note("skipping the PyTorch step: %s is not a zoo model; give --model MODEL.mcn (and --mcgen)" % bench["model"])
         return None
-    conv = bench.get("conv", "standard")
-    if bench["model"] not in R.MODELS or conv not in R.CONV_TYPES:
-        note("skipping the PyTorch step: %s/%s is not a zoo model" % (bench["model"], conv))
-        return None
+    import torch_graph as G
+    try:
+        graph = G.summary(mcgen, model_path, conv, bench["input"], classes)
+    except (OSError, RuntimeError, ValueError) as e:
+        die("the graph of %s: %s" % (model_path, e))
+    if graph["model"] != bench["model"] or graph["input"] != list(bench["input"]):
+        die("--model %s is %s at %s, but the bench ran %s at %s" % (
+            model_path, graph["model"], graph["input"], bench["model"], bench["input"]))
+    return lambda: G.build(graph)
+
+
+def default_mcgen():
+    built = os.path.join(REPO, "build", "mcgen")
+    return built if os.access(built, os.X_OK) else shutil.which("mcgen") or "mcgen"
+
+
+def torch_steps(torch, F, bench, model_path=None, mcgen=None):
+    """{layout: step(iters, warmup) -> images/s} for PyTorch's training step
+    (each layout's model built once), or None if there is no twin to build."""
     c, h, w = bench["input"]
     batch = bench["batch"]
     # classes: the last linear layer's width
     linears = [l for l in bench["layers"] if l["op"] == "linear"]
     classes = linears[-1]["output"][0] if linears else 10
+    make = torch_model(bench, classes, model_path, mcgen)
+    if make is None:
+        return None
     steps = {}
     for layout in LAYOUTS:
         torch.manual_seed(0)
-        model = R.build(bench["model"], conv, classes, c).train()
+        model = make().train()
         x = torch.randn(batch, c, h, w)
         y = torch.randint(0, classes, (batch,))
         if layout == "channels_last":
@@ -596,6 +622,9 @@ def main(argv):
     ap.add_argument("--exe", help="the classifier that wrote BENCH.json: its step is measured again in turn "
                     "with PyTorch's, --rounds times (the fair step comparison on a noisy machine)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --exe (default 3)")
+    ap.add_argument("--model", help="the .mcn the classifier was built from: PyTorch's step for a model outside "
+                    "the zoo is built from its graph (tools/torch_graph.py)")
+    ap.add_argument("--mcgen", help="the mcgen that prints that graph (default: build/mcgen, else mcgen on the PATH)")
     args = ap.parse_args(argv)
 
     bench = load_bench(args.bench)
@@ -621,12 +650,12 @@ def main(argv):
         note("warning: the probe measured %s thread(s), the comparison uses %d" % (probe.get("threads"), threads))
 
     torch_times = time_layers_torch(torch, F, bench, iters)
-    steps = torch_steps(torch, F, bench)
+    steps = torch_steps(torch, F, bench, args.model, args.mcgen or default_mcgen())
     torch_step = time_step_torch(steps, iters)
     interleaved = None
     if args.exe:
         if not steps:
-            die("--exe needs a zoo model, whose PyTorch step reference_models.py builds")
+            die("--exe needs PyTorch's step: a zoo model, or --model MODEL.mcn for any other")
         interleaved = interleaved_steps(args.exe, steps, bench, threads, iters, args.rounds)
 
     rows = build_rows(bench, torch_times, probe)

@@ -2,7 +2,12 @@
 """Parity of an mcgen-built classifier with PyTorch (tests/parity/reference_models.py).
 
     python3 tests/parity/parity.py --mcgen build-gcc/mcgen --model models/resnet20.mcn \
-        --conv multiception [--input CxHxW] [--classes N] [--batch N] [--seed S] [--tol T]
+        --conv multiception [--input CxHxW] [--classes N] [--batch N] [--seed S] [--tol T] [--graph]
+
+The PyTorch side is reference_models.py's hand-written module for the zoo's
+models, and for any other model (or with --graph) the twin that
+tools/torch_graph.py builds from `mcgen summary --json` (--mcgen is then needed
+even with --exe).
 
 Steps (all files in a temporary folder, kept on failure or with --keep):
   1. mcgen build MODEL --conv T [--input ..] [--classes ..] -o exe
@@ -49,6 +54,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(HERE, "..", "..", "tools")
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 EXIT_PASS, EXIT_FAIL, EXIT_SETUP = 0, 1, 2
@@ -305,6 +311,10 @@ def bns_before_relu(model):
     """The BatchNorms whose output goes straight into a ReLU or ReLU6."""
     import torch.nn as nn
     import reference_models as R
+    if hasattr(model, "graph"):  # a torch_graph twin: read the graph
+        ops = {l["name"]: l["op"] for l in model.graph["layers"]}
+        return [model.get_submodule(l["inputs"][0]) for l in model.graph["layers"]
+                if l["op"] in ("relu", "relu6") and ops.get(l["inputs"][0]) == "batchnorm"]
 
     def last_bn(m):
         if isinstance(m, nn.BatchNorm2d):
@@ -482,6 +492,27 @@ def resolve_kinks(ref, x, y, a, b, out, shapes, names, near, errs, args):
 # the parity run
 # --------------------------------------------------------------------------
 
+def graph_of(args):
+    """The model's graph from `mcgen summary --json`, with the run's options."""
+    sys.path.insert(0, TOOLS)
+    import torch_graph as G
+    if not args.mcgen:
+        raise SetupError("%s: the PyTorch twin is built from `mcgen summary --json`: give --mcgen" % args.model)
+    try:
+        return G.summary(args.mcgen, args.model, args.conv, args.input, args.classes)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise SetupError(str(e))
+
+
+def graph_twin(graph):
+    """tools/torch_graph.py's module, with reference_models.py's ReLU, ReLU6 and
+    shake, which the kink search and set_shake know."""
+    import torch_graph as G
+    import reference_models as R
+    return G.build(graph, ops={"relu": lambda l, ins: R.ReLU(), "relu6": lambda l, ins: R.ReLU6(),
+                               "shake": lambda l, ins: R.ShakeShake()})
+
+
 def parity(args):
     try:
         import numpy as np
@@ -495,18 +526,22 @@ def parity(args):
         raise SetupError("no model description %s" % args.model)
     facts = read_mcn_header(args.model)
     model_name = facts.get("model") or os.path.splitext(os.path.basename(args.model))[0]
-    if model_name not in R.MODELS:
-        raise SetupError("%s: model %r has no PyTorch reference (known: %s)" % (args.model, model_name,
-                                                                               ", ".join(R.MODELS)))
-    conv = args.conv or facts.get("conv_type", "multiception")
-    if conv not in R.CONV_TYPES:
-        raise SetupError("unknown conv type %r" % conv)
-    shape = parse_shape(args.input or facts.get("input", "3x32x32"))
-    classes = args.classes if args.classes is not None else int(facts.get("classes", "10"))
+    graph = None
+    if args.graph or model_name not in R.MODELS:
+        graph = graph_of(args)
+        conv, shape, classes = graph["conv"], tuple(graph["input"]), graph["classes"]
+    else:
+        conv = args.conv or facts.get("conv_type", "multiception")
+        if conv not in R.CONV_TYPES:
+            raise SetupError("unknown conv type %r" % conv)
+        shape = parse_shape(args.input or facts.get("input", "3x32x32"))
+        classes = args.classes if args.classes is not None else int(facts.get("classes", "10"))
+    twin = (lambda: graph_twin(graph)) if graph else (lambda: R.build(model_name, conv, classes, shape[0]))
     n = args.batch
     tag = "%s/%s %s batch %d" % (model_name, conv, "x".join(map(str, shape)), n)
-    print("parity: %s, %d classes, seed %d, tol %g, shake alpha %g beta %g" % (
-        tag, classes, args.seed, args.tol, args.shake_alpha, args.shake_beta))
+    print("parity: %s, %d classes, seed %d, tol %g, shake alpha %g beta %g; PyTorch side: %s" % (
+        tag, classes, args.seed, args.tol, args.shake_alpha, args.shake_beta,
+        "tools/torch_graph.py (mcgen summary --json)" if graph else "reference_models.py"))
 
     work = args.workdir or tempfile.mkdtemp(prefix="mcgen-parity-")
     os.makedirs(work, exist_ok=True)
@@ -541,11 +576,12 @@ def parity(args):
             ckpt, _ = read_safetensors(p("init.safetensors"))
         except Exception as e:  # noqa: BLE001
             raise CheckFailure("init checkpoint unreadable: %s" % e)
-        model = R.build(model_name, conv, classes, shape[0])
+        model = twin()
         state = check_checkpoint(rep, ckpt, model)
         if state is None:
             raise CheckFailure("the init checkpoint does not load into the PyTorch model")
-        init_statistics(rep, model_name, conv, classes, shape[0], state)
+        if graph is None:  # the twin has PyTorch's default init, not the file's rules
+            init_statistics(rep, model_name, conv, classes, shape[0], state)
 
         # 3. inputs, perturbed weights
         rng = np.random.default_rng(args.seed)
@@ -564,7 +600,7 @@ def parity(args):
         write_safetensors(p("w.safetensors"), {"module." + k: v for k, v in w32.items()},
                           metadata={"format": "pt"})
         # the reference uses exactly the float32 values the classifier reads
-        ref = R.build(model_name, conv, classes, shape[0]).double()
+        ref = twin().double()
         ref.load_state_dict({k: torch.from_numpy(v) for k, v in w32.items()}, strict=True)
         times["torch"] = time.time() - t0
 
@@ -879,6 +915,9 @@ def main(argv):
     ap.add_argument("--conv", help="standard, dsconv, multiception or mixconv (default: the file's conv_type)")
     ap.add_argument("--input", help="CxHxW (default: the file's input); passed to mcgen build when given")
     ap.add_argument("--classes", type=int, help="number of classes; passed to mcgen build when given")
+    ap.add_argument("--graph", action="store_true",
+                    help="build the PyTorch side with tools/torch_graph.py even for a zoo model (automatic for "
+                         "any other model)")
     ap.add_argument("--batch", type=int, default=2, help="batch size (default 2)")
     ap.add_argument("--seed", type=int, default=1, help="seed of init, inputs and perturbation (default 1)")
     ap.add_argument("--tol", type=float, default=1e-4, help="largest accepted error (default 1e-4)")
