@@ -127,13 +127,28 @@ static void kernel_depthwise(emitter *e, const mc_kernel *k, const mc_node *n)
     em_defi(e, "YC", (long long)in.c * n->nks);
 }
 
+/* A conv's form (plan.c, mc_plan_conv_form) as CV_CLF<suffix> ... */
+static void conv_form(emitter *e, const char *suffix, mc_form f)
+{
+    const struct {
+        const char *name;
+        bool on;
+    } flags[] = {{"CV_CLF", f.cl_fwd}, {"CV_CLX", f.cl_dx},           {"CV_CLW", f.cl_dw},
+                 {"CV_DW_OWN", f.dw_own}, {"CV_PW_PLANAR", f.pw_planar}, {"CV_PLANES", f.planes}};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        em_defi(e, arena_printf(e->a, "%s%s", flags[i].name, suffix), flags[i].on);
+}
+
 /* MixConv's three groups j = 0, 1, 2: kernel GK<j>, input channels
  * [GCIOFF<j>, +GCI<j>), output channels [GCOOFF<j>, +GCO<j>), weights from
- * GWOFF<j>, and each group's interior GOY0<j> .. GOX1<j>. */
+ * GWOFF<j>, each group's interior GOY0<j> .. GOX1<j>, and the form of the
+ * conv it runs as (CV_CLF_G<j> ...). */
 static void kernel_mixconv(emitter *e, const mc_node *n)
 {
     mc_shape in = em_in_shape(e, n, 0);
-    int ci[3] = {in.c / 3 + in.c % 3, in.c / 3, in.c / 3}, co[3] = {n->out / 3 + n->out % 3, n->out / 3, n->out / 3};
+    int ci[3], co[3];
+    mc_mix_split(in.c, ci);
+    mc_mix_split(n->out, co);
     long long cioff = 0, cooff = 0, woff = 0;
     for (int j = 0; j < 3; j++) {
         int k = 3 + 2 * j;
@@ -144,6 +159,8 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
         em_defi(e, arena_printf(e->a, "GCOOFF%d", j), cooff);
         em_defi(e, arena_printf(e->a, "GWOFF%d", j), woff);
         window_interior(e, "G", arena_printf(e->a, "%d", j), in, n->shape, k, k / 2, n->stride);
+        const mc_conv_shape g = {{ci[j], in.h, in.w}, {co[j], n->shape.h, n->shape.w}, k, k / 2, n->stride, 1};
+        conv_form(e, arena_printf(e->a, "_G%d", j), mc_plan_conv_form(e->p, &g));
         cioff += ci[j];
         cooff += co[j];
         woff += (long long)co[j] * ci[j] * k * k;
@@ -186,12 +203,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         break;
     case OP_CONV:
         /* its form (plan.c, conv_form) */
-        em_defi(e, "CV_CLF", k->form.cl_fwd);
-        em_defi(e, "CV_CLX", k->form.cl_dx);
-        em_defi(e, "CV_CLW", k->form.cl_dw);
-        em_defi(e, "CV_DW_OWN", k->form.dw_own);
-        em_defi(e, "CV_PW_PLANAR", k->form.pw_planar);
-        em_defi(e, "CV_PLANES", k->form.planes);
+        conv_form(e, "", k->form);
         em_defi(e, "K", n->k);
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);

@@ -214,7 +214,7 @@ static void tensors_depthwise(build *b, mc_node *n)
 
 /* MixConv splits channels into 3 groups, the first taking the remainder
  * (the reference's split(C, 3)), and always uses kernels 3, 5, 7. */
-static void mix_split(int c, int out[3])
+void mc_mix_split(int c, int out[3])
 {
     out[0] = c / 3 + c % 3;
     out[1] = out[2] = c / 3;
@@ -227,8 +227,8 @@ static void infer_mixconv(build *b, mc_node *n)
         build_error(b, n, "mixconv '%s' splits channels into 3 groups; expected at least 3 input and output channels, got %d -> %d",
                     n->name, in.c, n->out);
     int cin[3], cout[3];
-    mix_split(in.c, cin);
-    mix_split(n->out, cout);
+    mc_mix_split(in.c, cin);
+    mc_mix_split(n->out, cout);
     n->shape = (mc_shape){n->out, out_size(in.h, 1, 0, n->stride), out_size(in.w, 1, 0, n->stride)};
     n->macs = 0;
     for (int i = 0; i < 3; i++) {
@@ -241,8 +241,8 @@ static void infer_mixconv(build *b, mc_node *n)
 static void tensors_mixconv(build *b, mc_node *n)
 {
     int cin[3], cout[3];
-    mix_split(build_in(b, n, 0).c, cin);
-    mix_split(n->out, cout);
+    mc_mix_split(build_in(b, n, 0).c, cin);
+    mc_mix_split(n->out, cout);
     for (int i = 0; i < 3; i++) {
         int shape[4] = {cout[i], cin[i], 3 + 2 * i, 3 + 2 * i};
         weight_and_bias(b, n, arena_printf(b->a, "%d", i), 4, shape, TGT_CONV_WEIGHT, false);

@@ -48,6 +48,10 @@ extern const int mc_nops;
 const mc_op_info *mc_find_op(const char *name);
 const mc_op_info *mc_op(mc_opcode code);
 
+/* MixConv's channel groups: c split in 3, the first taking the remainder
+ * (the reference's split(C, 3)); group j has kernel size 3 + 2j. */
+void mc_mix_split(int c, int out[3]);
+
 /* Init targets ("init conv.weight RULE") and rules, for the docs. */
 extern const char *const mc_init_targets[];
 extern const int mc_ninit_targets;

@@ -245,10 +245,10 @@ static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d
  * when a group has at least 64 filter weights; else plane by plane
  * through unrolled taps, which beat products too thin to fill a tile
  * (docs/shapes.md has the measurements). */
-static bool grouped_products(const mc_model *m, const mc_node *c)
+static bool grouped_products(const mc_conv_shape *c)
 {
     const bool point = c->k == 1 && c->pad == 0, shifted = c->stride == 1 && c->k > 1 && c->pad <= c->k - 1;
-    const long long cig = m->nodes[c->inputs[0]].shape.c / c->groups, cog = c->shape.c / c->groups;
+    const long long cig = c->in.c / c->groups, cog = c->out.c / c->groups;
     return point || shifted || cog * cig * c->k * c->k >= 64;
 }
 
@@ -261,9 +261,10 @@ static bool grouped_products(const mc_model *m, const mc_node *c)
  * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
  * 1.56x faster than the transposes); the input gradient takes the
  * channels-last form on planes up to 28 x 28 or strided. */
-static mc_form conv_form(const mc_model *m, const mc_target *t, const mc_node *c)
+mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
 {
-    const mc_shape in = m->nodes[c->inputs[0]].shape, o = c->shape;
+    const mc_target *t = p->opt.target;
+    const mc_shape in = c->in, o = c->out;
     const long long vl = t->lanes, l2f = t->l2 / 4, pix = (long long)o.h * o.w, cpix = in.c * pix;
     const bool s1 = c->stride == 1;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
@@ -275,7 +276,7 @@ static mc_form conv_form(const mc_model *m, const mc_target *t, const mc_node *c
     const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * o.c : pix * o.c;
     const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
     mc_form f = {0};
-    f.planes = c->groups > 1 && !grouped_products(m, c);
+    f.planes = c->groups > 1 && !grouped_products(c);
     f.dw_own = xt <= l2f;
     f.pw_planar = point && s1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
     const bool cl = lanes_both && (shifted || point) && !f.pw_planar;
@@ -289,7 +290,8 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
 {
     mc_form f = {0};
     if (n->op->code == OP_CONV)
-        f = conv_form(p->m, p->opt.target, n);
+        f = mc_plan_conv_form(p, &(mc_conv_shape){p->m->nodes[n->inputs[0]].shape, n->shape, n->k, n->pad,
+                                                  n->stride, n->groups});
     else if (n->op->code == OP_DEPTHWISE)
         f.dw_cl = k ? depthwise_cl(p->m, p->opt.target, n, &k, 1) : depthwise_cl(p->m, p->opt.target, n, n->ks, n->nks);
     return f;

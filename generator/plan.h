@@ -84,6 +84,16 @@ typedef struct mc_plan {
 
 mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt);
 
+/* A conv's geometry: input and output shapes, kernel size, padding,
+ * stride, groups; a conv node's, or a group of a MixConv's. */
+typedef struct mc_conv_shape {
+    mc_shape in, out;
+    int k, pad, stride, groups;
+} mc_conv_shape;
+
+/* The form of such a conv on the plan's target (plan.c, the rules). */
+mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c);
+
 /* The form of the kernel of node n (a conv or depthwise; part k of an
  * unfused depthwise list, else k = 0) on the plan's target. */
 mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k);

@@ -112,6 +112,15 @@ $8    }
 m4_define(`CV_CIG', `m4_eval(C / G)')
 m4_define(`CV_COG', `m4_eval(CO / G)')
 m4_define(`CV_KK', `m4_eval(K * K)')
+
+# The floats from one image to the next in x and dx (CV_XS) and in y and
+# dy (CV_YS): the image itself, but for a group of MixConv (mixconv.m4),
+# which runs as a conv of its channels inside the images of the whole;
+# and CV_LINKAGE, what the kernel functions are declared with (static
+# for those groups).
+m4_define(`CV_XS', `m4_eval(C * H * W)')
+m4_define(`CV_YS', `m4_eval(CO * HO * WO)')
+m4_define(`CV_LINKAGE', `')
 m4_define(`CV_CIGKK', `m4_eval(C / G * K * K)')
 
 # The product forms below (im2col, pointwise, shifted) run a grouped conv
@@ -224,7 +233,7 @@ CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
 
 m4_define(`CV_FWD_GEMM',
 `    static float col[m4_eval(CV_CKK * CV_PIX)];
-CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * m4_eval(C * H * W), col);
+CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * CV_XS, col);
 ')m4_dnl
 ')
 
@@ -232,7 +241,7 @@ CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * m4_eval(C * H * W), co
 # and the matrix b, after the statements before, into y (from the bias).
 m4_define(`CV_FWD_IMAGES',
 `    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
+        float *restrict yb = y + (long)b * CV_YS;
 $2`'m4_dnl
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_PIX; i++)
@@ -245,12 +254,12 @@ m4_define(`CV_BWD_GEMM',
 `    static float wt[m4_eval(CV_CIGKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
 CV_EACH_GROUP(`    ', `NAME`'_transpose_w(w`'CV_AT(CV_COG * CV_CIGKK), wt`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
-        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
+        const float *restrict dyb = dy + (long)b * CV_YS;
+        NAME`'_im2col_t(x + (long)b * CV_XS, colt);
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dyb`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
         memset(dcol, 0, sizeof dcol);
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIGKK), dyb`'CV_AT(CV_COG * CV_PIX), dcol`'CV_AT(CV_CIGKK * CV_PIX));')m4_dnl
-        NAME`'_col2im(dcol, dx + (long)b * m4_eval(C * H * W));
+        NAME`'_col2im(dcol, dx + (long)b * CV_XS);
     }
 ')
 
@@ -288,7 +297,7 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIG,
     m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX))')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
 m4_ifelse(S, 1, `', `
@@ -313,8 +322,8 @@ static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
 
 m4_define(`CV_FWD_POINT',
 `m4_ifelse(S, 1, `    MC_OMP_FOR
-CV_FWD_IMAGES(`x + (long)b * m4_eval(C * H * W)')',
-`CV_IMAGES(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_IMAGES(`xs', `        NAME`'_gather(x + (long)b * m4_eval(C * H * W), xs);
+CV_FWD_IMAGES(`x + (long)b * CV_XS')',
+`CV_IMAGES(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_IMAGES(`xs', `        NAME`'_gather(x + (long)b * CV_XS, xs);
 ')')')m4_dnl
 ')
 
@@ -322,8 +331,8 @@ m4_define(`CV_BWD_POINT',
 `m4_ifelse(S, 1, `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_EACH_GROUP(`    ', `NAME`'_gemm_dw(n, dy`'CV_AT(CV_COG * CV_PIX), x`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG));')')',
 `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
 CV_CHUNKS(CV_NBS, `
-            NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
-    `dy + (long)b0 * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), xs`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG)')')')m4_dnl
+            NAME`'_gather(x + (long)(b0 + i) * CV_XS, xs + (long)i * CV_CPIX);',
+    `dy + (long)b0 * CV_YS`'CV_AT(CV_COG * CV_PIX), xs`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG)')')')m4_dnl
 m4_ifelse(FOLD, 1, `CV_FOLD_BWD()')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_POINT()')m4_dnl
 ')
@@ -335,14 +344,14 @@ CV_EACH_GROUP(`    ', `NAME`'_transpose_w(CV_WDX`'CV_AT(CV_COG * CV_CIG), wt`'CV
 m4_ifelse(S, 1, `    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
 CV_DX_INIT(`        ')m4_dnl
-CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), dx + (long)b * m4_eval(C * H * W)`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), dx + (long)b * CV_XS`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
     }
 ', `CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
-CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * m4_eval(CO * CV_PIX)`'CV_AT(CV_COG * CV_PIX), dxs`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), dxs`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
 CV_DX_INIT(`        ')m4_dnl
-        NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
+        NAME`'_scatter_add(dxs, dx + (long)b * CV_XS);
     }
 ')')m4_dnl
 ')
@@ -382,7 +391,7 @@ m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
 # CV_CL_HELPERS(IH, IW): that product, and the transpose that builds xt
 # from planes of IH x IW (the input, or its gathered pixels when strided).
 m4_define(`CV_CL_HELPERS',
-`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, m4_eval($2 + 2 * PAD), m4_eval(CO * HO * WO), CV_XT,
+`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
     m4_ifelse(CV_DW_OWN, 1, serial))
 
 m4_ifelse(m4_eval(!FOLD || CV_CLF), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
@@ -442,8 +451,8 @@ $3')')
 m4_define(`CV_FWD_SHIFT',
 `CV_IMAGES(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];',
 `    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
-        NAME`'_pad(x + (long)b * m4_eval(C * H * W), xp);
+        float *restrict yb = y + (long)b * CV_YS;
+        NAME`'_pad(x + (long)b * CV_XS, xp);
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_NP; i++)
                 yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
@@ -481,7 +490,7 @@ m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
             memset(part, 0, sizeof(float) * m4_eval(CO * CV_CKK));
             for (int b = k * n / CV_NCH; b < (k + 1) * n / CV_NCH; b++) {
 CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
-                NAME`'_gemm_dw(1, dy + (long)b * m4_eval(CO * HO * WO), xt, part);
+                NAME`'_gemm_dw(1, dy + (long)b * CV_YS, xt, part);
             }
         }
     }
@@ -500,8 +509,8 @@ m4_define(`CV_DW_CL_SHARED',
     static float dwt[m4_eval(CO * CV_CKK)];
     memset(dwt, 0, sizeof dwt);
 CV_CHUNKS(CV_NBT, `
-            CV_CL_LOAD(CV_DW_KIND, `x + (long)(b0 + i) * m4_eval(C * H * W)', `xt + (long)i * CV_XT');',
-    `dy + (long)b0 * m4_eval(CO * HO * WO), xt, dwt')m4_dnl
+            CV_CL_LOAD(CV_DW_KIND, `x + (long)(b0 + i) * CV_XS', `xt + (long)i * CV_XT');',
+    `dy + (long)b0 * CV_YS, xt, dwt')m4_dnl
     for (int co = 0; co < CO; co++)
         for (int ci = 0; ci < C; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
@@ -511,8 +520,8 @@ CV_CHUNKS(CV_NBT, `
 m4_define(`CV_DW_NT',
 `    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)];
 CV_CHUNKS(CV_NB, ` {
-            const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
-            NAME`'_pad(x + (long)(b0 + i) * m4_eval(C * H * W), xp + i * CV_XP);
+            const float *restrict dyb = dy + (long)(b0 + i) * CV_YS;
+            NAME`'_pad(x + (long)(b0 + i) * CV_XS, xp + i * CV_XP);
             for (int co = 0; co < CO; co++)
                 for (int oy = 0; oy < HO; oy++)
                     memcpy(dyp + (i * CO + co) * CV_NP + oy * CV_WP, dyb + (co * HO + oy) * WO, WO * sizeof(float));
@@ -529,8 +538,8 @@ m4_define(`CV_BWD_DX_SHIFT',
     NAME`'_flip(w, wf);
 CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
 `    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
-        float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
+        const float *restrict dyb = dy + (long)b * CV_YS;
+        float *restrict dxb = dx + (long)b * CV_XS;
         for (int co = 0; co < CO; co++)
             for (int oy = 0; oy < HO; oy++)
                 memcpy(dyq + (co * CV_HQ + oy + CV_Q) * CV_WQ + CV_Q, dyb + (co * HO + oy) * WO, WO * sizeof(float));
@@ -607,8 +616,8 @@ m4_ifelse(K, 1, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[
 # way, through xs when strided.
 m4_define(`CV_CL_LOAD', `m4_ifelse(`$1', `hat', `NAME`'_hat_cl($2, $3, mean, invstd)', `NAME`'_pad_cl($2, $3)')')
 m4_define(`CV_CL_IMAGE',
-`m4_ifelse(S, 1, `$1`'CV_CL_LOAD(`$2', `x + (long)b * m4_eval(C * H * W)', `xt');
-', `$1NAME`'_gather(x + (long)b * m4_eval(C * H * W), xs);
+`m4_ifelse(S, 1, `$1`'CV_CL_LOAD(`$2', `x + (long)b * CV_XS', `xt');
+', `$1NAME`'_gather(x + (long)b * CV_XS, xs);
 $1`'CV_CL_LOAD(`$2', `xs', `xt');
 ')')
 m4_define(`CV_DW_KIND', `m4_ifelse(FOLD, 1, `hat', `pad')')
@@ -630,7 +639,7 @@ CV_CL_IMAGE(`            ', pad)m4_dnl
 m4_ifelse(PSTATS, 1, `            if (stats)
                 NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * CO));
 ')m4_dnl
-            NAME`'_y_out(yt, y + (long)b * m4_eval(CO * CV_PIX), 0);
+            NAME`'_y_out(yt, y + (long)b * CV_YS, 0);
         }
     }
 ')
@@ -650,13 +659,13 @@ m4_ifelse(K, 1, `', `        memset(dyt, 0, sizeof dyt);
 ')m4_dnl
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            NAME`'_dy_cl(dy + (long)b * m4_eval(CO * CV_PIX), dyt);
+            NAME`'_dy_cl(dy + (long)b * CV_YS, dyt);
             NAME`'_gemm_dx_cl(dyt, m4_ifelse(K, 1, `CV_WDX', `wq'), 0, dxt);
-m4_ifelse(S, 1, `m4_ifelse(FOLD, 1, `CV_DX_INIT(`            ')            NAME`'_dx_out(dxt, dx + (long)b * m4_eval(C * H * W), 1);
-', `            NAME`'_dx_out(dxt, dx + (long)b * m4_eval(C * H * W), acc);
+m4_ifelse(S, 1, `m4_ifelse(FOLD, 1, `CV_DX_INIT(`            ')            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, 1);
+', `            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, acc);
 ')', `            NAME`'_dx_out(dxt, dxs, 0);
 CV_DX_INIT(`            ')m4_dnl
-            NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
+            NAME`'_scatter_add(dxs, dx + (long)b * CV_XS);
 ')m4_dnl
         }
     }
@@ -685,9 +694,9 @@ m4_define(`CV_DW_PUT', `m4_ifelse(FOLD, 1, `fold_g[$1] = $2;', `dw[$1] += $2;')'
 # (at stride 1) or scatters into it: cleared, unless acc, or with a fold,
 # the per-channel line of the batch norm gradient stored or added.
 m4_define(`CV_DX_INIT', `m4_ifelse(FOLD, 1,
-`$1NAME`'_fold_dx(x + (long)b * m4_eval(C * H * W), dx + (long)b * m4_eval(C * H * W), mean, fa, fb, acc);
+`$1NAME`'_fold_dx(x + (long)b * CV_XS, dx + (long)b * CV_XS, mean, fa, fb, acc);
 ', `$1if (!acc)
-$1    memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+$1    memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));
 ')')
 m4_define(`CV_FWD_PARAMS', `m4_ifelse(FOLD, 1, `int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -784,7 +793,7 @@ CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
-void NAME`'_fwd(CV_FWD_PARAMS)
+CV_LINKAGE`'void NAME`'_fwd(CV_FWD_PARAMS)
 {
 m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
     NAME`'_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
@@ -808,11 +817,13 @@ CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_I
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(CV_PLANES, 1, `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
-void NAME`'_bwd(CV_BWD_PARAMS)
+CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
 m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
-        memset(dx, 0, sizeof(float) * n * m4_eval(C * H * W));
-')m4_dnl
+m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
+', `        for (int b = 0; b < n; b++)
+            memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));
+')')m4_dnl
 m4_ifelse(FOLD, 1, `    double sz[CO];
     static float fold_g[m4_eval(CO * C)], w2[m4_eval(CO * C)], fa[C], fb[C];
 MC_BIAS_GRAD(CO, CO, sz)', `MC_BIAS_GRAD(CO, CO)')m4_dnl

@@ -6,15 +6,19 @@ m4_divert(-1)
 #
 # Constants: NAME, C, H, W (input), CO, HO, WO (output), S, and per group
 # j = 0, 1, 2: GKj, GCIj input channels from GCIOFFj, GCOj output channels
-# from GCOOFFj, weights [GCOj, GCIj, GKj, GKj] from GWOFFj in w, and its
-# interior GOY0j, GOY1j, GOX0j, GOX1j (as OY0 .. OX1 of conv.m4).
+# from GCOOFFj, weights [GCOj, GCIj, GKj, GKj] from GWOFFj in w, its
+# interior GOY0j, GOY1j, GOX0j, GOX1j (as the interior of conv.m4), and
+# the form the plan chose for it (the form constants of conv.m4, each
+# with the suffix _Gj).
 #
-# Each group is a conv.m4 dense conv: its plane functions (NAME_gj_fwd_plane
-# and NAME_gj_bwd_plane) and channel loops come from the macros of conv.m4,
-# included here unless the driver did it already.
+# Each group is a conv.m4 kernel of its own (the static functions
+# NAME_gj_fwd and NAME_gj_bwd), whatever form its shape takes there,
+# reading and writing its channels inside the images of the whole (the
+# image strides of conv.m4); conv.m4 is included here unless the driver
+# did it already.
 m4_ifdef(`MC_CONV_KERNEL', `', `m4_include(`conv.m4')m4_divert(-1)')
 
-# Group j: kernel, padding, channels, offsets, interior.
+# Group j: kernel, padding, channels, offsets (the CUDA template's too).
 m4_define(`MX_K', `m4_indir(`GK$1')')
 m4_define(`MX_P', `m4_eval(m4_indir(`GK$1') / 2)')
 m4_define(`MX_CI', `m4_indir(`GCI$1')')
@@ -22,39 +26,53 @@ m4_define(`MX_CO', `m4_indir(`GCO$1')')
 m4_define(`MX_CIOFF', `m4_indir(`GCIOFF$1')')
 m4_define(`MX_COOFF', `m4_indir(`GCOOFF$1')')
 m4_define(`MX_WOFF', `m4_indir(`GWOFF$1')')
-m4_define(`MX_INTERIOR', `m4_indir(`GOY0$1'), m4_indir(`GOY1$1'), m4_indir(`GOX0$1'), m4_indir(`GOX1$1')')
 
 # MX_EACH(text): text for every group j that has input and output channels
-# (one without inputs only has zero outputs, written by the forward).
+# (a group without them has no code; the CUDA template writes its zeros).
 m4_define(`MX_EACH', `MC_FOR(`j', 0, 2, `m4_ifelse(m4_eval(MX_CI(j) * MX_CO(j) > 0), 1, `$1')')')
 
 m4_define(`MX_GROUP', `group j: kernel MX_K(j), input channels MX_CIOFF(j) .. m4_eval(MX_CIOFF(j) + MX_CI(j) - 1) -> output channels MX_COOFF(j) .. m4_eval(MX_COOFF(j) + MX_CO(j) - 1)')
+
+# The names the group's view redefines, in its order.
+m4_define(`MX_CONV_NAMES', ``NAME', `CV_XS', `CV_YS', `CV_LINKAGE', `C', `CO', `K', `PAD', `G', `BIAS', `OY0', `OY1',
+    `OX0', `OX1', `CV_CLF', `CV_CLX', `CV_CLW', `CV_DW_OWN', `CV_PW_PLANAR', `CV_PLANES'')
+# The group's view (group j, text): text read with the constants of
+# conv.m4 those of group j (the image strides those of the whole, taken
+# before the channel counts change).
+m4_define(`MX_AS_CONV',
+`m4_pushdef(`NAME', NAME`'_g$1)m4_pushdef(`CV_XS', m4_eval(C * H * W))m4_pushdef(`CV_YS', m4_eval(CO * HO * WO))m4_dnl
+m4_pushdef(`CV_LINKAGE', `static ')m4_pushdef(`C', MX_CI($1))m4_pushdef(`CO', MX_CO($1))m4_pushdef(`K', MX_K($1))m4_dnl
+m4_pushdef(`PAD', MX_P($1))m4_pushdef(`G', 1)m4_pushdef(`BIAS', 0)m4_dnl
+m4_pushdef(`OY0', m4_indir(`GOY0$1'))m4_pushdef(`OY1', m4_indir(`GOY1$1'))m4_dnl
+m4_pushdef(`OX0', m4_indir(`GOX0$1'))m4_pushdef(`OX1', m4_indir(`GOX1$1'))m4_dnl
+m4_pushdef(`CV_CLF', m4_indir(`CV_CLF_G$1'))m4_pushdef(`CV_CLX', m4_indir(`CV_CLX_G$1'))m4_dnl
+m4_pushdef(`CV_CLW', m4_indir(`CV_CLW_G$1'))m4_pushdef(`CV_DW_OWN', m4_indir(`CV_DW_OWN_G$1'))m4_dnl
+m4_pushdef(`CV_PW_PLANAR', m4_indir(`CV_PW_PLANAR_G$1'))m4_pushdef(`CV_PLANES', m4_indir(`CV_PLANES_G$1'))m4_dnl
+$2`'m4_popdef(MX_CONV_NAMES)')
 
 m4_define(`MC_MIXCONV_FWD',
 `/* NAME: mixconv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, stride S, kernels 3, 5, 7 on channel groups
 MC_FOR(`j', 0, 2, ` * MX_GROUP
 ') */
-MX_EACH(`CV_FWD_PLANE(NAME`'_g`'j, MX_K(j), MX_P(j), MX_INTERIOR(j))
+MX_EACH(`MX_AS_CONV(j, `MC_CONV_FWD()')
 ')m4_dnl
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y)
 {
-    for (int b = 0; b < n; b++) {
-        for (int i = 0; i < m4_eval(CO * HO * WO); i++)
-            y[(long)b * m4_eval(CO * HO * WO) + i] = 0.0f;
-MX_EACH(`        /* MX_GROUP */
-CV_FWD_DENSE(NAME`'_g`'j, MX_K(j), MX_CI(j), MX_CO(j), MX_CIOFF(j), MX_COOFF(j), MX_WOFF(j), `        ')')m4_dnl
-    }
+MX_EACH(`    NAME`'_g`'j`'_fwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), 0, y + m4_eval(MX_COOFF(j) * HO * WO));
+')m4_dnl
 }
 ')
 
+# The input gradient is added to dx (the step clears it first).
 m4_define(`MC_MIXCONV_BWD',
-`MX_EACH(`CV_BWD_PLANE(NAME`'_g`'j, MX_K(j), MX_P(j), MX_INTERIOR(j))
+`MX_EACH(`MX_AS_CONV(j, `MC_CONV_BWD()')
 ')m4_dnl
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw)
 {
-MX_EACH(`    /* MX_GROUP */
-CV_BWD_DENSE(NAME`'_g`'j, MX_K(j), MX_CI(j), MX_CO(j), MX_CIOFF(j), MX_COOFF(j), MX_WOFF(j), `    ')')m4_dnl
+MX_EACH(`    NAME`'_g`'j`'_bwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), dy + m4_eval(MX_COOFF(j) * HO * WO),
+        dx + m4_eval(MX_CIOFF(j) * H * W), dw + MX_WOFF(j), 0, 1);
+')m4_dnl
 }
 ')
 
