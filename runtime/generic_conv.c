@@ -1,34 +1,19 @@
 /* The generic convolutions: PyTorch's Conv2d (cross-correlation, zero
- * padding, groups, stride sampling 0, s, 2s, ...) as plain loops over
- * run-time shapes.
+ * padding, groups, stride sampling 0, s, 2s, ...) over run-time shapes.
  *
  * A depthwise layer with a kernel list and a MixConv layer are both sets of
  * ordinary grouped convolutions, each reading a channel slice of the input
- * and writing a channel slice of the output. So one pair of loop nests,
- * slice_fwd and slice_bwd, serves all three ops; the public functions only
- * describe their slices. */
+ * and writing a channel slice of the output (conv_slice.h), so the public
+ * functions only describe their slices. A slice with more than one channel
+ * per group runs on matrix products (generic_conv_gemm.c); a depthwise one
+ * (one channel per group) has nothing for a matrix product to share and
+ * runs on the loop nests here, slice_fwd and slice_bwd. */
 #include "mc_kernels.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 
-/* A grouped convolution that reads channels x0 .. x0+cin-1 of an input with
- * xc channels and writes channels y0 .. y0+cout-1 of an output with yc
- * channels. Its weights are [cout, cin/groups, k, k], its bias (if any)
- * [cout]. */
-typedef struct conv_slice {
-    int n, h, w, hout, wout;
-    int cin, cout, k, stride, pad, groups;
-    int xc, x0;
-    int yc, y0;
-} conv_slice;
-
-/* The offset of plane (b, c) in a tensor with `channels` planes of hw. */
-static size_t plane_at(int b, int channels, int c, int hw)
-{
-    return ((size_t)b * channels + c) * hw;
-}
+#include "conv_slice.h"
 
 /* Along one axis, output position o reads input positions first + t for the
  * taps t = 0 .. k-1, with first = o*stride - pad (returned). Sets [*lo, *hi)
@@ -75,6 +60,21 @@ static void slice_fwd(const conv_slice *s, const float *x, const float *w, const
     }
 }
 
+void conv_bias_grad(const conv_slice *s, const float *dy, float *dbias)
+{
+    const int hwout = s->hout * s->wout;
+    for (int oc = 0; oc < s->cout; oc++) {
+        /* In double, as the filters' gradient (slice_bwd). */
+        double sum = 0.0;
+        for (int b = 0; b < s->n; b++) {
+            const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
+            for (int i = 0; i < hwout; i++)
+                sum += dyp[i];
+        }
+        dbias[oc] += (float)sum;
+    }
+}
+
 /* The forward's loop nest run backwards: each output gradient g is spread to
  * the inputs (dx += g * w) and to the weights (dw += g * x) its output read.
  * dx or dw may be NULL; everything accumulates. */
@@ -87,28 +87,16 @@ static void slice_bwd(const conv_slice *s, const float *x, const float *w, const
      * double, added once: the terms often cancel, and a float sum would
      * keep only its leading digits (the generated kernels sum in vectors of
      * float lanes per image, far shorter sums). */
-    double *gw = dw ? calloc((size_t)cin_g * kk, sizeof *gw) : NULL;
-    if (dw && !gw) {
-        fprintf(stderr, "error: out of memory in the generic conv backward\n");
-        exit(1);
-    }
-
+    if (dbias)
+        conv_bias_grad(s, dy, dbias);
+    if (!dx && !dw)
+        return;
+    double *gw = dw ? conv_alloc((size_t)cin_g * kk, sizeof *gw) : NULL;
     for (int oc = 0; oc < s->cout; oc++) {
         const size_t wo = (size_t)oc * cin_g * kk;
         for (int b = 0; b < s->n; b++) {
             const size_t xg = plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
             const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
-
-            if (dbias) {
-                /* The same for the bias, per plane. */
-                double sum = 0.0;
-                for (int i = 0; i < hwout; i++)
-                    sum += dyp[i];
-                dbias[oc] += (float)sum;
-            }
-            if (!dx && !dw)
-                continue;
-
             for (int oy = 0; oy < s->hout; oy++) {
                 int ky0, ky1;
                 int iy = tap_range(oy, s->stride, s->pad, s->k, s->h, &ky0, &ky1);
@@ -139,6 +127,24 @@ static void slice_bwd(const conv_slice *s, const float *x, const float *w, const
     free(gw);
 }
 
+/* One channel per group: the loops; more: the matrix products. */
+static void run_fwd(const conv_slice *s, const float *x, const float *w, const float *bias, float *y)
+{
+    if (s->cin == s->groups && s->cout == s->groups)
+        slice_fwd(s, x, w, bias, y);
+    else
+        conv_slice_fwd_gemm(s, x, w, bias, y);
+}
+
+static void run_bwd(const conv_slice *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                    float *dbias)
+{
+    if (s->cin == s->groups && s->cout == s->groups)
+        slice_bwd(s, x, w, dy, dx, dw, dbias);
+    else
+        conv_slice_bwd_gemm(s, x, w, dy, dx, dw, dbias);
+}
+
 /* ---- dense (grouped) convolution ------------------------------------------ */
 
 static conv_slice conv_whole(const mc_conv_dims *d)
@@ -154,14 +160,14 @@ static conv_slice conv_whole(const mc_conv_dims *d)
 void mc_conv_fwd(const mc_conv_dims *d, const float *x, const float *w, const float *bias, float *y)
 {
     conv_slice s = conv_whole(d);
-    slice_fwd(&s, x, w, bias, y);
+    run_fwd(&s, x, w, bias, y);
 }
 
 void mc_conv_bwd(const mc_conv_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dw,
                  float *dbias)
 {
     conv_slice s = conv_whole(d);
-    slice_bwd(&s, x, w, dy, dx, dw, dbias);
+    run_bwd(&s, x, w, dy, dx, dw, dbias);
 }
 
 /* ---- depthwise with a kernel list ------------------------------------------ */
@@ -185,7 +191,7 @@ void mc_depthwise_fwd(const mc_dw_dims *d, const float *x, const float *w, const
     size_t wj = 0; /* kernel j's weights follow kernel j-1's */
     for (int j = 0; j < d->nk; j++) {
         conv_slice s = depthwise_kernel(d, j);
-        slice_fwd(&s, x, w + wj, bias ? bias + s.y0 : NULL, y);
+        run_fwd(&s, x, w + wj, bias ? bias + s.y0 : NULL, y);
         wj += (size_t)d->c * s.k * s.k;
     }
 }
@@ -196,7 +202,7 @@ void mc_depthwise_bwd(const mc_dw_dims *d, const float *x, const float *w, const
     size_t wj = 0;
     for (int j = 0; j < d->nk; j++) {
         conv_slice s = depthwise_kernel(d, j);
-        slice_bwd(&s, x, w + wj, dy, dx, dw ? dw + wj : NULL, dbias ? dbias + s.y0 : NULL);
+        run_bwd(&s, x, w + wj, dy, dx, dw ? dw + wj : NULL, dbias ? dbias + s.y0 : NULL);
         wj += (size_t)d->c * s.k * s.k;
     }
 }
@@ -240,7 +246,7 @@ void mc_mixconv_fwd(const mc_mixconv_dims *d, const float *x, const float *w, fl
     for (int i = 0; i < MIXCONV_GROUPS; i++) {
         size_t wi;
         conv_slice s = mixconv_group(d, i, &wi);
-        slice_fwd(&s, x, w + wi, NULL, y);
+        run_fwd(&s, x, w + wi, NULL, y);
     }
 }
 
@@ -249,6 +255,6 @@ void mc_mixconv_bwd(const mc_mixconv_dims *d, const float *x, const float *w, co
     for (int i = 0; i < MIXCONV_GROUPS; i++) {
         size_t wi;
         conv_slice s = mixconv_group(d, i, &wi);
-        slice_bwd(&s, x, w + wi, dy, dx, dw ? dw + wi : NULL, NULL);
+        run_bwd(&s, x, w + wi, dy, dx, dw ? dw + wi : NULL, NULL);
     }
 }
