@@ -44,16 +44,6 @@ static group_gemm group_gemm_of(const conv_slice *s)
     };
 }
 
-/* Along one axis, the outputs o in [*lo, *hi) read inside the input at
- * o*stride + offset (offset = tap - pad); the others read the padding. */
-static void inside(int size, int out, int stride, int offset, int *lo, int *hi)
-{
-    *lo = offset < 0 ? (-offset + stride - 1) / stride : 0;
-    *hi = size - offset <= 0 ? 0 : (size - offset + stride - 1) / stride;
-    *hi = *hi < out ? *hi : out;
-    *lo = *lo < *hi ? *lo : *hi;
-}
-
 /* Row (c, ky, kx) of the columns of cin planes xp: the value each output
  * position reads through that tap. With fold (xp NULL), the other way: the
  * rows are added onto the planes fold (col2im; taps that overlap
@@ -64,16 +54,14 @@ static void im2col(const conv_slice *s, int cin, const float *xp, float *col, fl
     for (int c = 0; c < cin; c++)
         for (int ky = 0; ky < s->k; ky++)
             for (int kx = 0; kx < s->k; kx++, col += hwout) {
-                int oy0, oy1, ox0, ox1;
-                inside(s->h, s->hout, s->stride, ky - s->pad, &oy0, &oy1);
-                inside(s->w, s->wout, s->stride, kx - s->pad, &ox0, &ox1);
+                const tap_window t = conv_tap_window(s, ky, kx);
                 if (!fold)
                     memset(col, 0, hwout * sizeof *col);
-                for (int oy = oy0; oy < oy1; oy++) {
-                    const size_t row = (size_t)c * s->h * s->w + (size_t)(oy * s->stride + ky - s->pad) * s->w;
+                for (int oy = t.oy0; oy < t.oy1; oy++) {
+                    const ptrdiff_t row = (ptrdiff_t)c * s->h * s->w + conv_tap_row(s, oy, ky, kx);
                     float *out = col + (size_t)oy * s->wout;
-                    for (int ox = ox0; ox < ox1; ox++) {
-                        const size_t at = row + (size_t)(ox * s->stride + kx - s->pad);
+                    for (int ox = t.ox0; ox < t.ox1; ox++) {
+                        const ptrdiff_t at = row + (ptrdiff_t)ox * s->stride;
                         if (fold)
                             fold[at] += out[ox];
                         else
