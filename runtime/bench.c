@@ -27,6 +27,7 @@
 #include <omp.h>
 #endif
 
+#include "mc_gemm.h"
 #include "mc_net.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
@@ -290,8 +291,9 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         return 1;
     }
     fprintf(f, "{\"model\": \"%s\", \"conv\": \"%s\", \"cpu\": \"%s\", \"input\": [%d, %d, %d], \"batch\": %d, "
-               "\"threads\": %d, \"iters\": %d,\n \"step\": {",
-            m->name, m->conv_type, m->cpu ? m->cpu : "any", m->c, m->h, m->w, o->batch, threads, o->iters);
+               "\"threads\": %d, \"iters\": %d,\n \"blas\": {\"config\": \"%s\", \"core\": \"%s\"},\n \"step\": {",
+            m->name, m->conv_type, m->cpu ? m->cpu : "any", m->c, m->h, m->w, o->batch, threads, o->iters,
+            mc_blas_config(), mc_blas_core());
     for (int v = 0; v < (o->generated_only ? 1 : 2); v++)
         fprintf(f, "%s\"%s\": {\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, \"images_per_s\": %.6g}",
                 v ? ", " : "", v ? "generic" : "generated", step[v].median, step[v].min, step[v].max,
@@ -378,6 +380,9 @@ int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
            m->name, m->conv_type, m->cpu ? m->cpu : "any", m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s",
            o->iters,
            o->cpu_time ? ", CPU time" : "");
+    /* What the generic side's convolutions and linear layers run on. */
+    if (b.sides == 2)
+        printf("generic matrix products: %s, core %s\n", mc_blas_config(), mc_blas_core());
     /* The step first: it also leaves every slot filled for the layers. */
     timing step[2];
     for (int it = -1; it < o->iters; it++)

@@ -1,142 +1,116 @@
 /* The generic convolutions: PyTorch's Conv2d (cross-correlation, zero
- * padding, groups, stride sampling 0, s, 2s, ...) as plain loops over
- * run-time shapes.
+ * padding, groups, stride sampling 0, s, 2s, ...) over run-time shapes.
  *
  * A depthwise layer with a kernel list and a MixConv layer are both sets of
  * ordinary grouped convolutions, each reading a channel slice of the input
- * and writing a channel slice of the output. So one pair of loop nests,
- * slice_fwd and slice_bwd, serves all three ops; the public functions only
- * describe their slices. */
+ * and writing a channel slice of the output (conv_slice.h), so the public
+ * functions only describe their slices. A slice with more than one channel
+ * per group runs on matrix products (generic_conv_gemm.c); a depthwise one
+ * (one channel per group) has nothing for a matrix product to share and
+ * runs on the loop nests here, slice_fwd and slice_bwd. */
 #include "mc_kernels.h"
 
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-/* A grouped convolution that reads channels x0 .. x0+cin-1 of an input with
- * xc channels and writes channels y0 .. y0+cout-1 of an output with yc
- * channels. Its weights are [cout, cin/groups, k, k], its bias (if any)
- * [cout]. */
-typedef struct conv_slice {
-    int n, h, w, hout, wout;
-    int cin, cout, k, stride, pad, groups;
-    int xc, x0;
-    int yc, y0;
-} conv_slice;
+#include "conv_slice.h"
 
-/* The offset of plane (b, c) in a tensor with `channels` planes of hw. */
-static size_t plane_at(int b, int channels, int c, int hw)
-{
-    return ((size_t)b * channels + c) * hw;
-}
-
-/* Along one axis, output position o reads input positions first + t for the
- * taps t = 0 .. k-1, with first = o*stride - pad (returned). Sets [*lo, *hi)
- * to the taps inside the input; the others read the zero padding and add
- * nothing. Computing the range once per output position keeps the bounds
- * checks out of the tap loops. */
-static int tap_range(int o, int stride, int pad, int k, int size, int *lo, int *hi)
-{
-    int first = o * stride - pad;
-    *lo = first < 0 ? -first : 0;
-    *hi = size - first < k ? size - first : k;
-    return first;
-}
-
+/* A depthwise slice: output channel oc reads input channel oc alone. Tap
+ * by tap, each output row takes w * the input row the tap reads: the inner
+ * loop runs along a row (vectorizable), and the window (conv_tap_window)
+ * keeps the padding out of it. */
 static void slice_fwd(const conv_slice *s, const float *x, const float *w, const float *bias, float *y)
 {
-    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
-    const int hw = s->h * s->w, kk = s->k * s->k;
-
-    for (int b = 0; b < s->n; b++) {
+    const int hw = s->h * s->w, hwout = s->hout * s->wout, kk = s->k * s->k;
+    for (int b = 0; b < s->n; b++)
         for (int oc = 0; oc < s->cout; oc++) {
-            /* The first input plane of oc's group, and oc's filters. */
-            const float *xg = x + plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
-            const float *wo = w + (size_t)oc * cin_g * kk;
-            float *yp = y + plane_at(b, s->yc, s->y0 + oc, s->hout * s->wout);
-
-            for (int oy = 0; oy < s->hout; oy++) {
-                int ky0, ky1;
-                int iy = tap_range(oy, s->stride, s->pad, s->k, s->h, &ky0, &ky1);
-                for (int ox = 0; ox < s->wout; ox++) {
-                    int kx0, kx1;
-                    int ix = tap_range(ox, s->stride, s->pad, s->k, s->w, &kx0, &kx1);
-
-                    float sum = bias ? bias[oc] : 0.0f;
-                    for (int ic = 0; ic < cin_g; ic++)
-                        for (int ky = ky0; ky < ky1; ky++)
-                            for (int kx = kx0; kx < kx1; kx++)
-                                sum += xg[(size_t)ic * hw + (iy + ky) * s->w + (ix + kx)] *
-                                       wo[(size_t)ic * kk + ky * s->k + kx];
-                    yp[oy * s->wout + ox] = sum;
+            const float *xp = x + plane_at(b, s->xc, s->x0 + oc, hw), *wo = w + (size_t)oc * kk;
+            float *yp = y + plane_at(b, s->yc, s->y0 + oc, hwout);
+            for (int i = 0; i < hwout; i++)
+                yp[i] = bias ? bias[oc] : 0.0f;
+            for (int ky = 0; ky < s->k; ky++)
+                for (int kx = 0; kx < s->k; kx++) {
+                    const tap_window t = conv_tap_window(s, ky, kx);
+                    const float wt = wo[ky * s->k + kx];
+                    for (int oy = t.oy0; oy < t.oy1; oy++) {
+                        const float *xr = xp + conv_tap_row(s, oy, ky, kx);
+                        float *yr = yp + (size_t)oy * s->wout;
+                        for (int ox = t.ox0; ox < t.ox1; ox++)
+                            yr[ox] += wt * xr[(ptrdiff_t)ox * s->stride];
+                    }
                 }
-            }
         }
+}
+
+void conv_bias_grad(const conv_slice *s, const float *dy, float *dbias)
+{
+    const int hwout = s->hout * s->wout;
+    for (int oc = 0; oc < s->cout; oc++) {
+        /* In double, as the filters' gradient (slice_bwd). */
+        double sum = 0.0;
+        for (int b = 0; b < s->n; b++) {
+            const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
+            for (int i = 0; i < hwout; i++)
+                sum += dyp[i];
+        }
+        dbias[oc] += (float)sum;
     }
 }
 
-/* The forward's loop nest run backwards: each output gradient g is spread to
- * the inputs (dx += g * w) and to the weights (dw += g * x) its output read.
- * dx or dw may be NULL; everything accumulates. */
+/* The forward's loops run backwards, tap by tap: dx's rows take w * dy's
+ * (vectorizable), and the tap's weight gradient sums dy * x over every
+ * image and position in double, added once: the terms often cancel, and a
+ * float sum would keep only its leading digits (the generated kernels sum
+ * in vectors of float lanes per image, far shorter sums). */
 static void slice_bwd(const conv_slice *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
                       float *dbias)
 {
-    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
-    const int hw = s->h * s->w, kk = s->k * s->k, hwout = s->hout * s->wout;
-    /* A filter's gradient sums terms over every image and position in
-     * double, added once: the terms often cancel, and a float sum would
-     * keep only its leading digits (the generated kernels sum in vectors of
-     * float lanes per image, far shorter sums). */
-    double *gw = dw ? calloc((size_t)cin_g * kk, sizeof *gw) : NULL;
-    if (dw && !gw) {
-        fprintf(stderr, "error: out of memory in the generic conv backward\n");
-        exit(1);
-    }
-
-    for (int oc = 0; oc < s->cout; oc++) {
-        const size_t wo = (size_t)oc * cin_g * kk;
-        for (int b = 0; b < s->n; b++) {
-            const size_t xg = plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
-            const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
-
-            if (dbias) {
-                /* The same for the bias, per plane. */
-                double sum = 0.0;
-                for (int i = 0; i < hwout; i++)
-                    sum += dyp[i];
-                dbias[oc] += (float)sum;
-            }
-            if (!dx && !dw)
-                continue;
-
-            for (int oy = 0; oy < s->hout; oy++) {
-                int ky0, ky1;
-                int iy = tap_range(oy, s->stride, s->pad, s->k, s->h, &ky0, &ky1);
-                for (int ox = 0; ox < s->wout; ox++) {
-                    int kx0, kx1;
-                    int ix = tap_range(ox, s->stride, s->pad, s->k, s->w, &kx0, &kx1);
-
-                    const float g = dyp[oy * s->wout + ox];
-                    for (int ic = 0; ic < cin_g; ic++)
-                        for (int ky = ky0; ky < ky1; ky++)
-                            for (int kx = kx0; kx < kx1; kx++) {
-                                size_t xi = xg + (size_t)ic * hw + (iy + ky) * s->w + (ix + kx);
-                                size_t wi = (size_t)ic * kk + ky * s->k + kx;
-                                if (dx)
-                                    dx[xi] += g * w[wo + wi];
-                                if (gw)
-                                    gw[wi] += (double)g * x[xi];
-                            }
+    const int hw = s->h * s->w, hwout = s->hout * s->wout, kk = s->k * s->k;
+    if (dbias)
+        conv_bias_grad(s, dy, dbias);
+    if (!dx && !dw)
+        return;
+    for (int oc = 0; oc < s->cout; oc++)
+        for (int ky = 0; ky < s->k; ky++)
+            for (int kx = 0; kx < s->k; kx++) {
+                const tap_window t = conv_tap_window(s, ky, kx);
+                const float wt = w[(size_t)oc * kk + ky * s->k + kx];
+                double sum = 0;
+                for (int b = 0; b < s->n; b++) {
+                    const size_t xp = plane_at(b, s->xc, s->x0 + oc, hw);
+                    const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
+                    for (int oy = t.oy0; oy < t.oy1; oy++) {
+                        const ptrdiff_t row = (ptrdiff_t)xp + conv_tap_row(s, oy, ky, kx);
+                        const float *dyr = dyp + (size_t)oy * s->wout;
+                        if (dx)
+                            for (int ox = t.ox0; ox < t.ox1; ox++)
+                                dx[row + (ptrdiff_t)ox * s->stride] += wt * dyr[ox];
+                        if (dw)
+                            for (int ox = t.ox0; ox < t.ox1; ox++)
+                                sum += (double)dyr[ox] * x[row + (ptrdiff_t)ox * s->stride];
+                    }
                 }
+                if (dw)
+                    dw[(size_t)oc * kk + ky * s->k + kx] += (float)sum;
             }
-        }
-        if (gw)
-            for (int i = 0; i < cin_g * kk; i++) {
-                dw[wo + (size_t)i] += (float)gw[i];
-                gw[i] = 0;
-            }
-    }
-    free(gw);
+}
+
+/* One channel per group: the loops; more: the matrix products. (The loops
+ * read one channel per group: x0 + oc.) */
+static void run_fwd(const conv_slice *s, const float *x, const float *w, const float *bias, float *y)
+{
+    if (s->cin == s->groups && s->cout == s->groups)
+        slice_fwd(s, x, w, bias, y);
+    else
+        conv_slice_fwd_gemm(s, x, w, bias, y);
+}
+
+static void run_bwd(const conv_slice *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                    float *dbias)
+{
+    if (s->cin == s->groups && s->cout == s->groups)
+        slice_bwd(s, x, w, dy, dx, dw, dbias);
+    else
+        conv_slice_bwd_gemm(s, x, w, dy, dx, dw, dbias);
 }
 
 /* ---- dense (grouped) convolution ------------------------------------------ */
@@ -154,14 +128,14 @@ static conv_slice conv_whole(const mc_conv_dims *d)
 void mc_conv_fwd(const mc_conv_dims *d, const float *x, const float *w, const float *bias, float *y)
 {
     conv_slice s = conv_whole(d);
-    slice_fwd(&s, x, w, bias, y);
+    run_fwd(&s, x, w, bias, y);
 }
 
 void mc_conv_bwd(const mc_conv_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dw,
                  float *dbias)
 {
     conv_slice s = conv_whole(d);
-    slice_bwd(&s, x, w, dy, dx, dw, dbias);
+    run_bwd(&s, x, w, dy, dx, dw, dbias);
 }
 
 /* ---- depthwise with a kernel list ------------------------------------------ */
@@ -185,7 +159,7 @@ void mc_depthwise_fwd(const mc_dw_dims *d, const float *x, const float *w, const
     size_t wj = 0; /* kernel j's weights follow kernel j-1's */
     for (int j = 0; j < d->nk; j++) {
         conv_slice s = depthwise_kernel(d, j);
-        slice_fwd(&s, x, w + wj, bias ? bias + s.y0 : NULL, y);
+        run_fwd(&s, x, w + wj, bias ? bias + s.y0 : NULL, y);
         wj += (size_t)d->c * s.k * s.k;
     }
 }
@@ -196,7 +170,7 @@ void mc_depthwise_bwd(const mc_dw_dims *d, const float *x, const float *w, const
     size_t wj = 0;
     for (int j = 0; j < d->nk; j++) {
         conv_slice s = depthwise_kernel(d, j);
-        slice_bwd(&s, x, w + wj, dy, dx, dw ? dw + wj : NULL, dbias ? dbias + s.y0 : NULL);
+        run_bwd(&s, x, w + wj, dy, dx, dw ? dw + wj : NULL, dbias ? dbias + s.y0 : NULL);
         wj += (size_t)d->c * s.k * s.k;
     }
 }
@@ -240,7 +214,7 @@ void mc_mixconv_fwd(const mc_mixconv_dims *d, const float *x, const float *w, fl
     for (int i = 0; i < MIXCONV_GROUPS; i++) {
         size_t wi;
         conv_slice s = mixconv_group(d, i, &wi);
-        slice_fwd(&s, x, w + wi, NULL, y);
+        run_fwd(&s, x, w + wi, NULL, y);
     }
 }
 
@@ -249,6 +223,6 @@ void mc_mixconv_bwd(const mc_mixconv_dims *d, const float *x, const float *w, co
     for (int i = 0; i < MIXCONV_GROUPS; i++) {
         size_t wi;
         conv_slice s = mixconv_group(d, i, &wi);
-        slice_bwd(&s, x, w + wi, dy, dx, dw ? dw + wi : NULL, NULL);
+        run_bwd(&s, x, w + wi, dy, dx, dw ? dw + wi : NULL, NULL);
     }
 }

@@ -1,8 +1,9 @@
 /* The generic non-convolution kernels of mc_kernels.h: shapes as run-time
- * arguments, plain loops, PyTorch's semantics (SPEC 2).
+ * arguments, plain loops (the linear layers' matrix products excepted),
+ * PyTorch's semantics (SPEC 2).
  *
- * Every reduction (batch norm's per-channel sums, pooling windows, dot
- * products, softmax's partition) accumulates in double: these kernels are
+ * Every reduction of these loops (batch norm's per-channel sums, pooling
+ * windows, the scale's dot products, softmax's partition) accumulates in double: these kernels are
  * the oracle the generated ones are checked against, and a scalar reduction
  * loop costs the same in double as in float (it cannot be vectorized
  * without reassociating, which strict C forbids either way).
@@ -10,6 +11,8 @@
  * Every backward skips a NULL gradient (mc_kernels.h: "not needed"), the
  * single-gradient ones included, so that callers need no special case. */
 #include "mc_kernels.h"
+
+#include "mc_gemm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -450,26 +453,26 @@ void mc_subsample_bwd(const mc_subsample_dims *d, const float *dy, float *dx)
 
 /* ---- linear and loss ---------------------------------------------------------- */
 
+/* On mc_gemm, as the convolutions: y = x w^T (after the bias), dx += dy w,
+ * dw += dy^T x. */
 void mc_linear_fwd(int n, int in, int out, const float *x, const float *w, const float *bias, float *y)
 {
     for (long b = 0; b < n; b++)
         for (long o = 0; o < out; o++)
-            y[b * out + o] = (float)((bias ? bias[o] : 0) + dot(in, x + b * in, w + o * in));
+            y[b * out + o] = bias ? bias[o] : 0;
+    mc_gemm(0, 1, n, out, in, x, in, w, in, 1.0f, y, out);
 }
 
 void mc_linear_bwd(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx, float *dw,
                    float *dbias)
 {
-    for (long b = 0; b < n; b++)
-        for (long o = 0; o < out; o++) {
-            float g = dy[b * out + o];
-            if (dx)
-                axpy(in, g, w + o * in, dx + b * in);
-            if (dw)
-                axpy(in, g, x + b * in, dw + o * in);
-            if (dbias)
-                dbias[o] += g;
-        }
+    if (dx)
+        mc_gemm(0, 0, n, in, out, dy, out, w, in, 1.0f, dx, in);
+    if (dw)
+        mc_gemm(1, 0, out, in, n, dy, out, x, in, 1.0f, dw, in);
+    for (long b = 0; dbias && b < n; b++)
+        for (long o = 0; o < out; o++)
+            dbias[o] += dy[b * out + o];
 }
 
 /* Softmax of one row of logits into p; returns the row's loss,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench_test.sh BUILD_DIR: the bench command end to end on a small batch:
-# both sides timed, the JSON complete and well formed, --generated-only
+# both sides timed, the generic side's BLAS and core named, the JSON
+# complete and well formed, --generated-only
 # leaves the generic side out, and bad options or an unwritable JSON path
 # are one-line errors with a non-zero exit.
 set -euo pipefail
@@ -10,6 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 "$exe" bench --batch 4 --iters 2 --threads 2 --layers --json "$tmp/both.json" > "$tmp/both.txt"
 grep -q 'training step: generated .* generic ' "$tmp/both.txt"
+grep -q '^generic matrix products: .*, core ' "$tmp/both.txt"
 grep -q 'depthwise .* layers: forward+backward generated vs generic' "$tmp/both.txt"
 "$exe" bench --batch 4 --iters 2 --generated-only --layers --cpu-time --json "$tmp/gen.json" > "$tmp/gen.txt"
 grep -q 'sum of layer medians: forward .* ms, backward .* ms$' "$tmp/gen.txt"
@@ -21,6 +23,7 @@ both, gen = (json.load(open(p)) for p in sys.argv[1:])
 for d, sides in ((both, ("generated", "generic")), (gen, ("generated",))):
     assert d["model"] == "resnet20" and d["batch"] == 4 and d["iters"] == 2, d
     assert sorted(d["step"]) == sorted(sides), d["step"]
+    assert d["blas"]["config"] and d["blas"]["core"], d["blas"]
     for s in sides:
         assert d["step"][s]["images_per_s"] > 0 and d["step"][s]["min_s"] <= d["step"][s]["median_s"] <= d["step"][s]["max_s"]
     assert len(d["layers"]) > 60, len(d["layers"])

@@ -39,7 +39,7 @@ done
 # kernel lists); clang checks the serial form.
 gcc "${flags[@]}" "${cpu_flags[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
-  "$build/libmcgen_runtime.a" $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
+  "$build/libmcgen_runtime.a" $(cat "$build/blas_libs") $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
 if [ $run = 0 ]; then
   echo "emit_check.sh: compiled for $cpu; this CPU cannot run it, so not run"
   exit 0
