@@ -312,7 +312,7 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
             for (int j = 0; j < l->nk; j++)
                 fprintf(f, "%s%d", j ? ", " : "", l->ks[j]);
             fprintf(f, "], ");
-        } else if (l->kind == MC_L_CONV) {
+        } else if (l->kind == MC_L_CONV || l->kind == MC_L_MAXPOOL) {
             fprintf(f, "\"kernels\": [%d], ", l->k);
         }
         if (l->fused != MC_FUSED_NONE)
