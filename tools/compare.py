@@ -231,18 +231,10 @@ def make_layer(torch, F, layer, batch, prev):
     if op == "linear":
         x = torch.randn(batch, cin * hin * win)
         return [x, param(cout, x.shape[1]), param(cout)], F.linear
-    if op == "relu":
-        return [x], F.relu
-    if op == "relu6":
-        return [x], F.relu6
-    if op == "sigmoid":
-        return [x], torch.sigmoid
-    if op == "silu":
-        return [x], F.silu
-    if op == "hardswish":
-        return [x], F.hardswish
-    if op == "hardsigmoid":
-        return [x], F.hardsigmoid
+    activations = {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid, "silu": F.silu,
+                   "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid}
+    if op in activations:
+        return [x], activations[op]
     if op == "maxpool":
         k = layer["kernels"][0]
         return [x], lambda x: F.max_pool2d(x, k, s, layer["pad"])
