@@ -216,6 +216,10 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         em_fused_act(e, &e->p->nodes[k->node]);
         break;
     case OP_AVGPOOL: em_defi(e, "K", n->k); break;
+    case OP_MAXPOOL:
+        em_defi(e, "K", n->k);
+        em_defi(e, "PAD", n->pad);
+        break;
     case OP_SUBSAMPLE: {
         mc_shape in = em_in_shape(e, n, 0);
         em_defi(e, "OFFSET", n->offset);
@@ -234,7 +238,10 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         break;
     case OP_RELU:
     case OP_RELU6:
-    case OP_SIGMOID: em_def(e, "ACT", "%s", n->op->name); break;
+    case OP_SIGMOID:
+    case OP_SILU:
+    case OP_HARDSWISH:
+    case OP_HARDSIGMOID: em_def(e, "ACT", "%s", n->op->name); break;
     case OP_DROPOUT: em_deff(e, "P", n->p); break;
     default: break;
     }

@@ -31,7 +31,7 @@ extern const char *const mc_conv_type_names[MC_NCONV_TYPES];
 typedef enum {
     OP_INPUT, OP_CONV, OP_DEPTHWISE, OP_MIXCONV, OP_BATCHNORM, OP_RELU, OP_RELU6,
     OP_SIGMOID, OP_IDENTITY, OP_ADD, OP_CONCAT, OP_SCALE, OP_AVGPOOL, OP_SUBSAMPLE,
-    OP_LINEAR, OP_DROPOUT, OP_SHAKE,
+    OP_LINEAR, OP_DROPOUT, OP_SHAKE, OP_MAXPOOL, OP_SILU, OP_HARDSWISH, OP_HARDSIGMOID,
     /* Composite ops: lowered into the primitives above while expanding. */
     OP_POINTWISE, OP_CONVBN, OP_STANDARD, OP_DSCONV, OP_MULTICEPTION
 } mc_opcode;
@@ -73,7 +73,7 @@ typedef struct mc_node {
 
     /* Attributes (which ones mean something depends on the op). */
     int out;         /* output channels (conv, linear, composites) */
-    int k;           /* kernel size (conv, avgpool); 0 = global pooling */
+    int k;           /* kernel size (conv, avgpool, maxpool); 0 = global pooling */
     int ks[MC_MAX_KERNELS]; /* depthwise kernel list */
     int nks;
     int stride, pad, groups, offset;

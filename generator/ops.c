@@ -84,6 +84,13 @@ static const mc_key avgpool_keys[] = {
     KEY_END,
 };
 
+static const mc_key maxpool_keys[] = {
+    {"k", KEY_INT, F(k), true, true, 0, 1, MC_MAX_K, NULL, "window size"},
+    {"stride", KEY_INT, F(stride), false, false, 0, 1, 64, "k", "step between windows"},
+    {"pad", KEY_INT, F(pad), false, false, 0, 0, MC_MAX_K, "0", "padding on each side, read as -inf; at most k/2 (as PyTorch)"},
+    KEY_END,
+};
+
 static const mc_key subsample_keys[] = {
     {"stride", KEY_INT, F(stride), true, true, 0, 1, 64, NULL, "keep every stride-th row and column"},
     {"offset", KEY_INT, F(offset), false, false, 0, 0, 64, "0",
@@ -300,6 +307,20 @@ static void infer_avgpool(build *b, mc_node *n)
     n->shape = (mc_shape){in.c, out_size(in.h, n->k, 0, n->stride), out_size(in.w, n->k, 0, n->stride)};
 }
 
+/* PyTorch's MaxPool2d (floor mode): padding never wins, and pad <= k/2
+ * keeps at least one input in every window. */
+static void infer_maxpool(build *b, mc_node *n)
+{
+    mc_shape in = build_in(b, n, 0);
+    if (n->stride == 0)
+        n->stride = n->k;
+    if (n->pad > n->k / 2)
+        build_error(b, n, "maxpool '%s' has pad=%d with k=%d; expected pad at most k/2 = %d (as PyTorch)", n->name,
+                    n->pad, n->k, n->k / 2);
+    check_window(b, n, in, n->k, n->pad);
+    n->shape = (mc_shape){in.c, out_size(in.h, n->k, n->pad, n->stride), out_size(in.w, n->k, n->pad, n->stride)};
+}
+
 static void infer_subsample(build *b, mc_node *n)
 {
     mc_shape in = build_in(b, n, 0);
@@ -455,6 +476,11 @@ const mc_op_info mc_ops[] = {
     {"relu", OP_RELU, "max(x, 0)", "relu", no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
     {"relu6", OP_RELU6, "min(max(x, 0), 6)", "relu6", no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
     {"sigmoid", OP_SIGMOID, "1 / (1 + exp(-x))", "sigmoid", no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
+    {"silu", OP_SILU, "x * sigmoid(x) (swish)", "silu", no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
+    {"hardswish", OP_HARDSWISH, "x * relu6(x + 3) / 6; derivative x/3 + 1/2 on [-3, 3] (PyTorch's)", "hardswish",
+     no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
+    {"hardsigmoid", OP_HARDSIGMOID, "relu6(x + 3) / 6; derivative 1/6 on (-3, 3) (PyTorch's)", "hardsigmoid",
+     no_keys, 1, 1, false, "activation", NULL, infer_same, NULL},
     {"identity", OP_IDENTITY, "passes its input through (an alias)", "shortcut: identity from in", no_keys, 1, 1,
      false, NULL, NULL, infer_same, NULL},
     {"add", OP_ADD, "element-wise sum of equal shapes", "sum: add from bn2 in", no_keys, 2, -1, false, "add", NULL,
@@ -465,6 +491,8 @@ const mc_op_info mc_ops[] = {
      no_keys, 2, 2, false, "scale", NULL, infer_scale, NULL},
     {"avgpool", OP_AVGPOOL, "average pooling, global without k", "pool: avgpool", avgpool_keys, 1, 1, false, "pool", NULL,
      infer_avgpool, NULL},
+    {"maxpool", OP_MAXPOOL, "max pooling (PyTorch's MaxPool2d: the first maximum of a window takes the gradient)",
+     "pool: maxpool 3 stride=2 pad=1", maxpool_keys, 1, 1, false, "pool", NULL, infer_maxpool, NULL},
     {"subsample", OP_SUBSAMPLE, "keeps rows and columns offset, offset+stride, ... (avg_pool2d with kernel 1)",
      "path2: subsample stride=2 offset=1", subsample_keys, 1, 1, false, "pool", NULL, infer_subsample, NULL},
     {"linear", OP_LINEAR, "fully connected layer on the flattened input, weight [out, in]", "fc: linear classes",

@@ -76,6 +76,9 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
     case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
+    case OP_SILU: return arena_printf(a, "silu_n%lld", count);
+    case OP_HARDSWISH: return arena_printf(a, "hardswish_n%lld", count);
+    case OP_HARDSIGMOID: return arena_printf(a, "hardsigmoid_n%lld", count);
     case OP_ADD: { /* the inputs it normalizes, as "_bn0_2" */
         const char *bn = "";
         for (int j = 0; j < n->ninputs; j++)
@@ -94,6 +97,8 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
         if (n->k == 0)
             return arena_printf(a, "gap_c%d_%dx%d", in.c, in.h, in.w);
         return arena_printf(a, "avgpool_k%d_c%d_%dx%d_s%d", n->k, in.c, in.h, in.w, n->stride);
+    case OP_MAXPOOL:
+        return arena_printf(a, "maxpool_k%d_c%d_%dx%d_s%d_p%d", n->k, in.c, in.h, in.w, n->stride, n->pad);
     case OP_SUBSAMPLE:
         return arena_printf(a, "subsample_c%d_%dx%d_s%d_o%d", in.c, in.h, in.w, n->stride, n->offset);
     case OP_LINEAR:
@@ -141,6 +146,9 @@ static void fuse_activations(mc_plan *p)
     const mc_model *m = p->m;
     for (int i = 0; i < m->norder; i++) {
         const mc_node *r = &m->nodes[m->order[i]];
+        /* Only these two: their backward is the output gradient masked by
+         * 0/1, which the layer's bit mask holds; silu, hardswish and
+         * hardsigmoid need their input and stay layers of their own. */
         if (r->op->code != OP_RELU && r->op->code != OP_RELU6)
             continue;
         const int b = r->inputs[0];

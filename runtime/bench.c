@@ -47,7 +47,8 @@ static const char *const kind_names[] = {
     [MC_L_BATCHNORM] = "batchnorm", [MC_L_RELU] = "relu", [MC_L_RELU6] = "relu6", [MC_L_SIGMOID] = "sigmoid",
     [MC_L_IDENTITY] = "identity", [MC_L_ADD] = "add", [MC_L_CONCAT] = "concat", [MC_L_SCALE] = "scale",
     [MC_L_AVGPOOL] = "avgpool", [MC_L_SUBSAMPLE] = "subsample", [MC_L_LINEAR] = "linear",
-    [MC_L_DROPOUT] = "dropout", [MC_L_SHAKE] = "shake",
+    [MC_L_DROPOUT] = "dropout", [MC_L_SHAKE] = "shake", [MC_L_MAXPOOL] = "maxpool", [MC_L_SILU] = "silu",
+    [MC_L_HARDSWISH] = "hardswish", [MC_L_HARDSIGMOID] = "hardsigmoid",
 };
 
 /* The activation fused into a layer, as a suffix of its kind's name. */
@@ -256,7 +257,7 @@ static void print_layers(const mc_model_desc *m, const layer_result *res)
            "generic\n",
            1e3 * total[0][0], 1e3 * total[1][0], 1e3 * total[0][1], 1e3 * total[1][1]);
     /* The figure the targets name: forward + backward per op kind. */
-    for (int kind = 0; kind <= MC_L_SHAKE; kind++) {
+    for (int kind = 0; kind < (int)(sizeof kind_names / sizeof *kind_names); kind++) {
         double lo = 0, hi = 0;
         int count = 0;
         for (int i = 0; i < m->nlayers; i++) {
@@ -313,7 +314,7 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
             for (int j = 0; j < l->nk; j++)
                 fprintf(f, "%s%d", j ? ", " : "", l->ks[j]);
             fprintf(f, "], ");
-        } else if (l->kind == MC_L_CONV) {
+        } else if (l->kind == MC_L_CONV || l->kind == MC_L_MAXPOOL) {
             fprintf(f, "\"kernels\": [%d], ", l->k);
         }
         if (l->fused != MC_FUSED_NONE)

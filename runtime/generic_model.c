@@ -49,7 +49,7 @@ static mc_bn_dims bn_dims(const mc_layer *l, int n) { return (mc_bn_dims){n, l->
 
 static mc_pool_dims pool_dims(const mc_layer *l, int n)
 {
-    return (mc_pool_dims){n, l->in_c, l->in_h, l->in_w, l->k, l->stride, l->h, l->w};
+    return (mc_pool_dims){n, l->in_c, l->in_h, l->in_w, l->k, l->stride, l->h, l->w, l->pad};
 }
 
 static mc_subsample_dims sub_dims(const mc_layer *l, int n)
@@ -94,6 +94,9 @@ void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int lay
     case MC_L_RELU: mc_relu_fwd(count, x, y); break;
     case MC_L_RELU6: mc_relu6_fwd(count, x, y); break;
     case MC_L_SIGMOID: mc_sigmoid_fwd(count, x, y); break;
+    case MC_L_SILU: mc_silu_fwd(count, x, y); break;
+    case MC_L_HARDSWISH: mc_hardswish_fwd(count, x, y); break;
+    case MC_L_HARDSIGMOID: mc_hardsigmoid_fwd(count, x, y); break;
     case MC_L_IDENTITY: break; /* its slot is its input's */
     case MC_L_ADD: {
         const float *xs[MC_LAYER_MAX_INPUTS];
@@ -116,6 +119,11 @@ void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int lay
     case MC_L_AVGPOOL: {
         mc_pool_dims d = pool_dims(l, n);
         mc_avgpool_fwd(&d, x, y);
+        break;
+    }
+    case MC_L_MAXPOOL: {
+        mc_pool_dims d = pool_dims(l, n);
+        mc_maxpool_fwd(&d, x, y);
         break;
     }
     case MC_L_SUBSAMPLE: {
@@ -203,6 +211,9 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
     case MC_L_RELU: mc_relu_bwd(count, y, dy, dx); break;
     case MC_L_RELU6: mc_relu6_bwd(count, x, dy, dx); break;
     case MC_L_SIGMOID: mc_sigmoid_bwd(count, y, dy, dx); break;
+    case MC_L_SILU: mc_silu_bwd(count, x, dy, dx); break;
+    case MC_L_HARDSWISH: mc_hardswish_bwd(count, x, dy, dx); break;
+    case MC_L_HARDSIGMOID: mc_hardsigmoid_bwd(count, x, dy, dx); break;
     case MC_L_IDENTITY: break; /* its gradient slot is its input's */
     case MC_L_ADD:
         for (int i = 0; i < l->ninputs; i++)
@@ -225,6 +236,11 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
     case MC_L_AVGPOOL: {
         mc_pool_dims d = pool_dims(l, n);
         mc_avgpool_bwd(&d, dy, dx);
+        break;
+    }
+    case MC_L_MAXPOOL: {
+        mc_pool_dims d = pool_dims(l, n);
+        mc_maxpool_bwd(&d, x, dy, dx);
         break;
     }
     case MC_L_SUBSAMPLE: {

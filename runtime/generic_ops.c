@@ -259,6 +259,54 @@ void mc_sigmoid_bwd(long count, const float *y, const float *dy, float *dx)
         dx[i] += dy[i] * y[i] * (1 - y[i]);
 }
 
+void mc_silu_fwd(long count, const float *x, float *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = x[i] / (1 + expf(-x[i]));
+}
+
+/* PyTorch's: dy * s * (1 + x * (1 - s)), s = sigmoid(x). */
+void mc_silu_bwd(long count, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    for (long i = 0; i < count; i++) {
+        const float s = 1 / (1 + expf(-x[i]));
+        dx[i] += dy[i] * s * (1 + x[i] * (1 - s));
+    }
+}
+
+static float relu6_of(float v) { return v < 0 ? 0 : v > 6 ? 6 : v; }
+
+void mc_hardswish_fwd(long count, const float *x, float *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = x[i] * relu6_of(x[i] + 3) / 6;
+}
+
+void mc_hardswish_bwd(long count, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    for (long i = 0; i < count; i++)
+        dx[i] += x[i] < -3 ? 0 : x[i] <= 3 ? dy[i] * (x[i] / 3 + 0.5f) : dy[i];
+}
+
+void mc_hardsigmoid_fwd(long count, const float *x, float *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = relu6_of(x[i] + 3) / 6;
+}
+
+void mc_hardsigmoid_bwd(long count, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    for (long i = 0; i < count; i++)
+        if (x[i] > -3 && x[i] < 3)
+            dx[i] += dy[i] * (1.0f / 6);
+}
+
 /* One element at a time over all inputs, so y may be one of the inputs. */
 void mc_add_fwd(long count, int ninputs, const float *const *xs, float *y)
 {
@@ -412,6 +460,52 @@ void mc_avgpool_bwd(const mc_pool_dims *d, const float *dy, float *dx)
                     for (int kx = 0; kx < win.kw; kx++)
                         corner[(long)ky * d->w + kx] += g;
             }
+    }
+}
+
+/* The offset in its plane of the first maximum of window (oy, ox), PyTorch's
+ * scan: -inf to start, row-major, replaced by a greater value or a NaN. */
+static long maxpool_argmax(const mc_pool_dims *d, const float *plane, int oy, int ox)
+{
+    long at = -1;
+    float best = -INFINITY;
+    for (int ky = 0; ky < d->k; ky++) {
+        const int iy = oy * d->stride + ky - d->pad;
+        for (int kx = 0; kx < d->k; kx++) {
+            const int ix = ox * d->stride + kx - d->pad;
+            if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
+                continue;
+            const float v = plane[(long)iy * d->w + ix];
+            if (at < 0 || v > best || isnan(v)) {
+                best = v;
+                at = (long)iy * d->w + ix;
+            }
+        }
+    }
+    return at;
+}
+
+void mc_maxpool_fwd(const mc_pool_dims *d, const float *x, float *y)
+{
+    for (long p = 0; p < (long)d->n * d->c; p++) {
+        const float *in = x + p * d->h * d->w;
+        for (int oy = 0; oy < d->hout; oy++)
+            for (int ox = 0; ox < d->wout; ox++)
+                y[(p * d->hout + oy) * d->wout + ox] = in[maxpool_argmax(d, in, oy, ox)];
+    }
+}
+
+/* Recomputes each window's first maximum from the saved input: no index
+ * area to plan, and the scan costs what the forward does. */
+void mc_maxpool_bwd(const mc_pool_dims *d, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    for (long p = 0; p < (long)d->n * d->c; p++) {
+        const float *in = x + p * d->h * d->w;
+        for (int oy = 0; oy < d->hout; oy++)
+            for (int ox = 0; ox < d->wout; ox++)
+                dx[p * d->h * d->w + maxpool_argmax(d, in, oy, ox)] += dy[(p * d->hout + oy) * d->wout + ox];
     }
 }
 

@@ -100,6 +100,16 @@ void mc_relu6_fwd(long count, const float *x, float *y);
 void mc_relu6_bwd(long count, const float *x, const float *dy, float *dx); /* dy where 0 < x < 6 */
 void mc_sigmoid_fwd(long count, const float *x, float *y);
 void mc_sigmoid_bwd(long count, const float *y, const float *dy, float *dx); /* dy * y * (1 - y) */
+/* silu x * sigmoid(x), hardswish x * relu6(x + 3) / 6, hardsigmoid
+ * relu6(x + 3) / 6; their backwards read the input and take PyTorch's
+ * derivatives at the kinks (hardswish x/3 + 1/2 on [-3, 3], hardsigmoid 1/6
+ * on (-3, 3)). */
+void mc_silu_fwd(long count, const float *x, float *y);
+void mc_silu_bwd(long count, const float *x, const float *dy, float *dx);
+void mc_hardswish_fwd(long count, const float *x, float *y);
+void mc_hardswish_bwd(long count, const float *x, const float *dy, float *dx);
+void mc_hardsigmoid_fwd(long count, const float *x, float *y);
+void mc_hardsigmoid_bwd(long count, const float *x, const float *dy, float *dx);
 
 /* y = sum of the inputs; the backward of add (and of identity) is
  * mc_accumulate(dy -> each dx). */
@@ -127,14 +137,21 @@ void mc_concat_bwd(int n, int hw, int ninputs, const int *cs, const float *dy, f
 void mc_scale_fwd(int n, int c, int hw, const float *x, const float *s, float *y);
 void mc_scale_bwd(int n, int c, int hw, const float *x, const float *s, const float *dy, float *dx, float *ds);
 
-/* Average pooling without padding; k = 0 means global (hout = wout = 1). */
+/* Average pooling without padding; k = 0 means global (hout = wout = 1).
+ * Max pooling (k > 0) also reads pad: rows and columns of -inf on each
+ * side, at most k/2 (PyTorch's MaxPool2d). */
 typedef struct mc_pool_dims {
     int n, c, h, w, k, stride;
     int hout, wout;
+    int pad;
 } mc_pool_dims;
 
 void mc_avgpool_fwd(const mc_pool_dims *d, const float *x, float *y);
 void mc_avgpool_bwd(const mc_pool_dims *d, const float *dy, float *dx);
+/* The first maximum of a window in row-major order takes its gradient (a
+ * NaN wins), as PyTorch's CPU kernel; the backward finds it again in x. */
+void mc_maxpool_fwd(const mc_pool_dims *d, const float *x, float *y);
+void mc_maxpool_bwd(const mc_pool_dims *d, const float *x, const float *dy, float *dx);
 
 /* y[.., i, j] = x[.., offset + stride*i, offset + stride*j], or 0 past the
  * edge (ShakeNet's shifted shortcut path). hout = (h - 1) / stride + 1. */

@@ -86,6 +86,24 @@ void ref_sigmoid_fwd(long count, const double *x, double *y)
         y[i] = 1 / (1 + exp(-x[i]));
 }
 
+void ref_silu_fwd(long count, const double *x, double *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = x[i] / (1 + exp(-x[i]));
+}
+
+void ref_hardswish_fwd(long count, const double *x, double *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = x[i] * fmin(fmax(x[i] + 3, 0), 6) / 6;
+}
+
+void ref_hardsigmoid_fwd(long count, const double *x, double *y)
+{
+    for (long i = 0; i < count; i++)
+        y[i] = fmin(fmax(x[i] + 3, 0), 6) / 6;
+}
+
 void ref_add_fwd(long count, int ninputs, const double *const *xs, double *y)
 {
     for (long i = 0; i < count; i++) {
@@ -147,6 +165,25 @@ void ref_avgpool_fwd(const mc_pool_dims *d, const double *x, double *y)
                         for (int kx = 0; kx < kw; kx++)
                             sum += x[at4(d->c, d->h, d->w, i, c, oy * s + ky, ox * s + kx)];
                     y[at4(d->c, hout, wout, i, c, oy, ox)] = sum / (kh * kw);
+                }
+}
+
+/* The maximum over the window's taps inside the input (padding is -inf). */
+void ref_maxpool_fwd(const mc_pool_dims *d, const double *x, double *y)
+{
+    int hout = (d->h + 2 * d->pad - d->k) / d->stride + 1, wout = (d->w + 2 * d->pad - d->k) / d->stride + 1;
+    for (int i = 0; i < d->n; i++)
+        for (int c = 0; c < d->c; c++)
+            for (int oy = 0; oy < hout; oy++)
+                for (int ox = 0; ox < wout; ox++) {
+                    double best = -INFINITY;
+                    for (int ky = 0; ky < d->k; ky++)
+                        for (int kx = 0; kx < d->k; kx++) {
+                            int iy = oy * d->stride + ky - d->pad, ix = ox * d->stride + kx - d->pad;
+                            if (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
+                                best = fmax(best, x[at4(d->c, d->h, d->w, i, c, iy, ix)]);
+                        }
+                    y[at4(d->c, hout, wout, i, c, oy, ox)] = best;
                 }
 }
 

@@ -21,6 +21,9 @@ void ref_batchnorm_fwd_eval(const mc_bn_dims *d, const double *x, const double *
 void ref_relu_fwd(long count, const double *x, double *y);
 void ref_relu6_fwd(long count, const double *x, double *y);
 void ref_sigmoid_fwd(long count, const double *x, double *y);
+void ref_silu_fwd(long count, const double *x, double *y);
+void ref_hardswish_fwd(long count, const double *x, double *y);
+void ref_hardsigmoid_fwd(long count, const double *x, double *y);
 void ref_add_fwd(long count, int ninputs, const double *const *xs, double *y);
 void ref_mul_fwd(long count, const double *x, const double *mask, double *y);
 void ref_shake_fwd(int n, long per, const double *a, const double *x1, const double *x2, double *y);
@@ -28,6 +31,7 @@ void ref_shake_fwd(int n, long per, const double *a, const double *x1, const dou
 void ref_concat_fwd(int n, int hw, int ninputs, const int *cs, const double *const *xs, double *y);
 void ref_scale_fwd(int n, int c, int hw, const double *x, const double *s, double *y);
 void ref_avgpool_fwd(const mc_pool_dims *d, const double *x, double *y);
+void ref_maxpool_fwd(const mc_pool_dims *d, const double *x, double *y);
 void ref_subsample_fwd(const mc_subsample_dims *d, const double *x, double *y);
 
 void ref_linear_fwd(int n, int in, int out, const double *x, const double *w, const double *bias, double *y);

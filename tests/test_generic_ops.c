@@ -224,6 +224,12 @@ static mc_bn_dims bn_dims(int n, int c, int hw)
     return (mc_bn_dims){.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
 }
 
+static mc_pool_dims maxpool_dims(int n, int c, int h, int w, int k, int stride, int pad)
+{
+    return (mc_pool_dims){.n = n, .c = c, .h = h, .w = w, .k = k, .stride = stride, .pad = pad,
+                          .hout = (h + 2 * pad - k) / stride + 1, .wout = (w + 2 * pad - k) / stride + 1};
+}
+
 static mc_pool_dims pool_dims(int n, int c, int h, int w, int k, int stride)
 {
     mc_pool_dims d = {.n = n, .c = c, .h = h, .w = w, .k = k, .stride = stride, .hout = 1, .wout = 1};
@@ -319,6 +325,13 @@ static const unary_op RELU6 = {"relu6", mc_relu6_fwd, ref_relu6_fwd, mc_relu6_bw
  * than 1e-4 of its few significant bits: inherent to the backward from y (as
  * PyTorch's), so the data stay inside; forward.sigmoid checks the tails. */
 static const unary_op SIGMOID = {"sigmoid", mc_sigmoid_fwd, ref_sigmoid_fwd, mc_sigmoid_bwd, 0, -6, 6};
+/* hardswish and hardsigmoid have kinks at -3 and 3: the backward's data
+ * (tensor_off_integers) stay clear of them; backward.hard_kinks checks
+ * PyTorch's values there. */
+static const unary_op SILU = {"silu", mc_silu_fwd, ref_silu_fwd, mc_silu_bwd, 1, -6, 6};
+static const unary_op HARDSWISH = {"hardswish", mc_hardswish_fwd, ref_hardswish_fwd, mc_hardswish_bwd, 1, -5, 5};
+static const unary_op HARDSIGMOID = {"hardsigmoid", mc_hardsigmoid_fwd, ref_hardsigmoid_fwd, mc_hardsigmoid_bwd, 1,
+                                     -5, 5};
 
 static void check_unary_fwd(const unary_op *op)
 {
@@ -352,6 +365,26 @@ Test(forward, sigmoid)
     float y[5];
     mc_sigmoid_fwd(5, x, y);
     expect_close(y, want, 5, FWD_TOL, "sigmoid of large magnitudes");
+}
+
+Test(forward, silu)
+{
+    check_unary_fwd(&SILU);
+    const float x[] = {-200, -89, 0, 89, 200};
+    const double want[] = {0, -89 / (1 + exp(89.0)), 0, 89, 200};
+    float y[5];
+    mc_silu_fwd(5, x, y);
+    expect_close(y, want, 5, FWD_TOL, "silu of large magnitudes");
+}
+
+Test(forward, hardswish)
+{
+    check_unary_fwd(&HARDSWISH);
+}
+
+Test(forward, hardsigmoid)
+{
+    check_unary_fwd(&HARDSIGMOID);
 }
 
 Test(forward, add)
@@ -490,6 +523,31 @@ Test(forward, avgpool_window)
                 for (int b = 0; b < LEN(CHANNELS); b++)
                     if (k <= sizes[s][0] && k <= sizes[s][1])
                         check_avgpool_fwd(&r, pool_dims(2, CHANNELS[b], sizes[s][0], sizes[s][1], k, stride));
+}
+
+/* k, stride, pad: PyTorch's pad <= k/2 */
+static const int MAXPOOL_CASES[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {3, 3, 0}, {2, 1, 1}, {5, 2, 2}, {3, 2, 0}};
+
+Test(forward, maxpool)
+{
+    static const int sizes[][2] = {{5, 5}, {7, 7}, {8, 8}, {6, 9}, {2, 3}};
+    rng r = rng_new(test_seed());
+    for (int i = 0; i < LEN(MAXPOOL_CASES); i++)
+        for (int s = 0; s < LEN(sizes); s++)
+            for (int b = 0; b < LEN(CHANNELS); b++) {
+                const int *k = MAXPOOL_CASES[i];
+                if (k[0] > sizes[s][0] + 2 * k[2] || k[0] > sizes[s][1] + 2 * k[2])
+                    continue;
+                mc_pool_dims d = maxpool_dims(2, CHANNELS[b], sizes[s][0], sizes[s][1], k[0], k[1], k[2]);
+                tensor x = tensor_rand(&r, (long)d.n * d.c * d.h * d.w, -1, 1);
+                long count = (long)d.n * d.c * d.hout * d.wout;
+                tensor y = tensor_out(count);
+                mc_maxpool_fwd(&d, x.f, y.f);
+                ref_maxpool_fwd(&d, x.d, y.d);
+                expect_close(y.f, y.d, count, FWD_TOL, "maxpool c=%d %dx%d k=%d stride %d pad %d", d.c, d.h, d.w,
+                             d.k, d.stride, d.pad);
+                release_all();
+            }
 }
 
 Test(forward, subsample)
@@ -682,6 +740,38 @@ Test(backward, relu6)
 Test(backward, sigmoid)
 {
     check_unary_bwd(&SIGMOID);
+}
+
+Test(backward, silu)
+{
+    check_unary_bwd(&SILU);
+}
+
+Test(backward, hardswish)
+{
+    check_unary_bwd(&HARDSWISH);
+}
+
+Test(backward, hardsigmoid)
+{
+    check_unary_bwd(&HARDSIGMOID);
+}
+
+/* At the kinks, PyTorch's derivatives (torch 1.13, hardswish_backward and
+ * hardsigmoid_backward): hardswish -1/2 at -3 and 3/2 at 3, hardsigmoid 0 at
+ * both; and outside, 0 below and 1 (hardswish) above. */
+Test(backward, hard_kinks)
+{
+    const float x[] = {-3, 3, -4, 4, 0};
+    const float dy[] = {1, 1, 1, 1, 1};
+    const double swish[] = {-0.5, 1.5, 0, 1, 0.5}, sigm[] = {0, 0, 0, 0, 1.0 / 6};
+    float dx[5] = {0};
+    mc_hardswish_bwd(5, x, dy, dx);
+    expect_close(dx, swish, 5, FWD_TOL, "hardswish at its kinks");
+    for (int i = 0; i < 5; i++)
+        dx[i] = 0;
+    mc_hardsigmoid_bwd(5, x, dy, dx);
+    expect_close(dx, sigm, 5, FWD_TOL, "hardsigmoid at its kinks");
 }
 
 /* -- add and concat: several inputs -- */
@@ -938,6 +1028,79 @@ Test(backward, avgpool)
         snprintf(gc.name, sizeof gc.name, "avgpool %dx%d k=%d stride %d", d->h, d->w, d->k, d->stride);
         check_plane_bwd(&r, &gc, (long)d->n * d->c * d->h * d->w, (long)d->n * d->c * d->hout * d->wout);
     }
+}
+
+static double maxpool_loss(void *ctx)
+{
+    plane_ctx *m = ctx;
+    ref_maxpool_fwd(&m->pool, m->x.d, m->y.d);
+    return weighted_sum(&m->r, m->y.d);
+}
+
+static void maxpool_backward(void *ctx)
+{
+    plane_ctx *m = ctx;
+    mc_maxpool_bwd(&m->pool, m->x.f, m->r.f, grad_of(&m->dx));
+}
+
+Test(backward, maxpool)
+{
+    /* Distinct values (a shuffled ladder, steps of 2/n): no ties, and no
+     * finite-difference step crosses another value of its window. */
+    static const int sizes[][2] = {{7, 7}, {6, 5}, {4, 4}};
+    rng r = rng_new(test_seed());
+    for (int i = 0; i < LEN(MAXPOOL_CASES); i++)
+        for (int s = 0; s < LEN(sizes); s++) {
+            const int *k = MAXPOOL_CASES[i];
+            plane_ctx m = {.pool = maxpool_dims(2, 3, sizes[s][0], sizes[s][1], k[0], k[1], k[2])};
+            const mc_pool_dims *d = &m.pool;
+            grad_case gc = {.loss = maxpool_loss, .backward = maxpool_backward, .ctx = &m};
+            snprintf(gc.name, sizeof gc.name, "maxpool %dx%d k=%d stride %d pad %d", d->h, d->w, d->k, d->stride,
+                     d->pad);
+            long in = (long)d->n * d->c * d->h * d->w, out = (long)d->n * d->c * d->hout * d->wout;
+            wrt(&gc, "x", &m.x, &m.dx, tensor_new(in));
+            long *perm = pool_alloc((size_t)in * sizeof *perm);
+            for (long j = 0; j < in; j++)
+                perm[j] = j;
+            for (long j = in - 1; j > 0; j--) {
+                long q = (long)rng_uniform(&r, 0, (double)j + 1), t = perm[j];
+                q = q > j ? j : q;
+                perm[j] = perm[q];
+                perm[q] = t;
+            }
+            for (long j = 0; j < in; j++)
+                tensor_set(&m.x, j, (perm[j] + rng_uniform(&r, 0.2, 0.8)) * 2.0 / in - 1);
+            m.r = tensor_rand(&r, out, -1, 1);
+            m.y = tensor_new(out);
+            check_grad_case(&gc);
+            release_all();
+        }
+}
+
+/* Ties go to the first maximum in row-major window order, and a window of
+ * -inf to its first element inside the input: PyTorch's CPU kernel
+ * (F.max_pool2d's gradient, torch 1.13). */
+Test(backward, maxpool_ties)
+{
+    const float x[9] = {1, 2, 2, 2, 0, 1, 2, 2, 2};
+    const float dy[4] = {1, 1, 1, 1};
+    const double want[9] = {0, 2, 0, 1, 0, 0, 0, 1, 0};
+    float dx[9] = {0}, y[4];
+    mc_pool_dims d = maxpool_dims(1, 1, 3, 3, 2, 1, 0);
+    mc_maxpool_fwd(&d, x, y);
+    mc_maxpool_bwd(&d, x, dy, dx);
+    expect_close(dx, want, 9, FWD_TOL, "maxpool 2x2 stride 1 with ties");
+
+    float ninf[9], dx2[9] = {0};
+    const double want2[9] = {1, 1, 0, 1, 1, 0, 0, 0, 0}, ywant[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (int i = 0; i < 9; i++)
+        ninf[i] = -INFINITY;
+    d = maxpool_dims(1, 1, 3, 3, 3, 2, 1);
+    mc_maxpool_fwd(&d, ninf, y);
+    for (int i = 0; i < 4; i++)
+        cr_expect(y[i] == ywant[i], "maxpool of -inf: y[%d] = %g", i, y[i]);
+    mc_maxpool_bwd(&d, ninf, dy, dx2);
+    expect_close(dx2, want2, 9, FWD_TOL, "maxpool 3x3 stride 2 pad 1 of -inf");
 }
 
 Test(backward, subsample)

@@ -12,7 +12,8 @@ training step. This tool
 
   * rebuilds every conv, depthwise (Multiception: one depthwise conv per kernel
     size, outputs concatenated), mixconv, batchnorm and linear layer, and the
-    cheap elementwise ones (relu, relu6, sigmoid, add, avgpool), in PyTorch with
+    cheap ones (relu, relu6, sigmoid, silu, hardswish, hardsigmoid, add, avgpool,
+    maxpool), in PyTorch with
     the bench's batch and shapes on T threads, in NCHW and channels_last, and
     times forward and backward separately (time.perf_counter, warm-up, median
     of N). Inputs and weights require grad; backward is the autograd of
@@ -54,7 +55,7 @@ REPO = os.path.dirname(HERE)
 
 # ops whose PyTorch twin we build and time; anything else gets a "-" there
 TORCH_OPS = ("conv", "depthwise", "mixconv", "batchnorm", "linear",
-             "relu", "relu6", "sigmoid", "add", "avgpool")
+             "relu", "relu6", "sigmoid", "silu", "hardswish", "hardsigmoid", "add", "avgpool", "maxpool")
 # 4-D ops, for which NCHW and channels_last differ
 LAYOUTS = ("nchw", "channels_last")
 
@@ -166,8 +167,10 @@ def layer_input(layer, batch, prev=None):
         return [c // len(layer["kernels"]), h * s, w * s]
     if op == "linear":
         return [round(layer["flops_fwd"] / (2.0 * batch * c)), 1, 1]
-    if op in ("batchnorm", "relu", "relu6", "sigmoid", "add"):
+    if op in ("batchnorm", "relu", "relu6", "sigmoid", "silu", "hardswish", "hardsigmoid", "add"):
         return [c, h, w]
+    if op == "maxpool":
+        return list(layer["input"])
     if op == "avgpool" and prev is not None:
         return list(prev["output"])
     return None  # not needed: we do not build this op in PyTorch
@@ -228,12 +231,13 @@ def make_layer(torch, F, layer, batch, prev):
     if op == "linear":
         x = torch.randn(batch, cin * hin * win)
         return [x, param(cout, x.shape[1]), param(cout)], F.linear
-    if op == "relu":
-        return [x], F.relu
-    if op == "relu6":
-        return [x], F.relu6
-    if op == "sigmoid":
-        return [x], torch.sigmoid
+    activations = {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid, "silu": F.silu,
+                   "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid}
+    if op in activations:
+        return [x], activations[op]
+    if op == "maxpool":
+        k = layer["kernels"][0]
+        return [x], lambda x: F.max_pool2d(x, k, s, layer["pad"])
     if op == "add":
         return [x, torch.randn_like(x)], torch.add
     if op == "avgpool":

@@ -1,7 +1,8 @@
 m4_divert(-1)
-# Element-wise activations on C x H x W per image: relu, relu6, sigmoid.
-# The backward gets both the input and the output; each uses what its
-# derivative needs (relu and sigmoid the output, relu6 the input). It
+# Element-wise activations on C x H x W per image: relu, relu6, sigmoid,
+# silu, hardswish, hardsigmoid. The backward gets both the input and the
+# output; each uses what its derivative needs (relu and sigmoid the output,
+# the others the input). It
 # adds into dx, or stores when acc is 0 (the first writer of dx).
 # Constants: NAME, C, H, W.
 
@@ -38,10 +39,22 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 m4_define(`ACT_RELU', ``x[i] > 0 ? x[i] : 0', `y[i] > 0 ? dy[i] : 0'')
 m4_define(`ACT_RELU6', ``x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
 m4_define(`ACT_SIGMOID', ``1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
+# silu: PyTorch's derivative s (1 + x (1 - s)), s = sigmoid(x) (one expf
+# after common subexpressions). hardswish and hardsigmoid take PyTorch's
+# derivatives at the kinks: hardswish x/3 + 1/2 on [-3, 3] (-1/2 at -3,
+# 3/2 at 3), hardsigmoid 1/6 only inside (-3, 3).
+m4_define(`ACT_SIG_X', `(1 / (1 + expf(-x[i])))')
+m4_define(`ACT_RELU6_X3', `(x[i] + 3 > 0 ? (x[i] + 3 < 6 ? x[i] + 3 : 6) : 0)')
+m4_define(`ACT_SILU', ``x[i] * ACT_SIG_X', `dy[i] * ACT_SIG_X * (1 + x[i] * (1 - ACT_SIG_X))'')
+m4_define(`ACT_HARDSWISH', ``x[i] * ACT_RELU6_X3 / 6', `x[i] < -3 ? 0 : x[i] <= 3 ? dy[i] * (x[i] / 3 + 0.5f) : dy[i]'')
+m4_define(`ACT_HARDSIGMOID', ``ACT_RELU6_X3 / 6', `x[i] > -3 && x[i] < 3 ? dy[i] * (1.0f / 6) : 0'')
 
 m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', ACT_RELU)')
 m4_define(`MC_RELU6_KERNEL', `ACT_KERNEL(`relu6', ACT_RELU6)')
 m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', ACT_SIGMOID)')
+m4_define(`MC_SILU_KERNEL', `ACT_KERNEL(`silu', ACT_SILU)')
+m4_define(`MC_HARDSWISH_KERNEL', `ACT_KERNEL(`hardswish', ACT_HARDSWISH)')
+m4_define(`MC_HARDSIGMOID_KERNEL', `ACT_KERNEL(`hardsigmoid', ACT_HARDSIGMOID)')
 
 m4_define(`ACT_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
@@ -51,6 +64,9 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 m4_define(`MC_RELU_PROTO', `ACT_PROTO()')
 m4_define(`MC_RELU6_PROTO', `ACT_PROTO()')
 m4_define(`MC_SIGMOID_PROTO', `ACT_PROTO()')
+m4_define(`MC_SILU_PROTO', `ACT_PROTO()')
+m4_define(`MC_HARDSWISH_PROTO', `ACT_PROTO()')
+m4_define(`MC_HARDSIGMOID_PROTO', `ACT_PROTO()')
 
 m4_define(`ACT_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
 ')
@@ -59,10 +75,19 @@ m4_define(`ACT_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_DACT(O
 m4_define(`MC_RELU_STORES')
 m4_define(`MC_RELU6_STORES')
 m4_define(`MC_SIGMOID_STORES')
+m4_define(`MC_SILU_STORES')
+m4_define(`MC_HARDSWISH_STORES')
+m4_define(`MC_HARDSIGMOID_STORES')
 m4_define(`MC_RELU_CALL_FWD', `ACT_CALL_FWD()')
 m4_define(`MC_RELU6_CALL_FWD', `ACT_CALL_FWD()')
 m4_define(`MC_SIGMOID_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_SILU_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_HARDSWISH_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_HARDSIGMOID_CALL_FWD', `ACT_CALL_FWD()')
 m4_define(`MC_RELU_CALL_BWD', `ACT_CALL_BWD()')
 m4_define(`MC_RELU6_CALL_BWD', `ACT_CALL_BWD()')
 m4_define(`MC_SIGMOID_CALL_BWD', `ACT_CALL_BWD()')
+m4_define(`MC_SILU_CALL_BWD', `ACT_CALL_BWD()')
+m4_define(`MC_HARDSWISH_CALL_BWD', `ACT_CALL_BWD()')
+m4_define(`MC_HARDSIGMOID_CALL_BWD', `ACT_CALL_BWD()')
 m4_divert(0)m4_dnl

@@ -3,7 +3,7 @@ m4_divert(-1)
 # no padding, taps unrolled) and subsampling (ShakeNet shifted shortcut:
 # rows and columns OFFSET, OFFSET+S, ..., zero past the edge; VH x VW of
 # the HO x WO outputs read the input). Constants: NAME, C, H, W, HO, WO, S,
-# K (avgpool), OFFSET, VH, VW (subsample).
+# K (avgpool, maxpool), PAD (maxpool), OFFSET, VH, VW (subsample).
 
 m4_define(`POOL_IN', `m4_eval(H * W)')
 m4_define(`POOL_OUT', `m4_eval(HO * WO)')
@@ -58,6 +58,66 @@ MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 }
 ')
 
+# Max pooling, K x K windows with stride S and padding PAD read as -inf
+# (PyTorch's MaxPool2d): the first maximum in row-major window order wins
+# (a later equal value does not, a NaN does), as in PyTorch's CPU kernel.
+# The backward finds that element again from the saved input instead of
+# keeping indices: the runtime keeps every activation for training, the
+# scan is as cheap as the forward, and an index area would cost 4 bytes per
+# output in the plan and one more stream forward. MP_SCAN(plane, oy, ox)
+# leaves the first maximum in best and its offset in at; without padding
+# every tap is inside, so the bounds tests are left out.
+m4_define(`MP_SCAN',
+`                float best = -INFINITY;
+                int at = -1;
+                for (int ky = 0; ky < K; ky++) {
+                    const int iy = oy * S + ky - PAD;
+m4_ifelse(PAD, 0, `', `                    if (iy < 0 || iy >= H)
+                        continue;
+')m4_dnl
+                    for (int kx = 0; kx < K; kx++) {
+                        const int ix = ox * S + kx - PAD;
+m4_ifelse(PAD, 0, `', `                        if (ix < 0 || ix >= W)
+                            continue;
+')m4_dnl
+                        const float v = $1[iy * W + ix];
+                        if (v > best || v != v || at < 0) {
+                            best = v;
+                            at = iy * W + ix;
+                        }
+                    }
+                }
+')
+
+m4_define(`MC_MAXPOOL_KERNEL',
+`/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
+void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
+{
+    MC_OMP_FOR
+    for (long p = 0; p < n * C; p++) {
+        const float *restrict plane = x + p * POOL_IN;
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++) {
+MP_SCAN(plane)m4_dnl
+                y[p * POOL_OUT + oy * WO + ox] = best;
+            }
+    }
+}
+
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx)
+{
+    MC_OMP_FOR
+    for (long p = 0; p < n * C; p++) {
+        const float *restrict plane = x + p * POOL_IN;
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++) {
+MP_SCAN(plane)m4_dnl
+                dx[p * POOL_IN + at] += dy[p * POOL_OUT + oy * WO + ox];
+            }
+    }
+}
+')
+
 m4_define(`MC_SUBSAMPLE_KERNEL',
 `/* NAME: rows and columns OFFSET, OFFSET+S, ... of C channels of H`'x`'W -> HO`'x`'WO */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
@@ -82,12 +142,19 @@ m4_define(`POOL_PROTO',
 void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx);
 ')
 m4_define(`MC_AVGPOOL_PROTO', `POOL_PROTO()')
+m4_define(`MC_MAXPOOL_PROTO',
+`void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx);
+')
 m4_define(`MC_SUBSAMPLE_PROTO', `POOL_PROTO()')
 m4_define(`POOL_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
 ')
 m4_define(`POOL_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT), MC_DACT(IN0));
 ')
 m4_define(`MC_AVGPOOL_CALL_FWD', `POOL_CALL_FWD()')
+m4_define(`MC_MAXPOOL_CALL_FWD', `POOL_CALL_FWD()')
+m4_define(`MC_MAXPOOL_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_DACT(OUT), MC_DACT(IN0));
+')
 m4_define(`MC_SUBSAMPLE_CALL_FWD', `POOL_CALL_FWD()')
 m4_define(`MC_AVGPOOL_CALL_BWD', `POOL_CALL_BWD()')
 m4_define(`MC_SUBSAMPLE_CALL_BWD', `POOL_CALL_BWD()')

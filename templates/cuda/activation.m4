@@ -1,5 +1,6 @@
 m4_divert(-1)
-# Element-wise activations on C x H x W per image (relu, relu6, sigmoid),
+# Element-wise activations on C x H x W per image (relu, relu6, sigmoid,
+# silu, hardswish, hardsigmoid),
 # with the expressions of the C template. Constants: NAME, C, H, W.
 m4_include(`../c/activation.m4')m4_divert(-1)
 
@@ -33,6 +34,9 @@ void NAME`'_cu_bwd(int host, int n, const float *x, const float *y, const float 
 m4_define(`MC_RELU_KERNEL', `CACT_KERNEL(`relu', ACT_RELU)')
 m4_define(`MC_RELU6_KERNEL', `CACT_KERNEL(`relu6', ACT_RELU6)')
 m4_define(`MC_SIGMOID_KERNEL', `CACT_KERNEL(`sigmoid', ACT_SIGMOID)')
+m4_define(`MC_SILU_KERNEL', `CACT_KERNEL(`silu', ACT_SILU)')
+m4_define(`MC_HARDSWISH_KERNEL', `CACT_KERNEL(`hardswish', ACT_HARDSWISH)')
+m4_define(`MC_HARDSIGMOID_KERNEL', `CACT_KERNEL(`hardsigmoid', ACT_HARDSIGMOID)')
 
 m4_define(`CACT_PROTO',
 `void NAME`'_cu_fwd(int host, int n, const float *x, float *y);
@@ -41,6 +45,9 @@ void NAME`'_cu_bwd(int host, int n, const float *x, const float *y, const float 
 m4_define(`MC_RELU_PROTO', `CACT_PROTO()')
 m4_define(`MC_RELU6_PROTO', `CACT_PROTO()')
 m4_define(`MC_SIGMOID_PROTO', `CACT_PROTO()')
+m4_define(`MC_SILU_PROTO', `CACT_PROTO()')
+m4_define(`MC_HARDSWISH_PROTO', `CACT_PROTO()')
+m4_define(`MC_HARDSIGMOID_PROTO', `CACT_PROTO()')
 
 m4_define(`CACT_CALL_FWD', `    NAME`'_cu_fwd(host, n, MC_ACT(IN0), MC_ACT(OUT));
 ')
@@ -49,7 +56,13 @@ m4_define(`CACT_CALL_BWD', `    NAME`'_cu_bwd(host, n, MC_ACT(IN0), MC_ACT(OUT),
 m4_define(`MC_RELU_CALL_FWD', `CACT_CALL_FWD()')
 m4_define(`MC_RELU6_CALL_FWD', `CACT_CALL_FWD()')
 m4_define(`MC_SIGMOID_CALL_FWD', `CACT_CALL_FWD()')
+m4_define(`MC_SILU_CALL_FWD', `CACT_CALL_FWD()')
+m4_define(`MC_HARDSWISH_CALL_FWD', `CACT_CALL_FWD()')
+m4_define(`MC_HARDSIGMOID_CALL_FWD', `CACT_CALL_FWD()')
 m4_define(`MC_RELU_CALL_BWD', `CACT_CALL_BWD()')
 m4_define(`MC_RELU6_CALL_BWD', `CACT_CALL_BWD()')
 m4_define(`MC_SIGMOID_CALL_BWD', `CACT_CALL_BWD()')
+m4_define(`MC_SILU_CALL_BWD', `CACT_CALL_BWD()')
+m4_define(`MC_HARDSWISH_CALL_BWD', `CACT_CALL_BWD()')
+m4_define(`MC_HARDSIGMOID_CALL_BWD', `CACT_CALL_BWD()')
 m4_divert(0)m4_dnl

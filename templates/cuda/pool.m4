@@ -1,9 +1,12 @@
 m4_divert(-1)
 # Average pooling (global when K is 0, else K x K windows, stride S, no
-# padding, taps unrolled as in the C template) and subsampling. The window
-# backward gathers each input gradient from the windows that cover it.
-# Constants: NAME, C, H, W, HO, WO, S, K (avgpool), OFFSET, VH, VW
-# (subsample).
+# padding, taps unrolled as in the C template), max pooling (the C
+# template's scan, MP_SCAN) and subsampling. The window backwards gather
+# each input gradient from the windows that cover it: max pooling adds the
+# output gradient of each covering window whose first maximum it is.
+# Constants: NAME, C, H, W, HO, WO, S, K (avgpool, maxpool), PAD (maxpool),
+# OFFSET, VH, VW (subsample).
+m4_include(`../c/pool.m4')m4_divert(-1)
 
 m4_define(`CPOOL_IN', `m4_eval(H * W)')
 m4_define(`CPOOL_OUT', `m4_eval(HO * WO)')
@@ -53,6 +56,41 @@ CU_MAP(NAME`'_bwd, n * m4_eval(C * H * W)L, `int n, const float *dy, float *dx',
         dx[i] += NAME`'_grad_at(dy + p * CPOOL_OUT, (int)(i % CPOOL_IN) / W, (int)(i % CPOOL_IN) % W);
 ')')
 
+m4_define(`MC_MAXPOOL_KERNEL',
+`/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
+MC_CU_HD static inline int NAME`'_argmax(const float *plane, int oy, int ox)
+{
+MP_SCAN(plane)m4_dnl
+    return at;
+}
+
+CU_MAP(NAME`'_fwd, n * m4_eval(C * HO * WO)L, `int n, const float *x, float *y', `n, x, y',
+`        const long p = i / CPOOL_OUT;
+        const int oy = (int)(i % CPOOL_OUT) / WO, ox = (int)(i % CPOOL_OUT) % WO;
+        y[i] = x[p * CPOOL_IN + NAME`'_argmax(x + p * CPOOL_IN, oy, ox)];
+')
+MC_CU_HD static inline float NAME`'_grad_at(const float *xp, const float *dyp, int iy, int ix)
+{
+    float s = 0.0f;
+CU_GATHER(K, PAD, S, HO, WO, `if (NAME`'_argmax(xp, oy, ox) == iy * W + ix) s += dyp[oy * WO + ox];')m4_dnl
+    return s;
+}
+
+CU_MAP(NAME`'_bwd, n * m4_eval(C * H * W)L, `int n, const float *x, const float *dy, float *dx', `n, x, dy, dx',
+`        const long p = i / CPOOL_IN;
+        dx[i] += NAME`'_grad_at(x + p * CPOOL_IN, dy + p * CPOOL_OUT, (int)(i % CPOOL_IN) / W, (int)(i % CPOOL_IN) % W);
+')
+void NAME`'_cu_fwd(int host, int n, const float *x, float *y)
+{
+    CU_MAP_RUN(NAME`'_fwd, n * m4_eval(C * HO * WO)L, `n, x, y');
+}
+
+void NAME`'_cu_bwd(int host, int n, const float *x, const float *dy, float *dx)
+{
+    CU_MAP_RUN(NAME`'_bwd, n * m4_eval(C * H * W)L, `n, x, dy, dx');
+}
+')
+
 m4_define(`MC_SUBSAMPLE_KERNEL',
 `/* NAME: rows and columns OFFSET, OFFSET+S, ... of C channels of H`'x`'W -> HO`'x`'WO */
 CU_MAP(NAME`'_fwd, n * m4_eval(C * HO * WO)L, `int n, const float *x, float *y', `n, x, y',
@@ -83,12 +121,19 @@ void NAME`'_cu_bwd(int host, int n, const float *dy, float *dx);
 ')
 m4_define(`MC_AVGPOOL_PROTO', `CPOOL_PROTO()')
 m4_define(`MC_SUBSAMPLE_PROTO', `CPOOL_PROTO()')
+m4_define(`MC_MAXPOOL_PROTO',
+`void NAME`'_cu_fwd(int host, int n, const float *x, float *y);
+void NAME`'_cu_bwd(int host, int n, const float *x, const float *dy, float *dx);
+')
 m4_define(`CPOOL_CALL_FWD', `    NAME`'_cu_fwd(host, n, MC_ACT(IN0), MC_ACT(OUT));
 ')
 m4_define(`CPOOL_CALL_BWD', `    NAME`'_cu_bwd(host, n, MC_DACT(OUT), MC_DACT(IN0));
 ')
 m4_define(`MC_AVGPOOL_CALL_FWD', `CPOOL_CALL_FWD()')
 m4_define(`MC_SUBSAMPLE_CALL_FWD', `CPOOL_CALL_FWD()')
+m4_define(`MC_MAXPOOL_CALL_FWD', `CPOOL_CALL_FWD()')
+m4_define(`MC_MAXPOOL_CALL_BWD', `    NAME`'_cu_bwd(host, n, MC_ACT(IN0), MC_DACT(OUT), MC_DACT(IN0));
+')
 m4_define(`MC_AVGPOOL_CALL_BWD', `CPOOL_CALL_BWD()')
 m4_define(`MC_SUBSAMPLE_CALL_BWD', `CPOOL_CALL_BWD()')
 m4_divert(0)m4_dnl

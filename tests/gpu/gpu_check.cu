@@ -353,7 +353,7 @@ static const char *kind_name(mc_layer_kind k)
 {
     static const char *const names[] = {"conv", "depthwise", "mixconv", "batchnorm", "relu", "relu6", "sigmoid",
                                         "identity", "add", "concat", "scale", "avgpool", "subsample", "linear",
-                                        "dropout", "shake"};
+                                        "dropout", "shake", "maxpool", "silu", "hardswish", "hardsigmoid"};
     return names[k];
 }
 
