@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,13 @@
 
 #include "arena.h"
 #include "compile.h"
+#include "mc_cpu.h"
 #include "doc.h"
 #include "emit.h"
 #include "graph.h"
 #include "plan.h"
 #include "summary.h"
+#include "tune.h"
 #include "verify.h"
 
 #ifndef MCGEN_VERSION
@@ -33,13 +36,14 @@ static const char usage_main[] =
     "  emit MODEL.mcn      write the specialized C (and CUDA) sources of a model\n"
     "  build MODEL.mcn     emit and compile a standalone classifier executable\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
+    "  tune MODEL.mcn      measure the candidate kernel forms of a model here\n"
     "  targets             the CPU targets of --cpu (docs/targets.md)\n"
     "\n"
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
 
 static const char usage_build[] =
     "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--cpu CPU]\n"
-    "                   [--generic] [--no-fuse] -o EXE\n"
+    "                   [--generic] [--no-fuse] [--tune FILE] -o EXE\n"
     "\n"
     "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
     "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
@@ -50,6 +54,7 @@ static const char usage_build[] =
     "  --cpu CPU        the CPU the C kernels are for: native (default: the best this\n"
     "                   machine runs), avx512, avx2, neon or portable (docs/targets.md)\n"
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
+    "  --tune FILE      the kernel forms mcgen tune measured fastest, for its rules\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
     "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
     "                   folded into the conv or applied by the add after it or\n"
@@ -79,7 +84,7 @@ static const char usage_summary[] =
 
 static const char usage_emit[] =
     "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--cpu CPU]\n"
-    "                  [--no-fuse] -o DIR\n"
+    "                  [--no-fuse] [--tune FILE] -o DIR\n"
     "\n"
     "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
     "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
@@ -95,6 +100,7 @@ static const char usage_emit[] =
     "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
     "                   folded into the conv or applied by the add after it or\n"
     "                   taking its statistics from the conv before it\n"
+    "  --tune FILE      the kernel forms mcgen tune measured fastest, for its rules\n"
     "  -o DIR           the folder to write (created if missing)\n"
     "  -h, --help       this help\n"
     "\n"
@@ -141,10 +147,15 @@ typedef struct model_args {
     const char *json_path; /* --json FILE; NULL or "-": stdout */
     const char *cpu_name; /* --cpu, "native" by default */
     const mc_target *cpu;
+    const char *tune;     /* --tune FILE */
+    const mc_tuned_form *tuned; /* forms for the C plan instead of its rules' (from tune, or mcgen tune's) */
+    int ntuned;
+    int threads, batch, iters; /* mcgen tune's measurements */
     bool json, no_fuse, generic;
 } model_args;
 
-enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16, OPT_CPU = 32 };
+enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16, OPT_CPU = 32, OPT_TUNE = 64,
+       OPT_MEASURE = 128 };
 
 /* Returns -1 when the command should go on, else the exit status. */
 static int parse_model_args(int argc, char **argv, const char *cmd, const char *usage, unsigned allowed,
@@ -155,6 +166,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         {"input", required_argument, NULL, 'i'}, {"json", optional_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'}, {"no-fuse", no_argument, NULL, 'f'},
         {"generic", no_argument, NULL, 'g'},     {"cpu", required_argument, NULL, 'u'},
+        {"tune", required_argument, NULL, 'T'},  {"threads", required_argument, NULL, 'H'},
+        {"batch", required_argument, NULL, 'B'}, {"iters", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     memset(ma, 0, sizeof *ma);
@@ -167,7 +180,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE
-                      : c == 'g' ? OPT_GENERIC : c == 'u' ? OPT_CPU : 0;
+                      : c == 'g' ? OPT_GENERIC : c == 'u' ? OPT_CPU : c == 'T' ? OPT_TUNE
+                      : c == 'H' || c == 'B' || c == 'I' ? OPT_MEASURE : 0;
         if (need && !(allowed & need)) {
             /* by its name: argv[optind - 1] is its value when given apart */
             char name[32] = "-o";
@@ -207,6 +221,15 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
             if (!(ma->cpu = mc_target_find(optarg)))
                 return usage_error(cmd, "bad --cpu '%s'; expected " MC_TARGET_NAMES, optarg);
             ma->cpu_name = optarg;
+            break;
+        case 'T': ma->tune = optarg; break;
+        case 'H':
+        case 'B':
+        case 'I':
+            if (!parse_int(optarg, 1, c == 'B' ? 4096 : 1024, &v))
+                return usage_error(cmd, c == 'B' ? "bad --batch '%s'; expected an integer from 1 to 4096"
+                                                 : "bad count '%s'; expected an integer from 1 to 1024", optarg);
+            *(c == 'H' ? &ma->threads : c == 'B' ? &ma->batch : &ma->iters) = (int)v;
             break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -307,6 +330,13 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
      * same layer slots); the descriptor is C's. */
     const bool cuda_only = strcmp(ma->target, "cuda") == 0;
     mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .target = ma->cpu};
+    int ntuned = ma->ntuned;
+    const mc_tuned_form *tuned = ma->tune ? mc_tune_read(a, ma->tune, mc_plan_model(a, m, &po), &ntuned, err, errlen)
+                                          : ma->tuned;
+    if (ma->tune && !tuned)
+        return false;
+    if (!cuda_only && !ma->no_fuse)
+        po.tuned = tuned, po.ntuned = ntuned;
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
@@ -333,7 +363,8 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
 static int cmd_emit(int argc, char **argv)
 {
     model_args ma;
-    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU, &ma);
+    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU | OPT_TUNE,
+                              &ma);
     if (rc >= 0)
         return rc;
     arena *a = arena_new();
@@ -382,48 +413,34 @@ static const char *build_text(arena *a, const char *cc, const char *cflags, bool
     return t;
 }
 
-static int cmd_build(int argc, char **argv)
+/* Emits the model into a scratch folder and compiles it into ma->out;
+ * false with err set. */
+static bool build_exe(arena *a, mc_model *m, model_args *ma, char *err, size_t errlen)
 {
-    model_args ma;
-    int rc = parse_model_args(argc, argv, "build", usage_build,
-                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU, &ma);
-    if (rc >= 0)
-        return rc;
-    if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
-        fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
-                ma.target);
-        return 1;
-    }
-    arena *a = arena_new();
-    mc_model *m = load_or_report(a, &ma);
-    if (!m) {
-        arena_free(a);
-        return 1;
-    }
     const char *cc = getenv("CC"), *cflags = getenv("MCGEN_CFLAGS");
     cc = cc && *cc ? cc : MCGEN_CC_DEFAULT; /* the compiler the runtime was built with, its OpenMP flags too */
-    cflags = arena_printf(a, "%s %s", mc_target_flags(ma.cpu_name), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
+    cflags = arena_printf(a, "%s %s", mc_target_flags(ma->cpu_name), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
     const char *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    char err[1024];
     bool ok = mkdtemp(scratch) != NULL;
     if (!ok)
-        snprintf(err, sizeof err, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
+        snprintf(err, errlen, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
     const char *src = arena_printf(a, "%s/src", scratch);
     /* A CUDA build holds both targets: the C step is its --device cpu. */
-    const bool cuda = strcmp(ma.target, "c") != 0;
+    const bool cuda = strcmp(ma->target, "c") != 0;
     if (cuda)
-        ma.target = "all";
-    mc_emit_options eo = {.main = true, .generic = ma.generic, .cuda = cuda, .build = build_text(a, cc, cflags, ma.generic)};
+        ma->target = "all";
+    mc_emit_options eo = {.main = true, .generic = ma->generic, .cuda = cuda,
+                          .build = build_text(a, cc, cflags, ma->generic)};
     const char *const *files = NULL;
     int nfiles = 0;
-    ok = ok && emit_sources(a, m, &ma, &eo, src, src, &files, &nfiles, err, sizeof err);
+    ok = ok && emit_sources(a, m, ma, &eo, src, src, &files, &nfiles, err, errlen);
     if (ok) {
         mc_compile_job job = {
             .cc = cc, .cflags = cflags, .src_dir = src, .files = files, .nfiles = nfiles,
             .include_dir = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR),
             .runtime_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_runtime.a", MCGEN_RUNTIME_LIB),
-            .libs = MCGEN_RUNTIME_LIBS, .exe = ma.out,
+            .libs = MCGEN_RUNTIME_LIBS, .exe = ma->out,
         };
         if (cuda) {
             const char *nvflags = getenv("MCGEN_NVFLAGS");
@@ -433,8 +450,184 @@ static int cmd_build(int argc, char **argv)
             job.cuda_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_cuda.a", MCGEN_CUDA_LIB);
             job.cuda_libs = MCGEN_CUDA_LIBS;
         }
-        ok = mc_compile(a, &job, err, sizeof err);
+        ok = mc_compile(a, &job, err, errlen);
     }
+    remove_tree(a, scratch);
+    return ok;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    model_args ma;
+    int rc = parse_model_args(argc, argv, "build", usage_build,
+                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU | OPT_TUNE, &ma);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
+        fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
+                ma.target);
+        return 1;
+    }
+    arena *a = arena_new();
+    mc_model *m = load_or_report(a, &ma);
+    char err[1024];
+    const bool ok = m && build_exe(a, m, &ma, err, sizeof err);
+    if (m && !ok)
+        fprintf(stderr, "%s\n", err);
+    arena_free(a);
+    return ok ? 0 : 1;
+}
+
+static const char usage_tune[] =
+    "usage: mcgen tune MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--cpu CPU]\n"
+    "                  [--threads N] [--batch B] [--iters I] -o FILE\n"
+    "\n"
+    "Measures, on this machine, the forms each conv and depthwise layer can take where the\n"
+    "planner's rules cannot know the fastest (channels-last or planar passes, one product\n"
+    "per group or plane by plane): a few builds of the model, build v giving every layer its\n"
+    "v-th candidate, each checked against the generic kernels (EXE check) and then timed\n"
+    "layer by layer (EXE bench --layers); each layer keeps its cheapest candidate, counting\n"
+    "the layers whose fusions its form decides. Writes the choices to FILE, for\n"
+    "mcgen emit/build --tune FILE, and prints the tuned step against the rules' one.\n"
+    "\n"
+    "  --conv, --classes, --input, --cpu   as for build\n"
+    "  --threads N      threads of the measurements (default 1)\n"
+    "  --batch B        images per step (default 32)\n"
+    "  --iters I        timed repetitions of each layer (default 5)\n"
+    "  -o FILE          the tune file to write (replaced only when tuning succeeds)\n"
+    "  -h, --help       this help\n";
+
+/* Runs argv with its output into `out` (or /dev/null); true when it exits 0. */
+static bool run_quiet(char *const argv[], const char *out)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(out ? out : "/dev/null", "w", stdout);
+        if (!f || !freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The median generated step of `bench --generated-only` (its output in
+ * `out`), in seconds; < 0 when it ran badly. */
+static double bench_step(arena *a, const char *exe, const model_args *ma, const char *out)
+{
+    char *argv[] = {(char *)exe, "bench", "--generated-only", "--threads", arena_printf(a, "%d", ma->threads),
+                    "--batch", arena_printf(a, "%d", ma->batch), "--iters", arena_printf(a, "%d", ma->iters), NULL};
+    if (!run_quiet(argv, out))
+        return -1;
+    FILE *f = fopen(out, "r");
+    char line[512];
+    double ms = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "training step: generated %lf ms", &ms) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return ms / 1e3;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    const double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static int cmd_tune(int argc, char **argv)
+{
+    model_args ma;
+    int rc = parse_model_args(argc, argv, "tune", usage_tune, OPT_OUT | OPT_CPU | OPT_MEASURE, &ma);
+    if (rc >= 0)
+        return rc;
+    ma.threads = ma.threads ? ma.threads : 1, ma.batch = ma.batch ? ma.batch : 32, ma.iters = ma.iters ? ma.iters : 5;
+    char why[256];
+    if (!mc_cpu_runs(ma.cpu->name, why, sizeof why)) {
+        fprintf(stderr, "mcgen tune: error: --cpu %s: %s; tune where the kernels run\n", ma.cpu->name, why);
+        return 1;
+    }
+    arena *a = arena_new();
+    mc_model *m = load_or_report(a, &ma);
+    if (!m) {
+        arena_free(a);
+        return 1;
+    }
+    const char *file = ma.out, *tmpdir = getenv("TMPDIR");
+    char *scratch = arena_printf(a, "%s/mcgen-tune.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char err[1024] = "";
+    bool ok = mkdtemp(scratch) != NULL;
+    if (!ok)
+        snprintf(err, sizeof err, "mcgen tune: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
+    mc_plan_options po = {.target = ma.cpu};
+    mc_tuning *t = mc_tune_begin(a, mc_plan_model(a, m, &po));
+    const char *exes[MC_FORM_CANDIDATES + 1];
+    /* Build v, checked, timed layer by layer; build 0 is the rules'. */
+    for (int v = 0; ok && v < t->nbuilds; v++) {
+        ma.tuned = mc_tune_build_forms(a, t, v, &ma.ntuned);
+        ma.out = exes[v] = arena_printf(a, "%s/build%d", scratch, v);
+        const char *times = arena_printf(a, "%s/times%d", scratch, v);
+        printf("build %d of %d: ", v + 1, t->nbuilds);
+        fflush(stdout);
+        ok = build_exe(a, m, &ma, err, sizeof err);
+        char *check[] = {(char *)ma.out, "check", "--batch", "4", "--threads", arena_printf(a, "%d", ma.threads), NULL};
+        char *bench[] = {(char *)ma.out, "bench", "--layers", "--generated-only", "--threads",
+                         arena_printf(a, "%d", ma.threads), "--batch", arena_printf(a, "%d", ma.batch), "--iters",
+                         arena_printf(a, "%d", ma.iters), "--times", (char *)times, NULL};
+        if (ok && !run_quiet(check, NULL)) {
+            /* never timed: its candidates keep no cost, so none is chosen */
+            printf("fails the check against the generic kernels (%s check): left out\n", ma.out);
+            exes[v] = NULL;
+            continue;
+        }
+        ok = ok && run_quiet(bench, NULL) && mc_tune_record(a, t, v, times, err, sizeof err);
+        if (ok)
+            printf("checked and timed\n");
+        else if (!*err)
+            snprintf(err, sizeof err, "mcgen tune: error: %s bench failed", ma.out);
+    }
+    ok = ok && exes[0]; /* the rules' build must pass its check */
+    if (!ok && !*err)
+        snprintf(err, sizeof err, "mcgen tune: error: the rules' build of %s fails its check against the generic "
+                                  "kernels: run %s check", m->name, exes[0] ? exes[0] : "it");
+    /* The tuned build against the rules', whole steps in turn. */
+    const char *note = NULL;
+    if (ok) {
+        ma.tuned = mc_tune_choose(a, t, &ma.ntuned);
+        bool rules = true;
+        for (int i = 0; i < t->nlayers; i++)
+            rules = rules && t->layers[i].best == 0;
+        if (rules)
+            note = "every layer's rules form measured fastest: the tuned build is the rules' one";
+    }
+    if (ok && !note) {
+        ma.out = arena_printf(a, "%s/tuned", scratch);
+        char *check[] = {(char *)ma.out, "check", "--batch", "4", NULL};
+        ok = build_exe(a, m, &ma, err, sizeof err);
+        if (ok && !run_quiet(check, NULL)) {
+            snprintf(err, sizeof err, "mcgen tune: error: the tuned build fails its check against the generic kernels");
+            ok = false;
+        }
+        double steps[2][3];
+        for (int round = 0; ok && round < 3; round++)
+            for (int s = 0; ok && s < 2; s++) {
+                steps[s][round] = bench_step(a, s ? ma.out : exes[0], &ma, arena_printf(a, "%s/step", scratch));
+                ok = steps[s][round] > 0;
+            }
+        if (ok) {
+            qsort(steps[0], 3, sizeof(double), cmp_double);
+            qsort(steps[1], 3, sizeof(double), cmp_double);
+            note = arena_printf(a, "step %.2f ms tuned, %.2f ms by the rules: %.3fx (medians of 3 in turn)",
+                                1e3 * steps[1][1], 1e3 * steps[0][1], steps[0][1] / steps[1][1]);
+        } else if (!*err)
+            snprintf(err, sizeof err, "mcgen tune: error: timing the tuned step failed");
+    }
+    if (ok)
+        printf("%s\n", note);
+    ok = ok && mc_tune_write(t, file, note, ma.threads, ma.batch, err, sizeof err);
     if (!ok)
         fprintf(stderr, "%s\n", err);
     remove_tree(a, scratch);
@@ -478,7 +671,7 @@ static int cmd_targets(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error(NULL, "%s", "expected a command (summary, emit, build, ops, targets)");
+        return usage_error(NULL, "%s", "expected a command (summary, emit, build, tune, ops, targets)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
@@ -496,6 +689,8 @@ int main(int argc, char **argv)
         return cmd_build(argc - 1, argv + 1);
     if (strcmp(cmd, "targets") == 0)
         return cmd_targets(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs("usage: mcgen ops\n\nPrints the description language's ops, their keys and the init rules, as "
@@ -507,5 +702,5 @@ int main(int argc, char **argv)
         doc_ops_markdown(stdout);
         return 0;
     }
-    return usage_error(NULL, "unknown command '%s'; expected summary, emit, build, ops or targets", cmd);
+    return usage_error(NULL, "unknown command '%s'; expected summary, emit, build, tune, ops or targets", cmd);
 }

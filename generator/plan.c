@@ -269,37 +269,122 @@ static bool grouped_products(const mc_conv_shape *c)
  * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
  * 1.56x faster than the transposes); the input gradient takes the
  * channels-last form on planes up to 28 x 28 or strided. */
-mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
+/* What a conv can take on target t: every flag its templates render
+ * within the budgets (a thread's scratch on its stack), before the rules
+ * choose. */
+static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
 {
-    const mc_target *t = p->opt.target;
     const mc_shape in = c->in, o = c->out;
     const long long vl = t->lanes, l2f = t->l2 / 4, pix = (long long)o.h * o.w, cpix = in.c * pix;
     const bool s1 = c->stride == 1;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
     const bool shifted = c->groups == 1 && s1 && c->k > 1 && c->pad <= c->k - 1;
-    const bool lanes_in = in.c % vl == 0, lanes_both = lanes_in && o.c % vl == 0;
+    const bool lanes_in = in.c % vl == 0, cl = lanes_in && o.c % vl == 0 && (shifted || point);
     /* the channels-last image of a thread: padded, or its pixels gathered when strided */
     const long long xt = s1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
     /* the output gradient padded by k - 1 - pad, channels last, and the pixels of the input gradient */
     const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * o.c : pix * o.c;
     const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
     mc_form f = {0};
-    f.planes = c->groups > 1 && !grouped_products(c);
     f.dw_own = xt <= l2f;
-    f.pw_planar = point && s1 && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
-    const bool cl = lanes_both && (shifted || point) && !f.pw_planar;
+    f.pw_planar = point && s1;
     f.cl_fwd = cl && xt + o.c * pix + (s1 ? 0 : cpix) <= l2f;
-    f.cl_dx = cl && (!s1 || dx_pix <= 784) && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
+    f.cl_dx = cl && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
     f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
+    f.planes = c->groups > 1;
     return f;
+}
+
+/* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
+ * pointwise (1x1, no padding) kinds take channels-last products where
+ * their channels fill whole vectors and a thread's scratch fits the
+ * budget: no lane is lost past the end of a row or plane. Measured (1
+ * thread, batch 128, kernels alternated call by call; conv.m4 tells more):
+ * a pointwise forward at stride 1 whose planes fill their vectors but for
+ * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
+ * 1.56x faster than the transposes); the input gradient takes the
+ * channels-last form on planes up to 28 x 28 or strided. */
+mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
+{
+    const mc_form r = conv_reach(p->opt.target, c);
+    const long long vl = p->opt.target->lanes, pix = (long long)c->out.h * c->out.w;
+    const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
+    mc_form f = {0};
+    f.planes = r.planes && !grouped_products(c);
+    f.dw_own = r.dw_own;
+    f.pw_planar = r.pw_planar && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
+    f.cl_fwd = r.cl_fwd && !f.pw_planar;
+    f.cl_dx = r.cl_dx && !f.pw_planar && (c->stride != 1 || dx_pix <= 784);
+    f.cl_dw = r.cl_dw;
+    return f;
+}
+
+static mc_conv_shape conv_shape(const mc_model *m, const mc_node *n)
+{
+    return (mc_conv_shape){m->nodes[n->inputs[0]].shape, n->shape, n->k, n->pad, n->stride, n->groups};
+}
+
+static bool same_form(mc_form a, mc_form b)
+{
+    return a.dw_cl == b.dw_cl && a.cl_fwd == b.cl_fwd && a.cl_dx == b.cl_dx && a.cl_dw == b.cl_dw &&
+           a.dw_own == b.dw_own && a.pw_planar == b.pw_planar && a.planes == b.planes;
+}
+
+static int add_candidate(mc_form *out, int count, mc_form f)
+{
+    for (int i = 0; i < count; i++)
+        if (same_form(out[i], f))
+            return count;
+    out[count] = f;
+    return count + 1;
+}
+
+/* The rules' choice, then: a conv every channels-last pass it reaches, or
+ * none, or the filter gradient's alone; a grouped one the other of planes
+ * and products; a depthwise the planar form where the rules took
+ * channels-last (they take it wherever it renders). */
+int mc_plan_form_candidates(const mc_plan *p, const mc_node *n, mc_form out[MC_FORM_CANDIDATES])
+{
+    if (n->op->code == OP_DEPTHWISE) {
+        out[0] = mc_plan_form(p, n, 0);
+        return add_candidate(out, 1, (mc_form){0});
+    }
+    if (n->op->code != OP_CONV)
+        return 0;
+    const mc_conv_shape c = conv_shape(p->m, n);
+    const mc_form rules = mc_plan_conv_form(p, &c), r = conv_reach(p->opt.target, &c);
+    int count = 0;
+    out[count++] = rules;
+    mc_form all = rules, none = rules, dw_only = rules, flip = rules;
+    all.cl_fwd = r.cl_fwd, all.cl_dx = r.cl_dx, all.cl_dw = r.cl_dw, all.pw_planar = false;
+    none.cl_fwd = none.cl_dx = none.cl_dw = false, none.pw_planar = r.pw_planar;
+    dw_only.cl_fwd = dw_only.cl_dx = false, dw_only.cl_dw = r.cl_dw, dw_only.pw_planar = r.pw_planar;
+    flip.planes = r.planes && !rules.planes;
+    count = add_candidate(out, count, all);
+    count = add_candidate(out, count, none);
+    count = add_candidate(out, count, r.planes ? flip : dw_only);
+    return count;
+}
+
+bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
+{
+    mc_form c[MC_FORM_CANDIDATES];
+    const int count = mc_plan_form_candidates(p, n, c);
+    for (int i = 0; i < count; i++)
+        if (same_form(c[i], f))
+            return true;
+    return false;
 }
 
 mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
 {
+    for (int i = 0; i < p->opt.ntuned && !k; i++)
+        if (p->opt.tuned[i].node == n - p->m->nodes)
+            return p->opt.tuned[i].form;
     mc_form f = {0};
+    const mc_conv_shape c = n->op->code == OP_CONV ? conv_shape(p->m, n) : (mc_conv_shape){0};
     if (n->op->code == OP_CONV)
-        f = mc_plan_conv_form(p, &(mc_conv_shape){p->m->nodes[n->inputs[0]].shape, n->shape, n->k, n->pad,
-                                                  n->stride, n->groups});
+        f = mc_plan_conv_form(p, &c);
     else if (n->op->code == OP_DEPTHWISE)
         f.dw_cl = k ? depthwise_cl(p->m, p->opt.target, n, &k, 1) : depthwise_cl(p->m, p->opt.target, n, n->ks, n->nks);
     return f;

@@ -64,6 +64,13 @@ typedef struct mc_plan_node {
                         * of the activation area; -1 for none */
 } mc_plan_node;
 
+/* A form measured fastest for a layer (mcgen tune; tune.h), which the plan
+ * takes instead of its rules' choice. */
+typedef struct mc_tuned_form {
+    int node;
+    mc_form form;
+} mc_tuned_form;
+
 typedef struct mc_plan_options {
     bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
                    * no batch norm folded */
@@ -71,6 +78,8 @@ typedef struct mc_plan_options {
                    * conv after it, applied by an add or taking its statistics from the conv before it, no
                    * activation bits */
     const mc_target *target; /* the CPU the C kernels are for (target.h); NULL: the native one */
+    const mc_tuned_form *tuned; /* forms measured fastest (mcgen tune), ntuned of them */
+    int ntuned;
 } mc_plan_options;
 
 typedef struct mc_plan {
@@ -93,6 +102,16 @@ typedef struct mc_conv_shape {
 
 /* The form of such a conv on the plan's target (plan.c, the rules). */
 mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c);
+
+/* The forms node n (a conv or depthwise) can take on the plan's target
+ * that a tuner should measure: the rules' choice first, then each other
+ * form its templates render within the target's budgets (at most
+ * MC_FORM_CANDIDATES, none twice). 0 for other nodes. */
+enum { MC_FORM_CANDIDATES = 4 };
+int mc_plan_form_candidates(const mc_plan *p, const mc_node *n, mc_form out[MC_FORM_CANDIDATES]);
+
+/* Whether node n can take form f (one of its candidates). */
+bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f);
 
 /* The form of the kernel of node n (a conv or depthwise; part k of an
  * unfused depthwise list, else k = 0) on the plan's target. */

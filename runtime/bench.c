@@ -351,6 +351,24 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
     return 0;
 }
 
+/* One line per layer: name, median seconds forward and backward of the
+ * generated kernels (0 for a layer without code). */
+static int write_times(const char *path, const mc_model_desc *m, const layer_result *res)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "error: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < m->nlayers; i++)
+        fprintf(f, "%s\t%.9g\t%.9g\n", m->layers[i].name, res[i].fwd[0].median, res[i].bwd[0].median);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "error: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
 {
     bench b = {.m = m, .sgd = {.lr = 0.01, .momentum = 0.9, .weight_decay = 2e-4}, .sides = o->generated_only ? 1 : 2,
@@ -409,6 +427,8 @@ int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
         print_layers(m, res);
     }
     int rc = o->json ? write_json(o->json, m, o, threads, step, res) : 0;
+    if (rc == 0 && o->times && o->layers)
+        rc = write_times(o->times, m, res);
     mc_net_free(&b.net);
     free(res), free(t), free(b.labels);
     return rc;

@@ -42,7 +42,7 @@ typedef struct options {
     mc_train_options train;
     const char *weights, *input, *output;
     int train_mode, no_dropout, batch, iters, layers, generated_only, cpu_time;
-    const char *json;
+    const char *json, *times;
     double shake_alpha, shake_beta;
     int nargs;
     char **args; /* positional arguments (predict's images) */
@@ -126,6 +126,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"iters", required_argument, NULL, 'I'},      {"json", required_argument, NULL, 'J'},
         {"layers", no_argument, NULL, 'Y'},           {"generated-only", no_argument, NULL, 'G'},
         {"cpu-time", no_argument, NULL, 'C'},         {"sync-bn", no_argument, NULL, 'S'},
+        {"times", required_argument, NULL, 'M'},
         {"device", required_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -133,7 +134,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
-        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_BENCH}, {'G', O_BENCH}, {'C', O_BENCH},
+        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_BENCH}, {'G', O_BENCH}, {'C', O_BENCH}, {'M', O_BENCH},
         {'S', O_SYNC_BN}, {'v', O_DEVICE},
     };
     memset(o, 0, sizeof *o);
@@ -204,6 +205,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
             o->iters = (int)v;
             break;
         case 'J': o->json = optarg; break;
+        case 'M': o->times = optarg; break;
         case 'Y': o->layers = 1; break;
         case 'G': o->generated_only = 1; break;
         case 'C': o->cpu_time = 1; break;
@@ -719,7 +721,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
 
 static const char usage_bench[] =
     "usage: EXE bench [--batch B] [--threads T] [--iters N] [--layers] [--generated-only] [--cpu-time]\n"
-    "                 [--json FILE]\n"
+    "                 [--json FILE] [--times FILE]\n"
     "\n"
     "Times the training step (forward, loss, backward, SGD update) on the generated\n"
     "kernels and on the runtime's generic ones, alternating, on random data: the\n"
@@ -734,7 +736,9 @@ static const char usage_bench[] =
     "  --generated-only  skip the generic side (it is slow), for a quick look\n"
     "  --cpu-time    time with the process CPU clock (all threads together), which\n"
     "                other work on a busy machine disturbs less than the wall clock\n"
-    "  --json FILE   write the results as JSON too\n";
+    "  --json FILE   write the results as JSON too\n"
+    "  --times FILE  with --layers: a line per layer, its name and the median seconds of its\n"
+    "                generated forward and backward, tab-separated (what mcgen tune reads)\n";
 
 static int cmd_bench(const cli *c, int argc, char **argv)
 {
@@ -743,7 +747,8 @@ static int cmd_bench(const cli *c, int argc, char **argv)
     if (rc >= 0)
         return rc;
     mc_bench_options b = {.batch = o.batch ? o.batch : 128, .iters = o.iters ? o.iters : 7, .layers = o.layers,
-                          .generated_only = o.generated_only, .cpu_time = o.cpu_time, .json = o.json};
+                          .generated_only = o.generated_only, .cpu_time = o.cpu_time, .json = o.json,
+                          .times = o.times};
     return mc_bench(c->m, &b);
 }
 

@@ -11,24 +11,40 @@
 #include <string.h>
 #include <time.h>
 
-/* "this CPU (its model name)", or "this CPU" where /proc/cpuinfo has none. */
+const char *mc_cpu_name(void)
+{
+    static char text[200];
+    if (*text)
+        return text;
+    char model[128] = "", family[16] = "", number[16] = "", line[256];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f) && !(*model && *family && *number)) {
+        char *v = strchr(line, ':');
+        if (!v)
+            continue;
+        v += 1 + strspn(v + 1, " \t");
+        v[strcspn(v, "\n")] = '\0';
+        if (!strncmp(line, "model name", 10))
+            snprintf(model, sizeof model, "%s", v);
+        else if (!strncmp(line, "cpu family", 10))
+            snprintf(family, sizeof family, "%s", v);
+        else if (!strncmp(line, "model\t", 6) || !strncmp(line, "model ", 6))
+            snprintf(number, sizeof number, "%s", v);
+    }
+    if (f)
+        fclose(f);
+    if (*family && *number)
+        snprintf(text, sizeof text, "%s, family %s model %s", *model ? model : "unknown", family, number);
+    else
+        snprintf(text, sizeof text, "%s", *model ? model : "unknown");
+    return text;
+}
+
+/* "this CPU (its name)". */
 static const char *this_cpu(void)
 {
-    static char text[160] = "this CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return text;
-    char line[256];
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            char *name = strchr(line, ':') + 1;
-            name += strspn(name, " \t");
-            name[strcspn(name, "\n")] = '\0';
-            if (*name)
-                snprintf(text, sizeof text, "this CPU (%.120s)", name);
-            break;
-        }
-    fclose(f);
+    static char text[220];
+    snprintf(text, sizeof text, "this CPU (%s)", mc_cpu_name());
     return text;
 }
 

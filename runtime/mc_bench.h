@@ -12,6 +12,7 @@ typedef struct mc_bench_options {
     int generated_only; /* skip the generic side (slow), for quick looks */
     int cpu_time;      /* time with the process CPU clock instead of the wall clock */
     const char *json;  /* write the results there too (NULL: not) */
+    const char *times; /* with layers: name, forward and backward seconds per layer there (mcgen tune) */
 } mc_bench_options;
 
 /* Prints the tables (and writes the JSON); 0, or 1 after printing an error. */

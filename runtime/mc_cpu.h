@@ -18,6 +18,11 @@ extern "C" {
  * avx512bw avx512dq avx512vl)". */
 bool mc_cpu_runs(const char *target, char *why, size_t whylen);
 
+/* This CPU as /proc/cpuinfo names it, with its family and model numbers
+ * where it has them ("AMD EPYC, family 25 model 17": the model name alone
+ * is the same for several generations), else "unknown". */
+const char *mc_cpu_name(void);
+
 /* The processors this process may run on (its affinity mask) that no other
  * process keeps busy: each one's busy share over 100 ms of /proc/stat,
  * those busy more than half the time left out; at least 1. The kernels
