@@ -34,6 +34,16 @@
 /* Nesting of a valid header is 3 (object, tensor object, shape array);
  * the limit only keeps hostile input from exhausting the stack. */
 enum { JSON_MAX_DEPTH = 32 };
+/* The tree costs some 60 to 200 bytes a value, far more than its text: the
+ * parser bounds it by what a valid header can hold, not by the header's
+ * length. A tensor is at most 14 values (its object, dtype, two arrays and
+ * 10 numbers), so 2^17 values hold 9,300 tensors of 8 dimensions, 7 times
+ * the zoo's biggest checkpoint with its momentum (1,250 tensors); the tree
+ * stays under 20 MB.
+ * No array of the format has more than MC_ST_MAX_DIMS elements (shapes;
+ * data_offsets has 2, metadata values are strings), so a longer one is
+ * refused at its 9th element instead of after it is built. */
+enum { JSON_MAX_VALUES = 1 << 17 };
 /* Alignment of the data buffer: enough for any element type and for SIMD
  * loads of the start of a tensor. */
 enum { DATA_ALIGN = 64 };
@@ -211,6 +221,7 @@ typedef struct jparser {
     const unsigned char *s;
     size_t n, pos;
     int depth;
+    size_t values; /* parsed so far, against JSON_MAX_VALUES */
     int failed;
     size_t at;      /* where the first error is */
     char msg[96];   /* what it is */
@@ -501,6 +512,9 @@ static int parse_member(jparser *p, jval *v)
 
 static int parse_element(jparser *p, jval *v)
 {
+    if (v->n >= MC_ST_MAX_DIMS)
+        return jerr(p, "an array of more than %d elements (a shape has at most %d dimensions)", MC_ST_MAX_DIMS,
+                    MC_ST_MAX_DIMS);
     if (grow(p, v))
         return -1;
     v->items[v->n] = (jval){0};
@@ -533,6 +547,8 @@ static int parse_container(jparser *p, jval *v, jkind kind)
 
 static int parse_value(jparser *p, jval *v)
 {
+    if (++p->values > JSON_MAX_VALUES)
+        return jerr(p, "more than %d JSON values (a header holds at most 14 per tensor)", JSON_MAX_VALUES);
     int c = peek(p);
     if (c == '{')
         return parse_container(p, v, J_OBJ);
