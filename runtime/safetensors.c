@@ -12,6 +12,8 @@
 
 #include "mc_safetensors.h"
 
+#include "mc_durable.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1402,43 +1404,6 @@ static int write_contents(int fd, const mc_st_writer *w, const sbuf *h)
     return fsync(fd);
 }
 
-/* The directory holding path ("." if none), in a new string. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return dup_str(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* Makes the rename itself durable. Filesystems that cannot fsync a
- * directory (EINVAL) have nothing to make durable this way. */
-static int sync_dir(const char *path)
-{
-    char *dir = dir_of(path);
-    if (!dir) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc && errno == EINVAL)
-        rc = 0;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 /* Temporary file, contents, rename. The temporary is removed on every
  * failure, so the only way one is left behind is a killed process. */
 static int write_atomically(const mc_st_writer *w, const sbuf *h, const char *path, errbuf *e)
@@ -1459,19 +1424,19 @@ static int write_atomically(const mc_st_writer *w, const sbuf *h, const char *pa
         return -1;
     }
     const char *what = "cannot write";
-    int rc = write_contents(fd, w, h);
+    int rc = mc_fault_point("write the temporary checkpoint") || write_contents(fd, w, h) ? -1 : 0;
     int saved = errno;
     if (close(fd) != 0 && rc == 0)
         rc = -1, saved = errno;
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (rc == 0 && (mc_fault_point("rename the checkpoint into place") || rename(tmp, path) != 0))
         rc = -1, saved = errno, what = "cannot rename over it";
     if (rc) {
         unlink(tmp);
         fail(e, "%s (temporary %s): %s", what, tmp, sys_error(saved, sys, sizeof sys));
-    } else if (sync_dir(path) != 0) {
+    } else if (mc_fault_point("sync the checkpoint's folder") || mc_sync_dir(path) != 0) {
         /* The new file is in place and complete; only its survival of a
          * power cut is in doubt. Reported, since the caller asked for it. */
-        rc = -1;
+        rc = MC_ST_UNSYNCED;
         fail(e, "written, but syncing its directory failed: %s", sys_error(errno, sys, sizeof sys));
     }
     free(tmp);

@@ -15,6 +15,8 @@
 #include "mc_dist.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
+#include "mc_safetensors.h"
+#include "mc_train_log.h"
 
 /* Correct predictions among the n rows of logits. */
 static int correct(const float *logits, const int32_t *labels, int n, int classes)
@@ -101,21 +103,6 @@ static int make_dir(const char *dir)
     return -1;
 }
 
-/* Appends one epoch's row to the CSV log, with a header in a new file. */
-static void log_epoch(const char *path, int epoch, double lr, double tl, double ta, double vl, double va, double secs)
-{
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "warning: %s: cannot append to the log: %s\n", path, strerror(errno));
-        return;
-    }
-    if (ftell(f) == 0)
-        fprintf(f, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds\n");
-    fprintf(f, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch, lr, tl, ta, vl, va, secs);
-    if (fclose(f) != 0)
-        fprintf(stderr, "warning: %s: cannot write the log: %s\n", path, strerror(errno));
-}
-
 typedef struct run {
     const mc_model_desc *m;
     mc_net net;
@@ -199,6 +186,38 @@ static int setup(run *r, int generic, const mc_train_options *o)
     r->log = join(o->out, "log.csv");
     if (!r->order || !r->labels || !r->ckpt || !r->log) {
         fprintf(stderr, "error: out of memory\n");
+        return -1;
+    }
+    /* The log lists the checkpoint's epochs: a killed save's pending row is
+     * taken or dropped, rows past the checkpoint (a later, lost run) go. */
+    if (o->resume && mc_dist_rank() == 0 && mc_log_recover(r->log, ts->epoch, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* After an epoch: the checkpoint, then the log row, each atomically; the
+ * log's text is synced before the checkpoint's rename commits the epoch
+ * (mc_train_log.h). 0, or -1 after printing an error. */
+static int save_epoch(run *r, const char *row)
+{
+    char err[1024];
+    if (mc_log_prepare(r->log, r->ts.epoch - 1, row, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    int saved = mc_checkpoint_save(r->ckpt, &r->net, &r->ts, err, sizeof err);
+    if (saved != 0 && saved != MC_ST_UNSYNCED) { /* the old checkpoint stands: so does the old log */
+        mc_log_abandon(r->log);
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    char cerr[1024];
+    if (mc_log_commit(r->log, cerr, sizeof cerr) != 0 || saved != 0) {
+        if (saved != 0) /* the new checkpoint is in place: its row is committed with it */
+            snprintf(cerr, sizeof cerr, "%s", err);
+        fprintf(stderr, "error: %s (the checkpoint holds epoch %lld)\n", cerr, (long long)r->ts.epoch);
         return -1;
     }
     return 0;
@@ -353,14 +372,13 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
                e + 1, (long long)ts->epochs, ts->sgd.lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, secs,
                epoch_images(&r) / secs);
         fflush(stdout);
-        log_epoch(r.log, e + 1, ts->sgd.lr, train_loss, train_acc, test_loss, test_acc, secs);
+        char row[256];
+        snprintf(row, sizeof row, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f", e + 1, ts->sgd.lr, train_loss, train_acc,
+                 test_loss, test_acc, secs);
         /* The checkpoint keeps the base rate; each epoch's is derived. */
         ts->sgd.lr = base_lr;
-        char err[1024];
-        if (mc_checkpoint_save(r.ckpt, &r.net, ts, err, sizeof err) != 0) {
-            fprintf(stderr, "error: %s\n", err);
+        if (save_epoch(&r, row) != 0)
             rc = MC_TRAIN_FAILED;
-        }
     }
     if (rc == 0 && images == 0)
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
