@@ -315,13 +315,17 @@ static int cmd_emit(int argc, char **argv)
     int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU, &ma);
     if (rc >= 0)
         return rc;
+    char err[1024];
+    if (!mc_check_output(ma.out, true, err, sizeof err)) { /* before the model is even read */
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
     if (!m) {
         arena_free(a);
         return 1;
     }
-    char err[1024];
     mc_emit_options eo = {0};
     const char *const *files;
     int nfiles;
@@ -368,6 +372,11 @@ static int cmd_build(int argc, char **argv)
                               OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU, &ma);
     if (rc >= 0)
         return rc;
+    char err[1024];
+    if (!mc_check_output(ma.out, false, err, sizeof err)) { /* before anything is compiled */
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
         fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
                 ma.target);
@@ -384,7 +393,6 @@ static int cmd_build(int argc, char **argv)
     cflags = arena_printf(a, "%s %s", mc_target_flags(ma.cpu_name), cflags ? cflags : MCGEN_CFLAGS_DEFAULT);
     const char *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    char err[1024];
     bool ok = mkdtemp(scratch) != NULL;
     if (!ok)
         snprintf(err, sizeof err, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));

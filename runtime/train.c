@@ -3,6 +3,7 @@
 #include "mc_train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,12 +96,40 @@ static int load_split(const char *dir, const mc_dataset_info *info, int test, lo
     return -1;
 }
 
-static int make_dir(const char *dir)
+/* --out before any work: a folder (made if missing) where a file can be
+ * created, and whose checkpoint.safetensors and log.csv, if there, are
+ * files a rename can replace. A probe file is made and removed: the one
+ * test that a read-only mount, a full quota or an ACL cannot fool. 0, or
+ * -1 after printing an error. */
+static int check_out(const char *dir)
 {
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
-        return 0;
-    fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
-    return -1;
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "error: %s: not a folder (expected --out to name one for the checkpoint and log)\n", dir);
+        return -1;
+    }
+    static const char *const outputs[2] = {"checkpoint.safetensors", "log.csv"};
+    char path[4200];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, outputs[i]);
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "error: %s: not a regular file, so training could not replace it\n", path);
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/.mcgen-probe.%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "error: %s: cannot write in the output folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
 }
 
 typedef struct run {
@@ -135,9 +164,11 @@ static int setup(run *r, int generic, const mc_train_options *o)
 {
     mc_train_state *ts = &r->ts;
     char err[1024];
+    if (mc_dist_rank() == 0 && check_out(o->out) != 0) /* before the data, the net, an epoch */
+        return -1;
     const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
     if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
-        load_split(o->data, info, 1, o->limit, &r->test) || (mc_dist_rank() == 0 && make_dir(o->out)))
+        load_split(o->data, info, 1, o->limit, &r->test))
         return -1;
     ts->epochs = o->epochs ? o->epochs : info->epochs;
     ts->batch = o->batch ? o->batch : info->batch;

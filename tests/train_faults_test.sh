@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# train_faults_test.sh BUILD_DIR: fault injection into the saves of `train`
+# train_faults_test.sh BUILD_DIR: the checks of --out before any work, and
+# fault injection into the saves of `train`
 # (runtime/mc_durable.h). A 2-epoch run on 32 synthetic images crosses 14
 # save steps (log text, its sync, the checkpoint's temporary, rename and
 # folder sync, the log's rename and folder sync, per epoch). At each step
@@ -42,6 +43,23 @@ print(struct.unpack("<q", b[8 + n + t["data_offsets"][0]:][:8])[0])
 PY
 }
 log_epochs() { [ -e "$1" ] && tail -n +2 "$1" | cut -d, -f1 | tr '\n' ' ' || true; }
+
+# Checks before work: a bad --out is the first error, before the data (here
+# missing) is read or an epoch run.
+: > "$tmp/afile"
+mkdir -p "$tmp/ckdir/checkpoint.safetensors" "$tmp/ro"
+bad_out() { # bad_out OUT PATTERN
+  if "$exe" train --data "$tmp/nodata" --out "$1" > /dev/null 2> "$tmp/err"; then fail "--out $1 accepted"; fi
+  grep -q -- "$2" "$tmp/err" || fail "--out $1: expected '$2' in: $(cat "$tmp/err")"
+  [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "--out $1: more than one line: $(cat "$tmp/err")"
+}
+bad_out "$tmp/afile" "afile: not a folder"
+bad_out "$tmp/afile/sub" "afile/sub: cannot create the output folder: Not a directory"
+bad_out "$tmp/ckdir" "checkpoint.safetensors: not a regular file"
+if [ "$(id -u)" != 0 ]; then # root writes anywhere
+  chmod 555 "$tmp/ro"
+  bad_out "$tmp/ro" "ro: cannot write in the output folder: Permission denied"
+fi
 
 train --out "$tmp/ref" > /dev/null
 steps=$(MCGEN_TEST_FAULT_COUNT=1 train --out "$tmp/count" 2>&1 > /dev/null | grep -c '^fault point')
