@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# train_faults_test.sh BUILD_DIR: the checks of --out before any work, and
-# fault injection into the saves of `train`
+# train_robust_test.sh BUILD_DIR: the checks of --out before any work, the
+# values of a loaded checkpoint, and fault injection into the saves of `train`
 # (runtime/mc_durable.h). A 2-epoch run on 32 synthetic images crosses 14
 # save steps (log text, its sync, the checkpoint's temporary, rename and
 # folder sync, the log's rename and folder sync, per epoch). At each step
@@ -94,4 +94,52 @@ for mode in CRASH FAIL; do
     echo "$mode at step $k: checkpoint epoch $ce, log after resume: $(log_epochs "$d/log.csv")"
   done
 done
-echo "train_faults: OK"
+# Loaded values: a checkpoint with a NaN or Inf weight, a negative running
+# variance, momentum NaN, or training state out of what train accepts is
+# refused with one line naming the tensor (or value) and the file.
+# patch SRC DST TENSOR INDEX FORMAT VALUE: one element changed in place.
+patch() {
+  /usr/bin/python3 - "$@" << 'PY'
+import json, struct, sys
+src, dst, name, index, fmt, value = sys.argv[1:]
+b = bytearray(open(src, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])[name]
+at = 8 + n + t["data_offsets"][0] + int(index) * struct.calcsize(fmt)
+struct.pack_into(fmt, b, at, float(value) if fmt in "<f<d" else int(value))
+open(dst, "wb").write(b)
+PY
+}
+ck=$tmp/ref/checkpoint.safetensors
+bad_ckpt() { # bad_ckpt PATTERN TENSOR INDEX FORMAT VALUE (checked by eval and by --resume)
+  local pattern=$1; shift
+  patch "${SRC:-$ck}" "$tmp/bad.safetensors" "$@"
+  for cmd in "eval --weights $tmp/bad.safetensors --data $tmp/data --dataset mnist" \
+             "train --resume $tmp/bad.safetensors --data $tmp/data --dataset mnist --out $tmp/badrun"; do
+    case $1 in optim.*) [ "${cmd%% *}" = eval ] && continue ;; esac # eval reads no training state
+    if $exe $cmd > /dev/null 2> "$tmp/err"; then fail "$exe $cmd accepted $* = $5"; fi
+    grep -q -- "$pattern" "$tmp/err" || fail "$cmd ($1[$2] = $4): expected '$pattern' in: $(cat "$tmp/err")"
+    [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "$cmd: more than one line: $(cat "$tmp/err")"
+  done
+}
+bad_ckpt "bad.safetensors: tensor 'conv1.weight' holds nan at element 3, expected a finite number" conv1.weight 3 "<f" nan
+bad_ckpt "tensor 'fc.bias' holds inf at element 0" fc.bias 0 "<f" inf
+bad_ckpt "tensor 'bn1.running_var' holds -1 at element 2, expected a finite variance >= 0" bn1.running_var 2 "<f" -1
+bad_ckpt "tensor 'bn1.running_mean' holds -inf" bn1.running_mean 0 "<f" -inf
+bad_ckpt "tensor 'bn1.num_batches_tracked' holds -1" bn1.num_batches_tracked 0 "<q" -1
+bad_ckpt "tensor 'optim.momentum.conv1.weight' holds nan" optim.momentum.conv1.weight 0 "<f" nan
+bad_ckpt "optim.state: batch is 0, expected 1 to 65536" optim.state 2 "<q" 0
+bad_ckpt "optim.state: batch is -3, expected 1 to 65536" optim.state 2 "<q" -3
+bad_ckpt "optim.state: batch is 2147483648, expected" optim.state 2 "<q" 2147483648
+bad_ckpt "optim.state: batch is 100000, expected" optim.state 2 "<q" 100000
+bad_ckpt "optim.state: epoch is -1" optim.state 0 "<q" -1
+bad_ckpt "optim.state: epoch 3 is past the run's 2 epochs" optim.state 0 "<q" 3
+bad_ckpt "optim.state: steps is -1" optim.state 4 "<q" -1
+bad_ckpt "optim.hyper: learning rate is nan, expected a number from 0 to 100" optim.hyper 0 "<d" nan
+bad_ckpt "optim.hyper: learning rate is inf" optim.hyper 0 "<d" inf
+bad_ckpt "optim.hyper: momentum is 1, expected a number from 0 to 1 (not included)" optim.hyper 1 "<d" 1
+bad_ckpt "optim.hyper: weight decay is -0.5" optim.hyper 2 "<d" -0.5
+cp "$ck" "$tmp/rng0.safetensors"
+for i in 1 2 3; do patch "$tmp/rng0.safetensors" "$tmp/rng0.safetensors" optim.rng $i "<q" 0; done
+SRC=$tmp/rng0.safetensors bad_ckpt "optim.rng: all zero" optim.rng 0 "<q" 0
+echo "train_robust: OK"
