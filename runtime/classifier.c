@@ -162,6 +162,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         case 'l':
             if (!parse_double(optarg, 0, 100, &o->train.lr))
                 return usage_error(c, "bad --lr '%s'; expected a number from 0 to 100", optarg);
+            o->train.lr_set = 1;
             break;
         case 'w':
             if (!parse_double(optarg, 0, 1, &o->train.wd))
@@ -311,7 +312,9 @@ static const char usage_train[] =
     "Trains the model with the paper's recipe: SGD, Nesterov momentum 0.9, weight decay\n"
     "on every parameter, a cosine learning rate set per epoch, the dataset's augmentation\n"
     "(pad 4, random crop, flip) and normalization. After every epoch it evaluates on the\n"
-    "test split, appends to OUT/log.csv and writes OUT/checkpoint.safetensors.\n"
+    "test split, writes OUT/checkpoint.safetensors, then its row of OUT/log.csv. A loss\n"
+    "that becomes NaN or infinite stops the run at once (the checkpoint keeps the last\n"
+    "good epoch).\n"
     "\n"
     "  --data DIR        the dataset's files as released (CIFAR-10/100 and STL-10 binary,\n"
     "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz)\n"
@@ -323,7 +326,8 @@ static const char usage_train[] =
     "  --wd X            weight decay, default 2e-4\n"
     "  --seed S          initial weights, shuffles and augmentation, default 0\n"
     "  --resume CKPT     go on from a checkpoint of this command (its settings are kept;\n"
-    "                    --epochs may extend the run)\n"
+    "                    --epochs may extend the run, --lr lower the rate after a\n"
+    "                    divergence); OUT/log.csv is cut to the checkpoint's epochs\n"
     "  --out DIR         default ./run\n"
     "  --limit N         the first N training and test images only\n"
     "  --threads T       threads of the kernels (default: every processor that no\n"
@@ -389,8 +393,13 @@ static int cmd_eval(const cli *c, int argc, char **argv)
         if (load_weights(&net, o.weights) == 0) {
             double loss, acc;
             mc_evaluate(&net, &test, &loss, &acc);
-            printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
-            rc = 0;
+            if (!isfinite(loss)) /* a NaN logit makes the mean loss NaN: say so instead of "loss nan" */
+                fprintf(stderr, "error: %s: the outputs on %s's test images are NaN or infinite (the weights "
+                                "overflow on these inputs)\n", o.weights, info->name);
+            else {
+                printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
+                rc = 0;
+            }
         }
         mc_net_free(&net);
     }
@@ -630,8 +639,15 @@ static const mc_dataset_info *predict_dataset(const options *o)
     return info;
 }
 
-static void print_prediction(const char *what, const float *logits, int classes, int label)
+/* Prints one image's class; 0, or -1 (and says so instead of "p=nan")
+ * when its logits are not all finite. */
+static int print_prediction(const char *what, const float *logits, int classes, int label)
 {
+    for (int k = 0; k < classes; k++)
+        if (!isfinite(logits[k])) {
+            printf("%s: no class: the outputs are NaN or infinite\n", what);
+            return -1;
+        }
     int best = 0;
     for (int k = 1; k < classes; k++)
         if (logits[k] > logits[best])
@@ -643,6 +659,7 @@ static void print_prediction(const char *what, const float *logits, int classes,
     if (label >= 0)
         printf(", label %d", label);
     printf("\n");
+    return 0;
 }
 
 static int cmd_predict(const cli *c, int argc, char **argv)
@@ -696,13 +713,16 @@ static int cmd_predict(const cli *c, int argc, char **argv)
                     order[i] = i;
                 mc_batch_fill(&d, order, d.n, 0, NULL, mc_net_input(&net, d.n), labels);
                 mc_net_forward(&net, 0, NULL);
+                int bad = 0;
                 for (int i = 0; i < d.n; i++) {
                     char what[64];
                     snprintf(what, sizeof what, "record %d", i);
-                    print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
-                                     m->classes, o.train.data ? labels[i] : -1);
+                    bad += print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
+                                            m->classes, o.train.data ? labels[i] : -1) != 0;
                 }
-                rc = 0;
+                rc = bad ? 1 : 0;
+                if (bad)
+                    fprintf(stderr, "error: %s: %d of %d images gave NaN or infinite outputs\n", o.weights, bad, d.n);
             }
             free(order), free(labels);
         }

@@ -207,6 +207,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
         }
         if (o->epochs)
             ts->epochs = o->epochs;
+        if (o->lr_set) /* after a divergence: the same run, more gently */
+            ts->sgd.lr = o->lr;
     } else {
         mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
         mc_net_init_params(&r->net, &ts->rng);
@@ -274,8 +276,11 @@ static int epoch_images(const run *r)
 /* One epoch of SGD, data-parallel: every rank draws the same order and
  * takes its shard of each global batch; the gradients of the shards,
  * summed over the ranks, are the global batch's, so every rank makes the
- * same update. Returns the mean training loss and accuracy. */
-static void train_epoch(run *r, int progress, double *loss, double *accuracy)
+ * same update. Sets the mean training loss and accuracy and returns 0; or
+ * returns the 1-based step whose loss was NaN or infinite (every rank
+ * sees the same global loss, so all stop there together), before that
+ * step's update. */
+static int train_epoch(run *r, int progress, double *loss, double *accuracy)
 {
     mc_train_state *ts = &r->ts;
     mc_net *net = &r->net;
@@ -295,6 +300,13 @@ static void train_epoch(run *r, int progress, double *loss, double *accuracy)
                            mc_net_input(net, local), r->labels);
         mc_net_forward(net, 1, &ts->rng);
         const float l = mc_net_loss(net, r->labels);
+        double step_loss = (double)l * local;
+        if (mc_dist_size() > 1)
+            mc_dist_sum(&step_loss, 1);
+        if (!isfinite(step_loss)) {
+            mc_progress_end(&bar);
+            return at / batch + 1;
+        }
         hits += correct(mc_net_logits(net), r->labels, local, net->m->classes);
         total += (double)l * local;
         mc_net_backward(net, r->labels);
@@ -309,6 +321,20 @@ static void train_epoch(run *r, int progress, double *loss, double *accuracy)
     mc_dist_sum(sums, 2);
     *loss = n ? sums[0] / n : 0;
     *accuracy = n ? sums[1] / n : 0;
+    return 0;
+}
+
+/* Weights, momentum and batch-norm buffers all finite. */
+static int state_finite(const run *r)
+{
+    const mc_net *net = &r->net;
+    for (int64_t k = 0; k < r->m->param_floats; k++)
+        if (!isfinite(net->s.params[k]) || !isfinite(net->momentum[k]))
+            return 0;
+    for (int64_t k = 0; k < r->m->buffer_floats; k++)
+        if (!isfinite(net->s.buffers[k]))
+            return 0;
+    return 1;
 }
 
 /* FNV-1a of bytes, continuing from h. */
@@ -370,6 +396,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
     mc_train_state *ts = &r.ts;
     const int lead = mc_dist_rank() == 0, ranks = mc_dist_size();
     const double base_lr = ts->sgd.lr, start = mc_now();
+    const int64_t first_epoch = ts->epoch; /* a resumed run's checkpoint is good from the start */
     long images = 0;
     double test_loss = 0, test_acc = 0, train_secs = 0;
     int rc = 0;
@@ -384,14 +411,39 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         const int e = (int)ts->epoch;
         ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
         const double t0 = mc_now();
-        double train_loss, train_acc;
-        train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
-        train_secs += mc_now() - t0;
-        if (sync_ranks(&r, o->sync_bn) != 0) {
+        double train_loss = 0, train_acc = 0;
+        const int bad_step = train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
+        if (!bad_step && sync_ranks(&r, o->sync_bn) != 0) {
             rc = MC_TRAIN_STOPPED; /* every rank saw the checksums differ */
             break;
         }
-        mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        if (!bad_step)
+            mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        /* Finite training losses can still leave weights or running
+         * statistics that overflow in eval mode: such a checkpoint would be
+         * refused when loaded, so it is never written. Every rank holds the
+         * same sums and weights here, so all stop together. */
+        if (bad_step || !isfinite(test_loss) || !state_finite(&r)) {
+            char kept[4200];
+            if (e > first_epoch)
+                snprintf(kept, sizeof kept, "%s keeps epoch %d, the last good one", r.ckpt, e);
+            else if (o->resume)
+                snprintf(kept, sizeof kept, "%s (epoch %d) is unchanged", o->resume, e);
+            else
+                snprintf(kept, sizeof kept, "no checkpoint was written");
+            char where[128];
+            if (bad_step)
+                snprintf(where, sizeof where, "the training loss became NaN or infinite at epoch %d, step %d", e + 1,
+                         bad_step);
+            else
+                snprintf(where, sizeof where, "the test loss (eval mode) became NaN or infinite after epoch %d", e + 1);
+            if (lead)
+                fprintf(stderr, "error: %s (learning rate %.4g): the run diverged; %s; try a lower --lr than %g\n",
+                        where, ts->sgd.lr, kept, base_lr);
+            rc = MC_TRAIN_STOPPED;
+            break;
+        }
+        train_secs += mc_now() - t0;
         const double secs = mc_now() - t0;
         images += epoch_images(&r);
         ts->epoch++;

@@ -142,4 +142,64 @@ bad_ckpt "optim.hyper: weight decay is -0.5" optim.hyper 2 "<d" -0.5
 cp "$ck" "$tmp/rng0.safetensors"
 for i in 1 2 3; do patch "$tmp/rng0.safetensors" "$tmp/rng0.safetensors" optim.rng $i "<q" 0; done
 SRC=$tmp/rng0.safetensors bad_ckpt "optim.rng: all zero" optim.rng 0 "<q" 0
+# NaN propagates as in PyTorch: an all-NaN batch gives NaN logits (ReLU
+# keeps NaN), in the emitted and in the generic kernels, eval mode.
+/usr/bin/python3 - "$tmp/nan.safetensors" << 'PY'
+import json, struct, sys
+h = json.dumps({"input": {"dtype": "F32", "shape": [2, 1, 28, 28], "data_offsets": [0, 6272]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<f", float("nan")) * 1568)
+PY
+for e in "$exe" "${exe}_generic"; do
+  "$e" forward --weights "$ck" --input "$tmp/nan.safetensors" --output "$tmp/logits.safetensors"
+  /usr/bin/python3 - "$tmp/logits.safetensors" << 'PY' || fail "$e forward: NaN input gave finite logits"
+import json, math, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])["logits"]
+v = struct.unpack("<%df" % (t["shape"][0] * t["shape"][1]), b[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][1]])
+sys.exit(0 if all(math.isnan(x) for x in v) else 1)
+PY
+done
+
+# Outputs that overflow (finite weights of 3e38) are said to be NaN or
+# infinite by predict and eval instead of printing p=nan or loss nan.
+patch "$ck" "$tmp/huge.safetensors" conv1.weight 4 "<f" 3e38
+if "$exe" predict --weights "$tmp/huge.safetensors" --data "$tmp/data" --dataset mnist --limit 2 > "$tmp/out" 2> "$tmp/err"; then
+  fail "predict with overflowing outputs succeeded"
+fi
+grep -q "record 0: no class: the outputs are NaN or infinite" "$tmp/out" || fail "predict said: $(cat "$tmp/out")"
+grep -q "nan" "$tmp/out" && fail "predict printed nan: $(cat "$tmp/out")"
+grep -q "2 of 2 images gave NaN or infinite outputs" "$tmp/err" || fail "predict: $(cat "$tmp/err")"
+if "$exe" eval --weights "$tmp/huge.safetensors" --data "$tmp/data" --dataset mnist > "$tmp/out" 2> "$tmp/err"; then
+  fail "eval with overflowing outputs succeeded"
+fi
+grep -q "huge.safetensors: the outputs on mnist's test images are NaN or infinite" "$tmp/err" || fail "eval: $(cat "$tmp/err")"
+# Divergence: a rate of 100 makes the loss NaN or infinite (or the running
+# statistics overflow, so that the test loss is); train stops at that step
+# (or epoch) with one line naming the epoch and step and suggesting a lower
+# --lr, the checkpoint and log keep the epochs before it, and a resume with
+# a lower rate finishes the run.
+if train --lr 100 --epochs 4 --out "$tmp/div" > /dev/null 2> "$tmp/err"; then fail "a rate of 100 did not diverge"; fi
+grep -Eq "^error: the (training loss became NaN or infinite at epoch [0-9]+, step [0-9]+|test loss \(eval mode\) became NaN or infinite after epoch [0-9]+) .*try a lower --lr than 100$" \
+  "$tmp/err" || fail "divergence: $(cat "$tmp/err")"
+[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "divergence: more than one line: $(cat "$tmp/err")"
+de=$(sed -En 's/.*(at|after) epoch ([0-9]+).*/\2/p' "$tmp/err")
+ce=$(ckpt_epoch "$tmp/div/checkpoint.safetensors")
+[ "$ce" -eq $((de - 1)) ] || fail "diverged in epoch $de but the checkpoint holds $ce"
+[ "$(log_epochs "$tmp/div/log.csv")" = "$(seq -s ' ' 1 "$ce") " ] || [ "$ce" -eq 0 ] ||
+  fail "diverged in epoch $de; the log lists $(log_epochs "$tmp/div/log.csv")"
+echo "diverged at: $(cat "$tmp/err")"
+# The same from a good checkpoint (epoch 2) extended to 4 epochs at a rate
+# of 100: it diverges in epoch 3, leaves checkpoint and log as they were,
+# and a resume at a lower rate finishes the run.
+mkdir -p "$tmp/div2" && cp "$tmp/ref/checkpoint.safetensors" "$tmp/ref/log.csv" "$tmp/div2/"
+if train --resume "$tmp/div2/checkpoint.safetensors" --lr 100 --epochs 4 --out "$tmp/div2" > /dev/null 2> "$tmp/err"
+then fail "resumed at a rate of 100: no divergence"; fi
+grep -Eq "(at|after) epoch 3.*div2/checkpoint.safetensors \(epoch 2\) is unchanged; try a lower --lr than 100$" "$tmp/err" ||
+  fail "divergence after a resume: $(cat "$tmp/err")"
+cmp -s "$tmp/ref/checkpoint.safetensors" "$tmp/div2/checkpoint.safetensors" || fail "the divergence changed the checkpoint"
+[ "$(log_epochs "$tmp/div2/log.csv")" = "1 2 " ] || fail "after the divergence the log lists $(log_epochs "$tmp/div2/log.csv")"
+train --resume "$tmp/div2/checkpoint.safetensors" --lr 0.01 --epochs 4 --out "$tmp/div2" > /dev/null ||
+  fail "resume at a lower rate after the divergence failed"
+[ "$(log_epochs "$tmp/div2/log.csv")" = "1 2 3 4 " ] || fail "after the resume the log lists $(log_epochs "$tmp/div2/log.csv")"
 echo "train_robust: OK"
