@@ -9,6 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static volatile uint8_t sink; /* the reads below must happen */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write("f.safetensors", data, size);
@@ -18,7 +20,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_message(err);
         return 0;
     }
-    volatile uint8_t sink = 0;
     for (int i = 0; i < mc_st_count(f); i++) {
         const mc_st_tensor *t = mc_st_at(f, i);
         if (mc_st_find(f, t->name) != t)
