@@ -18,13 +18,13 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include <png.h>
 
 #include "mc_batch.h"
 #include "mc_bench.h"
 #include "mc_cpu.h"
 #include "mc_checkpoint.h"
 #include "mc_dataset.h"
+#include "mc_image.h"
 #include "mc_dist.h"
 #include "mc_net.h"
 #include "mc_safetensors.h"
@@ -536,90 +536,6 @@ static const char usage_predict[] =
     "dataset's test split. Images are normalized with the dataset's statistics: --dataset,\n"
     "else the one the checkpoint was trained on.\n";
 
-/* Reads a binary PGM/PPM of exactly the model's shape into bytes (CHW). */
-static int read_pnm(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char magic[3] = {0};
-    int w = 0, h = 0, maxval = 0, rc = -1;
-    if (fscanf(f, "%2s %d %d %d", magic, &w, &h, &maxval) != 4 || (strcmp(magic, "P5") && strcmp(magic, "P6")) ||
-        fgetc(f) == EOF)
-        fprintf(stderr, "error: %s: not a binary PGM (P5) or PPM (P6) image\n", path);
-    else if (maxval != 255)
-        fprintf(stderr, "error: %s: maximum value %d, expected 255 (8-bit)\n", path, maxval);
-    else if (w != m->w || h != m->h || (magic[1] == '5' ? 1 : 3) != m->c)
-        fprintf(stderr, "error: %s: %dx%d %s, the model takes %dx%d with %d channel%s\n", path, w, h,
-                magic[1] == '5' ? "gray" : "RGB", m->w, m->h, m->c, m->c == 1 ? "" : "s");
-    else {
-        const long plane = (long)w * h;
-        uint8_t *px = malloc((size_t)(plane * m->c));
-        if (px && fread(px, 1, (size_t)(plane * m->c), f) == (size_t)(plane * m->c)) {
-            for (long i = 0; i < plane; i++) /* interleaved -> planar */
-                for (int ch = 0; ch < m->c; ch++)
-                    out[ch * plane + i] = px[i * m->c + ch];
-            rc = 0;
-        } else
-            fprintf(stderr, "error: %s: truncated: expected %ld bytes of pixels\n", path, plane * m->c);
-        free(px);
-    }
-    fclose(f);
-    return rc;
-}
-
-/* Reads a PNG (any bit depth or color type: libpng converts it to 8-bit
- * gray or RGB, as the model takes) of exactly the model's size into bytes
- * (CHW). */
-static int read_png(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&img, path)) {
-        fprintf(stderr, "error: %s: not a readable PNG: %s\n", path, img.message);
-        return -1;
-    }
-    if ((int)img.width != m->w || (int)img.height != m->h || (m->c != 1 && m->c != 3)) {
-        fprintf(stderr, "error: %s: %ux%u, the model takes %dx%d with %d channels\n", path, img.width, img.height,
-                m->w, m->h, m->c);
-        png_image_free(&img);
-        return -1;
-    }
-    img.format = m->c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    const long plane = (long)m->w * m->h;
-    uint8_t *px = malloc((size_t)PNG_IMAGE_SIZE(img));
-    if (!px || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
-        fprintf(stderr, "error: %s: cannot decode: %s\n", path, px ? img.message : "out of memory");
-        png_image_free(&img);
-        free(px);
-        return -1;
-    }
-    for (long i = 0; i < plane; i++) /* interleaved -> planar */
-        for (int ch = 0; ch < m->c; ch++)
-            out[ch * plane + i] = px[i * m->c + ch];
-    free(px);
-    return 0;
-}
-
-/* An image file by its first bytes: PNG, else PGM/PPM. */
-static int read_image(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    unsigned char magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t got = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    if (got == sizeof magic && png_sig_cmp(magic, 0, sizeof magic) == 0)
-        return read_png(path, m, out);
-    return read_pnm(path, m, out);
-}
-
 /* The dataset whose statistics normalize the images. */
 static const mc_dataset_info *predict_dataset(const options *o)
 {
@@ -694,7 +610,9 @@ static int cmd_predict(const cli *c, int argc, char **argv)
             return 1;
         }
         for (int i = 0; i < o.nargs; i++)
-            if (read_image(o.args[i], m, d.images + (long)i * m->c * m->h * m->w) != 0) {
+            if (mc_image_read(o.args[i], m->c, m->h, m->w, d.images + (long)i * m->c * m->h * m->w, err,
+                              sizeof err) != 0) {
+                fprintf(stderr, "error: %s\n", err);
                 mc_dataset_free(&d);
                 return 1;
             }

@@ -202,4 +202,20 @@ cmp -s "$tmp/ref/checkpoint.safetensors" "$tmp/div2/checkpoint.safetensors" || f
 train --resume "$tmp/div2/checkpoint.safetensors" --lr 0.01 --epochs 4 --out "$tmp/div2" > /dev/null ||
   fail "resume at a lower rate after the divergence failed"
 [ "$(log_epochs "$tmp/div2/log.csv")" = "1 2 3 4 " ] || fail "after the resume the log lists $(log_epochs "$tmp/div2/log.csv")"
+# Image bombs: a PNG and a PGM claiming a trillion pixels are refused by
+# their size before anything is allocated (in under 400 MB of address
+# space, the executable's own included).
+/usr/bin/python3 - "$tmp" << 'PY'
+import struct, sys, zlib
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+ihdr = struct.pack(">IIBBBBB", 1000000, 1000000, 8, 0, 0, 0, 0)
+open(sys.argv[1] + "/huge.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+                                          chunk(b"IDAT", zlib.compress(bytes(100000))) + chunk(b"IEND", b""))
+open(sys.argv[1] + "/huge.pgm", "wb").write(b"P5\n2000000000 2000000000\n255\n" + bytes(100))
+PY
+for f in huge.png huge.pgm; do
+  if (ulimit -v 400000; "$exe" predict --weights "$ck" "$tmp/$f") > /dev/null 2> "$tmp/err"; then fail "predict took $f"; fi
+  grep -Eq "$f: (1000000x1000000|2000000000x2000000000 gray), the model takes 28x28" "$tmp/err" ||
+    fail "predict $f: $(cat "$tmp/err")"
+done
 echo "train_robust: OK"
