@@ -101,10 +101,11 @@ static int load_split(const char *dir, const mc_dataset_info *info, int test, lo
  * files a rename can replace. A probe file is made and removed: the one
  * test that a read-only mount, a full quota or an ACL cannot fool. 0, or
  * -1 after printing an error. */
-static int check_out(const char *dir)
+static int check_out(const char *dir, int *made)
 {
     struct stat st;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    *made = mkdir(dir, 0777) == 0;
+    if (!*made && errno != EEXIST) {
         fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
         return -1;
     }
@@ -140,6 +141,7 @@ typedef struct run {
     int64_t *order;
     int32_t *labels;
     char *ckpt, *log;
+    int made_out; /* --out was made by this run: removed again if nothing was written in it */
 } run;
 
 static void run_free(run *r)
@@ -164,7 +166,7 @@ static int setup(run *r, int generic, const mc_train_options *o)
 {
     mc_train_state *ts = &r->ts;
     char err[1024];
-    if (mc_dist_rank() == 0 && check_out(o->out) != 0) /* before the data, the net, an epoch */
+    if (mc_dist_rank() == 0 && check_out(o->out, &r->made_out) != 0) /* before the data, the net, an epoch */
         return -1;
     const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
     if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
@@ -390,6 +392,8 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
 {
     run r = {.m = m};
     if (setup(&r, generic, o) != 0) {
+        if (r.made_out)
+            rmdir(o->out); /* fails, as it should, if anything is in it */
         run_free(&r);
         return MC_TRAIN_FAILED;
     }

@@ -56,6 +56,9 @@ bad_out() { # bad_out OUT PATTERN
 bad_out "$tmp/afile" "afile: not a folder"
 bad_out "$tmp/afile/sub" "afile/sub: cannot create the output folder: Not a directory"
 bad_out "$tmp/ckdir" "checkpoint.safetensors: not a regular file"
+# A folder --out made for a run that then fails on its data is removed.
+if "$exe" train --data "$tmp/nodata" --out "$tmp/new" > /dev/null 2>&1; then fail "missing data accepted"; fi
+[ -e "$tmp/new" ] && fail "a failed run left its new --out folder behind"
 if [ "$(id -u)" != 0 ]; then # root writes anywhere
   chmod 555 "$tmp/ro"
   bad_out "$tmp/ro" "ro: cannot write in the output folder: Permission denied"
