@@ -367,13 +367,17 @@ static int cmd_emit(int argc, char **argv)
                               &ma);
     if (rc >= 0)
         return rc;
+    char err[1024];
+    if (!mc_check_output(ma.out, true, err, sizeof err)) { /* before the model is even read */
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
     if (!m) {
         arena_free(a);
         return 1;
     }
-    char err[1024];
     mc_emit_options eo = {0};
     const char *const *files;
     int nfiles;
@@ -463,6 +467,11 @@ static int cmd_build(int argc, char **argv)
                               OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU | OPT_TUNE, &ma);
     if (rc >= 0)
         return rc;
+    char err[1024];
+    if (!mc_check_output(ma.out, false, err, sizeof err)) { /* before anything is compiled */
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
         fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
                 ma.target);
@@ -470,7 +479,6 @@ static int cmd_build(int argc, char **argv)
     }
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
-    char err[1024];
     const bool ok = m && build_exe(a, m, &ma, err, sizeof err);
     if (m && !ok)
         fprintf(stderr, "%s\n", err);
@@ -545,7 +553,11 @@ static int cmd_tune(int argc, char **argv)
     if (rc >= 0)
         return rc;
     ma.threads = ma.threads ? ma.threads : 1, ma.batch = ma.batch ? ma.batch : 32, ma.iters = ma.iters ? ma.iters : 5;
-    char why[256];
+    char why[256], err[1024] = "";
+    if (!mc_check_output(ma.out, false, err, sizeof err)) { /* before the builds */
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     if (!mc_cpu_runs(ma.cpu->name, why, sizeof why)) {
         fprintf(stderr, "mcgen tune: error: --cpu %s: %s; tune where the kernels run\n", ma.cpu->name, why);
         return 1;
@@ -558,7 +570,6 @@ static int cmd_tune(int argc, char **argv)
     }
     const char *file = ma.out, *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-tune.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    char err[1024] = "";
     bool ok = mkdtemp(scratch) != NULL;
     if (!ok)
         snprintf(err, sizeof err, "mcgen tune: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));

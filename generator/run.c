@@ -128,3 +128,56 @@ void mc_staging_abort(mc_staging *st)
     }
     rmdir(st->dir);
 }
+
+/* A file made and removed in dir: the one test of writability that a
+ * read-only mount, a quota or an ACL cannot fool. */
+static bool can_write_in(const char *dir)
+{
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.mcgen-probe.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return false;
+    close(fd);
+    unlink(probe);
+    return true;
+}
+
+bool mc_check_output(const char *target, bool folder, char *err, size_t errlen)
+{
+    struct stat st;
+    const bool exists = stat(target, &st) == 0;
+    if (exists && folder != S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: error: %s", target,
+                 folder ? "not a folder (expected -o to name the folder for the sources)"
+                        : "is a folder (expected -o to name the executable)");
+        return false;
+    }
+    /* Staging and linking happen beside the target, so its parent must
+     * take new files too (the sources are renamed into the target). */
+    char parent[4200];
+    snprintf(parent, sizeof parent, "%s", target);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/') /* "out/" names out */
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else
+        slash[slash == parent ? 1 : 0] = '\0';
+    const char *dirs[2] = {parent, exists && folder ? target : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i])
+            continue;
+        if (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "%s: error: its folder %s %s", target, dirs[i],
+                     errno == ENOENT ? "does not exist" : "is not a folder");
+            return false;
+        }
+        if (!can_write_in(dirs[i])) {
+            snprintf(err, errlen, "%s: error: cannot write in %s: %s", target, dirs[i], strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}

@@ -30,4 +30,10 @@ bool mc_staging_commit(mc_staging *st, char *err, size_t errlen);
 /* Removes the staging folder and what is in it. */
 void mc_staging_abort(mc_staging *st);
 
+/* -o before any work (emit's folder, build's executable): the target, if
+ * it exists, is a folder (folder) or not one (an executable), and the
+ * folder that receives the files (the target, or the one holding it) exists
+ * and takes a new file, tried with a probe file. */
+bool mc_check_output(const char *target, bool folder, char *err, size_t errlen);
+
 #endif

@@ -1,6 +1,7 @@
 #include "mc_checkpoint.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,34 @@ static int is_model_tensor(const mc_model_desc *m, const char *name)
     return 0;
 }
 
+/* Loaded values the net can run on: finite floats (a NaN weight makes
+ * every logit NaN), a running variance that is not negative (its square
+ * root is taken), counters that are not negative. 0, or -1 with a message
+ * naming the tensor, the element and the file. */
+static int check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err, size_t errlen)
+{
+    const size_t len = strlen(name), n = st->nbytes / (st->dtype == MC_ST_I64 ? 8 : 4);
+    if (st->dtype == MC_ST_I64) {
+        const int64_t *v = st->data;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] < 0) {
+                snprintf(err, errlen, "%s: tensor '%s' holds %" PRId64 " at element %zu, expected a count >= 0",
+                         mc_st_path(f), name, v[i], i);
+                return -1;
+            }
+        return 0;
+    }
+    const int variance = len >= 11 && strcmp(name + len - 11, "running_var") == 0;
+    const float *v = st->data;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (variance && v[i] < 0)) {
+            snprintf(err, errlen, "%s: tensor '%s' holds %g at element %zu, expected %s", mc_st_path(f), name,
+                     (double)v[i], i, variance ? "a finite variance >= 0" : "a finite number");
+            return -1;
+        }
+    return 0;
+}
+
 static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_t errlen)
 {
     const mc_model_desc *m = net->m;
@@ -141,9 +170,50 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
         }
         const int counter = t->area == MC_AREA_COUNTER;
         const int ndim = tensor_shape(t, shape);
-        if (check(f, st, t->name, counter ? MC_ST_I64 : MC_ST_F32, ndim, shape, err, errlen))
+        if (check(f, st, t->name, counter ? MC_ST_I64 : MC_ST_F32, ndim, shape, err, errlen) ||
+            check_values(f, t->name, st, err, errlen))
             return -1;
         memcpy((void *)tensor_data(net, t), st->data, st->nbytes);
+    }
+    return 0;
+}
+
+/* The training state within what `train` accepts on its command line (a
+ * batch of 2^31 or a NaN rate would otherwise run, or fail far from here).
+ * 0, or -1 with a message naming the value and the file. */
+static int check_state(const mc_st_file *f, const int64_t *s, const double *h, const int64_t *rng, char *err,
+                       size_t errlen)
+{
+    static const struct {
+        const char *name;
+        int64_t lo, hi;
+    } ints[5] = {{"epoch", 0, 100000}, {"epochs", 1, 100000}, {"batch", 1, 65536}, {"seed", INT64_MIN, INT64_MAX},
+                 {"steps", 0, INT64_MAX}};
+    for (int i = 0; i < 5; i++)
+        if (s[i] < ints[i].lo || s[i] > ints[i].hi) {
+            snprintf(err, errlen, "%s: optim.state: %s is %" PRId64 ", expected %" PRId64 " to %" PRId64,
+                     mc_st_path(f), ints[i].name, s[i], ints[i].lo, ints[i].hi);
+            return -1;
+        }
+    if (s[0] > s[1]) {
+        snprintf(err, errlen, "%s: optim.state: epoch %" PRId64 " is past the run's %" PRId64 " epochs",
+                 mc_st_path(f), s[0], s[1]);
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        double lo, hi;
+        int hi_open;
+    } reals[3] = {{"learning rate", 0, 100, 0}, {"momentum", 0, 1, 1}, {"weight decay", 0, 1, 0}};
+    for (int i = 0; i < 3; i++)
+        if (!(h[i] >= reals[i].lo && (reals[i].hi_open ? h[i] < reals[i].hi : h[i] <= reals[i].hi))) {
+            snprintf(err, errlen, "%s: optim.hyper: %s is %g, expected a number from %g to %g%s", mc_st_path(f),
+                     reals[i].name, h[i], reals[i].lo, reals[i].hi, reals[i].hi_open ? " (not included)" : "");
+            return -1;
+        }
+    if (!(rng[0] | rng[1] | rng[2] | rng[3])) { /* xoshiro's one dead state: it would draw zeros forever */
+        snprintf(err, errlen, "%s: optim.rng: all zero, not a generator state", mc_st_path(f));
+        return -1;
     }
     return 0;
 }
@@ -165,6 +235,8 @@ static int read_scalars(const mc_st_file *f, mc_train_state *ts, char *err, size
         return -1;
     const int64_t *s = state->data;
     const double *h = hyper->data;
+    if (check_state(f, s, h, rng->data, err, errlen))
+        return -1;
     ts->epoch = s[0], ts->epochs = s[1], ts->batch = s[2], ts->seed = s[3], ts->sgd.steps = s[4];
     ts->sgd.lr = h[0], ts->sgd.momentum = h[1], ts->sgd.weight_decay = h[2];
     memcpy(ts->rng.s, rng->data, sizeof ts->rng.s);
@@ -189,7 +261,7 @@ static int load_momentum(const mc_st_file *f, mc_net *net, char *err, size_t err
             return -1;
         }
         const int ndim = tensor_shape(t, shape);
-        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen))
+        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || check_values(f, name, st, err, errlen))
             return -1;
         memcpy(net->momentum + t->offset, st->data, st->nbytes);
     }

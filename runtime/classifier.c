@@ -18,7 +18,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include <png.h>
 
 #include "mc_batch.h"
 #include "mc_bench.h"
@@ -26,6 +25,7 @@
 #include "mc_cpu.h"
 #include "mc_checkpoint.h"
 #include "mc_dataset.h"
+#include "mc_image.h"
 #include "mc_dist.h"
 #include "mc_net.h"
 #include "mc_safetensors.h"
@@ -164,6 +164,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         case 'l':
             if (!parse_double(optarg, 0, 100, &o->train.lr))
                 return usage_error(c, "bad --lr '%s'; expected a number from 0 to 100", optarg);
+            o->train.lr_set = 1;
             break;
         case 'w':
             if (!parse_double(optarg, 0, 1, &o->train.wd))
@@ -314,7 +315,9 @@ static const char usage_train[] =
     "Trains the model with the paper's recipe: SGD, Nesterov momentum 0.9, weight decay\n"
     "on every parameter, a cosine learning rate set per epoch, the dataset's augmentation\n"
     "(pad 4, random crop, flip) and normalization. After every epoch it evaluates on the\n"
-    "test split, appends to OUT/log.csv and writes OUT/checkpoint.safetensors.\n"
+    "test split, writes OUT/checkpoint.safetensors, then its row of OUT/log.csv. A loss\n"
+    "that becomes NaN or infinite stops the run at once (the checkpoint keeps the last\n"
+    "good epoch).\n"
     "\n"
     "  --data DIR        the dataset's files as released (CIFAR-10/100 and STL-10 binary,\n"
     "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz)\n"
@@ -326,7 +329,8 @@ static const char usage_train[] =
     "  --wd X            weight decay, default 2e-4\n"
     "  --seed S          initial weights, shuffles and augmentation, default 0\n"
     "  --resume CKPT     go on from a checkpoint of this command (its settings are kept;\n"
-    "                    --epochs may extend the run)\n"
+    "                    --epochs may extend the run, --lr lower the rate after a\n"
+    "                    divergence); OUT/log.csv is cut to the checkpoint's epochs\n"
     "  --out DIR         default ./run\n"
     "  --limit N         the first N training and test images only\n"
     "  --threads T       threads of the kernels (default: every processor that no\n"
@@ -394,8 +398,13 @@ static int cmd_eval(const cli *c, int argc, char **argv)
         if (load_weights(&net, o.weights) == 0) {
             double loss, acc;
             mc_evaluate(&net, &test, &loss, &acc);
-            printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
-            rc = 0;
+            if (!isfinite(loss)) /* a NaN logit makes the mean loss NaN: say so instead of "loss nan" */
+                fprintf(stderr, "error: %s: the outputs on %s's test images are NaN or infinite (the weights "
+                                "overflow on these inputs)\n", o.weights, info->name);
+            else {
+                printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
+                rc = 0;
+            }
         }
         mc_net_free(&net);
     }
@@ -532,90 +541,6 @@ static const char usage_predict[] =
     "dataset's test split. Images are normalized with the dataset's statistics: --dataset,\n"
     "else the one the checkpoint was trained on.\n";
 
-/* Reads a binary PGM/PPM of exactly the model's shape into bytes (CHW). */
-static int read_pnm(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char magic[3] = {0};
-    int w = 0, h = 0, maxval = 0, rc = -1;
-    if (fscanf(f, "%2s %d %d %d", magic, &w, &h, &maxval) != 4 || (strcmp(magic, "P5") && strcmp(magic, "P6")) ||
-        fgetc(f) == EOF)
-        fprintf(stderr, "error: %s: not a binary PGM (P5) or PPM (P6) image\n", path);
-    else if (maxval != 255)
-        fprintf(stderr, "error: %s: maximum value %d, expected 255 (8-bit)\n", path, maxval);
-    else if (w != m->w || h != m->h || (magic[1] == '5' ? 1 : 3) != m->c)
-        fprintf(stderr, "error: %s: %dx%d %s, the model takes %dx%d with %d channel%s\n", path, w, h,
-                magic[1] == '5' ? "gray" : "RGB", m->w, m->h, m->c, m->c == 1 ? "" : "s");
-    else {
-        const long plane = (long)w * h;
-        uint8_t *px = malloc((size_t)(plane * m->c));
-        if (px && fread(px, 1, (size_t)(plane * m->c), f) == (size_t)(plane * m->c)) {
-            for (long i = 0; i < plane; i++) /* interleaved -> planar */
-                for (int ch = 0; ch < m->c; ch++)
-                    out[ch * plane + i] = px[i * m->c + ch];
-            rc = 0;
-        } else
-            fprintf(stderr, "error: %s: truncated: expected %ld bytes of pixels\n", path, plane * m->c);
-        free(px);
-    }
-    fclose(f);
-    return rc;
-}
-
-/* Reads a PNG (any bit depth or color type: libpng converts it to 8-bit
- * gray or RGB, as the model takes) of exactly the model's size into bytes
- * (CHW). */
-static int read_png(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&img, path)) {
-        fprintf(stderr, "error: %s: not a readable PNG: %s\n", path, img.message);
-        return -1;
-    }
-    if ((int)img.width != m->w || (int)img.height != m->h || (m->c != 1 && m->c != 3)) {
-        fprintf(stderr, "error: %s: %ux%u, the model takes %dx%d with %d channels\n", path, img.width, img.height,
-                m->w, m->h, m->c);
-        png_image_free(&img);
-        return -1;
-    }
-    img.format = m->c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    const long plane = (long)m->w * m->h;
-    uint8_t *px = malloc((size_t)PNG_IMAGE_SIZE(img));
-    if (!px || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
-        fprintf(stderr, "error: %s: cannot decode: %s\n", path, px ? img.message : "out of memory");
-        png_image_free(&img);
-        free(px);
-        return -1;
-    }
-    for (long i = 0; i < plane; i++) /* interleaved -> planar */
-        for (int ch = 0; ch < m->c; ch++)
-            out[ch * plane + i] = px[i * m->c + ch];
-    free(px);
-    return 0;
-}
-
-/* An image file by its first bytes: PNG, else PGM/PPM. */
-static int read_image(const char *path, const mc_model_desc *m, uint8_t *out)
-{
-    unsigned char magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t got = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    if (got == sizeof magic && png_sig_cmp(magic, 0, sizeof magic) == 0)
-        return read_png(path, m, out);
-    return read_pnm(path, m, out);
-}
-
 /* The dataset whose statistics normalize the images. */
 static const mc_dataset_info *predict_dataset(const options *o)
 {
@@ -635,8 +560,15 @@ static const mc_dataset_info *predict_dataset(const options *o)
     return info;
 }
 
-static void print_prediction(const char *what, const float *logits, int classes, int label)
+/* Prints one image's class; 0, or -1 (and says so instead of "p=nan")
+ * when its logits are not all finite. */
+static int print_prediction(const char *what, const float *logits, int classes, int label)
 {
+    for (int k = 0; k < classes; k++)
+        if (!isfinite(logits[k])) {
+            printf("%s: no class: the outputs are NaN or infinite\n", what);
+            return -1;
+        }
     int best = 0;
     for (int k = 1; k < classes; k++)
         if (logits[k] > logits[best])
@@ -648,6 +580,7 @@ static void print_prediction(const char *what, const float *logits, int classes,
     if (label >= 0)
         printf(", label %d", label);
     printf("\n");
+    return 0;
 }
 
 static int cmd_predict(const cli *c, int argc, char **argv)
@@ -682,7 +615,9 @@ static int cmd_predict(const cli *c, int argc, char **argv)
             return 1;
         }
         for (int i = 0; i < o.nargs; i++)
-            if (read_image(o.args[i], m, d.images + (long)i * m->c * m->h * m->w) != 0) {
+            if (mc_image_read(o.args[i], m->c, m->h, m->w, d.images + (long)i * m->c * m->h * m->w, err,
+                              sizeof err) != 0) {
+                fprintf(stderr, "error: %s\n", err);
                 mc_dataset_free(&d);
                 return 1;
             }
@@ -701,13 +636,16 @@ static int cmd_predict(const cli *c, int argc, char **argv)
                     order[i] = i;
                 mc_batch_fill(&d, order, d.n, 0, NULL, mc_net_input(&net, d.n), labels);
                 mc_net_forward(&net, 0, NULL);
+                int bad = 0;
                 for (int i = 0; i < d.n; i++) {
                     char what[64];
                     snprintf(what, sizeof what, "record %d", i);
-                    print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
-                                     m->classes, o.train.data ? labels[i] : -1);
+                    bad += print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
+                                            m->classes, o.train.data ? labels[i] : -1) != 0;
                 }
-                rc = 0;
+                rc = bad ? 1 : 0;
+                if (bad)
+                    fprintf(stderr, "error: %s: %d of %d images gave NaN or infinite outputs\n", o.weights, bad, d.n);
             }
             free(order), free(labels);
         }

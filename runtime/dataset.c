@@ -136,20 +136,22 @@ static int grow(uint8_t **buf, size_t *cap)
     return 0;
 }
 
-/* The starting buffer: the last member's ISIZE trailer (the uncompressed
- * size mod 2^32) is right for any single-member file under 4 GiB, and
- * growing covers the rest. */
-static size_t gunzip_guess(const uint8_t *in, size_t inlen)
+/* Once the header is in: how far to inflate. -1 when the header announces
+ * more than the input can hold. */
+static int gunzip_limit(const char *path, size_t inlen, const mc_ds_announce *a,
+                        const uint8_t *head, size_t *limit, char *err, size_t errlen)
 {
-    size_t guess = 0;
-    if (inlen >= 18) {
-        const uint8_t *t = in + inlen - 4;
-        guess = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    uint64_t total = a->length(head);
+    if (total == 0) { /* not a header the reader takes: its check says why */
+        *limit = a->head_len;
+        return 0;
     }
-    /* A corrupt trailer may claim anything: deflate never exceeds ~1032:1. */
-    if (guess == 0 || guess / 1032 > inlen)
-        guess = inlen < SIZE_MAX / 4 ? inlen * 4 : inlen;
-    return guess < 4096 ? 4096 : guess;
+    if (total / MC_DS_DEFLATE_MAX_RATIO > inlen) /* a lie, refused before anything is allocated for it */
+        return mc_ds_fail(err, errlen,
+                          "%s: the header announces %llu bytes, more than %zu compressed bytes can inflate to", path,
+                          (unsigned long long)total, inlen);
+    *limit = total < SIZE_MAX ? (size_t)total + 1 : SIZE_MAX; /* one more tells a longer stream */
+    return 0;
 }
 
 /* After a member ends: 1 when another member follows, 0 when the input is
@@ -166,13 +168,18 @@ static int gunzip_next_member(const uint8_t *in, size_t inlen, size_t pos)
     return 0;
 }
 
-static int gunzip(const char *path, const uint8_t *in, size_t inlen, mc_ds_bytes *out, char *err, size_t errlen)
+/* Inflates in into out, at most up to what the announced header says (all
+ * of it without one). The buffer starts small and doubles, capped at the
+ * limit: the gzip trailer's ISIZE, which anyone can forge, sizes nothing. */
+static int gunzip(const char *path, const uint8_t *in, size_t inlen, const mc_ds_announce *a, mc_ds_bytes *out,
+                  char *err, size_t errlen)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
         return mc_ds_fail(err, errlen, "%s: cannot start zlib", path);
-    size_t cap = gunzip_guess(in, inlen), len = 0, pos = 0;
+    size_t cap = 4096, len = 0, pos = 0, limit = SIZE_MAX;
+    int know_limit = !a;
     uint8_t *buf = malloc(cap);
     int rc = -1;
     if (!buf) {
@@ -180,13 +187,26 @@ static int gunzip(const char *path, const uint8_t *in, size_t inlen, mc_ds_bytes
         goto done;
     }
     for (;;) {
+        if (!know_limit && len >= a->head_len) {
+            if (gunzip_limit(path, inlen, a, buf, &limit, err, errlen) != 0)
+                goto done;
+            know_limit = 1;
+        }
+        if (len >= limit) {
+            out->cut = 1;
+            break;
+        }
         if (len == cap && grow(&buf, &cap) != 0) {
             mc_ds_fail(err, errlen, "%s: out of memory inflating (over %zu bytes)", path, len);
             goto done;
         }
+        if (cap > limit)
+            cap = limit; /* never write past the limit; the buffer may be bigger */
         /* zlib counts in uInt: feed and drain in pieces it can describe. */
         uInt in_chunk = (uInt)((inlen - pos) < UINT_MAX ? (inlen - pos) : UINT_MAX);
-        uInt out_chunk = (uInt)((cap - len) < UINT_MAX ? (cap - len) : UINT_MAX);
+        /* Before the header is in, only the header: its length decides the rest. */
+        size_t room = know_limit ? cap - len : a->head_len - len;
+        uInt out_chunk = (uInt)(room < UINT_MAX ? room : UINT_MAX);
         zs.next_in = (Bytef *)(uintptr_t)(in + pos); /* zlib's API is not const-correct */
         zs.avail_in = in_chunk;
         zs.next_out = buf + len;
@@ -253,11 +273,13 @@ static int read_all(const char *path, FILE *f, mc_ds_bytes *out, char *err, size
     return 0;
 }
 
-int mc_ds_read_file(const char *path, int gunzip_it, mc_ds_bytes *out, char *err, size_t errlen)
+int mc_ds_read_file(const char *path, int gunzip_it, const mc_ds_announce *announce, mc_ds_bytes *out, char *err,
+                    size_t errlen)
 {
     out->data = NULL;
     out->len = 0;
     out->gunzipped = 0;
+    out->cut = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return mc_ds_fail(err, errlen, "%s: %s", path, strerror(errno));
@@ -270,7 +292,7 @@ int mc_ds_read_file(const char *path, int gunzip_it, mc_ds_bytes *out, char *err
         *out = raw;
         return 0;
     }
-    rc = gunzip(path, raw.data, raw.len, out, err, errlen);
+    rc = gunzip(path, raw.data, raw.len, announce, out, err, errlen);
     free(raw.data);
     return rc;
 }

@@ -55,6 +55,19 @@ static const char *size_kind(const idx_file *f)
     return f->bytes.gunzipped ? " after gunzip" : "";
 }
 
+/* What an IDX header announces: the whole file's length, so that a gzipped
+ * one is inflated no further (0: not this kind of header). */
+static uint64_t idx_images_length(const uint8_t *h)
+{
+    return be32(h) == IDX_IMAGES_MAGIC ? 16 + (uint64_t)be32(h + 4) * IDX_SIDE * IDX_SIDE : 0;
+}
+static uint64_t idx_labels_length(const uint8_t *h)
+{
+    return be32(h) == IDX_LABELS_MAGIC ? 8 + (uint64_t)be32(h + 4) : 0;
+}
+static const mc_ds_announce idx_images_announce = {16, idx_images_length};
+static const mc_ds_announce idx_labels_announce = {8, idx_labels_length};
+
 /* Checks the magic number and that the file holds exactly what its header
  * says: header_len bytes, then count records of record_len bytes. */
 static int idx_check(idx_file *f, uint32_t magic, const char *magic_what, size_t header_len, uint32_t record_len,
@@ -73,8 +86,9 @@ static int idx_check(idx_file *f, uint32_t magic, const char *magic_what, size_t
     f->count = be32(b->data + 4);
     uint64_t expected = (uint64_t)header_len + (uint64_t)f->count * record_len;
     if ((uint64_t)b->len != expected)
-        return mc_ds_fail(err, errlen, "%s: %zu bytes%s, expected %llu (a %zu-byte header and %u records of %u bytes)",
-                          f->path, b->len, size_kind(f), (unsigned long long)expected, header_len,
+        return mc_ds_fail(err, errlen, "%s: %s%zu bytes%s, expected %llu (a %zu-byte header and %u records of %u bytes)",
+                          f->path, b->cut ? "more than " : "", b->cut ? b->len - 1 : b->len, size_kind(f),
+                          (unsigned long long)expected, header_len,
                           (unsigned)f->count, (unsigned)record_len);
     return 0;
 }
@@ -113,9 +127,9 @@ static int idx_read(const char *dir, const mc_dataset_info *info, int test, idx_
     if (idx_find(dir, test ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte", what_im, im, err, errlen) != 0 ||
         idx_find(dir, test ? "t10k-labels-idx1-ubyte" : "train-labels-idx1-ubyte", what_lb, lb, err, errlen) != 0)
         return -1;
-    if (mc_ds_read_file(im->path, 1, &im->bytes, err, errlen) != 0 || idx_check_images(im, err, errlen) != 0)
+    if (mc_ds_read_file(im->path, 1, &idx_images_announce, &im->bytes, err, errlen) != 0 || idx_check_images(im, err, errlen) != 0)
         return -1;
-    if (mc_ds_read_file(lb->path, 1, &lb->bytes, err, errlen) != 0 ||
+    if (mc_ds_read_file(lb->path, 1, &idx_labels_announce, &lb->bytes, err, errlen) != 0 ||
         idx_check(lb, IDX_LABELS_MAGIC, "IDX labels", 8, 1, err, errlen) != 0)
         return -1;
     return idx_check_labels(lb, im, info->classes, err, errlen);

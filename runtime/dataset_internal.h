@@ -31,15 +31,31 @@ int mc_ds_is_file(const char *path);
 /* The size of a regular file, or -1 with err. */
 int mc_ds_file_size(const char *path, uint64_t *size, char *err, size_t errlen);
 
+/* What a file's first head_len bytes say its whole length is (0 when they
+ * are not a header the reader takes: its own check then says why). */
+typedef struct mc_ds_announce {
+    size_t head_len;
+    uint64_t (*length)(const uint8_t *head);
+} mc_ds_announce;
+
 /* A whole file in memory. With gunzip, content starting with the gzip magic
  * is inflated (every member; a truncated or corrupt stream is an error), and
- * anything else is returned as is: the content, not the name, decides. */
+ * anything else is returned as is: the content, not the name, decides. A
+ * compressed file is inflated only as far as its header announces (plus one
+ * byte, to tell a longer stream), so a small file that inflates to
+ * gigabytes costs what its header claims, never the gzip trailer's ISIZE. */
+/* Deflate's best case: 258 bytes from a 2-bit code, about 1032:1. A size
+ * claimed beyond that for a compressed stream is a lie. */
+#define MC_DS_DEFLATE_MAX_RATIO 1032
+
 typedef struct mc_ds_bytes {
     uint8_t *data;
     size_t len;
     int gunzipped; /* so that size messages can say which size they mean */
+    int cut;       /* inflating stopped there: the stream is longer than len */
 } mc_ds_bytes;
-int mc_ds_read_file(const char *path, int gunzip, mc_ds_bytes *out, char *err, size_t errlen);
+int mc_ds_read_file(const char *path, int gunzip, const mc_ds_announce *announce, mc_ds_bytes *out, char *err,
+                    size_t errlen);
 /* Reads exactly len bytes at the file's current position; a short read is
  * an error naming path. */
 int mc_ds_read_exact(FILE *f, void *buf, size_t len, const char *path, char *err, size_t errlen);

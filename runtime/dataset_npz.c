@@ -235,6 +235,12 @@ static int locate_member(npz_file *z, zip_member *m, const char *mname, uint64_t
     if (m->method == 0 && m->csize != m->usize)
         return mc_ds_fail(err, errlen, "%s: %s is stored but its sizes differ (%llu vs %llu)", z->path, mname,
                           (unsigned long long)m->csize, (unsigned long long)m->usize);
+    /* The dataset is allocated from the .npy shape, which must match usize:
+     * a usize no deflate stream of csize bytes can reach is refused here,
+     * before a small file makes the reader allocate gigabytes. */
+    if (m->usize / MC_DS_DEFLATE_MAX_RATIO > m->csize)
+        return mc_ds_fail(err, errlen, "%s: %s claims %llu bytes inflated from %llu, more than deflate can produce",
+                          z->path, mname, (unsigned long long)m->usize, (unsigned long long)m->csize);
     return 0;
 }
 

@@ -213,10 +213,11 @@ void mc_batchnorm_bwd(const mc_bn_dims *d, const float *x, const float *gamma, c
 
 /* ---- element-wise --------------------------------------------------------- */
 
+/* x < 0 ? 0 : x, not x > 0 ? x : 0: a NaN stays NaN, as in PyTorch. */
 void mc_relu_fwd(long count, const float *x, float *y)
 {
     for (long i = 0; i < count; i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void mc_relu_bwd(long count, const float *y, const float *dy, float *dx)

@@ -23,7 +23,8 @@ typedef struct mc_train_state {
 } mc_train_state;
 
 /* Writes the net's parameters, buffers and counters (and ts, if not NULL)
- * atomically to path. 0, or -1 with one line in err. */
+ * atomically to path. 0, or -1 with one line in err (MC_ST_UNSYNCED when
+ * the file was replaced but its folder could not be synced). */
 int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, char *err, size_t errlen);
 
 /* Reads a checkpoint into the net: every state_dict tensor of the model

@@ -77,7 +77,10 @@ void mc_st_add_metadata(mc_st_writer *w, const char *key, const char *value);
  * A process killed mid-write leaves its `<path>.tmp.<pid>` behind: any such
  * file whose pid no longer runs is stale and may be deleted. Two threads of
  * one process must not write the same path at the same time (they would
- * share the temporary's name). */
+ * share the temporary's name). MC_ST_UNSYNCED (-2) instead of -1 when the
+ * new file is in place, complete, and only the sync of its directory
+ * failed: what was written stands, its survival of a power cut is in doubt. */
+enum { MC_ST_UNSYNCED = -2 };
 int mc_st_write(mc_st_writer *w, const char *path, char *err, size_t errlen);
 void mc_st_writer_free(mc_st_writer *w);
 

@@ -11,6 +11,7 @@ typedef struct mc_train_options {
     const char *data, *dataset, *out, *resume;
     int epochs, batch;     /* 0: the dataset's default */
     double lr, wd;
+    int lr_set;            /* --lr given: a resumed run takes it instead of its checkpoint's */
     uint64_t seed;
     long limit;            /* > 0: the first `limit` training and test images only */
     int progress;          /* a progress bar (on a terminal) instead of one line per epoch */

@@ -12,6 +12,8 @@
 
 #include "mc_safetensors.h"
 
+#include "mc_durable.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,6 +36,16 @@
 /* Nesting of a valid header is 3 (object, tensor object, shape array);
  * the limit only keeps hostile input from exhausting the stack. */
 enum { JSON_MAX_DEPTH = 32 };
+/* The tree costs some 60 to 200 bytes a value, far more than its text: the
+ * parser bounds it by what a valid header can hold, not by the header's
+ * length. A tensor is at most 14 values (its object, dtype, two arrays and
+ * 10 numbers), so 2^17 values hold 9,300 tensors of 8 dimensions, 7 times
+ * the zoo's biggest checkpoint with its momentum (1,250 tensors); the tree
+ * stays under 20 MB.
+ * No array of the format has more than MC_ST_MAX_DIMS elements (shapes;
+ * data_offsets has 2, metadata values are strings), so a longer one is
+ * refused at its 9th element instead of after it is built. */
+enum { JSON_MAX_VALUES = 1 << 17 };
 /* Alignment of the data buffer: enough for any element type and for SIMD
  * loads of the start of a tensor. */
 enum { DATA_ALIGN = 64 };
@@ -211,6 +223,7 @@ typedef struct jparser {
     const unsigned char *s;
     size_t n, pos;
     int depth;
+    size_t values; /* parsed so far, against JSON_MAX_VALUES */
     int failed;
     size_t at;      /* where the first error is */
     char msg[96];   /* what it is */
@@ -501,6 +514,9 @@ static int parse_member(jparser *p, jval *v)
 
 static int parse_element(jparser *p, jval *v)
 {
+    if (v->n >= MC_ST_MAX_DIMS)
+        return jerr(p, "an array of more than %d elements (a shape has at most %d dimensions)", MC_ST_MAX_DIMS,
+                    MC_ST_MAX_DIMS);
     if (grow(p, v))
         return -1;
     v->items[v->n] = (jval){0};
@@ -533,6 +549,8 @@ static int parse_container(jparser *p, jval *v, jkind kind)
 
 static int parse_value(jparser *p, jval *v)
 {
+    if (++p->values > JSON_MAX_VALUES)
+        return jerr(p, "more than %d JSON values (a header holds at most 14 per tensor)", JSON_MAX_VALUES);
     int c = peek(p);
     if (c == '{')
         return parse_container(p, v, J_OBJ);
@@ -1386,43 +1404,6 @@ static int write_contents(int fd, const mc_st_writer *w, const sbuf *h)
     return fsync(fd);
 }
 
-/* The directory holding path ("." if none), in a new string. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return dup_str(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* Makes the rename itself durable. Filesystems that cannot fsync a
- * directory (EINVAL) have nothing to make durable this way. */
-static int sync_dir(const char *path)
-{
-    char *dir = dir_of(path);
-    if (!dir) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc && errno == EINVAL)
-        rc = 0;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 /* Temporary file, contents, rename. The temporary is removed on every
  * failure, so the only way one is left behind is a killed process. */
 static int write_atomically(const mc_st_writer *w, const sbuf *h, const char *path, errbuf *e)
@@ -1443,19 +1424,19 @@ static int write_atomically(const mc_st_writer *w, const sbuf *h, const char *pa
         return -1;
     }
     const char *what = "cannot write";
-    int rc = write_contents(fd, w, h);
+    int rc = mc_fault_point("write the temporary checkpoint") || write_contents(fd, w, h) ? -1 : 0;
     int saved = errno;
     if (close(fd) != 0 && rc == 0)
         rc = -1, saved = errno;
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (rc == 0 && (mc_fault_point("rename the checkpoint into place") || rename(tmp, path) != 0))
         rc = -1, saved = errno, what = "cannot rename over it";
     if (rc) {
         unlink(tmp);
         fail(e, "%s (temporary %s): %s", what, tmp, sys_error(saved, sys, sizeof sys));
-    } else if (sync_dir(path) != 0) {
+    } else if (mc_fault_point("sync the checkpoint's folder") || mc_sync_dir(path) != 0) {
         /* The new file is in place and complete; only its survival of a
          * power cut is in doubt. Reported, since the caller asked for it. */
-        rc = -1;
+        rc = MC_ST_UNSYNCED;
         fail(e, "written, but syncing its directory failed: %s", sys_error(errno, sys, sizeof sys));
     }
     free(tmp);

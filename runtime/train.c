@@ -3,6 +3,7 @@
 #include "mc_train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include "mc_dist.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
+#include "mc_safetensors.h"
+#include "mc_train_log.h"
 
 /* Correct predictions among the n rows of logits. */
 static int correct(const float *logits, const int32_t *labels, int n, int classes)
@@ -93,27 +96,41 @@ static int load_split(const char *dir, const mc_dataset_info *info, int test, lo
     return -1;
 }
 
-static int make_dir(const char *dir)
+/* --out before any work: a folder (made if missing) where a file can be
+ * created, and whose checkpoint.safetensors and log.csv, if there, are
+ * files a rename can replace. A probe file is made and removed: the one
+ * test that a read-only mount, a full quota or an ACL cannot fool. 0, or
+ * -1 after printing an error. */
+static int check_out(const char *dir, int *made)
 {
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
-        return 0;
-    fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
-    return -1;
-}
-
-/* Appends one epoch's row to the CSV log, with a header in a new file. */
-static void log_epoch(const char *path, int epoch, double lr, double tl, double ta, double vl, double va, double secs)
-{
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "warning: %s: cannot append to the log: %s\n", path, strerror(errno));
-        return;
+    struct stat st;
+    *made = mkdir(dir, 0777) == 0;
+    if (!*made && errno != EEXIST) {
+        fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
+        return -1;
     }
-    if (ftell(f) == 0)
-        fprintf(f, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds\n");
-    fprintf(f, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch, lr, tl, ta, vl, va, secs);
-    if (fclose(f) != 0)
-        fprintf(stderr, "warning: %s: cannot write the log: %s\n", path, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "error: %s: not a folder (expected --out to name one for the checkpoint and log)\n", dir);
+        return -1;
+    }
+    static const char *const outputs[2] = {"checkpoint.safetensors", "log.csv"};
+    char path[4200];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, outputs[i]);
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "error: %s: not a regular file, so training could not replace it\n", path);
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/.mcgen-probe.%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "error: %s: cannot write in the output folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
 }
 
 typedef struct run {
@@ -124,6 +141,7 @@ typedef struct run {
     int64_t *order;
     int32_t *labels;
     char *ckpt, *log;
+    int made_out; /* --out was made by this run: removed again if nothing was written in it */
 } run;
 
 static void run_free(run *r)
@@ -148,9 +166,11 @@ static int setup(run *r, int generic, const mc_train_options *o)
 {
     mc_train_state *ts = &r->ts;
     char err[1024];
+    if (mc_dist_rank() == 0 && check_out(o->out, &r->made_out) != 0) /* before the data, the net, an epoch */
+        return -1;
     const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
     if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
-        load_split(o->data, info, 1, o->limit, &r->test) || (mc_dist_rank() == 0 && make_dir(o->out)))
+        load_split(o->data, info, 1, o->limit, &r->test))
         return -1;
     ts->epochs = o->epochs ? o->epochs : info->epochs;
     ts->batch = o->batch ? o->batch : info->batch;
@@ -189,6 +209,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
         }
         if (o->epochs)
             ts->epochs = o->epochs;
+        if (o->lr_set) /* after a divergence: the same run, more gently */
+            ts->sgd.lr = o->lr;
     } else {
         mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
         mc_net_init_params(&r->net, &ts->rng);
@@ -199,6 +221,38 @@ static int setup(run *r, int generic, const mc_train_options *o)
     r->log = join(o->out, "log.csv");
     if (!r->order || !r->labels || !r->ckpt || !r->log) {
         fprintf(stderr, "error: out of memory\n");
+        return -1;
+    }
+    /* The log lists the checkpoint's epochs: a killed save's pending row is
+     * taken or dropped, rows past the checkpoint (a later, lost run) go. */
+    if (o->resume && mc_dist_rank() == 0 && mc_log_recover(r->log, ts->epoch, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* After an epoch: the checkpoint, then the log row, each atomically; the
+ * log's text is synced before the checkpoint's rename commits the epoch
+ * (mc_train_log.h). 0, or -1 after printing an error. */
+static int save_epoch(run *r, const char *row)
+{
+    char err[1024];
+    if (mc_log_prepare(r->log, r->ts.epoch - 1, row, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    int saved = mc_checkpoint_save(r->ckpt, &r->net, &r->ts, err, sizeof err);
+    if (saved != 0 && saved != MC_ST_UNSYNCED) { /* the old checkpoint stands: so does the old log */
+        mc_log_abandon(r->log);
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    char cerr[1024];
+    if (mc_log_commit(r->log, cerr, sizeof cerr) != 0 || saved != 0) {
+        if (saved != 0) /* the new checkpoint is in place: its row is committed with it */
+            snprintf(cerr, sizeof cerr, "%s", err);
+        fprintf(stderr, "error: %s (the checkpoint holds epoch %lld)\n", cerr, (long long)r->ts.epoch);
         return -1;
     }
     return 0;
@@ -224,8 +278,11 @@ static int epoch_images(const run *r)
 /* One epoch of SGD, data-parallel: every rank draws the same order and
  * takes its shard of each global batch; the gradients of the shards,
  * summed over the ranks, are the global batch's, so every rank makes the
- * same update. Returns the mean training loss and accuracy. */
-static void train_epoch(run *r, int progress, double *loss, double *accuracy)
+ * same update. Sets the mean training loss and accuracy and returns 0; or
+ * returns the 1-based step whose loss was NaN or infinite (every rank
+ * sees the same global loss, so all stop there together), before that
+ * step's update. */
+static int train_epoch(run *r, int progress, double *loss, double *accuracy)
 {
     mc_train_state *ts = &r->ts;
     mc_net *net = &r->net;
@@ -245,6 +302,13 @@ static void train_epoch(run *r, int progress, double *loss, double *accuracy)
                            mc_net_input(net, local), r->labels);
         mc_net_forward(net, 1, &ts->rng);
         const float l = mc_net_loss(net, r->labels);
+        double step_loss = (double)l * local;
+        if (mc_dist_size() > 1)
+            mc_dist_sum(&step_loss, 1);
+        if (!isfinite(step_loss)) {
+            mc_progress_end(&bar);
+            return at / batch + 1;
+        }
         hits += correct(mc_net_logits(net), r->labels, local, net->m->classes);
         total += (double)l * local;
         mc_net_backward(net, r->labels);
@@ -259,6 +323,20 @@ static void train_epoch(run *r, int progress, double *loss, double *accuracy)
     mc_dist_sum(sums, 2);
     *loss = n ? sums[0] / n : 0;
     *accuracy = n ? sums[1] / n : 0;
+    return 0;
+}
+
+/* Weights, momentum and batch-norm buffers all finite. */
+static int state_finite(const run *r)
+{
+    const mc_net *net = &r->net;
+    for (int64_t k = 0; k < r->m->param_floats; k++)
+        if (!isfinite(net->s.params[k]) || !isfinite(net->momentum[k]))
+            return 0;
+    for (int64_t k = 0; k < r->m->buffer_floats; k++)
+        if (!isfinite(net->s.buffers[k]))
+            return 0;
+    return 1;
 }
 
 /* FNV-1a of bytes, continuing from h. */
@@ -314,12 +392,15 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
 {
     run r = {.m = m};
     if (setup(&r, generic, o) != 0) {
+        if (r.made_out)
+            rmdir(o->out); /* fails, as it should, if anything is in it */
         run_free(&r);
         return MC_TRAIN_FAILED;
     }
     mc_train_state *ts = &r.ts;
     const int lead = mc_dist_rank() == 0, ranks = mc_dist_size();
     const double base_lr = ts->sgd.lr, start = mc_now();
+    const int64_t first_epoch = ts->epoch; /* a resumed run's checkpoint is good from the start */
     long images = 0;
     double test_loss = 0, test_acc = 0, train_secs = 0;
     int rc = 0;
@@ -334,14 +415,39 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         const int e = (int)ts->epoch;
         ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
         const double t0 = mc_now();
-        double train_loss, train_acc;
-        train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
-        train_secs += mc_now() - t0;
-        if (sync_ranks(&r, o->sync_bn) != 0) {
+        double train_loss = 0, train_acc = 0;
+        const int bad_step = train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
+        if (!bad_step && sync_ranks(&r, o->sync_bn) != 0) {
             rc = MC_TRAIN_STOPPED; /* every rank saw the checksums differ */
             break;
         }
-        mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        if (!bad_step)
+            mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        /* Finite training losses can still leave weights or running
+         * statistics that overflow in eval mode: such a checkpoint would be
+         * refused when loaded, so it is never written. Every rank holds the
+         * same sums and weights here, so all stop together. */
+        if (bad_step || !isfinite(test_loss) || !state_finite(&r)) {
+            char kept[4200];
+            if (e > first_epoch)
+                snprintf(kept, sizeof kept, "%s keeps epoch %d, the last good one", r.ckpt, e);
+            else if (o->resume)
+                snprintf(kept, sizeof kept, "%s (epoch %d) is unchanged", o->resume, e);
+            else
+                snprintf(kept, sizeof kept, "no checkpoint was written");
+            char where[128];
+            if (bad_step)
+                snprintf(where, sizeof where, "the training loss became NaN or infinite at epoch %d, step %d", e + 1,
+                         bad_step);
+            else
+                snprintf(where, sizeof where, "the test loss (eval mode) became NaN or infinite after epoch %d", e + 1);
+            if (lead)
+                fprintf(stderr, "error: %s (learning rate %.4g): the run diverged; %s; try a lower --lr than %g\n",
+                        where, ts->sgd.lr, kept, base_lr);
+            rc = MC_TRAIN_STOPPED;
+            break;
+        }
+        train_secs += mc_now() - t0;
         const double secs = mc_now() - t0;
         images += epoch_images(&r);
         ts->epoch++;
@@ -353,14 +459,13 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
                e + 1, (long long)ts->epochs, ts->sgd.lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, secs,
                epoch_images(&r) / secs);
         fflush(stdout);
-        log_epoch(r.log, e + 1, ts->sgd.lr, train_loss, train_acc, test_loss, test_acc, secs);
+        char row[256];
+        snprintf(row, sizeof row, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f", e + 1, ts->sgd.lr, train_loss, train_acc,
+                 test_loss, test_acc, secs);
         /* The checkpoint keeps the base rate; each epoch's is derived. */
         ts->sgd.lr = base_lr;
-        char err[1024];
-        if (mc_checkpoint_save(r.ckpt, &r.net, ts, err, sizeof err) != 0) {
-            fprintf(stderr, "error: %s\n", err);
+        if (save_epoch(&r, row) != 0)
             rc = MC_TRAIN_FAILED;
-        }
     }
     if (rc == 0 && images == 0)
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);

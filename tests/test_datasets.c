@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "mc_dataset.h"
+#include "peak.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HAVE_LSAN 1
@@ -990,6 +991,95 @@ Test(datasets, npz_errors)
     make_imagenet(tdir2);
     remove_file(tdir2, "train_data_batch_7.npz");
     expect_error(tdir2, "imagenet32", 0, "train_data_batch_7.npz", "missing (ImageNet32 training needs");
+}
+
+/* ---- memory bombs: small files that claim or inflate to gigabytes ---------------------- */
+
+typedef struct load_args {
+    const char *dir, *ds;
+    int test;
+} load_args;
+
+static int load_in_child(void *arg, char *msg, size_t len)
+{
+    const load_args *a = arg;
+    mc_dataset d;
+    int rc = mc_dataset_load(a->dir, mc_dataset_info_named(a->ds), a->test, 0, &d, msg, len);
+    mc_dataset_free(&d);
+    return rc == 0;
+}
+
+/* Loads in a child: refused with what, naming dir/file, in under limit_kb. */
+static void expect_bomb_refused(const char *dir, const char *ds, int test, const char *file, const char *what,
+                                long limit_kb)
+{
+    load_args a = {dir, ds, test};
+    char msg[512], p[1024];
+    int status = -1;
+    long kb = peak_run(load_in_child, &a, msg, sizeof msg, &status);
+    cr_log_info("%ld kB peak: %s", kb, msg);
+    cr_assert(kb > 0 && status == 0, "the child failed (status %d): %s", status, msg);
+    path_of(p, sizeof p, dir, file);
+    cr_assert_not_null(strstr(msg, p), "message '%s' does not name %s", msg, p);
+    cr_assert_not_null(strstr(msg, what), "message '%s' does not say '%s'", msg, what);
+    cr_assert_null(strchr(msg, '\n'), "message '%s' is not one line", msg);
+    cr_assert(kb < limit_kb, "%ld kB peak to refuse %s, expected under %ld", kb, p, limit_kb);
+}
+
+/* An IDX header announcing 3 images, then 256 MiB of zeros: 250 kB gzipped.
+ * Inflated only as far as the header announces, plus a byte (it took 1 GB
+ * and 5.4 s for 1 GiB of zeros when it was inflated in full first). */
+Test(datasets, gzip_bomb)
+{
+    const char *dir = subdir("gzbomb");
+    size_t ll;
+    uint8_t *lb = idx_labels(3, 0, &ll);
+    write_gz(dir, "train-labels-idx1-ubyte.gz", lb, ll);
+    free(lb);
+    char p[1024];
+    path_of(p, sizeof p, dir, "train-images-idx3-ubyte.gz");
+    gzFile g = gzopen(p, "wb1");
+    cr_assert_not_null(g);
+    uint8_t hdr[16];
+    be32(hdr, 0x803), be32(hdr + 4, 3), be32(hdr + 8, 28), be32(hdr + 12, 28);
+    cr_assert_eq(gzwrite(g, hdr, sizeof hdr), (int)sizeof hdr);
+    uint8_t *zeros = calloc(1, 1 << 20);
+    for (int i = 0; i < 256; i++)
+        cr_assert_eq(gzwrite(g, zeros, 1 << 20), 1 << 20);
+    free(zeros);
+    cr_assert_eq(gzclose(g), Z_OK);
+    expect_bomb_refused(dir, "mnist", 0, "train-images-idx3-ubyte.gz",
+                        "more than 2368 bytes after gunzip, expected 2368", 32 * 1024);
+
+    /* A header announcing more than the compressed bytes can ever inflate
+     * to is a lie told before anything is allocated for it. */
+    uint8_t liar[16 + 4096] = {0};
+    be32(liar, 0x803), be32(liar + 4, 3000000), be32(liar + 8, 28), be32(liar + 12, 28);
+    write_gz(dir, "train-images-idx3-ubyte.gz", liar, sizeof liar);
+    expect_bomb_refused(dir, "mnist", 0, "train-images-idx3-ubyte.gz",
+                        "the header announces 2352000016 bytes, more than", 32 * 1024);
+}
+
+/* A deflated data.npy whose zip directory and .npy header claim 1 million
+ * images (3 GB) from a few hundred compressed bytes: refused before the
+ * dataset is allocated from that claim. */
+Test(datasets, npz_size_lie)
+{
+    const char *dir = subdir("npzbomb");
+    buf data = data_with("{'descr': '|u1', 'fortran_order': False, 'shape': (1000000, 3072), }");
+    uint32_t claim = (uint32_t)(data.len - 2 * 3072 + 1000000u * 3072);
+    zmember m[2] = {{"data.npy", data, 1, 0}, {"labels.npy", two_labels(1, 2), 0, 0}};
+    buf z = make_zip(m, 2, 0);
+    /* The uncompressed size in data.npy's local header and its directory
+     * entry (the directory's offset is in the end record's last fields). */
+    uint8_t *cd = z.p + (z.p[z.len - 6] | z.p[z.len - 5] << 8 | z.p[z.len - 4] << 16 | (uint32_t)z.p[z.len - 3] << 24);
+    for (int i = 0; i < 4; i++)
+        z.p[22 + i] = cd[24 + i] = (uint8_t)(claim >> (8 * i));
+    write_file(dir, "val_data.npz", z.p, z.len);
+    free(z.p);
+    free(m[0].data.p);
+    free(m[1].data.p);
+    expect_bomb_refused(dir, "imagenet32", 1, "val_data.npz", "more than deflate can produce", 32 * 1024);
 }
 
 /* ---- names, detection, the API's edges ---------------------------------------------------- */

@@ -2,6 +2,7 @@
  * command line: the message and its location on one line of stderr, exit
  * status 1, nothing on stdout and no file written. */
 #include <criterion/criterion.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,41 @@ Test(errors, command_line)
     r = run_mcgen(dir, "targets --flags sse9");
     cr_expect_eq(r.status, 2);
     cr_expect(strstr(r.err, "bad --flags 'sse9'"), "%s", r.err);
+    free_result(r);
+    remove_temp_dir(dir);
+}
+
+/* -o is checked before any work: the model is not even read (it does not
+ * exist here), so a bad -o is the one error, in a few milliseconds instead
+ * of after libclang and the compiler (a resnet20 build is 10-30 s). */
+Test(errors, output_checked_first)
+{
+    char *dir = make_temp_dir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/afile", dir);
+    write_text(path, "x", 1);
+    snprintf(path, sizeof path, "%s/adir", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"emit missing.mcn -o afile", "afile: error: not a folder"},
+        {"emit missing.mcn -o nodir/out", "nodir/out: error: its folder nodir does not exist"},
+        {"emit missing.mcn -o afile/out", "afile/out: error: its folder afile is not a folder"},
+        {"build missing.mcn -o adir", "adir: error: is a folder (expected -o to name the executable)"},
+        {"build missing.mcn -o nodir/exe", "nodir/exe: error: its folder nodir does not exist"},
+        {"build missing.mcn -o adir/", "adir/: error: is a folder"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_result r = run_mcgen(dir, cases[i].args);
+        cr_expect_eq(r.status, 1, "%s", cases[i].args);
+        cr_expect(strstr(r.err, cases[i].want), "%s: %s", cases[i].args, r.err);
+        cr_expect_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+        free_result(r);
+    }
+    /* A good -o lets the real error through. */
+    cli_result r = run_mcgen(dir, "emit missing.mcn -o adir");
+    cr_expect(strstr(r.err, "missing.mcn: error: cannot open"), "%s", r.err);
     free_result(r);
     remove_temp_dir(dir);
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mc_safetensors.h"
+#include "peak.h"
 
 /* ---- helpers ---- */
 
@@ -916,4 +917,58 @@ Test(atomic, sigkill_never_loses_the_checkpoint, .timeout = 120)
     free(big);
     remove_dir(dir);
     free(path);
+}
+
+/* ---- memory bombs: headers whose tree would dwarf their text ---------------------------- */
+
+static int open_in_child(void *path, char *msg, size_t len)
+{
+    mc_st_file *f = mc_st_open(path, msg, len);
+    mc_st_close(f);
+    return f != NULL;
+}
+
+/* A header of `count` copies of `unit` between prefix and suffix, opened in
+ * a child: it must be refused with want, in under limit_kb of memory (the
+ * header's text alone is most of it). */
+static void expect_bomb_refused(const char *prefix, const char *unit, size_t count, const char *suffix,
+                                const char *want, long limit_kb)
+{
+    char *dir = make_dir(), *path = join(dir, "bomb.safetensors");
+    size_t pl = strlen(prefix), ul = strlen(unit), sl = strlen(suffix), hlen = pl + ul * count + sl, n;
+    char *h = malloc(hlen);
+    memcpy(h, prefix, pl);
+    for (size_t i = 0; i < count; i++)
+        memcpy(h + pl + i * ul, unit, ul);
+    memcpy(h + pl + ul * count, suffix, sl);
+    unsigned char *buf = make_file(h, hlen, NULL, 0, &n);
+    free(h);
+    write_bytes(path, buf, n);
+    free(buf); /* before the fork: the child's peak is the reader's alone */
+    char msg[512];
+    int status = -1;
+    long kb = peak_run(open_in_child, path, msg, sizeof msg, &status);
+    cr_log_info("%zu-byte header: %ld kB peak: %s", hlen, kb, msg);
+    cr_assert(kb > 0 && status == 0, "the child failed (status %d): %s", status, msg);
+    check_message(msg, path);
+    cr_assert_not_null(strstr(msg, want), "message '%s' lacks '%s'", msg, want);
+    cr_assert(kb < limit_kb, "%ld kB peak to refuse a %zu-byte header, expected under %ld", kb, hlen, limit_kb);
+    remove_dir(dir);
+    free(path);
+}
+
+/* One shape of 1 million [0] arrays (4 MB): refused at its 9th element
+ * (it took 1.5 GB for 20 MB before the parser knew the schema). */
+Test(bombs, long_shape)
+{
+    expect_bomb_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[", "[0],", 1000000, "[0]],\"data_offsets\":[0,0]}}",
+                        "an array of more than 8 elements", 40 * 1024);
+}
+
+/* 16 MB of tiny tensors: refused at the value limit, the tree bounded. */
+Test(bombs, many_tensors)
+{
+    expect_bomb_refused("{", "\"t\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},", 300000,
+                        "\"u\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", "more than 131072 JSON values",
+                        64 * 1024);
 }

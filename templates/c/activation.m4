@@ -35,9 +35,11 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 ')
 
 # Each activation: the output of x[i], and the gradient term of x[i], y[i], dy[i]
-# (the CUDA templates use the same expressions).
-m4_define(`ACT_RELU', ``x[i] > 0 ? x[i] : 0', `y[i] > 0 ? dy[i] : 0'')
-m4_define(`ACT_RELU6', ``x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
+# (the CUDA templates use the same expressions). The outputs test x < 0, so
+# that a NaN stays NaN as in PyTorch; the gradients pass only where the
+# test holds, so a NaN passes none, as in PyTorch.
+m4_define(`ACT_RELU', ``x[i] < 0 ? 0 : x[i]', `y[i] > 0 ? dy[i] : 0'')
+m4_define(`ACT_RELU6', ``x[i] < 0 ? 0 : (x[i] > 6 ? 6 : x[i])', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
 m4_define(`ACT_SIGMOID', ``1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
 # silu: PyTorch's derivative s (1 + x (1 - s)), s = sigmoid(x) (one expf
 # after common subexpressions). hardswish and hardsigmoid take PyTorch's

@@ -444,14 +444,15 @@ $1        $3 = $4;
 # relu6, plan.c; none without): MC_FUSED_OUT(v), one result v as written;
 # MC_FUSED_PASSES(y), whether the output y let the output gradient through
 # (for a float, or lane by lane for a vector, as a mask).
-m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6) : 0)', `$1')')
+m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 < 0 ? 0 : $1)', FUSED, relu6, `($1 < 0 ? 0 : ($1 > 6 ? 6 : $1))', `$1')')
 m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `(($1 > 0) & ($1 < 6))', `1')')
 # MC_MASKED(text): text when an activation is fused (it keeps its bits).
 m4_define(`MC_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
-# MC_FUSED_OUT_V(v): MC_FUSED_OUT of a vector (ReLU6: its lanes above 0 and
-# not above 6, or 6 where above; NaN gives 0, as the scalar form does).
-m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_vf)((mc_vi)($1) & ($1 > 0))',
-    FUSED, relu6, `(mc_vf)(((mc_vi)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_vi)((mc_vf){0} + 6) & ($1 > 6)))', `$1')')
+# MC_FUSED_OUT_V(v): MC_FUSED_OUT of a vector (ReLU6: its lanes not below 0
+# and not above 6, or 6 where above; NaN stays NaN, as the scalar form
+# keeps it and PyTorch does).
+m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_vf)((mc_vi)($1) & ~($1 < 0))',
+    FUSED, relu6, `(mc_vf)(((mc_vi)($1) & ~($1 < 0) & ~($1 > 6)) | ((mc_vi)((mc_vf){0} + 6) & ($1 > 6)))', `$1')')
 
 # MC_GENERATED(model, template): the first line of every emitted file.
 # (MC_TARGET names the template folder: c unless the target set it.)

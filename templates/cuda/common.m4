@@ -128,7 +128,7 @@ m4_popdef(`MC_T')')m4_dnl
 # relu6, plan.c; none without), as the C templates: MC_FUSED_OUT(v), one
 # result v as written; MC_FUSED_PASSES(y), whether the output y let the
 # output gradient through.
-m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0.0f)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6.0f) : 0.0f)',
+m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 < 0 ? 0.0f : $1)', FUSED, relu6, `($1 < 0 ? 0.0f : ($1 > 6 ? 6.0f : $1))',
     `$1')')
 m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `(($1 > 0) & ($1 < 6))', `1')')
 

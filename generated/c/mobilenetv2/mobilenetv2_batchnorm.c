@@ -189,7 +189,7 @@ static inline void bn_c32_96x96_relu6_plane_normalize(const float *restrict x, f
     for (; i < 9216; i += 8) {
         __builtin_prefetch(y + i + 589824, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -198,7 +198,7 @@ static inline void bn_c32_96x96_relu6_plane_normalize(const float *restrict x, f
     unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 9216);
     }
     (void)bits;
@@ -532,7 +532,7 @@ static inline void bn_c16_96x96_relu_plane_normalize(const float *restrict x, fl
     for (; i < 9216; i += 8) {
         __builtin_prefetch(y + i + 294912, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -541,7 +541,7 @@ static inline void bn_c16_96x96_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 9216);
     }
     (void)bits;
@@ -875,7 +875,7 @@ static inline void bn_c96_96x96_relu6_plane_normalize(const float *restrict x, f
     for (; i < 9216; i += 8) {
         __builtin_prefetch(y + i + 1769472, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -884,7 +884,7 @@ static inline void bn_c96_96x96_relu6_plane_normalize(const float *restrict x, f
     unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 9216);
     }
     (void)bits;
@@ -1336,7 +1336,7 @@ static inline void bn_c24_48x48_relu_plane_normalize(const float *restrict x, fl
     for (; i < 2304; i += 8) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1345,7 +1345,7 @@ static inline void bn_c24_48x48_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 2304; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 2304);
     }
     (void)bits;
@@ -1797,7 +1797,7 @@ static inline void bn_c144_48x48_relu6_plane_normalize(const float *restrict x, 
     for (; i < 2304; i += 8) {
         __builtin_prefetch(y + i + 663552, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -1806,7 +1806,7 @@ static inline void bn_c144_48x48_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 2304; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 2304);
     }
     (void)bits;
@@ -2310,7 +2310,7 @@ static inline void bn_c144_24x24_relu6_plane_normalize(const float *restrict x, 
     for (; i < 576; i += 8) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -2319,7 +2319,7 @@ static inline void bn_c144_24x24_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
     (void)bits;
@@ -2771,7 +2771,7 @@ static inline void bn_c192_24x24_relu6_plane_normalize(const float *restrict x, 
     for (; i < 576; i += 8) {
         __builtin_prefetch(y + i + 221184, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -2780,7 +2780,7 @@ static inline void bn_c192_24x24_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
     (void)bits;
@@ -2989,7 +2989,7 @@ static inline void bn_c192_24x24_relu6_pstats_plane_normalize(const float *restr
     for (; i < 576; i += 8) {
         __builtin_prefetch(y + i + 221184, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -2998,7 +2998,7 @@ static inline void bn_c192_24x24_relu6_pstats_plane_normalize(const float *restr
     unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
     (void)bits;
@@ -3411,7 +3411,7 @@ static inline void bn_c192_12x12_relu6_plane_normalize(const float *restrict x, 
     for (; i < 144; i += 8) {
         __builtin_prefetch(y + i + 55296, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -3420,7 +3420,7 @@ static inline void bn_c192_12x12_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
     (void)bits;
@@ -3872,7 +3872,7 @@ static inline void bn_c384_12x12_relu6_plane_normalize(const float *restrict x, 
     for (; i < 144; i += 8) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -3881,7 +3881,7 @@ static inline void bn_c384_12x12_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
     (void)bits;
@@ -4090,7 +4090,7 @@ static inline void bn_c384_12x12_relu6_pstats_plane_normalize(const float *restr
     for (; i < 144; i += 8) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -4099,7 +4099,7 @@ static inline void bn_c384_12x12_relu6_pstats_plane_normalize(const float *restr
     unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
     (void)bits;
@@ -4738,7 +4738,7 @@ static inline void bn_c576_12x12_relu6_plane_normalize(const float *restrict x, 
     for (; i < 144; i += 8) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -4747,7 +4747,7 @@ static inline void bn_c576_12x12_relu6_plane_normalize(const float *restrict x, 
     unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
     (void)bits;
@@ -4956,7 +4956,7 @@ static inline void bn_c576_12x12_relu6_pstats_plane_normalize(const float *restr
     for (; i < 144; i += 8) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -4965,7 +4965,7 @@ static inline void bn_c576_12x12_relu6_pstats_plane_normalize(const float *restr
     unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
     (void)bits;
@@ -5379,7 +5379,7 @@ static inline void bn_c576_6x6_relu6_plane_normalize(const float *restrict x, fl
     for (; i < 32; i += 8) {
         __builtin_prefetch(y + i + 41472, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -5388,7 +5388,7 @@ static inline void bn_c576_6x6_relu6_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
     if (m)
@@ -5791,7 +5791,7 @@ static inline void bn_c960_6x6_relu6_pstats_plane_normalize(const float *restric
     for (; i < 32; i += 8) {
         __builtin_prefetch(y + i + 69120, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -5800,7 +5800,7 @@ static inline void bn_c960_6x6_relu6_pstats_plane_normalize(const float *restric
     unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
     if (m)
@@ -6239,7 +6239,7 @@ static inline void bn_c1280_6x6_relu6_pstats_plane_normalize(const float *restri
     for (; i < 32; i += 8) {
         __builtin_prefetch(y + i + 92160, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & (v > 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
+        *(mc_vf *)(y + i) = (mc_vf)(((mc_vi)(v) & ~(v < 0) & ~(v > 6)) | ((mc_vi)((mc_vf){0} + 6) & (v > 6)));
         if (m) {
             const mc_vi passes = ((v > 0) & (v < 6));
             m[i / 8] = mc_vf_bits(&passes);
@@ -6248,7 +6248,7 @@ static inline void bn_c1280_6x6_relu6_pstats_plane_normalize(const float *restri
     unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        y[i] = (v < 0 ? 0 : (v > 6 ? 6 : v));
         bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
     if (m)

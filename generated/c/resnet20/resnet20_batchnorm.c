@@ -189,7 +189,7 @@ static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, fl
     for (; i < 1024; i += 8) {
         __builtin_prefetch(y + i + 32768, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -198,7 +198,7 @@ static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 1024; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 1024);
     }
     (void)bits;
@@ -727,7 +727,7 @@ static inline void bn_c32_16x16_relu_pstats_plane_normalize(const float *restric
     for (; i < 256; i += 8) {
         __builtin_prefetch(y + i + 16384, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -736,7 +736,7 @@ static inline void bn_c32_16x16_relu_pstats_plane_normalize(const float *restric
     unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 256);
     }
     (void)bits;
@@ -1191,7 +1191,7 @@ static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, fl
     for (; i < 256; i += 8) {
         __builtin_prefetch(y + i + 16384, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1200,7 +1200,7 @@ static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 256);
     }
     (void)bits;
@@ -1409,7 +1409,7 @@ static inline void bn_c64_8x8_relu_pstats_plane_normalize(const float *restrict 
     for (; i < 64; i += 8) {
         __builtin_prefetch(y + i + 8192, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1418,7 +1418,7 @@ static inline void bn_c64_8x8_relu_pstats_plane_normalize(const float *restrict 
     unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 64);
     }
     (void)bits;
@@ -1873,7 +1873,7 @@ static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, floa
     for (; i < 64; i += 8) {
         __builtin_prefetch(y + i + 8192, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1882,7 +1882,7 @@ static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, floa
     unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 64);
     }
     (void)bits;

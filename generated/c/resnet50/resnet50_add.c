@@ -110,7 +110,7 @@ void add2_n16384_bn0_relu_fwd(int n, const float *x0, const float *restrict gamm
         int p = 0;
         for (; p < 1024; p += 8) {
             const mc_vf s = (*(const mc_vf *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -119,7 +119,7 @@ void add2_n16384_bn0_relu_fwd(int n, const float *x0, const float *restrict gamm
         unsigned bits = 0;
         for (; p < 1024; p++) {
             const float s = (x0[at + p] - m0) * k0 + f0 + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 1024);
         }
         (void)bits;
@@ -168,7 +168,7 @@ void add2_n8192_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         int p = 0;
         for (; p < 256; p += 8) {
             const mc_vf s = (*(const mc_vf *)(x0 + at + p) - m0) * k0 + f0 + (*(const mc_vf *)(x1 + at + p) - m1) * k1 + f1;
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -177,7 +177,7 @@ void add2_n8192_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         unsigned bits = 0;
         for (; p < 256; p++) {
             const float s = (x0[at + p] - m0) * k0 + f0 + (x1[at + p] - m1) * k1 + f1;
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 256);
         }
         (void)bits;
@@ -224,7 +224,7 @@ void add2_n8192_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         int p = 0;
         for (; p < 256; p += 8) {
             const mc_vf s = (*(const mc_vf *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -233,7 +233,7 @@ void add2_n8192_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         unsigned bits = 0;
         for (; p < 256; p++) {
             const float s = (x0[at + p] - m0) * k0 + f0 + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 256);
         }
         (void)bits;
@@ -282,7 +282,7 @@ void add2_n4096_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         int p = 0;
         for (; p < 64; p += 8) {
             const mc_vf s = (*(const mc_vf *)(x0 + at + p) - m0) * k0 + f0 + (*(const mc_vf *)(x1 + at + p) - m1) * k1 + f1;
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -291,7 +291,7 @@ void add2_n4096_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         unsigned bits = 0;
         for (; p < 64; p++) {
             const float s = (x0[at + p] - m0) * k0 + f0 + (x1[at + p] - m1) * k1 + f1;
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 64);
         }
         (void)bits;
@@ -338,7 +338,7 @@ void add2_n4096_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         int p = 0;
         for (; p < 64; p += 8) {
             const mc_vf s = (*(const mc_vf *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -347,7 +347,7 @@ void add2_n4096_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         unsigned bits = 0;
         for (; p < 64; p++) {
             const float s = (x0[at + p] - m0) * k0 + f0 + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 64);
         }
         (void)bits;

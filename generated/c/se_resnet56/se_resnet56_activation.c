@@ -9,7 +9,7 @@ void relu_n2_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 2); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -55,7 +55,7 @@ void relu_n4_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 4); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -101,7 +101,7 @@ void relu_n8_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 8); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,

@@ -107,7 +107,7 @@ void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restri
         int p = 0;
         for (; p < 1024; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -116,7 +116,7 @@ void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restri
         unsigned bits = 0;
         for (; p < 1024; p++) {
             const float s = x0[at + p] + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 1024);
         }
         (void)bits;
@@ -163,7 +163,7 @@ void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         int p = 0;
         for (; p < 256; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + (*(const mc_vf *)(x1 + at + p) - m1) * k1 + f1;
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -172,7 +172,7 @@ void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         unsigned bits = 0;
         for (; p < 256; p++) {
             const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 256);
         }
         (void)bits;
@@ -216,7 +216,7 @@ void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restric
         int p = 0;
         for (; p < 256; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -225,7 +225,7 @@ void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restric
         unsigned bits = 0;
         for (; p < 256; p++) {
             const float s = x0[at + p] + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 256);
         }
         (void)bits;
@@ -272,7 +272,7 @@ void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         int p = 0;
         for (; p < 64; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + (*(const mc_vf *)(x1 + at + p) - m1) * k1 + f1;
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -281,7 +281,7 @@ void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         unsigned bits = 0;
         for (; p < 64; p++) {
             const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 64);
         }
         (void)bits;
@@ -325,7 +325,7 @@ void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restric
         int p = 0;
         for (; p < 64; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -334,7 +334,7 @@ void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restric
         unsigned bits = 0;
         for (; p < 64; p++) {
             const float s = x0[at + p] + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 64);
         }
         (void)bits;

@@ -189,7 +189,7 @@ static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, fl
     for (; i < 1024; i += 8) {
         __builtin_prefetch(y + i + 32768, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -198,7 +198,7 @@ static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 1024; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 1024);
     }
     (void)bits;
@@ -750,7 +750,7 @@ static inline void bn_c32_16x16_relu_pstats_plane_normalize(const float *restric
     for (; i < 256; i += 8) {
         __builtin_prefetch(y + i + 16384, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -759,7 +759,7 @@ static inline void bn_c32_16x16_relu_pstats_plane_normalize(const float *restric
     unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 256);
     }
     (void)bits;
@@ -1407,7 +1407,7 @@ static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, fl
     for (; i < 256; i += 8) {
         __builtin_prefetch(y + i + 16384, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1416,7 +1416,7 @@ static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 256);
     }
     (void)bits;
@@ -1625,7 +1625,7 @@ static inline void bn_c64_8x8_relu_pstats_plane_normalize(const float *restrict 
     for (; i < 64; i += 8) {
         __builtin_prefetch(y + i + 8192, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1634,7 +1634,7 @@ static inline void bn_c64_8x8_relu_pstats_plane_normalize(const float *restrict 
     unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 64);
     }
     (void)bits;
@@ -2282,7 +2282,7 @@ static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, floa
     for (; i < 64; i += 8) {
         __builtin_prefetch(y + i + 8192, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -2291,7 +2291,7 @@ static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, floa
     unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 64);
     }
     (void)bits;

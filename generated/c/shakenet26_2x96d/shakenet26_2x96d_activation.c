@@ -9,7 +9,7 @@ void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 16384); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -32,7 +32,7 @@ void relu_n98304_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 98304); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -55,7 +55,7 @@ void relu_n49152_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 49152); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -78,7 +78,7 @@ void relu_n24576_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 24576); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,

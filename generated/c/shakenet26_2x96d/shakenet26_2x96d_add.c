@@ -332,7 +332,7 @@ void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restri
         int p = 0;
         for (; p < 64; p += 8) {
             const mc_vf s = *(const mc_vf *)(x0 + at + p) + *(const mc_vf *)(x1 + at + p);
-            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & (s > 0));
+            *(mc_vf *)(y + at + p) = (mc_vf)((mc_vi)(s) & ~(s < 0));
             if (m) {
                 const mc_vi passes = (s > 0);
                 m[p / 8] = mc_vf_bits(&passes);
@@ -341,7 +341,7 @@ void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restri
         unsigned bits = 0;
         for (; p < 64; p++) {
             const float s = x0[at + p] + x1[at + p];
-            y[at + p] = (s > 0 ? s : 0);
+            y[at + p] = (s < 0 ? 0 : s);
             bits |= (unsigned)(s > 0) << (p - 64);
         }
         (void)bits;

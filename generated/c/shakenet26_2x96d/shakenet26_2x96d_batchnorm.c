@@ -467,7 +467,7 @@ static inline void bn_c96_32x32_relu_plane_normalize(const float *restrict x, fl
     for (; i < 1024; i += 8) {
         __builtin_prefetch(y + i + 196608, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -476,7 +476,7 @@ static inline void bn_c96_32x32_relu_plane_normalize(const float *restrict x, fl
     unsigned bits = 0;
     for (; i < 1024; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 1024);
     }
     (void)bits;
@@ -1281,7 +1281,7 @@ static inline void bn_c192_16x16_relu_plane_normalize(const float *restrict x, f
     for (; i < 256; i += 8) {
         __builtin_prefetch(y + i + 98304, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -1290,7 +1290,7 @@ static inline void bn_c192_16x16_relu_plane_normalize(const float *restrict x, f
     unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 256);
     }
     (void)bits;
@@ -2020,7 +2020,7 @@ static inline void bn_c384_8x8_relu_plane_normalize(const float *restrict x, flo
     for (; i < 64; i += 8) {
         __builtin_prefetch(y + i + 49152, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & (v > 0));
+        *(mc_vf *)(y + i) = (mc_vf)((mc_vi)(v) & ~(v < 0));
         if (m) {
             const mc_vi passes = (v > 0);
             m[i / 8] = mc_vf_bits(&passes);
@@ -2029,7 +2029,7 @@ static inline void bn_c384_8x8_relu_plane_normalize(const float *restrict x, flo
     unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = (v > 0 ? v : 0);
+        y[i] = (v < 0 ? 0 : v);
         bits |= (unsigned)(v > 0) << (i - 64);
     }
     (void)bits;

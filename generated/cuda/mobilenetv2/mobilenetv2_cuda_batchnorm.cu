@@ -7,7 +7,7 @@
 MC_CU_HD static inline float bn_c32_96x96_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c32_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -449,7 +449,7 @@ void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c16_96x96_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c16_96x96_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -891,7 +891,7 @@ void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c96_96x96_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c96_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1333,7 +1333,7 @@ void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c24_48x48_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c24_48x48_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1775,7 +1775,7 @@ void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c144_48x48_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c144_48x48_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2217,7 +2217,7 @@ void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c144_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c144_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2659,7 +2659,7 @@ void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c192_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c192_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2879,7 +2879,7 @@ void bn_c192_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 MC_CU_HD static inline float bn_c192_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c192_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3321,7 +3321,7 @@ void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c384_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c384_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3763,7 +3763,7 @@ void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c576_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c576_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3983,7 +3983,7 @@ void bn_c576_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 MC_CU_HD static inline float bn_c576_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c576_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4425,7 +4425,7 @@ void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c960_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c960_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4867,7 +4867,7 @@ void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c1280_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
+    return (v < 0 ? 0.0f : (v > 6 ? 6.0f : v));
 }
 
 MC_CU_HD static inline void bn_c1280_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)

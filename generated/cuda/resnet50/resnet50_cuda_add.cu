@@ -10,7 +10,7 @@ MC_CU_HD static inline void add2_n16384_relu_fwd_body(long block, int tid, int n
     const long first = block * 256, last = first + 256 < ((n * 16384L)) ? first + 256 : ((n * 16384L));
     for (long i = first + tid; i < last; i += nthreads) {
         const float s = x0[i] + x1[i];
-        y[i] = (s > 0 ? s : 0.0f);
+        y[i] = (s < 0 ? 0.0f : s);
     }
 }
 
@@ -53,7 +53,7 @@ MC_CU_HD static inline void add2_n8192_relu_fwd_body(long block, int tid, int nt
     const long first = block * 256, last = first + 256 < ((n * 8192L)) ? first + 256 : ((n * 8192L));
     for (long i = first + tid; i < last; i += nthreads) {
         const float s = x0[i] + x1[i];
-        y[i] = (s > 0 ? s : 0.0f);
+        y[i] = (s < 0 ? 0.0f : s);
     }
 }
 
@@ -96,7 +96,7 @@ MC_CU_HD static inline void add2_n4096_relu_fwd_body(long block, int tid, int nt
     const long first = block * 256, last = first + 256 < ((n * 4096L)) ? first + 256 : ((n * 4096L));
     for (long i = first + tid; i < last; i += nthreads) {
         const float s = x0[i] + x1[i];
-        y[i] = (s > 0 ? s : 0.0f);
+        y[i] = (s < 0 ? 0.0f : s);
     }
 }
 

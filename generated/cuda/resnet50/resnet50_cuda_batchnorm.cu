@@ -7,7 +7,7 @@
 MC_CU_HD static inline float bn_c16_32x32_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c16_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -893,7 +893,7 @@ void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c32_16x16_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c32_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1557,7 +1557,7 @@ void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c64_8x8_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c64_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)

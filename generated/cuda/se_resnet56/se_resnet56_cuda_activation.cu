@@ -4,7 +4,7 @@
 #include "se_resnet56_cuda.h"
 
 /* relu_n2: relu on 2 values per image */
-MC_CU_HD static inline float relu_n2_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n2_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n2_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;
@@ -100,7 +100,7 @@ void sigmoid_n16_cu_bwd(int host, int n, const float *x, const float *y, const f
 }
 
 /* relu_n4: relu on 4 values per image */
-MC_CU_HD static inline float relu_n4_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n4_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n4_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;
@@ -196,7 +196,7 @@ void sigmoid_n32_cu_bwd(int host, int n, const float *x, const float *y, const f
 }
 
 /* relu_n8: relu on 8 values per image */
-MC_CU_HD static inline float relu_n8_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n8_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n8_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;

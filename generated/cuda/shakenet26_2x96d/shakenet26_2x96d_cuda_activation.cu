@@ -4,7 +4,7 @@
 #include "shakenet26_2x96d_cuda.h"
 
 /* relu_n16384: relu on 16384 values per image */
-MC_CU_HD static inline float relu_n16384_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n16384_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n16384_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;
@@ -52,7 +52,7 @@ void relu_n16384_cu_bwd(int host, int n, const float *x, const float *y, const f
 }
 
 /* relu_n98304: relu on 98304 values per image */
-MC_CU_HD static inline float relu_n98304_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n98304_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n98304_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;
@@ -100,7 +100,7 @@ void relu_n98304_cu_bwd(int host, int n, const float *x, const float *y, const f
 }
 
 /* relu_n49152: relu on 49152 values per image */
-MC_CU_HD static inline float relu_n49152_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n49152_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n49152_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;
@@ -148,7 +148,7 @@ void relu_n49152_cu_bwd(int host, int n, const float *x, const float *y, const f
 }
 
 /* relu_n24576: relu on 24576 values per image */
-MC_CU_HD static inline float relu_n24576_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
+MC_CU_HD static inline float relu_n24576_at(const float *x, long i) { return x[i] < 0 ? 0 : x[i]; }
 MC_CU_HD static inline float relu_n24576_grad_at(const float *x, const float *y, const float *dy, long i)
 {
     (void)x, (void)y;

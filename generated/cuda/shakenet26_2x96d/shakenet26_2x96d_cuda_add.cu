@@ -142,7 +142,7 @@ MC_CU_HD static inline void add2_n24576_relu_fwd_body(long block, int tid, int n
     const long first = block * 256, last = first + 256 < ((n * 24576L)) ? first + 256 : ((n * 24576L));
     for (long i = first + tid; i < last; i += nthreads) {
         const float s = x0[i] + x1[i];
-        y[i] = (s > 0 ? s : 0.0f);
+        y[i] = (s < 0 ? 0.0f : s);
     }
 }
 

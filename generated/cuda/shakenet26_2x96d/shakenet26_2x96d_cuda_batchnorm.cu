@@ -451,7 +451,7 @@ void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c96_32x32_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c96_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1337,7 +1337,7 @@ void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c192_16x16_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c192_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2001,7 +2001,7 @@ void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c384_8x8_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return (v > 0 ? v : 0.0f);
+    return (v < 0 ? 0.0f : v);
 }
 
 MC_CU_HD static inline void bn_c384_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)

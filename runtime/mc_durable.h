@@ -1,0 +1,19 @@
+/* What every file the runtime replaces needs: the rename made durable, and
+ * the points where a test can make a save die or fail (fault injection). */
+#ifndef MC_DURABLE_H
+#define MC_DURABLE_H
+
+/* fsyncs the directory holding path, so that a rename into it survives a
+ * power cut (filesystems that cannot, EINVAL, count as done). 0, or -1
+ * with errno. */
+int mc_sync_dir(const char *path);
+
+/* A step of a save (a write, an fsync, a rename) is about to happen.
+ * Normally 0. Under MCGEN_TEST_CRASH_AT=k the process dies at the k-th
+ * step (as a SIGKILL or a power cut there would leave it); under
+ * MCGEN_TEST_FAIL_AT=k the k-th step fails as a full disk does (-1,
+ * errno ENOSPC). MCGEN_TEST_FAULT_COUNT=1 prints each step's number and
+ * name on stderr, for the test to know how many there are. */
+int mc_fault_point(const char *what);
+
+#endif

@@ -1,0 +1,22 @@
+/* libFuzzer harness: the image reader of `predict` (PNG through libpng's
+ * simplified API, PGM/PPM by hand). The first byte picks the model's
+ * shape (1 or 3 channels, 4x4 or 28x28), the rest is the file. */
+#include <stdint.h>
+
+#include "fuzz_util.h"
+#include "mc_image.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    const int c = data[0] & 1 ? 3 : 1, side = data[0] & 2 ? 28 : 4;
+    const char *path = fuzz_write("image", data + 1, size - 1);
+    uint8_t out[3 * 28 * 28];
+    char err[512];
+    if (mc_image_read(path, c, side, side, out, err, sizeof err) != 0)
+        fuzz_check_message(err);
+    return 0;
+}
