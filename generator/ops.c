@@ -32,7 +32,7 @@ bool mc_parse_conv_type(const char *s, mc_conv_type *out)
 
 static const mc_key conv_keys[] = {
     KEY_OUT("output channels"),
-    {"k", KEY_INT, F(k), false, true, 0, 1, MC_MAX_K, NULL, "kernel size (odd)"},
+    {"k", KEY_INT, F(k), false, true, 0, 1, MC_MAX_K, NULL, "kernel size (even sizes too: give pad, as k=2 stride=2 pad=0)"},
     KEY_STRIDE,
     {"pad", KEY_INT, F(pad), false, false, -1, 0, MC_MAX_K, "k/2", "zero padding on each side"},
     {"groups", KEY_INT, F(groups), false, false, 1, 1, MC_MAX_CHANNELS, "1", "channel groups; must divide both channel counts"},
@@ -120,6 +120,9 @@ static const char *sub_name(build *b, const mc_node *n, const char *suffix)
     return arena_printf(b->a, "%s.%s", n->name, suffix);
 }
 
+/* A depthwise conv pads by k/2 (SPEC.md), which keeps the size only for
+ * odd k; a dense conv takes its padding as given, as PyTorch's does, so
+ * any k (a patchify stem: k=2 stride=2 pad=0). */
 static void check_kernel(build *b, const mc_node *n, int k)
 {
     if (k % 2 == 0)
@@ -172,7 +175,7 @@ static void infer_input(build *b, mc_node *n) { n->shape = b->m->input; }
 static void infer_conv(build *b, mc_node *n)
 {
     mc_shape in = build_in(b, n, 0);
-    check_kernel(b, n, n->k);
+    /* any k: the padding is the conv's own (check_kernel) */
     if (n->pad < 0)
         n->pad = n->k / 2;
     if (in.c % n->groups || n->out % n->groups)

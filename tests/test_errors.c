@@ -123,7 +123,9 @@ Test(errors, shape_mismatch_in_block)
 
 Test(errors, even_kernel)
 {
-    expect_error(HEAD "c: conv 4 k=4\n" TAIL, "bad.mcn:4:1: error: ",
+    /* a depthwise pads by k/2: even sizes are refused there (a dense
+     * conv takes any size with its own padding) */
+    expect_error(HEAD "c: depthwise k=4\n" TAIL, "bad.mcn:4:1: error: ",
                  "kernel size 4 is even; expected an odd size");
 }
 
