@@ -3,7 +3,7 @@
 generic kernels and against PyTorch, at each thread count, as one Markdown table.
 
     /usr/bin/python3 tools/shape_bench.py [--mcgen build/mcgen] [--cpu CPU] [--threads 1 2]
-        [--batch 32] [--iters 5] [--rounds 3] [--tune] [MODEL.mcn ...]
+        [--batch 32] [--iters 5] [--rounds 3] [--tune] [--input CxHxW] [MODEL.mcn ...]
 
 Without models, every models/bench/*.mcn. For each model: `mcgen build --cpu CPU`
 (and with --tune, `mcgen tune` then a build with its file); then per thread count
@@ -51,6 +51,7 @@ def main(argv):
     ap.add_argument("models", nargs="*")
     ap.add_argument("--mcgen", default=os.path.join(REPO, "build", "mcgen"))
     ap.add_argument("--cpu", default="native")
+    ap.add_argument("--input", help="CxHxW instead of each model's own input (mcgen build --input)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--iters", type=int, default=5)
@@ -83,13 +84,14 @@ def main(argv):
         for model in models:
             name = os.path.splitext(os.path.basename(model))[0]
             exe = os.path.join(tmp, name)
-            run([args.mcgen, "build", model, "--cpu", args.cpu, "-o", exe])
+            shape = ["--input", args.input] if args.input else []
+            run([args.mcgen, "build", model, "--cpu", args.cpu, "-o", exe] + shape)
             tuned = None
             if args.tune:
                 tune = os.path.join(tmp, name + ".tune")
-                run([args.mcgen, "tune", model, "--cpu", args.cpu, "--batch", str(args.batch), "-o", tune])
+                run([args.mcgen, "tune", model, "--cpu", args.cpu, "--batch", str(args.batch), "-o", tune] + shape)
                 tuned = exe + "_tuned"
-                run([args.mcgen, "build", model, "--cpu", args.cpu, "--tune", tune, "-o", tuned])
+                run([args.mcgen, "build", model, "--cpu", args.cpu, "--tune", tune, "-o", tuned] + shape)
             for threads in args.threads:
                 torch.set_num_threads(threads)
                 js = os.path.join(tmp, name + ".json")

@@ -8,9 +8,46 @@ m4_divert(-1)
 
 m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
 
+# mc_expf: e^x without a branch or a float-to-int conversion, so that the
+# loops around it vectorize (libm's expf is a call per value): x = n ln 2
+# + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by the 1.5 * 2^23
+# trick), e^r by Cephes' degree-6 polynomial (relative error about 1e-7),
+# 2^n put into the exponent bits. x is clamped to where the result is a
+# normal float (e^-87.3 .. e^88.4); a NaN stays NaN (it reaches r).
+m4_define(`ACT_EXPF',
+`#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
+')
+
+# ACT_EXP: e^x in the expressions below (the CUDA templates, sharing
+# them, make it expf).
+m4_define(`ACT_EXP', `mc_expf($1)')
+
 # ACT_KERNEL(what, y[i] from x[i], dx[i] += ... with x[i], y[i], dy[i])
 m4_define(`ACT_KERNEL',
-`/* NAME: $1 on m4_eval(C * H * W) values per image */
+`ACT_EXPF()m4_dnl
+/* NAME: $1 on m4_eval(C * H * W) values per image */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
@@ -40,12 +77,12 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 # test holds, so a NaN passes none, as in PyTorch.
 m4_define(`ACT_RELU', ``x[i] < 0 ? 0 : x[i]', `y[i] > 0 ? dy[i] : 0'')
 m4_define(`ACT_RELU6', ``x[i] < 0 ? 0 : (x[i] > 6 ? 6 : x[i])', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
-m4_define(`ACT_SIGMOID', ``1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
+m4_define(`ACT_SIGMOID', ``1 / (1 + ACT_EXP(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
 # silu: PyTorch's derivative s (1 + x (1 - s)), s = sigmoid(x) (one expf
 # after common subexpressions). hardswish and hardsigmoid take PyTorch's
 # derivatives at the kinks: hardswish x/3 + 1/2 on [-3, 3] (-1/2 at -3,
 # 3/2 at 3), hardsigmoid 1/6 only inside (-3, 3).
-m4_define(`ACT_SIG_X', `(1 / (1 + expf(-x[i])))')
+m4_define(`ACT_SIG_X', `(1 / (1 + ACT_EXP(-x[i])))')
 m4_define(`ACT_RELU6_X3', `(x[i] + 3 > 0 ? (x[i] + 3 < 6 ? x[i] + 3 : 6) : 0)')
 m4_define(`ACT_SILU', ``x[i] * ACT_SIG_X', `dy[i] * ACT_SIG_X * (1 + x[i] * (1 - ACT_SIG_X))'')
 m4_define(`ACT_HARDSWISH', ``x[i] * ACT_RELU6_X3 / 6', `x[i] < -3 ? 0 : x[i] <= 3 ? dy[i] * (x[i] / 3 + 0.5f) : dy[i]'')

@@ -3,6 +3,7 @@ m4_divert(-1)
 # silu, hardswish, hardsigmoid),
 # with the expressions of the C template. Constants: NAME, C, H, W.
 m4_include(`../c/activation.m4')m4_divert(-1)
+m4_define(`ACT_EXP', `expf($1)')
 
 m4_define(`CACT_COUNT', `(n * m4_eval(C * H * W)L)')
 

@@ -4,6 +4,29 @@
 
 #include "se_resnet56.h"
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n2: relu on 2 values per image */
 void relu_n2_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -27,12 +50,35 @@ void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const 
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* sigmoid_n16: sigmoid on 16 values per image */
 void sigmoid_n16_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 16); i++)
-        y[i] = 1 / (1 + expf(-x[i]));
+        y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -50,6 +96,29 @@ void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n4: relu on 4 values per image */
 void relu_n4_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -73,12 +142,35 @@ void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const 
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* sigmoid_n32: sigmoid on 32 values per image */
 void sigmoid_n32_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 32); i++)
-        y[i] = 1 / (1 + expf(-x[i]));
+        y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -96,6 +188,29 @@ void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n8: relu on 8 values per image */
 void relu_n8_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -119,12 +234,35 @@ void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const 
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* sigmoid_n64: sigmoid on 64 values per image */
 void sigmoid_n64_fwd(int n, const float *restrict x, float *restrict y)
 {
     MC_OMP_FOR
     for (long i = 0; i < (n * 64); i++)
-        y[i] = 1 / (1 + expf(-x[i]));
+        y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,

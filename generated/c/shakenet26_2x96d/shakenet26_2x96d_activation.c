@@ -4,6 +4,29 @@
 
 #include "shakenet26_2x96d.h"
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n16384: relu on 16384 values per image */
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -27,6 +50,29 @@ void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n98304: relu on 98304 values per image */
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -50,6 +96,29 @@ void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n49152: relu on 49152 values per image */
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -73,6 +142,29 @@ void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
+#ifndef MC_EXPF_DEFINED
+#define MC_EXPF_DEFINED
+static inline float mc_expf(float x)
+{
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    x = x < -87.3365447504f ? -87.3365447504f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float nf = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 /* relu_n24576: relu on 24576 values per image */
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y)
 {
