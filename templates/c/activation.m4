@@ -8,23 +8,23 @@ m4_divert(-1)
 
 m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
 
-# mc_expf: e^x without a branch or a float-to-int conversion, so that the
+# mc_expf: e^x without a call or a float-to-int conversion, so that the
 # loops around it vectorize (libm's expf is a call per value): x = n ln 2
-# + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by the 1.5 * 2^23
-# trick), e^r by Cephes' degree-6 polynomial (relative error about 1e-7),
-# 2^n put into the exponent bits. x is clamped to where the result is a
-# normal float (e^-87.3 .. e^88.4); a NaN stays NaN (it reaches r).
+# + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by adding 1.5 * 2^23,
+# whose low bits then hold it), e^r by Cephes' degree-6 polynomial
+# (relative error about 1e-7), 2^n put into the exponent bits. x is
+# clamped to where the result is a normal float (e^-87.3 .. e^88.4); a NaN
+# is returned as it is. The clamps and the last select are selects, not
+# branches, where compiled with -fno-trapping-math (mcgen build's default).
 m4_define(`ACT_EXPF',
 `#ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
-static inline float mc_expf(float x)
+static inline __attribute__((unused)) float mc_expf(float x0)
 {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f;
+    x = x > -87.3365447504f ? x : -87.3365447504f;
     const float t = x * 1.44269504088896341f + 12582912.0f;
     const float nf = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
     const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -32,10 +32,13 @@ static inline float mc_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * r * r + r + 1.0f) * scale;
+    union {
+        float f;
+        int32_t i;
+    } s = {t};
+    s.i = (s.i - 0x4B400000 + 127) * (1 << 23);
+    const float e = (p * r * r + r + 1.0f) * s.f;
+    return x0 == x0 ? e : x0;
 }
 #endif
 ')

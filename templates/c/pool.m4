@@ -64,12 +64,15 @@ MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 # The backward finds that element again from the saved input instead of
 # keeping indices: the runtime keeps every activation for training, the
 # scan is as cheap as the forward, and an index area would cost 4 bytes per
-# output in the plan and one more stream forward. MP_SCAN(plane, oy, ox)
-# leaves the first maximum in best and its offset in at; without padding
-# every tap is inside, so the bounds tests are left out.
+# output in the plan and one more stream forward. MP_SCAN(plane) (at oy,
+# ox) leaves the first maximum in best and its offset in at; without padding
+# every tap is inside, so the bounds tests are left out. MP_SCAN(plane,
+# value) finds the maximum alone (the forward): the same value, and no
+# index to keep. The choices are selects, not branches.
 m4_define(`MP_SCAN',
 `                float best = -INFINITY;
-                int at = -1;
+m4_ifelse(`$2', `value', `', `                int at = -1;
+')m4_dnl
                 for (int ky = 0; ky < K; ky++) {
                     const int iy = oy * S + ky - PAD;
 m4_ifelse(PAD, 0, `', `                    if (iy < 0 || iy >= H)
@@ -81,10 +84,11 @@ m4_ifelse(PAD, 0, `', `                        if (ix < 0 || ix >= W)
                             continue;
 ')m4_dnl
                         const float v = $1[iy * W + ix];
-                        if (v > best || v != v || at < 0) {
-                            best = v;
-                            at = iy * W + ix;
-                        }
+m4_ifelse(`$2', `value', `                        best = v > best || v != v ? v : best;
+', `                        const int take = v > best || v != v || at < 0;
+                        best = take ? v : best;
+                        at = take ? iy * W + ix : at;
+')m4_dnl
                     }
                 }
 ')
@@ -98,7 +102,7 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
         const float *restrict plane = x + p * POOL_IN;
         for (int oy = 0; oy < HO; oy++)
             for (int ox = 0; ox < WO; ox++) {
-MP_SCAN(plane)m4_dnl
+MP_SCAN(plane, value)m4_dnl
                 y[p * POOL_OUT + oy * WO + ox] = best;
             }
     }

@@ -6,14 +6,12 @@
 
 #ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
-static inline float mc_expf(float x)
+static inline __attribute__((unused)) float mc_expf(float x0)
 {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f;
+    x = x > -87.3365447504f ? x : -87.3365447504f;
     const float t = x * 1.44269504088896341f + 12582912.0f;
     const float nf = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
     const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -21,10 +19,13 @@ static inline float mc_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * r * r + r + 1.0f) * scale;
+    union {
+        float f;
+        int32_t i;
+    } s = {t};
+    s.i = (s.i - 0x4B400000 + 127) * (1 << 23);
+    const float e = (p * r * r + r + 1.0f) * s.f;
+    return x0 == x0 ? e : x0;
 }
 #endif
 /* relu_n16384: relu on 16384 values per image */
@@ -52,14 +53,12 @@ void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, co
 
 #ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
-static inline float mc_expf(float x)
+static inline __attribute__((unused)) float mc_expf(float x0)
 {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f;
+    x = x > -87.3365447504f ? x : -87.3365447504f;
     const float t = x * 1.44269504088896341f + 12582912.0f;
     const float nf = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
     const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -67,10 +66,13 @@ static inline float mc_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * r * r + r + 1.0f) * scale;
+    union {
+        float f;
+        int32_t i;
+    } s = {t};
+    s.i = (s.i - 0x4B400000 + 127) * (1 << 23);
+    const float e = (p * r * r + r + 1.0f) * s.f;
+    return x0 == x0 ? e : x0;
 }
 #endif
 /* relu_n98304: relu on 98304 values per image */
@@ -98,14 +100,12 @@ void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, co
 
 #ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
-static inline float mc_expf(float x)
+static inline __attribute__((unused)) float mc_expf(float x0)
 {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f;
+    x = x > -87.3365447504f ? x : -87.3365447504f;
     const float t = x * 1.44269504088896341f + 12582912.0f;
     const float nf = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
     const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -113,10 +113,13 @@ static inline float mc_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * r * r + r + 1.0f) * scale;
+    union {
+        float f;
+        int32_t i;
+    } s = {t};
+    s.i = (s.i - 0x4B400000 + 127) * (1 << 23);
+    const float e = (p * r * r + r + 1.0f) * s.f;
+    return x0 == x0 ? e : x0;
 }
 #endif
 /* relu_n49152: relu on 49152 values per image */
@@ -144,14 +147,12 @@ void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, co
 
 #ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
-static inline float mc_expf(float x)
+static inline __attribute__((unused)) float mc_expf(float x0)
 {
-    x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    x = x < -87.3365447504f ? -87.3365447504f : x;
+    float x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f;
+    x = x > -87.3365447504f ? x : -87.3365447504f;
     const float t = x * 1.44269504088896341f + 12582912.0f;
     const float nf = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
     const float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -159,10 +160,13 @@ static inline float mc_expf(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * r * r + r + 1.0f) * scale;
+    union {
+        float f;
+        int32_t i;
+    } s = {t};
+    s.i = (s.i - 0x4B400000 + 127) * (1 << 23);
+    const float e = (p * r * r + r + 1.0f) * s.f;
+    return x0 == x0 ? e : x0;
 }
 #endif
 /* relu_n24576: relu on 24576 values per image */
