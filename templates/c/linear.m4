@@ -35,18 +35,24 @@ MC_FOR(`LR', 0, m4_eval($1 - 1), `$3    yb[$2 + LR] = m4_ifelse(BIAS, 1, `bias[$
 $3}
 ')
 
-# Forward: the images in parallel, each output a dot product of the image
-# with its row of w. Backward: the input gradient image by image (dx_b +=
-# dy_b w, in o order), the filter and bias gradients row by row (dw_o +=
-# dy_bo x_b, in b order): every element summed by one thread in a fixed
-# order, whatever the thread count.
+# Forward: each output a dot product of the image with its row of w.
+# Threads only for a layer of at least LIN_PAR weights: a parallel region
+# costs about a microsecond, more than a classifier head or a
+# squeeze-excitation linear takes on one thread (docs/shapes.md). The
+# backward of such a small layer is one pass (dx_b += dy_bo w_o, dw_o +=
+# dy_bo x_b); a larger one splits it, the input gradient by images and
+# the filter and bias gradients by rows. Either way every element is
+# summed by one thread in a fixed order, whatever the thread count.
+m4_define(`LIN_PAR', 32768)
+m4_define(`LIN_BIG', `m4_eval(LIN_IN * CO >= LIN_PAR)')
 m4_define(`MC_LINEAR_KERNEL',
 `MC_VEC_PRELUDE()m4_dnl
 /* NAME: linear LIN_IN -> CO`'m4_ifelse(BIAS, 1, ` with bias') */
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
+m4_ifelse(LIN_BIG, 1, `    MC_OMP_FOR
+')m4_dnl
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * LIN_IN;
         float *restrict yb = y + b * CO;
@@ -60,7 +66,17 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
+m4_ifelse(LIN_BIG, 0, `    for (long b = 0; b < n; b++)
+        for (int o = 0; o < CO; o++) {
+            const float g = dy[b * CO + o];
+            for (int i = 0; i < LIN_IN; i++) {
+                dx[b * LIN_IN + i] += g * w[(long)o * LIN_IN + i];
+                dw[(long)o * LIN_IN + i] += g * x[b * LIN_IN + i];
+            }
+m4_ifelse(BIAS, 1, `            dbias[o] += g;
+')m4_dnl
+        }
+', `    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < CO; o++) {
             const float g = dy[b * CO + o];
@@ -76,6 +92,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
 m4_ifelse(BIAS, 1, `            dbias[o] += g;
 ')m4_dnl
         }
+')m4_dnl
 }
 ')
 

@@ -101,7 +101,6 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 64;
         float *restrict yb = y + b * 10;
@@ -147,19 +146,13 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 10; o++) {
             const float g = dy[b * 10 + o];
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 64; i++) {
                 dx[b * 64 + i] += g * w[(long)o * 64 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 10; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 10 + o];
-            for (int i = 0; i < 64; i++)
                 dw[(long)o * 64 + i] += g * x[b * 64 + i];
+            }
             dbias[o] += g;
         }
 }

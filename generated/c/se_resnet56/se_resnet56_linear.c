@@ -101,7 +101,6 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 void linear_16_2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 16;
         float *restrict yb = y + b * 2;
@@ -125,19 +124,13 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 2; o++) {
             const float g = dy[b * 2 + o];
-            for (int i = 0; i < 16; i++)
+            for (int i = 0; i < 16; i++) {
                 dx[b * 16 + i] += g * w[(long)o * 16 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 2; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 2 + o];
-            for (int i = 0; i < 16; i++)
                 dw[(long)o * 16 + i] += g * x[b * 16 + i];
+            }
         }
 }
 
@@ -145,7 +138,6 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_2_16_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 2;
         float *restrict yb = y + b * 16;
@@ -183,19 +175,13 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 16; o++) {
             const float g = dy[b * 16 + o];
-            for (int i = 0; i < 2; i++)
+            for (int i = 0; i < 2; i++) {
                 dx[b * 2 + i] += g * w[(long)o * 2 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 16; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 16 + o];
-            for (int i = 0; i < 2; i++)
                 dw[(long)o * 2 + i] += g * x[b * 2 + i];
+            }
         }
 }
 
@@ -203,7 +189,6 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_32_4_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 32;
         float *restrict yb = y + b * 4;
@@ -236,19 +221,13 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 4; o++) {
             const float g = dy[b * 4 + o];
-            for (int i = 0; i < 32; i++)
+            for (int i = 0; i < 32; i++) {
                 dx[b * 32 + i] += g * w[(long)o * 32 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 4; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 4 + o];
-            for (int i = 0; i < 32; i++)
                 dw[(long)o * 32 + i] += g * x[b * 32 + i];
+            }
         }
 }
 
@@ -256,7 +235,6 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_4_32_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 4;
         float *restrict yb = y + b * 32;
@@ -294,19 +272,13 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 32; o++) {
             const float g = dy[b * 32 + o];
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < 4; i++) {
                 dx[b * 4 + i] += g * w[(long)o * 4 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 32; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 32 + o];
-            for (int i = 0; i < 4; i++)
                 dw[(long)o * 4 + i] += g * x[b * 4 + i];
+            }
         }
 }
 
@@ -314,7 +286,6 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 64;
         float *restrict yb = y + b * 8;
@@ -347,19 +318,13 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 8; o++) {
             const float g = dy[b * 8 + o];
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 64; i++) {
                 dx[b * 64 + i] += g * w[(long)o * 64 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 8; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 8 + o];
-            for (int i = 0; i < 64; i++)
                 dw[(long)o * 64 + i] += g * x[b * 64 + i];
+            }
         }
 }
 
@@ -367,7 +332,6 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_8_64_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 8;
         float *restrict yb = y + b * 64;
@@ -400,19 +364,13 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 64; o++) {
             const float g = dy[b * 64 + o];
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 8; i++) {
                 dx[b * 8 + i] += g * w[(long)o * 8 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 64; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 64 + o];
-            for (int i = 0; i < 8; i++)
                 dw[(long)o * 8 + i] += g * x[b * 8 + i];
+            }
         }
 }
 
@@ -420,7 +378,6 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++) {
         const float *restrict xb = x + b * 64;
         float *restrict yb = y + b * 10;
@@ -466,19 +423,13 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    MC_OMP_FOR
     for (long b = 0; b < n; b++)
         for (int o = 0; o < 10; o++) {
             const float g = dy[b * 10 + o];
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 64; i++) {
                 dx[b * 64 + i] += g * w[(long)o * 64 + i];
-        }
-    MC_OMP_FOR
-    for (int o = 0; o < 10; o++)
-        for (long b = 0; b < n; b++) {
-            const float g = dy[b * 10 + o];
-            for (int i = 0; i < 64; i++)
                 dw[(long)o * 64 + i] += g * x[b * 64 + i];
+            }
             dbias[o] += g;
         }
 }
