@@ -27,6 +27,18 @@ typedef struct mc_emit_options {
 bool mc_emit_c(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
                char *err, size_t errlen);
 
+/* The inference library (mcgen emit --inference). */
+typedef struct mc_infer_options {
+    const char *weights; /* --weights CKPT: its parameters in the C (or <model>.bin); NULL: the loader only */
+    long long embed_max; /* the most parameter floats written as C arrays; more go to <model>.bin */
+} mc_infer_options;
+
+/* Writes <model>.h (the API), <model>_kernels.h, <model>.c and
+ * <model>_<template>.c, and with weights <model>_weights.c or <model>.bin,
+ * from a plan made with the inference option. */
+bool mc_emit_inference(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt,
+                       const mc_infer_options *io, mc_staging *st, char *err, size_t errlen);
+
 /* Writes <model>_cuda.h, <model>_cuda.cu and <model>_cuda_<template>.cu
  * (opt->templates: the CUDA templates); they link with the C target's
  * <model>.c, which holds the descriptor. */

@@ -98,7 +98,7 @@ static void kernel_shapes(emitter *e, const mc_node *n)
     em_defi(e, "HO", o.h);
     em_defi(e, "WO", o.w);
     em_defi(e, "S", n->stride);
-    em_defi(e, "BIAS", n->bias);
+    em_defi(e, "BIAS", mc_plan_has_bias(e->p, n));
 }
 
 static void kernel_depthwise(emitter *e, const mc_kernel *k, const mc_node *n)
@@ -336,6 +336,7 @@ static void model_constants(emitter *e)
 {
     const mc_model *m = e->m;
     em_def(e, "MODEL", "%s", m->name);
+    em_defi(e, "INFERENCE", e->p->opt.inference);
     em_def(e, "SOURCE", "%s", e->opt->source);
     em_def(e, "CONV_TYPE", "%s", mc_conv_type_names[m->conv_type]);
     em_defi(e, "CLASSES", m->classes);
@@ -368,6 +369,8 @@ void em_driver_begin(emitter *e, FILE *f, const char *templates_needed)
         t += len + (t[len] == ' ');
     }
     model_constants(e);
+    if (e->more_constants)
+        e->more_constants(e);
 }
 
 /* The templates this model needs, each once, as "depthwise conv ...". */
@@ -383,9 +386,12 @@ const char *em_templates_used(emitter *e)
     return list;
 }
 
+/* The template of the model files (the training step's or the inference library's). */
+static const char *model_tmpl(const emitter *e) { return e->model_tmpl ? e->model_tmpl : "model"; }
+
 static void em_write_header_driver(emitter *e, FILE *f)
 {
-    em_driver_begin(e, f, arena_printf(e->a, "model %s", em_templates_used(e)));
+    em_driver_begin(e, f, arena_printf(e->a, "%s %s", model_tmpl(e), em_templates_used(e)));
     fputs("MC_HEADER_BEGIN()m4_dnl\n", f);
     for (int i = 0; i < e->p->nkernels; i++) {
         const mc_kernel *k = &e->p->kernels[i];
@@ -397,7 +403,7 @@ static void em_write_header_driver(emitter *e, FILE *f)
 
 static void em_write_kernels_driver(emitter *e, FILE *f, const char *tmpl)
 {
-    em_driver_begin(e, f, arena_printf(e->a, "model %s", tmpl));
+    em_driver_begin(e, f, arena_printf(e->a, "%s %s", model_tmpl(e), tmpl));
     fprintf(f, "MC_KERNELS_BEGIN(`%s')m4_dnl\n", tmpl);
     for (int i = 0; i < e->p->nkernels; i++) {
         const mc_kernel *k = &e->p->kernels[i];
@@ -406,6 +412,7 @@ static void em_write_kernels_driver(emitter *e, FILE *f, const char *tmpl)
         em_kernel_constants(e, k);
         fprintf(f, "\n%s()m4_dnl\n", em_macro(e, em_node(e, k->node), "KERNEL"));
     }
+    fprintf(f, "MC_KERNELS_END(`%s')m4_dnl\n", tmpl);
 }
 
 

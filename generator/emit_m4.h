@@ -19,6 +19,8 @@ typedef struct emitter {
     const mc_plan *p;
     const mc_emit_options *opt;
     FILE *f; /* the m4 driver being written */
+    const char *model_tmpl; /* the template of the model files: "model" (the training step, NULL) or "infer" */
+    void (*more_constants)(struct emitter *e); /* the model constants of that template, if any (every driver) */
 } emitter;
 
 /* m4_define(`name', `value') lines; integers, and floats as C literals. */

@@ -84,7 +84,7 @@ static const char usage_summary[] =
 
 static const char usage_emit[] =
     "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--cpu CPU]\n"
-    "                  [--no-fuse] [--tune FILE] -o DIR\n"
+    "                  [--no-fuse] [--tune FILE] [--inference [--weights CKPT]] -o DIR\n"
     "\n"
     "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
     "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
@@ -101,6 +101,12 @@ static const char usage_emit[] =
     "                   folded into the conv or applied by the add after it or\n"
     "                   taking its statistics from the conv before it\n"
     "  --tune FILE      the kernel forms mcgen tune measured fastest, for its rules\n"
+    "  --inference      instead, the model as a self-contained C library, forward only\n"
+    "                   (eval mode, batch norms folded into the convs): MODEL.h (the\n"
+    "                   API), MODEL.c, MODEL_kernels.h and MODEL_<template>.c; a C11\n"
+    "                   compiler and libm build it (docs/inference.md)\n"
+    "  --weights CKPT   with --inference: the parameters of this checkpoint in the C\n"
+    "                   (MODEL_weights.c), or in MODEL.bin past 2M floats\n"
     "  -o DIR           the folder to write (created if missing)\n"
     "  -h, --help       this help\n"
     "\n"
@@ -151,11 +157,12 @@ typedef struct model_args {
     const mc_tuned_form *tuned; /* forms for the C plan instead of its rules' (from tune, or mcgen tune's) */
     int ntuned;
     int threads, batch, iters; /* mcgen tune's measurements */
-    bool json, no_fuse, generic;
+    const char *weights;  /* --weights CKPT (with --inference) */
+    bool json, no_fuse, generic, inference;
 } model_args;
 
 enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16, OPT_CPU = 32, OPT_TUNE = 64,
-       OPT_MEASURE = 128 };
+       OPT_MEASURE = 128, OPT_INFERENCE = 256 };
 
 /* Returns -1 when the command should go on, else the exit status. */
 static int parse_model_args(int argc, char **argv, const char *cmd, const char *usage, unsigned allowed,
@@ -168,6 +175,7 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         {"generic", no_argument, NULL, 'g'},     {"cpu", required_argument, NULL, 'u'},
         {"tune", required_argument, NULL, 'T'},  {"threads", required_argument, NULL, 'H'},
         {"batch", required_argument, NULL, 'B'}, {"iters", required_argument, NULL, 'I'},
+        {"inference", no_argument, NULL, 'F'},   {"weights", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     memset(ma, 0, sizeof *ma);
@@ -181,7 +189,7 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE
                       : c == 'g' ? OPT_GENERIC : c == 'u' ? OPT_CPU : c == 'T' ? OPT_TUNE
-                      : c == 'H' || c == 'B' || c == 'I' ? OPT_MEASURE : 0;
+                      : c == 'H' || c == 'B' || c == 'I' ? OPT_MEASURE : c == 'F' || c == 'W' ? OPT_INFERENCE : 0;
         if (need && !(allowed & need)) {
             /* by its name: argv[optind - 1] is its value when given apart */
             char name[32] = "-o";
@@ -223,6 +231,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
             ma->cpu_name = optarg;
             break;
         case 'T': ma->tune = optarg; break;
+        case 'F': ma->inference = true; break;
+        case 'W': ma->weights = optarg; break;
         case 'H':
         case 'B':
         case 'I':
@@ -237,6 +247,10 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     }
     if (optind != argc - 1)
         return usage_error(cmd, "%s", optind >= argc ? "expected one MODEL.mcn" : "expected one MODEL.mcn, got more");
+    if (ma->weights && !ma->inference)
+        return usage_error(cmd, "%s", "--weights goes with --inference (training executables load checkpoints themselves)");
+    if (ma->inference && (ma->no_fuse || strcmp(ma->target, "c") != 0))
+        return usage_error(cmd, "%s", "--inference makes a C library of fused kernels: not with --no-fuse or --target cuda");
     if ((allowed & OPT_OUT) && !ma->out)
         return usage_error(cmd, "%s", "expected -o DIR, the folder to write");
     ma->path = argv[optind];
@@ -329,7 +343,7 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
      * keep activation bits: with both targets each gets its own plan (the
      * same layer slots); the descriptor is C's. */
     const bool cuda_only = strcmp(ma->target, "cuda") == 0;
-    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .target = ma->cpu};
+    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .inference = ma->inference, .target = ma->cpu};
     int ntuned = ma->ntuned;
     const mc_tuned_form *tuned = ma->tune ? mc_tune_read(a, ma->tune, mc_plan_model(a, m, &po), &ntuned, err, errlen)
                                           : ma->tuned;
@@ -343,7 +357,13 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
         return false;
     const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
     bool ok = true;
-    if (!cuda_only) {
+    if (ma->inference) {
+        /* the library includes nothing of the runtime: verify it without */
+        eo->templates = template_dir(a, "c");
+        const mc_infer_options io = {.weights = ma->weights, .embed_max = 2 << 20};
+        ok = mc_emit_inference(a, m, p, eo, &io, &st, err, errlen);
+        runtime = NULL;
+    } else if (!cuda_only) {
         eo->templates = template_dir(a, "c");
         ok = mc_emit_c(a, m, p, eo, &st, err, errlen);
     }
@@ -363,8 +383,8 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
 static int cmd_emit(int argc, char **argv)
 {
     model_args ma;
-    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU | OPT_TUNE,
-                              &ma);
+    int rc = parse_model_args(argc, argv, "emit", usage_emit,
+                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_CPU | OPT_TUNE | OPT_INFERENCE, &ma);
     if (rc >= 0)
         return rc;
     char err[1024];

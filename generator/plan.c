@@ -49,14 +49,14 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     switch (n->op->code) {
     case OP_CONV:
         return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
-                            n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "",
+                            n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", mc_plan_has_bias(p, n) ? "_b" : "",
                             p->nodes[n - m->nodes].fold ? "_bn" : "",
                             p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
         return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
-                            in.c, in.h, in.w, n->stride, n->bias ? "_b" : "",
+                            in.c, in.h, in.w, n->stride, mc_plan_has_bias(p, n) ? "_b" : "",
                             k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "",
                             p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
     case OP_MIXCONV:
@@ -153,7 +153,8 @@ static void fuse_activations(mc_plan *p)
             continue;
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
-        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16)
+        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16 ||
+            p->nodes[b].into_weights)
             continue;
         if (readers(m, b) == 1) {
             p->nodes[b].fused_act = r->op->code;
@@ -161,6 +162,35 @@ static void fuse_activations(mc_plan *p)
         }
     }
 }
+
+/* Inference: a batch norm in eval mode is y = x * scale + shift per channel
+ * (scale = gamma / sqrt(var + eps), shift = beta - mean * scale), so one
+ * that is the only reader of a conv or depthwise (any kernels, stride or
+ * groups) is folded into it: the weights of each output channel times its
+ * scale, the bias (0 where there was none) times it plus its shift. The
+ * batch norm has no code and its slot is the conv's; an activation after
+ * it stays a layer of its own (the conv templates do not apply one). The
+ * arithmetic is the emitted library's (templates/c/infer.m4), done once at
+ * load time, or by the generator for weights embedded in the C. MixConv's
+ * groups take no bias: a batch norm after one stays a layer. */
+static void fold_into_weights(mc_plan *p)
+{
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const int b = m->order[i];
+        const mc_node *bn = &m->nodes[b];
+        if (bn->op->code != OP_BATCHNORM)
+            continue;
+        const int c = bn->inputs[0];
+        const int code = m->nodes[c].op->code;
+        if ((code != OP_CONV && code != OP_DEPTHWISE) || m->nodes[c].unused || c == m->output || readers(m, c) != 1)
+            continue;
+        p->nodes[b].into_weights = true;
+        p->nodes[c].gets_bias = true;
+    }
+}
+
+bool mc_plan_has_bias(const mc_plan *p, const mc_node *n) { return n->bias || p->nodes[n - p->m->nodes].gets_bias; }
 
 /* A batch norm (no activation after it) read only by a pointwise conv is
  * applied by that conv: conv(bn(x)) = (w * scale) x + (bias + w shift)
@@ -461,9 +491,11 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
     p->nodes = arena_alloc(a, (size_t)m->nnodes * sizeof *p->nodes);
     for (int i = 0; i < m->nnodes; i++)
         p->nodes[i].layer = -1;
+    if (p->opt.inference && !p->opt.no_fuse)
+        fold_into_weights(p);
     if (!p->opt.no_fuse)
         fuse_activations(p);
-    if (!p->opt.no_fuse && !p->opt.cuda) {
+    if (!p->opt.no_fuse && !p->opt.cuda && !p->opt.inference) {
         fold_batchnorms(p);
         apply_in_adds(p);
         producer_statistics(p);
@@ -480,7 +512,8 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         const mc_node *n = &m->nodes[v];
         mc_plan_node *pn = &p->nodes[v];
         pn->layer = i;
-        if (n->op->code == OP_IDENTITY || pn->fused) {
+        if (n->op->code == OP_IDENTITY || pn->fused || pn->into_weights ||
+            (p->opt.inference && n->op->code == OP_DROPOUT)) { /* eval dropout: an identity */
             pn->act = p->nodes[n->inputs[0]].act;
             continue;
         }
@@ -518,7 +551,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         } else if (pn->reads_stats)
             pn->stats = p->nodes[n->inputs[0]].stats;
     }
-    if (!p->opt.cuda)
+    if (!p->opt.cuda && !p->opt.inference)
         mask_activations(p);
     return p;
 }

@@ -58,6 +58,9 @@ typedef struct mc_plan_node {
     long long stats;   /* where they are, for both: per-image floats from the start of the activation area,
                         * the mean of each output channel of the image, then the sum of squared deviations
                         * from it; -1 for neither */
+    bool into_weights; /* inference: a batch norm folded into the weights and bias of the conv or depthwise
+                        * that writes its input (fold_into_weights in plan.c): no code, its slot is its input's */
+    bool gets_bias;    /* inference: that conv or depthwise, which takes the folded bias even without one of its own */
     long long mask;    /* a batch norm or add with its activation fused (C target): where its training forward
                         * writes a bit per value, whether the activation passed it, which its backward reads
                         * instead of the output (mask_activations in plan.c); per-image floats from the start
@@ -77,6 +80,9 @@ typedef struct mc_plan_options {
     bool cuda;    /* for the CUDA templates, which do only the activation fusion: no batch norm folded into the
                    * conv after it, applied by an add or taking its statistics from the conv before it, no
                    * activation bits */
+    bool inference; /* forward only, eval mode (mcgen emit --inference): batch norms folded into the weights of
+                     * the conv before them, activations fused into batch norms and adds, dropout an identity;
+                     * none of the training fusions (statistics, masks, batch norms applied by convs or adds) */
     const mc_target *target; /* the CPU the C kernels are for (target.h); NULL: the native one */
     const mc_tuned_form *tuned; /* forms measured fastest (mcgen tune), ntuned of them */
     int ntuned;
@@ -116,6 +122,10 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f);
 /* The form of the kernel of node n (a conv or depthwise; part k of an
  * unfused depthwise list, else k = 0) on the plan's target. */
 mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k);
+
+/* Whether node n's kernel takes a bias: its own, or (inference) the one of
+ * the batch norm folded into its weights. */
+bool mc_plan_has_bias(const mc_plan *p, const mc_node *n);
 
 /* The slot that node n reads as its input j: that input's, or for a conv
  * that folds the batch norm before it, the batch norm's input (the conv

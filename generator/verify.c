@@ -264,9 +264,16 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
     /* The CUDA runtime headers sit in cuda/ in the source tree (a main
      * of a CUDA build includes them); installed, beside the others. */
     /* The CPU's flags (one, or none): the kernels' intrinsics need them. */
-    const char *args[] = {"-std=c11", "-I", runtime_include, "-I", arena_printf(a, "%s/cuda", runtime_include), "-I", dir,
-                          cpu_flags};
-    const int nargs = *cpu_flags ? 8 : 7;
+    const char *args[8] = {"-std=c11", "-I", dir};
+    int nargs = 3;
+    if (runtime_include) { /* NULL: the files must stand alone (the inference library) */
+        args[nargs++] = "-I";
+        args[nargs++] = runtime_include;
+        args[nargs++] = "-I";
+        args[nargs++] = arena_printf(a, "%s/cuda", runtime_include);
+    }
+    if (*cpu_flags)
+        args[nargs++] = cpu_flags;
     CXIndex index = clang_createIndex(0, 0);
     bool ok = true;
     for (int i = 0; i < nfiles && ok; i++) {

@@ -58,7 +58,7 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
         y[i] = $2;
 }
 
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc)
 {
     (void)x, (void)y;
@@ -72,7 +72,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
             dx[i] = $3;
     }
 }
-')
+')')
 
 # Each activation: the output of x[i], and the gradient term of x[i], y[i], dy[i]
 # (the CUDA templates use the same expressions). The outputs test x < 0, so
@@ -100,9 +100,9 @@ m4_define(`MC_HARDSIGMOID_KERNEL', `ACT_KERNEL(`hardsigmoid', ACT_HARDSIGMOID)')
 
 m4_define(`ACT_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-')
+')')
 m4_define(`MC_RELU_PROTO', `ACT_PROTO()')
 m4_define(`MC_RELU6_PROTO', `ACT_PROTO()')
 m4_define(`MC_SIGMOID_PROTO', `ACT_PROTO()')

@@ -91,7 +91,7 @@ MC_MASKED(m4_ifelse(ADD_HWV, ADD_HW, `        (void)bits;
 ')
 
 m4_define(`ADD_BWD_FLAT',
-`void NAME`'_bwd(ADD_BWD_PARAMS)
+`MC_TRAINING_ONLY(`void NAME`'_bwd(ADD_BWD_PARAMS)
 {
     (void)y;
 ADD_EACH(`    if (acc`'i) {
@@ -105,11 +105,11 @@ ADD_EACH(`    if (acc`'i) {
     }
 ')m4_dnl
 }
-')
+')')
 
 # The masked backward: each plane once, its gradient g to every input.
 m4_define(`ADD_BWD_PLANES',
-`void NAME`'_bwd(ADD_BWD_PARAMS)
+`MC_TRAINING_ONLY(`void NAME`'_bwd(ADD_BWD_PARAMS)
 {
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * C; bc++) {
@@ -132,12 +132,12 @@ ADD_EACH(`            dx`'i[at + p] = acc`'i ? dx`'i[at + p] + g : g;
         }
     }
 }
-')
+')')
 
 m4_define(`MC_ADD_PROTO',
 `void NAME`'_fwd(ADD_FWD_PARAMS);
-void NAME`'_bwd(ADD_BWD_PARAMS);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(ADD_BWD_PARAMS);
+')')
 
 # Calls: IN0.. (the inputs; their gradients), XIN0.. (what the forward
 # reads: the input of a batch norm it applies), OUT; with APPLY<i>, that

@@ -206,7 +206,7 @@ static double NAME`'_sqdev(int n, const float *restrict x, int c, double mean)
     return sq;
 }
 ')
-/* Synchronized batch norm: every channel first, one reduction over all
+MC_TRAINING_ONLY(`/* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
 static double NAME`'_synced_stats(int n, const float *restrict src, double *restrict stats)
@@ -253,7 +253,7 @@ m4_ifelse(BN_STATS_ONLY, 1, `', `        const float scale = (float)(gamma[c] * 
     }
     *count += 1;
 }
-
+')
 m4_ifelse(BN_STATS_ONLY, 1, `/* The running statistics as the mean and 1/std that the conv or add applies. */
 void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
@@ -300,7 +300,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -330,23 +330,27 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
         }
     }
 }
-')')
+')')')
 
 m4_define(`MC_BATCHNORM_PROTO',
-`void NAME`'_fwd_train(BN_TRAIN_PARAMS);
-m4_ifelse(BN_STATS_ONLY, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+`MC_TRAINING_ONLY(`void NAME`'_fwd_train(BN_TRAIN_PARAMS);
+')m4_ifelse(BN_STATS_ONLY, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 ', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 ')m4_dnl
-m4_ifelse(FOLD, 1, `', `void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
+m4_ifelse(FOLD, 1, `', `MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-')')
+')')')
 
 # Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
 # (buffers), COUNTER, SAVED_MEAN, SAVED_INVSTD.
-m4_define(`MC_BATCHNORM_CALL_FWD',
+m4_define(`MC_BATCHNORM_CALL_FWD', `m4_ifelse(INFERENCE, 1,
+`    NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_PARAM(RUNNING_MEAN), MC_PARAM(RUNNING_VAR),
+        MC_ACT(OUT));
+', `BN_CALL_FWD_STEP()')')
+m4_define(`BN_CALL_FWD_STEP',
 `    if (train)
         NAME`'_fwd_train(n, MC_ACT(IN0), m4_ifelse(PSTATS, 1, `MC_ACT(STATS_AT), ')MC_PARAM(GAMMA), MC_PARAM(BETA),
             MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN),

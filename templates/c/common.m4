@@ -454,6 +454,26 @@ m4_define(`MC_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
 m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_vf)((mc_vi)($1) & ~($1 < 0))',
     FUSED, relu6, `(mc_vf)(((mc_vi)($1) & ~($1 < 0) & ~($1 > 6)) | ((mc_vi)((mc_vf){0} + 6) & ($1 > 6)))', `$1')')
 
+# MC_TRAINING_ONLY(text): text, except in the inference library, which
+# has no backward and no training forward.
+m4_define(`MC_TRAINING_ONLY', `m4_ifelse(INFERENCE, 1, `', `$1')')
+
+# MC_STATIC(type, name, count): a kernel's scratch array, written and read
+# within one call, before and between its parallel regions. In a training
+# step it is static (no allocation in a step, one step at a time). The
+# inference library may run on several threads at once: there it is the
+# scratch part of the workspace of the caller, which the infer function
+# hands its kernels through a thread-local pointer; each kernel file
+# reports the most one of its kernels takes (model.m4).
+m4_define(`MC_STATIC', `m4_ifelse(INFERENCE, 1,
+`m4_define(`MC_SCRATCH_MAX', MC_MAX(MC_SCRATCH_MAX, m4_eval(($3) * sizeof_$1)))m4_dnl
+$1 *restrict $2 = ($1 *)MODEL`'_scratch',
+`static _Alignas(64) $1 $2[$3]')')
+m4_define(`MC_SCRATCH_MAX', 0)
+m4_define(`sizeof_float', 4)
+m4_define(`sizeof_mc_vf', m4_eval(4 * VL))
+m4_define(`MC_MAX', `m4_ifelse(m4_eval(($1) > ($2)), 1, `m4_eval($1)', `m4_eval($2)')')
+
 # MC_GENERATED(model, template): the first line of every emitted file.
 # (MC_TARGET names the template folder: c unless the target set it.)
 m4_ifdef(`MC_TARGET', `', `m4_define(`MC_TARGET', `c')')
@@ -465,8 +485,11 @@ m4_define(`MC_MIN', `m4_ifelse(m4_eval(($1) < ($2)), 1, `m4_eval($1)', `m4_eval(
 
 # Pointers into the areas of a step (see mc_model.h and its step pointers
 # macro); offsets are the plan's (activation and extra offsets count
-# per-image floats, so they scale with the batch n).
-m4_define(`MC_ACT', `(act + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
+# per-image floats, so they scale with the batch n). In the inference
+# library the activations are the workspace of the caller, whose slots the
+# emitter reuses, and a negative slot is the images of the caller.
+m4_define(`MC_ACT', `m4_ifelse(INFERENCE, 1, `m4_ifelse(m4_eval(($1) < 0), 1, `images', `MC_ACT_AT($@)')', `MC_ACT_AT($@)')')
+m4_define(`MC_ACT_AT', `(act + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
 m4_define(`MC_DACT', `(dact + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
 m4_define(`MC_PARAM', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(par + $1)')')
 m4_define(`MC_GRAD', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(grad + $1)')')

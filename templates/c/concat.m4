@@ -19,7 +19,7 @@ CAT_EACH(`        memcpy(y + b * m4_eval(CO * H * W) + m4_eval(CAT_AT(i) * H * W
     }
 }
 
-void NAME`'_bwd(int n, const float *restrict dy`'CAT_EACH(`, float *dx`'i'))
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy`'CAT_EACH(`, float *dx`'i'))
 {
     for (long b = 0; b < n; b++) {
 CAT_EACH(`        for (int k = 0; k < m4_eval(CAT_C(i) * H * W); k++)
@@ -27,12 +27,12 @@ CAT_EACH(`        for (int k = 0; k < m4_eval(CAT_C(i) * H * W); k++)
 ')m4_dnl
     }
 }
-')
+')')
 
 m4_define(`MC_CONCAT_PROTO',
 `void NAME`'_fwd(int n, CAT_EACH(`const float *x`'i, ')float *restrict y);
-void NAME`'_bwd(int n, const float *restrict dy`'CAT_EACH(`, float *dx`'i'));
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy`'CAT_EACH(`, float *dx`'i'));
+')')
 
 m4_define(`MC_CONCAT_CALL_FWD', `    NAME`'_fwd(n, CAT_EACH(`MC_ACT(m4_indir(`IN'i)), ')MC_ACT(OUT));
 ')

@@ -232,7 +232,7 @@ CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
 ')
 
 m4_define(`CV_FWD_GEMM',
-`    static float col[m4_eval(CV_CKK * CV_PIX)];
+`    MC_STATIC(float, col, m4_eval(CV_CKK * CV_PIX));
 CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * CV_XS, col);
 ')m4_dnl
 ')
@@ -623,7 +623,7 @@ $1`'CV_CL_LOAD(`$2', `xs', `xt');
 m4_define(`CV_DW_KIND', `m4_ifelse(FOLD, 1, `hat', `pad')')
 
 m4_define(`CV_FWD_CL',
-`    static _Alignas(64) float wr[m4_eval(CO * CV_CKK)];
+`    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
     NAME`'_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
@@ -817,7 +817,7 @@ CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_I
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(CV_PLANES, 1, `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
-CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
+MC_TRAINING_ONLY(`CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
 m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
 m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
@@ -829,15 +829,15 @@ m4_ifelse(FOLD, 1, `    double sz[CO];
 MC_BIAS_GRAD(CO, CO, sz)', `MC_BIAS_GRAD(CO, CO)')m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', CV_PLANES, 0, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
-')
+')')
 
 m4_define(`MC_CONV_KERNEL', `MC_CONV_FWD()
 MC_CONV_BWD()')
 
 m4_define(`MC_CONV_PROTO',
 `void NAME`'_fwd(CV_FWD_PARAMS);
-void NAME`'_bwd(CV_BWD_PARAMS);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(CV_BWD_PARAMS);
+')')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
 # none), SHIFT (0 for convs); with FOLD, GAMMA, BETA, SAVED_MEAN and

@@ -9,7 +9,8 @@ m4_divert(-1)
 # Constants: NAME, C (channels), H, W (input), HO, WO (output), S (stride),
 # NK (kernels), K0.., WOFF0.. (where kernel j weights start in w), KLIST,
 # PMAX (largest padding), YC (channels per image of y: NK*C, or more for a
-# part of an unfused Multiception), BIAS (0 or 1, one kernel only).
+# part of an unfused Multiception), BIAS (0 or 1: a bias per output
+# channel, kernel j's C after kernel j - 1's).
 # Taps are unrolled everywhere; spatial and channel loops have literal
 # bounds. Backward kernels accumulate, and need dx and dw. At stride 1 with
 # whole vectors of channels the kernels take the channels-last form of
@@ -74,7 +75,7 @@ m4_define(`DW_FWD_ROWS',
 `    for (int oy = 0; oy < HO; oy++)
         for (int ox = 0; ox < WO; ox++) {
             const float *restrict p = xp + oy * m4_eval(S * DW_WP) + ox * S;
-DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'DW_TAP_SUM(j, DW_WP);
+DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[m4_eval(j * C) + c]', `0.0f')`'DW_TAP_SUM(j, DW_WP);
 ')m4_dnl
         }
 ')
@@ -101,7 +102,7 @@ DW_ACCS(DW_U, `            *(mc_vf *)($1 + i + m4_eval(VL * u)) = a`'u;')m4_dnl
 m4_define(`DW_FWD_FLAT',
 `DW_EACH(`    float yg`'j[DW_NG];
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(yg`'j, xp, `w`'j[m4_eval(ky * DW_K(j) + kx)]',
-    m4_ifelse(ky, 0, `(mc_vf){0}`'m4_ifelse(BIAS, 1, ` + bias[c]')'))')m4_dnl
+    m4_ifelse(ky, 0, `(mc_vf){0}`'m4_ifelse(BIAS, 1, ` + bias[m4_eval(j * C) + c]')'))')m4_dnl
 ')m4_dnl
     for (int oy = 0; oy < HO; oy++) {
 DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
@@ -240,12 +241,12 @@ MC_ADD_OR_STORE(`        ', `for (int ix = 0; ix < W; ix++)', `dxc[iy * W + ix]'
 m4_define(`MC_DEPTHWISE_BWD',
 `m4_ifelse(BIAS, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 m4_ifelse(DW_CL, 1, `DW_CL_BWD_HELPERS()m4_dnl
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
 DW_CL_BWD()m4_dnl
 }
-', `DW_FLAT_BWD()')')
+')', `DW_FLAT_BWD()')')
 
 m4_define(`DW_FLAT_BWD',
 `/* Channel c of image b: its input gradient goes to dxc, its filter
@@ -259,7 +260,7 @@ DW_PTRS(`const float', `d', `dy')m4_dnl
 m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_ROWS()')m4_dnl
 }
 
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
 MC_BIAS_GRAD(C, YC)m4_dnl
@@ -279,16 +280,16 @@ MC_FOR(`t', 0, m4_eval(DW_K(j) * DW_K(j) - 1), `            dw`'j[t] += DW_GA_SU
 ')m4_dnl
     }
 }
-')
+')')
 
 m4_define(`MC_DEPTHWISE_KERNEL', `MC_DEPTHWISE_FWD()
 MC_DEPTHWISE_BWD()')
 
 m4_define(`MC_DEPTHWISE_PROTO',
 `void NAME`'_fwd(DW_FWD_PARAMS);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-')
+')')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
 # none), SHIFT (where this kernel writes inside the output slot: nonzero

@@ -170,7 +170,7 @@ m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, VL, 1, YC)')')
 # norm that reads the output: the sums of common.m4.)
 
 m4_define(`DW_CL_FWD',
-`    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * C)];
+`    MC_STATIC(float, wt, m4_eval(DW_TC(NK) * C));
     NAME`'_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
@@ -181,7 +181,7 @@ m4_define(`DW_CL_FWD',
             const int b = bg / DW_CL_G, g = bg % DW_CL_G;
             NAME`'_cl_in(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
 DW_CL_WEIGHTS(`            ')m4_dnl
-DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + g * VL'));
+DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + m4_eval(j * C) + g * VL'));
 m4_ifelse(PSTATS, 1, `            if (stats)
                 NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * VL);
 ')m4_dnl

@@ -13,17 +13,17 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict mask, floa
         y[i] = mask ? x[i] * mask[i] : x[i];
 }
 
-void NAME`'_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx)
 {
     for (long i = 0; i < DROP_COUNT; i++)
         dx[i] += dy[i] * mask[i];
 }
-')
+')')
 
 m4_define(`MC_DROPOUT_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, const float *restrict mask, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx);
+')')
 
 m4_define(`MC_DROPOUT_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), train ? MC_EXTRA(EXTRA) : 0, MC_ACT(OUT));
 ')

@@ -62,7 +62,7 @@ m4_ifelse(m4_eval(CO % LIN_RB > 0), 1, `LIN_DOTS(m4_eval(CO % LIN_RB), m4_eval(C
     }
 }
 
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
@@ -94,13 +94,13 @@ m4_ifelse(BIAS, 1, `            dbias[o] += g;
         }
 ')m4_dnl
 }
-')
+')')
 
 m4_define(`MC_LINEAR_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias);
-')
+')')
 
 m4_define(`MC_LINEAR_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT));
 ')

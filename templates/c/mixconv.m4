@@ -67,23 +67,23 @@ MX_EACH(`    NAME`'_g`'j`'_fwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(
 m4_define(`MC_MIXCONV_BWD',
 `MX_EACH(`MX_AS_CONV(j, `MC_CONV_BWD()')
 ')m4_dnl
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw)
 {
 MX_EACH(`    NAME`'_g`'j`'_bwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), dy + m4_eval(MX_COOFF(j) * HO * WO),
         dx + m4_eval(MX_CIOFF(j) * H * W), dw + MX_WOFF(j), 0, 1);
 ')m4_dnl
 }
-')
+')')
 
 m4_define(`MC_MIXCONV_KERNEL', `MC_MIXCONV_FWD()
 MC_MIXCONV_BWD()')
 
 m4_define(`MC_MIXCONV_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw);
-')
+')')
 
 # Calls: IN0, OUT (activation slots), WEIGHT (the parameters).
 m4_define(`MC_MIXCONV_CALL_FWD',

@@ -32,6 +32,8 @@ m4_define(`MC_KERNELS_BEGIN',
 #include "MODEL.h"
 ')
 
+m4_define(`MC_KERNELS_END', `')
+
 m4_define(`MC_HEADER_END', `
 #endif
 ')

@@ -23,7 +23,7 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
         y[p] = (float)(NAME`'_plane_sum(x + p * POOL_IN) / POOL_IN);
 }
 
-void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
 {
     for (long p = 0; p < n * C; p++) {
         const float g = dy[p] / POOL_IN;
@@ -31,7 +31,7 @@ void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
             dx[p * POOL_IN + k] += g;
     }
 }
-')
+')')
 
 m4_define(`POOL_WINDOW',
 `/* NAME: K`'x`'K average pooling, stride S, of C channels of H`'x`'W -> HO`'x`'WO */
@@ -45,7 +45,7 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
             }
 }
 
-void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
 {
     for (long p = 0; p < n * C; p++)
         for (int oy = 0; oy < HO; oy++)
@@ -56,7 +56,7 @@ MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 ')m4_dnl
             }
 }
-')
+')')
 
 # Max pooling, K x K windows with stride S and padding PAD read as -inf
 # (PyTorch's MaxPool2d): the first maximum in row-major window order wins
@@ -108,7 +108,7 @@ MP_SCAN(plane, value)m4_dnl
     }
 }
 
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx)
 {
     MC_OMP_FOR
     for (long p = 0; p < n * C; p++) {
@@ -120,7 +120,7 @@ MP_SCAN(plane)m4_dnl
             }
     }
 }
-')
+')')
 
 m4_define(`MC_SUBSAMPLE_KERNEL',
 `/* NAME: rows and columns OFFSET, OFFSET+S, ... of C channels of H`'x`'W -> HO`'x`'WO */
@@ -132,24 +132,24 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
                 y[p * POOL_OUT + oy * WO + ox] = oy < VH && ox < VW ? x[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] : 0;
 }
 
-void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
 {
     for (long p = 0; p < n * C; p++)
         for (int oy = 0; oy < VH; oy++)
             for (int ox = 0; ox < VW; ox++)
                 dx[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] += dy[p * POOL_OUT + oy * WO + ox];
 }
-')
+')')
 
 m4_define(`POOL_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx);
+')')
 m4_define(`MC_AVGPOOL_PROTO', `POOL_PROTO()')
 m4_define(`MC_MAXPOOL_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx);
+')')
 m4_define(`MC_SUBSAMPLE_PROTO', `POOL_PROTO()')
 m4_define(`POOL_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
 ')

@@ -13,7 +13,7 @@ void NAME`'_fwd(int n, const float *x, const float *s, float *restrict y)
             y[p * SCALE_HW + k] = x[p * SCALE_HW + k] * s[p];
 }
 
-void NAME`'_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds)
 {
     for (long p = 0; p < n * C; p++) {
         double g = 0;
@@ -24,12 +24,12 @@ void NAME`'_bwd(int n, const float *x, const float *s, const float *restrict dy,
         ds[p] += (float)g;
     }
 }
-')
+')')
 
 m4_define(`MC_SCALE_PROTO',
 `void NAME`'_fwd(int n, const float *x, const float *s, float *restrict y);
-void NAME`'_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
+')')
 
 m4_define(`MC_SCALE_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(IN1), MC_ACT(OUT));
 ')

@@ -17,7 +17,7 @@ void NAME`'_fwd(int n, const float *x0, const float *x1, const float *restrict a
     }
 }
 
-void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
 {
     for (long b = 0; b < n; b++)
         for (int k = 0; k < SHAKE_PER; k++) {
@@ -25,12 +25,12 @@ void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, flo
             dx1[b * SHAKE_PER + k] += (1 - beta[b]) * dy[b * SHAKE_PER + k];
         }
 }
-')
+')')
 
 m4_define(`MC_SHAKE_PROTO',
 `void NAME`'_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
-')
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
+')')
 
 m4_define(`MC_SHAKE_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(IN1), train ? MC_EXTRA(EXTRA) : 0, MC_ACT(OUT));
 ')

@@ -35,6 +35,8 @@ extern const mc_model_desc MODEL`'_cuda_host_model;
 /* The launchers, one per distinct layer signature. */
 ')
 
+m4_define(`MC_KERNELS_END', `')
+
 m4_define(`MC_HEADER_END', `#endif
 
 #endif
