@@ -98,14 +98,20 @@ def main():
                 + (["--weights", p("ckpt.safetensors")] if embedded else []))
             sources = sorted(os.path.join(lib, f) for f in os.listdir(lib) if f.endswith(".c"))
             defs = ["-DMODEL=" + name, "-DUPPER=" + name.upper(), '-DMODEL_HEADER="%s.h"' % name]
-            defs += ["-DEMBEDDED"] if embedded else []
+            # embedded: in the C, or past its size in NAME.bin, which the loader reads
+            weights = "-"
+            if embedded and os.path.exists(os.path.join(lib, name + ".bin")):
+                weights = os.path.join(lib, name + ".bin")
+            elif embedded:
+                defs.append("-DEMBEDDED")
+            else:
+                weights = p("ckpt.safetensors")
             for cc, extra in builds:
                 exe = p("drv_%s_%d_%d" % (cc, embedded, len(extra)))
                 run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-ffp-contract=fast"] + cpu_flags + extra
                     + defs + ["-I", lib, os.path.join(HERE, "driver.c")] + sources + ["-lm", "-o", exe])
                 env = dict(os.environ, OMP_NUM_THREADS="2")
-                run([exe, "-" if embedded else p("ckpt.safetensors"), p("in.f32"), str(a.batch), p("out.f32")],
-                    env=env)
+                run([exe, weights, p("in.f32"), str(a.batch), p("out.f32")], env=env)
                 out = np.fromfile(p("out.f32"), dtype=np.float32).reshape(2, a.batch, classes)
                 for what, got in (("batch", out[0]), ("one by one", out[1])):
                     err = float(np.abs(got.astype(np.float64) - ref).max()) / scale
