@@ -427,6 +427,7 @@ typedef struct infer_emitter {
     const mc_infer_options *io;
     const char *families; /* the kernel files, space separated */
     const char *mean, *std, *names; /* C initializer lists */
+    const char *dataset;            /* the checkpoint's, or "" */
     bool embedded;
 } infer_emitter;
 
@@ -446,6 +447,8 @@ static void infer_constants(emitter *e)
     em_def(e, "STD", "%s", ie->std);
     em_def(e, "CLASS_NAMES", "%s", ie->names);
     em_def(e, "CHECKPOINT", "%s", ie->io->weights ? ie->io->weights : "no checkpoint");
+    em_def(e, "DATASET", "%s", ie->dataset);
+    em_def(e, "BUILD", "%s", e->opt->build ? e->opt->build : "");
 }
 
 static void api_fn(emitter *e, FILE *f, const char *arg)
@@ -500,6 +503,13 @@ static void source_fn(emitter *e, FILE *f, const char *arg)
         fprintf(f, "%s()m4_dnl\n", em_macro(e, n, "CALL_FWD"));
     }
     fputs("MC_INFER_FN_END()m4_dnl\n", f);
+}
+
+static void main_fn(emitter *e, FILE *f, const char *arg)
+{
+    (void)arg;
+    em_driver_begin(e, f, "infer");
+    fputs("MC_INFER_MAIN()m4_dnl\n", f);
 }
 
 /* ---- the embedded weights: MODEL_weights.c, or MODEL.bin past embed_max ------------- */
@@ -559,6 +569,8 @@ static float *read_weights(infer_emitter *ie, char *err, size_t errlen)
     ie->mean = number_list(e->a, mc_st_metadata(ckpt, "mean"), e->m->input.c, "0.0f");
     ie->std = number_list(e->a, mc_st_metadata(ckpt, "std"), e->m->input.c, "1.0f");
     ie->names = name_list(e->a, mc_st_metadata(ckpt, "class_names"), e->m->classes);
+    const char *dataset = mc_st_metadata(ckpt, "dataset");
+    ie->dataset = dataset ? c_string(e->a, dataset, strlen(dataset)) : "\"\"";
     mc_st_close(ckpt);
     if (r.failed) {
         free(params);
@@ -577,6 +589,7 @@ bool mc_emit_inference(arena *a, const mc_model *m, const mc_plan *p, const mc_e
     ie.mean = number_list(a, NULL, m->input.c, "0.0f");
     ie.std = number_list(a, NULL, m->input.c, "1.0f");
     ie.names = name_list(a, NULL, m->classes);
+    ie.dataset = "\"\"";
     float *params = NULL;
     if (io->weights) {
         if (!(params = read_weights(&ie, err, errlen)))
@@ -587,7 +600,8 @@ bool mc_emit_inference(arena *a, const mc_model *m, const mc_plan *p, const mc_e
               em_generate(&ie.e, st, arena_printf(a, "%s_kernels.h", m->name), em_header_fn, NULL, err, errlen) &&
               em_generate(&ie.e, st, arena_printf(a, "%s.c", m->name), source_fn, NULL, err, errlen) &&
               em_generate_families(&ie.e, st, "%s_%s.c", err, errlen) &&
-              (!params || write_weights(&ie, st, params, err, errlen));
+              (!params || write_weights(&ie, st, params, err, errlen)) &&
+              (!opt->main || em_generate(&ie.e, st, arena_printf(a, "%s_main.c", m->name), main_fn, NULL, err, errlen));
     free(params);
     return ok;
 }

@@ -43,10 +43,13 @@ static const char usage_main[] =
 
 static const char usage_build[] =
     "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--cpu CPU]\n"
-    "                   [--generic] [--no-fuse] [--tune FILE] -o EXE\n"
+    "                   [--generic] [--no-fuse] [--tune FILE] [--inference [--weights CKPT]] -o EXE\n"
     "\n"
     "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
     "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
+    "With --inference, the predictor of the model's inference library (emit --inference)\n"
+    "instead: EXE info, predict, eval, bench [--latency]; --weights CKPT builds its\n"
+    "parameters in (else each command takes --weights).\n"
     "\n"
     "  --conv, --classes, --input   as for summary\n"
     "  --target cuda    also the CUDA sources (nvcc), linked with cuBLAS: EXE takes\n"
@@ -358,11 +361,16 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
     bool ok = true;
     if (ma->inference) {
-        /* the library includes nothing of the runtime: verify it without */
+        /* the library includes nothing of the runtime: verify it without
+         * (the predictor's main, for build, includes mc_predictor.h) */
         eo->templates = template_dir(a, "c");
-        const mc_infer_options io = {.weights = ma->weights, .embed_max = 2 << 20};
+        /* emit writes weights past 2M floats to MODEL.bin beside the C; a
+         * predictor keeps them inside, whatever their size (the compiler
+         * takes longer) */
+        const mc_infer_options io = {.weights = ma->weights, .embed_max = eo->main ? (1LL << 40) : (2 << 20)};
         ok = mc_emit_inference(a, m, p, eo, &io, &st, err, errlen);
-        runtime = NULL;
+        if (!eo->main)
+            runtime = NULL;
     } else if (!cuda_only) {
         eo->templates = template_dir(a, "c");
         ok = mc_emit_c(a, m, p, eo, &st, err, errlen);
@@ -484,7 +492,7 @@ static int cmd_build(int argc, char **argv)
 {
     model_args ma;
     int rc = parse_model_args(argc, argv, "build", usage_build,
-                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU | OPT_TUNE, &ma);
+                              OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC | OPT_CPU | OPT_TUNE | OPT_INFERENCE, &ma);
     if (rc >= 0)
         return rc;
     char err[1024];

@@ -11,8 +11,9 @@ m4_divert(-1)
 # parameters), WS_FLOATS (workspace floats per image), OUTPUT_SLOT (the
 # logits), FAMILIES (the kernel files, space separated), EMBEDDED (1: the
 # parameters are in MODEL_weights.c), MEAN, STD (lists of IN_C floats),
-# CLASS_NAMES (a list of CLASSES C strings or NULL), CHECKPOINT (what the
-# weights came from, or nothing).
+# CLASS_NAMES (a list of CLASSES C strings or NULL), DATASET (the name the
+# checkpoint gives, or nothing), CHECKPOINT (what the weights came from);
+# for the predictor BUILD (how it was built).
 
 # No activation bits and no random draws in eval mode: the calls that
 # pass them in training (train ? ... : 0) pass nothing.
@@ -117,6 +118,8 @@ enum { UPPER`'_IN_C = IN_C, UPPER`'_IN_H = IN_H, UPPER`'_IN_W = IN_W, UPPER`'_CL
  * metadata had them; otherwise NULL names, mean 0 and std 1. */
 extern const char *const MODEL`'_class_names[UPPER`'_CLASSES];
 extern const float MODEL`'_mean[UPPER`'_IN_C], MODEL`'_std[UPPER`'_IN_C];
+/* The dataset the checkpoint was trained on ("" where it named none). */
+extern const char MODEL`'_dataset[];
 m4_ifelse(EMBEDDED, 1, `
 /* The parameters of CHECKPOINT, folded. */
 extern const float MODEL`'_params[UPPER`'_PARAM_FLOATS];
@@ -161,6 +164,7 @@ _Thread_local void *MODEL`'_scratch;
 
 const char *const MODEL`'_class_names[UPPER`'_CLASSES] = {CLASS_NAMES};
 const float MODEL`'_mean[UPPER`'_IN_C] = {MEAN}, MODEL`'_std[UPPER`'_IN_C] = {STD};
+const char MODEL`'_dataset[] = DATASET;
 
 /* The workspace: the activations (WS_FLOATS floats per image, slots reused
  * once their readers are done), then the scratch of the largest kernel;
@@ -505,6 +509,24 @@ int MODEL`'_load(const char *path, float *params, char *err, size_t errlen)
     }
     fclose(f);
     return rc;
+}
+')
+# ---- the predictor's main (mcgen build --inference) -------------------------------
+m4_define(`MC_INFER_MAIN',
+`MC_GENERATED(SOURCE, `infer')
+#include "mc_predictor.h"
+#include "MODEL.h"
+
+int main(int argc, char **argv)
+{
+    static const mc_predictor p = {
+        .name = "MODEL", .conv_type = "CONV_TYPE", .cpu = "MC_CPU", .build = "BUILD",
+        .c = UPPER`'_IN_C, .h = UPPER`'_IN_H, .w = UPPER`'_IN_W, .classes = UPPER`'_CLASSES,
+        .param_floats = UPPER`'_PARAM_FLOATS, .params = m4_ifelse(EMBEDDED, 1, `MODEL`'_params', `NULL'),
+        .class_names = MODEL`'_class_names, .mean = MODEL`'_mean, .std = MODEL`'_std, .dataset = MODEL`'_dataset,
+        .workspace_bytes = MODEL`'_workspace_bytes, .load = MODEL`'_load, .infer = MODEL`'_infer,
+    };
+    return mc_predictor_main(&p, argc, argv);
 }
 ')
 m4_divert(0)m4_dnl
