@@ -602,3 +602,27 @@ void mc_softmax_xent_bwd(int n, int classes, const float *probs, const int32_t *
         for (long j = 0; j < classes; j++)
             dlogits[b * classes + j] += (probs[b * classes + j] - (j == labels[b] ? 1 : 0)) * scale;
 }
+
+double mc_uniform_xent(int n, int classes, const float *logits)
+{
+    double total = 0;
+    for (long b = 0; b < n; b++) {
+        const float *z = logits + b * classes;
+        float max = z[0];
+        for (int j = 1; j < classes; j++)
+            max = z[j] > max ? z[j] : max;
+        double sum = 0, mean = 0;
+        for (int j = 0; j < classes; j++)
+            sum += exp((double)z[j] - max), mean += (double)z[j] - max;
+        total += log(sum) - mean / classes;
+    }
+    return total / n;
+}
+
+void mc_smoothing_bwd(int n, int classes, const int32_t *labels, float e, float scale, float *dlogits)
+{
+    const float off = -e / (float)classes * scale, on = off + e * scale;
+    for (long b = 0; b < n; b++)
+        for (long j = 0; j < classes; j++)
+            dlogits[b * classes + j] += j == labels[b] ? on : off;
+}

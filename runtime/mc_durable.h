@@ -3,10 +3,18 @@
 #ifndef MC_DURABLE_H
 #define MC_DURABLE_H
 
+#include <stddef.h>
+
 /* fsyncs the directory holding path, so that a rename into it survives a
  * power cut (filesystems that cannot, EINVAL, count as done). 0, or -1
  * with errno. */
 int mc_sync_dir(const char *path);
+
+/* Replaces path with len bytes of data atomically: written to a temporary
+ * file beside it, synced, renamed over it, the folder synced; a crash
+ * leaves the old file or the new one, never half of one. 0, or -1 with
+ * one line in err naming the file. */
+int mc_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* A step of a save (a write, an fsync, a rename) is about to happen.
  * Normally 0. Under MCGEN_TEST_CRASH_AT=k the process dies at the k-th
