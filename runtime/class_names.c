@@ -111,6 +111,28 @@ char **mc_json_strings(const char *text, int *count)
     return NULL;
 }
 
+/* Newline-separated names (how train on a folder of images records them)
+ * into a new array of *count strings; NULL when out of memory. */
+static char **lines(const char *text, int *count)
+{
+    int n = 1;
+    for (const char *c = text; *c; c++)
+        n += *c == '\n';
+    char **list = calloc((size_t)n, sizeof *list);
+    for (int k = 0; list && k < n; k++) {
+        const size_t len = strcspn(text, "\n");
+        if (!(list[k] = strndup(text, len))) {
+            while (k > 0)
+                free(list[--k]);
+            free(list);
+            return NULL;
+        }
+        text += len + (text[len] != '\0');
+    }
+    *count = n;
+    return list;
+}
+
 static int take(mc_class_names *cn, char **list, int count)
 {
     if (count == cn->classes) {
@@ -130,7 +152,8 @@ int mc_class_names_load(mc_class_names *cn, int classes, const char *ckpt, const
     mc_st_file *f = ckpt ? mc_st_open(ckpt, err, sizeof err) : NULL;
     const char *json = f ? mc_st_metadata(f, "class_names") : NULL;
     int count = 0;
-    char **list = json ? mc_json_strings(json, &count) : NULL;
+    const char *first = json ? json + strspn(json, " \t\r\n") : NULL;
+    char **list = !json ? NULL : *first == '[' ? mc_json_strings(json, &count) : lines(json, &count);
     if (!dataset && f)
         dataset = mc_st_metadata(f, "dataset");
     if (!list || !take(cn, list, count)) {

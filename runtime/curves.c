@@ -127,12 +127,10 @@ int mc_curves_write(const char *log, const char *svg, char *err, size_t errlen)
     rows r = {0};
     if (read_log(log, &r, err, errlen) != 0)
         return -1;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    mc_text text;
+    FILE *f = mc_text_open(&text, svg, err, errlen);
     if (!f) {
         free(r.v);
-        snprintf(err, errlen, "%s: cannot write: %s", svg, strerror(errno));
         return -1;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -146,11 +144,5 @@ int mc_curves_write(const char *log, const char *svg, char *err, size_t errlen)
     }
     fputs("</svg>\n", f);
     free(r.v);
-    int rc = -1;
-    if (fclose(f) != 0 || !text)
-        snprintf(err, errlen, "%s: out of memory", svg);
-    else
-        rc = mc_write_atomic(svg, text, len, err, errlen);
-    free(text);
-    return rc;
+    return mc_text_commit(&text, svg, err, errlen);
 }

@@ -63,6 +63,26 @@ int mc_write_atomic(const char *path, const void *data, size_t len, char *err, s
     return 0;
 }
 
+FILE *mc_text_open(mc_text *t, const char *path, char *err, size_t errlen)
+{
+    *t = (mc_text){0};
+    if (!(t->f = open_memstream(&t->data, &t->len)))
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    return t->f;
+}
+
+int mc_text_commit(mc_text *t, const char *path, char *err, size_t errlen)
+{
+    int rc = -1;
+    if (fclose(t->f) != 0 || !t->data)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else
+        rc = mc_write_atomic(path, t->data, t->len, err, errlen);
+    free(t->data);
+    *t = (mc_text){0};
+    return rc;
+}
+
 int mc_fault_point(const char *what)
 {
     static long count;

@@ -1,6 +1,7 @@
 /* The names of a classifier's classes, for what predict and eval print and
  * the confusion matrix's header: the checkpoint's metadata "class_names"
- * (a JSON array of strings, one per class) when it has them, else the
+ * (a JSON array of strings, or the names one per line, as train on a
+ * folder of images writes them) when it has one per class, else the
  * names of the dataset it was trained on (the releases' own: CIFAR-10's
  * "airplane", ...), else "class K". */
 #ifndef MC_CLASS_NAMES_H

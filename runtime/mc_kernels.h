@@ -170,6 +170,10 @@ void mc_linear_fwd(int n, int in, int out, const float *x, const float *w, const
 void mc_linear_bwd(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx, float *dw,
                    float *dbias);
 
+/* The softmax's denominator of one row of logits: sum_j exp(z_j - max) in
+ * double, with its largest logit into *max (subtracted so that large
+ * logits do not overflow). */
+double mc_softmax_sum(int classes, const float *z, float *max);
 /* Mean over the batch of -log softmax(logits)[label]; writes the softmax to
  * probs (n x classes) for the backward. Labels are 0 .. classes-1. */
 float mc_softmax_xent_fwd(int n, int classes, const float *logits, const int32_t *labels, float *probs);

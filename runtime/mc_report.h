@@ -15,11 +15,14 @@ typedef struct mc_confusion {
     int64_t top5;    /* images whose label is among their 5 highest logits */
 } mc_confusion;
 
+/* The class of the first highest logit of a row (what accuracy counts). */
+int mc_argmax(const float *z, int classes);
+
 /* 0, or -1 when out of memory. */
 int mc_confusion_init(mc_confusion *c, int classes);
 void mc_confusion_free(mc_confusion *c);
-/* Counts n images by their logits (n x classes) and labels. The predicted
- * class is the first highest logit, as the accuracy counts it. */
+/* Counts n images by their logits (n x classes) and labels (the predicted
+ * class: mc_argmax). */
 void mc_confusion_add(mc_confusion *c, const float *logits, const int32_t *labels, int n);
 /* Prints every class's accuracy (correct / images of that class) and, for
  * 5 classes or more, the top-5 accuracy. */

@@ -2,12 +2,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "mc_report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mc_durable.h"
+#include "mc_kernels.h"
 
 int mc_confusion_init(mc_confusion *c, int classes)
 {
@@ -32,16 +32,21 @@ static int rank_of_label(const float *z, int classes, int label)
     return above;
 }
 
+int mc_argmax(const float *z, int classes)
+{
+    int best = 0;
+    for (int j = 1; j < classes; j++)
+        if (z[j] > z[best])
+            best = j;
+    return best;
+}
+
 void mc_confusion_add(mc_confusion *c, const float *logits, const int32_t *labels, int n)
 {
     const int k = c->classes;
     for (int b = 0; b < n; b++) {
         const float *z = logits + (long)b * k;
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            if (z[j] > z[best])
-                best = j;
-        c->counts[(long)labels[b] * k + best]++;
+        c->counts[(long)labels[b] * k + mc_argmax(z, k)]++;
         c->top5 += rank_of_label(z, k, labels[b]) < 5;
     }
 }
@@ -90,13 +95,10 @@ void mc_csv_field(FILE *f, const char *s)
 int mc_confusion_write_csv(const mc_confusion *c, const mc_class_names *names, const char *path, char *err,
                            size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    mc_text text;
+    FILE *f = mc_text_open(&text, path, err, errlen);
+    if (!f)
         return -1;
-    }
     const int k = c->classes;
     fputs("true\\predicted", f);
     for (int j = 0; j < k; j++)
@@ -108,23 +110,13 @@ int mc_confusion_write_csv(const mc_confusion *c, const mc_class_names *names, c
             fprintf(f, ",%lld", (long long)c->counts[(long)i * k + j]);
         fputc('\n', f);
     }
-    int rc = -1;
-    if (fclose(f) != 0 || !text)
-        snprintf(err, errlen, "%s: out of memory", path);
-    else
-        rc = mc_write_atomic(path, text, len, err, errlen);
-    free(text);
-    return rc;
+    return mc_text_commit(&text, path, err, errlen);
 }
 
 void mc_top_k(const float *logits, int classes, int k, int *top, double *p)
 {
-    float max = logits[0];
-    for (int j = 1; j < classes; j++)
-        max = logits[j] > max ? logits[j] : max;
-    double sum = 0;
-    for (int j = 0; j < classes; j++)
-        sum += exp((double)logits[j] - max);
+    float max;
+    const double sum = mc_softmax_sum(classes, logits, &max);
     /* Selection: k is small (a handful of the classes). */
     for (int i = 0; i < k; i++) {
         int best = -1;

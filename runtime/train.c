@@ -24,14 +24,8 @@
 static int correct(const float *logits, const int32_t *labels, int n, int classes)
 {
     int hits = 0;
-    for (int b = 0; b < n; b++) {
-        const float *row = logits + (long)b * classes;
-        int best = 0;
-        for (int k = 1; k < classes; k++)
-            if (row[k] > row[best])
-                best = k;
-        hits += best == labels[b];
-    }
+    for (int b = 0; b < n; b++)
+        hits += mc_argmax(logits + (long)b * classes, classes) == labels[b];
     return hits;
 }
 

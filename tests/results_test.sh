@@ -14,14 +14,7 @@
 #  - a bad --out or mcgen build -o fails at once, in one line.
 set -euo pipefail
 build=$1
-data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-  echo "SKIP: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/classifier_env.sh" # data, tmp, fail
 here=$(dirname "$0")
 "$build/mcgen" build "$here/fixtures/tiny_fmnist.mcn" -o "$tmp/tiny"
 "$build/mcgen" build "$here/fixtures/tiny_fmnist.mcn" --generic -o "$tmp/tiny_generic"
@@ -60,6 +53,27 @@ names='T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle bo
 sed 's/.*(p=\([0-9.]*\)).*/\1/' "$tmp/top3" | sort -rc > /dev/null || fail "top 3 not most likely first"
 "$exe" predict --weights "$ckpt" --data "$data" --limit 1 | grep -qE "^record 0: class [0-9] ($names) .*, label 9 Ankle boot$" ||
   fail "predict without --top: not one line with the class, its name and the label's"
+
+# 2b. Names from the checkpoint's metadata class_names, a JSON array (with
+#     an escape) or one name a line (as train on an image folder writes
+#     them), before the dataset's.
+for form in json lines; do
+  /usr/bin/python3 - "$ckpt" "$tmp/named_$form.safetensors" $form << 'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+names = [f"n\u00e9{k}" if k else 'a "quoted", one' for k in range(10)]
+header["__metadata__"]["class_names"] = json.dumps(names) if sys.argv[3] == "json" else "\n".join(names)
+text = json.dumps(header).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+PY
+  "$exe" predict --weights "$tmp/named_$form.safetensors" --data "$data" --limit 1 --top 10 > "$tmp/named"
+  grep -q '^record 0: [0-9]*\. class 0 a "quoted", one (p=' "$tmp/named" || fail "class_names ($form): $(cat "$tmp/named")"
+  grep -q "^record 0: [0-9]*\. class 3 né3 (p=" "$tmp/named" || fail "class_names ($form): $(cat "$tmp/named")"
+done
+"$exe" eval --weights "$tmp/named_json.safetensors" --data "$data" --limit 16 --confusion "$tmp/named.csv" > /dev/null
+head -1 "$tmp/named.csv" | grep -q '^true\\predicted,"a ""quoted"", one",né1,' || fail "CSV header: $(head -1 "$tmp/named.csv")"
 
 # 3. eval: per-class accuracy, top-5, and a confusion matrix whose rows sum
 #    to the per-class counts and whose diagonal is the accuracy.
