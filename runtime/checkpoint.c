@@ -8,7 +8,21 @@
 
 #include "mc_safetensors.h"
 
-static const char optim_prefix[] = "optim.", momentum_prefix[] = "optim.momentum.";
+static const char optim_prefix[] = "optim.";
+
+/* The optimizer's per-parameter buffers: their prefixes and the net's
+ * areas that hold them (SGD: the momentum; AdamW: first and second
+ * moments, in net->momentum and net->second). Returns how many. */
+static int moment_buffers(const mc_train_state *ts, mc_net *net, const char **prefixes, float **areas)
+{
+    if (ts->sgd.kind == MC_OPT_ADAMW) {
+        prefixes[0] = "optim.exp_avg.", prefixes[1] = "optim.exp_avg_sq.";
+        areas[0] = net->momentum, areas[1] = net->second;
+        return 2;
+    }
+    prefixes[0] = "optim.momentum.", areas[0] = net->momentum;
+    return 1;
+}
 
 static int tensor_shape(const mc_tensor_desc *t, int64_t *shape)
 {
@@ -49,23 +63,29 @@ int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, 
      * state is its raw 64-bit words. */
     int64_t state[5];
     const int64_t state_shape[1] = {5}, rng_shape[1] = {4};
-    double hyper[3];
+    double hyper[3], settings[3];
     const int64_t hyper_shape[1] = {3};
-    if (ts) {
+    const char *prefixes[2];
+    float *areas[2];
+    for (int b = 0, nb = ts ? moment_buffers(ts, net, prefixes, areas) : 0; b < nb; b++)
         for (int i = 0; i < m->ntensors; i++) {
             const mc_tensor_desc *t = &m->tensors[i];
             if (t->area != MC_AREA_PARAM || !t->updated)
                 continue;
             char name[512];
-            snprintf(name, sizeof name, "%s%s", momentum_prefix, t->name);
+            snprintf(name, sizeof name, "%s%s", prefixes[b], t->name);
             const int ndim = tensor_shape(t, shape);
-            mc_st_add(w, name, MC_ST_F32, ndim, shape, net->momentum + t->offset);
+            mc_st_add(w, name, MC_ST_F32, ndim, shape, areas[b] + t->offset);
         }
+    if (ts) {
         state[0] = ts->epoch, state[1] = ts->epochs, state[2] = ts->batch, state[3] = ts->seed;
         state[4] = ts->sgd.steps;
         hyper[0] = ts->sgd.lr, hyper[1] = ts->sgd.momentum, hyper[2] = ts->sgd.weight_decay;
         mc_st_add(w, "optim.state", MC_ST_I64, 1, state_shape, state);
         mc_st_add(w, "optim.hyper", MC_ST_F64, 1, hyper_shape, hyper);
+        settings[0] = (double)ts->limit, settings[1] = (double)ts->warmup, settings[2] = ts->label_smoothing;
+        mc_st_add(w, "optim.settings", MC_ST_F64, 1, hyper_shape, settings);
+        mc_st_add_metadata(w, "optimizer", mc_optimizer_name(ts->sgd.kind));
         mc_st_add(w, "optim.rng", MC_ST_I64, 1, rng_shape, ts->rng.s);
         mc_st_add_metadata(w, "dataset", ts->dataset);
     }
@@ -218,6 +238,36 @@ static int check_state(const mc_st_file *f, const int64_t *s, const double *h, c
     return 0;
 }
 
+/* What a run was started with beyond optim.state and optim.hyper (older
+ * checkpoints have none of it: SGD, all images, no warmup or smoothing). */
+static int read_settings(const mc_st_file *f, mc_train_state *ts, char *err, size_t errlen)
+{
+    const char *kind = mc_st_metadata(f, "optimizer");
+    const int k = kind ? mc_optimizer_named(kind) : MC_OPT_SGD;
+    if (k < 0) {
+        snprintf(err, errlen, "%s: optimizer '%s' is not sgd or adamw", mc_st_path(f), kind);
+        return -1;
+    }
+    ts->sgd.kind = (mc_optimizer)k;
+    const mc_st_tensor *t = mc_st_find(f, "optim.settings");
+    const int64_t shape[1] = {3};
+    ts->limit = ts->warmup = 0, ts->label_smoothing = 0;
+    if (!t)
+        return 0;
+    if (check(f, t, "optim.settings", MC_ST_F64, 1, shape, err, errlen))
+        return -1;
+    const double *v = t->data;
+    if (!(v[0] >= 0 && v[0] <= 9e15 && v[0] == floor(v[0])) || !(v[1] >= 0 && v[1] < (double)ts->epochs) ||
+        v[1] != floor(v[1]) || !(v[2] >= 0 && v[2] < 1)) {
+        snprintf(err, errlen, "%s: optim.settings: limit %g, warmup %g, label smoothing %g: expected a count >= 0, "
+                 "a count of epochs below the run's %lld and a number from 0 to 1 (not included)", mc_st_path(f),
+                 v[0], v[1], v[2], (long long)ts->epochs);
+        return -1;
+    }
+    ts->limit = (int64_t)v[0], ts->warmup = (int64_t)v[1], ts->label_smoothing = v[2];
+    return 0;
+}
+
 /* The training state's scalars and generator, without the momentum. */
 static int read_scalars(const mc_st_file *f, mc_train_state *ts, char *err, size_t errlen)
 {
@@ -239,32 +289,38 @@ static int read_scalars(const mc_st_file *f, mc_train_state *ts, char *err, size
         return -1;
     ts->epoch = s[0], ts->epochs = s[1], ts->batch = s[2], ts->seed = s[3], ts->sgd.steps = s[4];
     ts->sgd.lr = h[0], ts->sgd.momentum = h[1], ts->sgd.weight_decay = h[2];
+    if (read_settings(f, ts, err, errlen) != 0)
+        return -1;
     memcpy(ts->rng.s, rng->data, sizeof ts->rng.s);
     const char *ds = mc_st_metadata(f, "dataset");
     snprintf(ts->dataset, sizeof ts->dataset, "%s", ds ? ds : "");
     return 0;
 }
 
-static int load_momentum(const mc_st_file *f, mc_net *net, char *err, size_t errlen)
+static int load_momentum(const mc_st_file *f, const mc_train_state *ts, mc_net *net, char *err, size_t errlen)
 {
     const mc_model_desc *m = net->m;
     int64_t shape[4];
     char name[512];
-    for (int i = 0; i < m->ntensors; i++) {
-        const mc_tensor_desc *t = &m->tensors[i];
-        if (t->area != MC_AREA_PARAM || !t->updated)
-            continue;
-        snprintf(name, sizeof name, "%s%s", momentum_prefix, t->name);
-        const mc_st_tensor *st = mc_st_find(f, name);
-        if (!st) {
-            snprintf(err, errlen, "%s: momentum '%s' is missing", mc_st_path(f), name);
-            return -1;
+    const char *prefixes[2];
+    float *areas[2];
+    for (int b = 0, nb = moment_buffers(ts, net, prefixes, areas); b < nb; b++)
+        for (int i = 0; i < m->ntensors; i++) {
+            const mc_tensor_desc *t = &m->tensors[i];
+            if (t->area != MC_AREA_PARAM || !t->updated)
+                continue;
+            snprintf(name, sizeof name, "%s%s", prefixes[b], t->name);
+            const mc_st_tensor *st = mc_st_find(f, name);
+            if (!st) {
+                snprintf(err, errlen, "%s: %s state '%s' is missing", mc_st_path(f), mc_optimizer_name(ts->sgd.kind),
+                         name);
+                return -1;
+            }
+            const int ndim = tensor_shape(t, shape);
+            if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || check_values(f, name, st, err, errlen))
+                return -1;
+            memcpy(areas[b] + t->offset, st->data, st->nbytes);
         }
-        const int ndim = tensor_shape(t, shape);
-        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || check_values(f, name, st, err, errlen))
-            return -1;
-        memcpy(net->momentum + t->offset, st->data, st->nbytes);
-    }
     return 0;
 }
 
@@ -286,7 +342,7 @@ int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *
         return -1;
     int rc = load_model_tensors(f, net, err, errlen);
     if (rc == 0 && ts)
-        rc = read_scalars(f, ts, err, errlen) || load_momentum(f, net, err, errlen) ? -1 : 0;
+        rc = read_scalars(f, ts, err, errlen) || load_momentum(f, ts, net, err, errlen) ? -1 : 0;
     mc_st_close(f);
     return rc;
 }

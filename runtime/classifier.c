@@ -24,10 +24,14 @@
 #include "mc_check.h"
 #include "mc_cpu.h"
 #include "mc_checkpoint.h"
+#include "mc_class_names.h"
 #include "mc_dataset.h"
 #include "mc_image.h"
 #include "mc_dist.h"
 #include "mc_net.h"
+#include "mc_optim.h"
+#include "mc_progress.h"
+#include "mc_report.h"
 #include "mc_safetensors.h"
 #include "mc_train.h"
 
@@ -41,8 +45,8 @@ typedef struct cli {
 typedef struct options {
     mc_train_options train;
     const char *weights, *input, *output;
-    int train_mode, no_dropout, batch, iters, layers, generated_only, cpu_time;
-    const char *json, *times;
+    int train_mode, no_dropout, batch, iters, layers, generated_only, cpu_time, top;
+    const char *json, *times, *confusion;
     double shake_alpha, shake_beta;
     int nargs;
     char **args; /* positional arguments (predict's images) */
@@ -52,7 +56,7 @@ enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
        O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_BENCH = 1 << 20, O_SYNC_BN = 1 << 21,
-       O_DEVICE = 1 << 22 };
+       O_DEVICE = 1 << 22, O_RECIPE = 1 << 23, O_SMOOTHING = 1 << 24, O_TOP = 1 << 25, O_CONFUSION = 1 << 26 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -128,6 +132,9 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"cpu-time", no_argument, NULL, 'C'},         {"sync-bn", no_argument, NULL, 'S'},
         {"times", required_argument, NULL, 'M'},
         {"device", required_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {"optimizer", required_argument, NULL, 'P'},  {"momentum", required_argument, NULL, 'm'},
+        {"warmup-epochs", required_argument, NULL, 'U'}, {"label-smoothing", required_argument, NULL, 'E'},
+        {"top", required_argument, NULL, 'k'},        {"confusion", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
@@ -135,10 +142,13 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
         {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_BENCH}, {'G', O_BENCH}, {'C', O_BENCH}, {'M', O_BENCH},
-        {'S', O_SYNC_BN}, {'v', O_DEVICE},
+        {'S', O_SYNC_BN}, {'v', O_DEVICE}, {'P', O_RECIPE}, {'m', O_RECIPE}, {'U', O_RECIPE},
+        {'E', O_SMOOTHING}, {'k', O_TOP}, {'c', O_CONFUSION},
     };
     memset(o, 0, sizeof *o);
-    o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
+    o->train = (mc_train_options){.momentum = -1, .optimizer = -1, .warmup = -1, .label_smoothing = -1,
+                                  .progress = mc_progress_default()};
+    o->top = 1;
     o->shake_alpha = o->shake_beta = -1;
     optind = 1;
     opterr = 0;
@@ -169,11 +179,13 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         case 'w':
             if (!parse_double(optarg, 0, 1, &o->train.wd))
                 return usage_error(c, "bad --wd '%s'; expected a number from 0 to 1", optarg);
+            o->train.wd_set = 1;
             break;
         case 's':
             if (!parse_long(optarg, 0, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &v))
                 return usage_error(c, "bad --seed '%s'; expected a non-negative integer", optarg);
             o->train.seed = (uint64_t)v;
+            o->train.seed_set = 1;
             break;
         case 'r': o->train.resume = optarg; break;
         case 'o': o->train.out = optarg; break;
@@ -219,6 +231,30 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
                 return usage_error(c, "%s", "--device cuda: a --generic build runs the generic C kernels only");
             o->train.device = !strcmp(optarg, "cuda") ? c->cuda : NULL;
             break;
+        case 'P':
+            if ((o->train.optimizer = mc_optimizer_named(optarg)) < 0)
+                return usage_error(c, "bad --optimizer '%s'; expected sgd or adamw", optarg);
+            break;
+        case 'm':
+            if (!parse_double(optarg, 0, 0.999999, &o->train.momentum))
+                return usage_error(c, "bad --momentum '%s'; expected a number from 0 to 1 (not included)", optarg);
+            break;
+        case 'U':
+            if (!parse_long(optarg, 0, 100000, &v))
+                return usage_error(c, "bad --warmup-epochs '%s'; expected an integer from 0 to 100000", optarg);
+            o->train.warmup = (int)v;
+            break;
+        case 'E':
+            if (!parse_double(optarg, 0, 0.999999, &o->train.label_smoothing))
+                return usage_error(c, "bad --label-smoothing '%s'; expected a number from 0 to 1 (not included)",
+                                   optarg);
+            break;
+        case 'k':
+            if (!parse_long(optarg, 1, 100000, &v))
+                return usage_error(c, "bad --top '%s'; expected a positive integer", optarg);
+            o->top = (int)v;
+            break;
+        case 'c': o->confusion = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -315,9 +351,10 @@ static const char usage_train[] =
     "Trains the model with the paper's recipe: SGD, Nesterov momentum 0.9, weight decay\n"
     "on every parameter, a cosine learning rate set per epoch, the dataset's augmentation\n"
     "(pad 4, random crop, flip) and normalization. After every epoch it evaluates on the\n"
-    "test split, writes OUT/checkpoint.safetensors, then its row of OUT/log.csv. A loss\n"
-    "that becomes NaN or infinite stops the run at once (the checkpoint keeps the last\n"
-    "good epoch).\n"
+    "test split, writes OUT/checkpoint.safetensors, then its row of OUT/log.csv, then\n"
+    "OUT/curves.svg (loss and accuracy per epoch, for a browser). A loss that becomes NaN\n"
+    "or infinite stops the run at once (the checkpoint keeps the last good epoch).\n"
+    "Progress: a bar on a terminal, else a line at least every 30 s.\n"
     "\n"
     "  --data DIR        the dataset's files as released (CIFAR-10/100 and STL-10 binary,\n"
     "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz)\n"
@@ -325,13 +362,23 @@ static const char usage_train[] =
     "                    (default: recognized from the files)\n"
     "  --epochs N        default 300 (50 for imagenet32)\n"
     "  --batch B         default 128 (64 for stl10)\n"
-    "  --lr X            base learning rate, default 0.1\n"
-    "  --wd X            weight decay, default 2e-4\n"
+    "  --optimizer O     sgd (default: Nesterov, as the paper) or adamw (PyTorch's AdamW:\n"
+    "                    decoupled weight decay, betas 0.9 and 0.999, eps 1e-8)\n"
+    "  --lr X            base learning rate, default 0.1 (adamw: 0.001)\n"
+    "  --wd X            weight decay, default 2e-4 (adamw: 0.01)\n"
+    "  --momentum M      SGD's momentum, default 0.9\n"
+    "  --warmup-epochs N the rate rises linearly over the first N epochs (epoch e of them:\n"
+    "                    (e+1)/N of it), then the cosine runs over the rest; default 0\n"
+    "  --label-smoothing X  the targets are (1-X) one-hot + X/classes, as PyTorch's\n"
+    "                    CrossEntropyLoss(label_smoothing=X); default 0. The train loss\n"
+    "                    shown is the smoothed one, the test loss plain cross-entropy\n"
     "  --seed S          initial weights, shuffles and augmentation, default 0\n"
-    "  --resume CKPT     go on from a checkpoint of this command (its settings are kept;\n"
-    "                    --epochs may extend the run, --lr lower the rate after a\n"
-    "                    divergence); OUT/log.csv is cut to the checkpoint's epochs\n"
-    "  --out DIR         default ./run\n"
+    "  --resume CKPT     go on from a checkpoint of this command with its settings\n"
+    "                    (--limit, --batch, --optimizer, ... included); --epochs may\n"
+    "                    change the run's length and --lr its base rate (e.g. lower after\n"
+    "                    a divergence), each with a note; any other setting that differs\n"
+    "                    is refused. OUT/log.csv is cut to the checkpoint's epochs\n"
+    "  --out DIR         default ./run (made if missing; checked before any work)\n"
     "  --limit N         the first N training and test images only\n"
     "  --threads T       threads of the kernels (default: every processor that no\n"
     "                    other process keeps busy; the results do not depend on it,\n"
@@ -351,7 +398,7 @@ static int cmd_train(const cli *c, int argc, char **argv)
     options o;
     int rc = parse(c, argc, argv,
                    O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS |
-                       O_SYNC_BN | O_DEVICE,
+                       O_SYNC_BN | O_DEVICE | O_RECIPE | O_SMOOTHING,
                    usage_train, &o);
     if (rc >= 0)
         return rc;
@@ -372,13 +419,20 @@ static int cmd_train(const cli *c, int argc, char **argv)
 
 static const char usage_eval[] =
     "usage: EXE eval --weights CKPT --data DIR [--dataset NAME] [--batch B] [--limit N]\n"
+    "                [--confusion FILE.csv]\n"
     "\n"
-    "Prints the test split's loss and accuracy (eval-mode batch norm).\n";
+    "Prints the test split's loss and accuracy (eval-mode batch norm), the accuracy of\n"
+    "every class and, with 5 classes or more, the top-5 accuracy (the label among the 5\n"
+    "highest outputs). Class names: the checkpoint's, else the dataset's.\n"
+    "\n"
+    "  --confusion FILE.csv  the confusion matrix: a row per true class, a column per\n"
+    "                    predicted class, a header of class names\n";
 
 static int cmd_eval(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS | O_DEVICE, usage_eval, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS | O_DEVICE | O_CONFUSION,
+                   usage_eval, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
@@ -393,21 +447,32 @@ static int cmd_eval(const cli *c, int argc, char **argv)
         return 1;
     }
     mc_net net;
+    mc_confusion confusion;
+    mc_class_names names = {0};
     rc = 1;
-    if (open_net(c, &o, o.batch ? o.batch : 256, &net) == 0) {
+    if (mc_confusion_init(&confusion, c->m->classes) || mc_class_names_load(&names, c->m->classes, o.weights, info->name))
+        fprintf(stderr, "error: out of memory\n");
+    else if (open_net(c, &o, o.batch ? o.batch : 256, &net) == 0) {
         if (load_weights(&net, o.weights) == 0) {
             double loss, acc;
-            mc_evaluate(&net, &test, &loss, &acc);
+            mc_evaluate(&net, &test, o.train.progress, &confusion, &loss, &acc);
             if (!isfinite(loss)) /* a NaN logit makes the mean loss NaN: say so instead of "loss nan" */
                 fprintf(stderr, "error: %s: the outputs on %s's test images are NaN or infinite (the weights "
                                 "overflow on these inputs)\n", o.weights, info->name);
             else {
                 printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
+                mc_confusion_print(&confusion, &names, stdout);
                 rc = 0;
+                if (o.confusion && mc_confusion_write_csv(&confusion, &names, o.confusion, err, sizeof err) != 0) {
+                    fprintf(stderr, "error: %s\n", err);
+                    rc = 1;
+                }
             }
         }
         mc_net_free(&net);
     }
+    mc_class_names_free(&names);
+    mc_confusion_free(&confusion);
     mc_dataset_free(&test);
     return rc;
 }
@@ -425,10 +490,12 @@ static const char usage_forward[] =
 static const char usage_grad[] =
     "usage: EXE grad --weights CKPT --input IN.safetensors --output OUT.safetensors\n"
     "                [--no-dropout] [--shake-alpha A --shake-beta B] [--seed S]\n"
+    "                [--label-smoothing X]\n"
     "\n"
     "One training-mode forward and backward of the batch in IN (`input` [N,C,H,W] float32,\n"
     "`labels` [N] int64): OUT gets `loss` (float32, shape []) and `grad.<name>` for every\n"
-    "parameter that the step updates.\n";
+    "parameter that the step updates. --label-smoothing: the loss train --label-smoothing\n"
+    "uses.\n";
 
 /* The batch of a forward/grad input file, into a new net. */
 static int load_batch(const cli *c, const options *o, int need_labels, mc_net *net, int32_t **labels)
@@ -482,17 +549,21 @@ static int write_or_report(mc_st_writer *w, const char *path)
 static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
 {
     options o;
-    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | O_THREADS | O_DEVICE | (grad ? 0 : O_TRAIN);
+    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | O_THREADS | O_DEVICE |
+                       (grad ? O_SMOOTHING : O_TRAIN);
     int rc = parse(c, argc, argv, allowed, grad ? usage_grad : usage_forward, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.input, "--input IN.safetensors") ||
         need(c, o.output, "--output OUT.safetensors"))
         return 2;
+    if (o.train.label_smoothing > 0 && o.train.device)
+        return usage_error(c, "%s", "--label-smoothing: the device step has the plain loss only, for now");
     mc_net net;
     int32_t *labels = NULL;
     if (load_batch(c, &o, grad, &net, &labels) != 0)
         return 1;
+    net.label_smoothing = o.train.label_smoothing > 0 ? (float)o.train.label_smoothing : 0;
     if (load_weights(&net, o.weights) != 0) {
         mc_net_free(&net), free(labels);
         return 1;
@@ -533,13 +604,16 @@ static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
 /* ---- predict ---------------------------------------------------------------------- */
 
 static const char usage_predict[] =
-    "usage: EXE predict --weights CKPT [--dataset NAME] IMAGE...\n"
-    "       EXE predict --weights CKPT --data DIR [--dataset NAME] [--limit N]\n"
+    "usage: EXE predict --weights CKPT [--dataset NAME] [--top K] IMAGE...\n"
+    "       EXE predict --weights CKPT --data DIR [--dataset NAME] [--limit N] [--top K]\n"
     "\n"
-    "Prints the class and its probability for each image: PNG, or binary PGM (P5, gray) or\n"
-    "PPM (P6, RGB), of the model's input size, or the first N (default 10) records of a\n"
-    "dataset's test split. Images are normalized with the dataset's statistics: --dataset,\n"
-    "else the one the checkpoint was trained on.\n";
+    "Prints the class, its name and its probability for each image: PNG, or binary PGM\n"
+    "(P5, gray) or PPM (P6, RGB), of the model's input size, or the first N (default 10)\n"
+    "records of a dataset's test split. Images are normalized with the dataset's\n"
+    "statistics: --dataset, else the one the checkpoint was trained on. Class names: the\n"
+    "checkpoint's (metadata class_names), else the dataset's.\n"
+    "\n"
+    "  --top K     the K most likely classes, a line each, most likely first (default 1)\n";
 
 /* The dataset whose statistics normalize the images. */
 static const mc_dataset_info *predict_dataset(const options *o)
@@ -560,33 +634,40 @@ static const mc_dataset_info *predict_dataset(const options *o)
     return info;
 }
 
-/* Prints one image's class; 0, or -1 (and says so instead of "p=nan")
- * when its logits are not all finite. */
-static int print_prediction(const char *what, const float *logits, int classes, int label)
+/* Prints one image's k most likely classes, a line each (names when they
+ * are known); 0, or -1 (and says so instead of "p=nan") when its logits
+ * are not all finite. */
+static int print_prediction(const char *what, const float *logits, int classes, int k, const mc_class_names *names,
+                            int label)
 {
-    for (int k = 0; k < classes; k++)
-        if (!isfinite(logits[k])) {
+    for (int j = 0; j < classes; j++)
+        if (!isfinite(logits[j])) {
             printf("%s: no class: the outputs are NaN or infinite\n", what);
             return -1;
         }
-    int best = 0;
-    for (int k = 1; k < classes; k++)
-        if (logits[k] > logits[best])
-            best = k;
-    double sum = 0;
-    for (int k = 0; k < classes; k++)
-        sum += exp((double)logits[k] - logits[best]);
-    printf("%s: class %d (p=%.4f)", what, best, 1 / sum);
-    if (label >= 0)
-        printf(", label %d", label);
-    printf("\n");
+    int top[64];
+    double p[64];
+    k = k < classes ? k : classes;
+    k = k < 64 ? k : 64;
+    mc_top_k(logits, classes, k, top, p);
+    for (int i = 0; i < k; i++) {
+        printf("%s: ", what);
+        if (k > 1)
+            printf("%d. ", i + 1);
+        printf("class %d%s%s (p=%.4f)", top[i], names->known ? " " : "", names->known ? mc_class_name(names, top[i]) : "",
+               p[i]);
+        if (label >= 0 && i == 0)
+            printf(", label %d%s%s", label, names->known ? " " : "", names->known ? mc_class_name(names, label) : "");
+        printf("\n");
+    }
     return 0;
 }
 
 static int cmd_predict(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS | O_THREADS | O_DEVICE, usage_predict, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS | O_THREADS | O_DEVICE | O_TOP,
+                   usage_predict, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT"))
@@ -623,8 +704,11 @@ static int cmd_predict(const cli *c, int argc, char **argv)
             }
     }
     mc_net net;
+    mc_class_names names = {0};
     rc = 1;
-    if (info->c != m->c || info->h != m->h || info->w != m->w)
+    if (mc_class_names_load(&names, m->classes, o.weights, info->name) != 0)
+        fprintf(stderr, "error: out of memory\n");
+    else if (info->c != m->c || info->h != m->h || info->w != m->w)
         fprintf(stderr, "error: %s images are %dx%dx%d, %s takes %dx%dx%d\n", info->name, info->c, info->h, info->w,
                 m->name, m->c, m->h, m->w);
     else if (open_net(c, &o, d.n, &net) == 0) {
@@ -641,7 +725,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
                     char what[64];
                     snprintf(what, sizeof what, "record %d", i);
                     bad += print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
-                                            m->classes, o.train.data ? labels[i] : -1) != 0;
+                                            m->classes, o.top, &names, o.train.data ? labels[i] : -1) != 0;
                 }
                 rc = bad ? 1 : 0;
                 if (bad)
@@ -651,6 +735,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
         }
         mc_net_free(&net);
     }
+    mc_class_names_free(&names);
     mc_dataset_free(&d);
     return rc;
 }

@@ -573,14 +573,22 @@ void mc_linear_bwd(int n, int in, int out, const float *x, const float *w, const
 /* Softmax of one row of logits into p; returns the row's loss,
  * log(sum_j exp(z_j)) - z_label, with the maximum subtracted before exp so
  * that large logits do not overflow. */
-static double softmax_xent_row(int classes, const float *z, int32_t label, float *p)
+double mc_softmax_sum(int classes, const float *z, float *max)
 {
-    float max = z[0];
+    float m = z[0];
     for (int j = 1; j < classes; j++)
-        max = z[j] > max ? z[j] : max;
+        m = z[j] > m ? z[j] : m;
     double sum = 0;
     for (int j = 0; j < classes; j++)
-        sum += exp((double)z[j] - max);
+        sum += exp((double)z[j] - m);
+    *max = m;
+    return sum;
+}
+
+static double softmax_xent_row(int classes, const float *z, int32_t label, float *p)
+{
+    float max;
+    const double sum = mc_softmax_sum(classes, z, &max);
     for (int j = 0; j < classes; j++)
         p[j] = (float)(exp((double)z[j] - max) / sum);
     return log(sum) - ((double)z[label] - max);
@@ -601,4 +609,27 @@ void mc_softmax_xent_bwd(int n, int classes, const float *probs, const int32_t *
     for (long b = 0; b < n; b++)
         for (long j = 0; j < classes; j++)
             dlogits[b * classes + j] += (probs[b * classes + j] - (j == labels[b] ? 1 : 0)) * scale;
+}
+
+double mc_uniform_xent(int n, int classes, const float *logits)
+{
+    double total = 0;
+    for (long b = 0; b < n; b++) {
+        const float *z = logits + b * classes;
+        float max;
+        const double sum = mc_softmax_sum(classes, z, &max);
+        double mean = 0;
+        for (int j = 0; j < classes; j++)
+            mean += (double)z[j] - max;
+        total += log(sum) - mean / classes;
+    }
+    return total / n;
+}
+
+void mc_smoothing_bwd(int n, int classes, const int32_t *labels, float e, float scale, float *dlogits)
+{
+    const float off = -e / (float)classes * scale, on = off + e * scale;
+    for (long b = 0; b < n; b++)
+        for (long j = 0; j < classes; j++)
+            dlogits[b * classes + j] += j == labels[b] ? on : off;
 }

@@ -1,7 +1,12 @@
 /* Checkpoints: safetensors files whose tensors carry the PyTorch state_dict
  * names, shapes and dtypes (so they load into the reference model with
  * load_state_dict(strict=True)), plus the training state under "optim.",
- * for an exact resume. */
+ * for an exact resume: optim.state (epoch, epochs, batch, seed, steps),
+ * optim.hyper (learning rate, momentum, weight decay), optim.settings
+ * (limit, warmup epochs, label smoothing; absent in older checkpoints:
+ * zeros), optim.rng, the metadata "optimizer" (sgd when absent) and per
+ * parameter optim.momentum.NAME (SGD) or optim.exp_avg.NAME and
+ * optim.exp_avg_sq.NAME (AdamW, PyTorch's names). */
 #ifndef MC_CHECKPOINT_H
 #define MC_CHECKPOINT_H
 
@@ -17,7 +22,10 @@ typedef struct mc_train_state {
     int64_t epoch;  /* epochs completed */
     int64_t epochs; /* the run's length (the cosine schedule depends on it) */
     int64_t batch, seed;
-    mc_sgd sgd;     /* sgd.lr: the base rate */
+    mc_sgd sgd;     /* sgd.lr: the base rate; sgd.kind: SGD or AdamW */
+    int64_t limit;  /* > 0: the first `limit` training and test images only */
+    int64_t warmup; /* epochs of linear warmup before the cosine */
+    double label_smoothing;
     mc_rng rng;
     char dataset[32];
 } mc_train_state;

@@ -170,10 +170,24 @@ void mc_linear_fwd(int n, int in, int out, const float *x, const float *w, const
 void mc_linear_bwd(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx, float *dw,
                    float *dbias);
 
+/* The softmax's denominator of one row of logits: sum_j exp(z_j - max) in
+ * double, with its largest logit into *max (subtracted so that large
+ * logits do not overflow). */
+double mc_softmax_sum(int classes, const float *z, float *max);
 /* Mean over the batch of -log softmax(logits)[label]; writes the softmax to
  * probs (n x classes) for the backward. Labels are 0 .. classes-1. */
 float mc_softmax_xent_fwd(int n, int classes, const float *logits, const int32_t *labels, float *probs);
 /* dlogits += (probs - onehot(label)) * scale; scale is dloss/n, 1/n for the mean. */
 void mc_softmax_xent_bwd(int n, int classes, const float *probs, const int32_t *labels, float scale, float *dlogits);
+/* Label smoothing e, as PyTorch's CrossEntropyLoss(label_smoothing=e): the
+ * target is (1 - e) onehot + e / classes, so the loss is (1 - e) times the
+ * cross-entropy plus e times the mean over classes of -log softmax, and the
+ * gradient adds e (onehot - 1 / classes) to softmax - onehot. The net
+ * applies it on top of either loss (generated or generic), so both paths
+ * smooth alike: mc_uniform_xent is the batch mean of -mean_j log p_j =
+ * logsumexp(z) - mean(z), in double; mc_smoothing_bwd adds e (onehot -
+ * 1/classes) * scale to dlogits. */
+double mc_uniform_xent(int n, int classes, const float *logits);
+void mc_smoothing_bwd(int n, int classes, const int32_t *labels, float e, float scale, float *dlogits);
 
 #endif

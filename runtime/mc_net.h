@@ -37,7 +37,9 @@ typedef struct mc_net {
     int capacity;       /* images per step at most */
     mc_state s;         /* s.batch: the images of the current step */
     float *probs;       /* capacity x classes: the softmax of the last loss */
-    float *momentum;    /* param_floats: SGD momentum buffers */
+    float *momentum;    /* param_floats: SGD momentum buffers (AdamW: first moments) */
+    float *second;      /* param_floats: AdamW's second moments */
+    float label_smoothing; /* the loss's (PyTorch's CrossEntropyLoss label_smoothing); 0: none */
     void *block;        /* the one allocation behind all areas */
     /* What the stochastic layers draw in a training forward: shake-shake
      * uses fixed weights when set (>= 0), dropout can be turned off; both

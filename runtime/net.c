@@ -1,5 +1,5 @@
 /* One allocation holds every area of a step (llm.c style): parameters,
- * gradients, momentum, buffers, counters, activations and their gradients,
+ * gradients, momentum, second moments, buffers, counters, activations and their gradients,
  * saved statistics, random draws and the softmax. */
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "mc_net.h"
@@ -23,6 +23,7 @@ int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
         padded((size_t)m->param_floats * f),      /* params */
         padded((size_t)m->param_floats * f),      /* grads */
         padded((size_t)m->param_floats * f),      /* momentum */
+        padded((size_t)m->param_floats * f),      /* second moments */
         padded((size_t)m->buffer_floats * f),     /* buffers */
         padded((size_t)m->counters * sizeof(int64_t)),
         padded((size_t)m->act_floats * n * f),    /* acts */
@@ -52,7 +53,7 @@ int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
 #endif
     memset(p, 0, total);
     net->block = p;
-    void **areas[] = {(void **)&net->s.params, (void **)&net->s.grads, (void **)&net->momentum,
+    void **areas[] = {(void **)&net->s.params, (void **)&net->s.grads, (void **)&net->momentum, (void **)&net->second,
                       (void **)&net->s.buffers, (void **)&net->s.counters, (void **)&net->s.acts,
                       (void **)&net->s.dacts, (void **)&net->s.saved, (void **)&net->s.extra,
                       (void **)&net->probs};
@@ -179,10 +180,13 @@ void mc_net_forward(mc_net *net, int train, mc_rng *r)
 
 float mc_net_loss(mc_net *net, const int32_t *labels)
 {
-    if (net->device)
-        return net->device->loss(net, labels);
-    return net->generic ? mc_generic_loss(net->m, &net->s, labels, net->probs)
-                        : net->m->loss(&net->s, labels, net->probs);
+    const float xent = net->device ? net->device->loss(net, labels)
+                       : net->generic ? mc_generic_loss(net->m, &net->s, labels, net->probs)
+                                      : net->m->loss(&net->s, labels, net->probs);
+    if (!net->label_smoothing)
+        return xent;
+    const double e = net->label_smoothing;
+    return (float)((1 - e) * xent + e * mc_uniform_xent(net->s.batch, net->m->classes, mc_net_logits(net)));
 }
 
 /* Zeroes count floats, the threads taking chunks: a step clears every
@@ -209,22 +213,22 @@ void mc_net_backward(mc_net *net, const int32_t *labels)
     /* The backward accumulates: every gradient starts at 0 (a generated
      * step that clears its own activation gradients needs only the output's,
      * where the loss adds). */
+    const mc_layer *out = &m->layers[m->nlayers - 1];
+    float *dlogits = net->s.dacts + out->act * net->s.batch;
     zero_floats(net->s.grads, (size_t)m->param_floats);
-    if (m->clears_dacts && !net->generic) {
-        const mc_layer *out = &m->layers[m->nlayers - 1];
-        zero_floats(net->s.dacts + out->act * net->s.batch, (size_t)m->classes * (size_t)net->s.batch);
-    } else
+    if (m->clears_dacts && !net->generic)
+        zero_floats(dlogits, (size_t)m->classes * (size_t)net->s.batch);
+    else
         zero_floats(net->s.dacts, (size_t)m->act_floats * (size_t)net->s.batch);
     if (net->generic)
         mc_generic_loss_backward(m, &net->s, labels, net->probs);
     else
         m->loss_backward(&net->s, labels, net->probs);
-    if (net->loss_scale != 1) {
-        const mc_layer *out = &m->layers[m->nlayers - 1];
-        float *dlogits = net->s.dacts + out->act * net->s.batch;
+    if (net->label_smoothing) /* the device path refuses it (train, grad) */
+        mc_smoothing_bwd(net->s.batch, m->classes, labels, net->label_smoothing, 1.0f / net->s.batch, dlogits);
+    if (net->loss_scale != 1)
         for (long k = 0; k < (long)net->s.batch * m->classes; k++)
             dlogits[k] *= net->loss_scale;
-    }
     if (net->generic)
         mc_generic_backward(m, &net->s);
     else

@@ -13,6 +13,7 @@
 
 #include "mc_batch.h"
 #include "mc_checkpoint.h"
+#include "mc_curves.h"
 #include "mc_dist.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
@@ -23,18 +24,13 @@
 static int correct(const float *logits, const int32_t *labels, int n, int classes)
 {
     int hits = 0;
-    for (int b = 0; b < n; b++) {
-        const float *row = logits + (long)b * classes;
-        int best = 0;
-        for (int k = 1; k < classes; k++)
-            if (row[k] > row[best])
-                best = k;
-        hits += best == labels[b];
-    }
+    for (int b = 0; b < n; b++)
+        hits += mc_argmax(logits + (long)b * classes, classes) == labels[b];
     return hits;
 }
 
-void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accuracy)
+void mc_evaluate(mc_net *net, const mc_dataset *d, int progress, mc_confusion *confusion, double *loss,
+                 double *accuracy)
 {
     /* Data-parallel, every rank evaluates its part of the split. */
     const int lo = (int)((long)d->n * mc_dist_rank() / mc_dist_size());
@@ -49,13 +45,24 @@ void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accurac
     }
     for (int64_t i = 0; i < d->n; i++)
         order[i] = i;
+    /* The test loss is the plain cross-entropy, smoothed or not in
+     * training: eval gives the same, and runs compare. */
+    const float smoothing = net->label_smoothing;
+    net->label_smoothing = 0;
+    mc_progress bar;
+    mc_progress_start(&bar, progress, "evaluation", hi - lo);
     for (int at = lo; at < hi; at += net->capacity) {
         const int n = hi - at < net->capacity ? hi - at : net->capacity;
         mc_batch_fill(d, order + at, n, 0, NULL, mc_net_input(net, n), labels);
         mc_net_forward(net, 0, NULL);
         total += (double)mc_net_loss(net, labels) * n;
         hits += correct(mc_net_logits(net), labels, n, net->m->classes);
+        if (confusion)
+            mc_confusion_add(confusion, mc_net_logits(net), labels, n);
+        mc_progress_update(&bar, at + n - lo, total / (at + n - lo), (double)hits / (at + n - lo));
     }
+    mc_progress_end(&bar);
+    net->label_smoothing = smoothing;
     double sums[2] = {total, (double)hits};
     mc_dist_sum(sums, 2);
     *loss = d->n ? sums[0] / d->n : 0;
@@ -140,7 +147,7 @@ typedef struct run {
     mc_train_state ts;
     int64_t *order;
     int32_t *labels;
-    char *ckpt, *log;
+    char *ckpt, *log, *curves;
     int made_out; /* --out was made by this run: removed again if nothing was written in it */
 } run;
 
@@ -149,7 +156,7 @@ static void run_free(run *r)
     mc_net_free(&r->net);
     mc_dataset_free(&r->train);
     mc_dataset_free(&r->test);
-    free(r->order), free(r->labels), free(r->ckpt), free(r->log);
+    free(r->order), free(r->labels), free(r->ckpt), free(r->log), free(r->curves);
 }
 
 static char *join(const char *dir, const char *name)
@@ -168,23 +175,17 @@ static int setup(run *r, int generic, const mc_train_options *o)
     char err[1024];
     if (mc_dist_rank() == 0 && check_out(o->out, &r->made_out) != 0) /* before the data, the net, an epoch */
         return -1;
-    const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
-    if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
-        load_split(o->data, info, 1, o->limit, &r->test))
+    /* A resumed run's settings (its --limit among them) before its data. */
+    if (o->resume && mc_checkpoint_read_state(o->resume, ts, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
         return -1;
-    ts->epochs = o->epochs ? o->epochs : info->epochs;
-    ts->batch = o->batch ? o->batch : info->batch;
-    ts->seed = (int64_t)o->seed;
-    ts->sgd = (mc_sgd){.lr = o->lr, .momentum = 0.9, .weight_decay = o->wd};
-    snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
-    if (o->resume) {
-        /* The run goes on as it was started (its batch sizes the net); only
-         * --epochs may extend it. */
-        if (mc_checkpoint_read_state(o->resume, ts, err, sizeof err) != 0) {
-            fprintf(stderr, "error: %s\n", err);
-            return -1;
-        }
     }
+    const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
+    if (!info || !mc_dataset_fits(r->m, info) || mc_train_settings(o, info, ts) != 0 ||
+        load_split(o->data, info, 0, (long)ts->limit, &r->train) ||
+        load_split(o->data, info, 1, (long)ts->limit, &r->test))
+        return -1;
+    snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
     const int ranks = mc_dist_size(), shard = (int)((ts->batch + ranks - 1) / ranks);
     if (ts->batch < ranks) {
         fprintf(stderr, "error: a batch of %lld cannot be shared by %d ranks; give --batch %d or more\n",
@@ -202,15 +203,15 @@ static int setup(run *r, int generic, const mc_train_options *o)
         return -1;
     }
     mc_net_set_device(&r->net, o->device);
+    r->net.label_smoothing = (float)ts->label_smoothing;
     if (o->resume) {
+        const mc_train_state settled = *ts; /* the load reads the checkpoint's settings again */
         if (mc_checkpoint_load(o->resume, &r->net, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);
             return -1;
         }
-        if (o->epochs)
-            ts->epochs = o->epochs;
-        if (o->lr_set) /* after a divergence: the same run, more gently */
-            ts->sgd.lr = o->lr;
+        ts->epochs = settled.epochs, ts->sgd.lr = settled.sgd.lr;
+        memcpy(ts->dataset, settled.dataset, sizeof ts->dataset);
     } else {
         mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
         mc_net_init_params(&r->net, &ts->rng);
@@ -219,7 +220,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
     r->labels = malloc((size_t)shard * sizeof *r->labels);
     r->ckpt = join(o->out, "checkpoint.safetensors");
     r->log = join(o->out, "log.csv");
-    if (!r->order || !r->labels || !r->ckpt || !r->log) {
+    r->curves = join(o->out, "curves.svg");
+    if (!r->order || !r->labels || !r->ckpt || !r->log || !r->curves) {
         fprintf(stderr, "error: out of memory\n");
         return -1;
     }
@@ -258,6 +260,16 @@ static int save_epoch(run *r, const char *row)
     return 0;
 }
 
+/* OUT/curves.svg from the log just committed. The checkpoint and the log
+ * are the run's record and the plot can be drawn again from the log, so a
+ * plot that cannot be written is a warning, not the end of the run. */
+static void draw_curves(run *r)
+{
+    char err[1024];
+    if (mc_curves_write(r->log, r->curves, err, sizeof err) != 0)
+        fprintf(stderr, "warning: %s\n", err);
+}
+
 /* Rank `rank`'s part of a global batch of b images: [*first, *first + *n),
  * b / ranks images each, the first b % ranks ranks one more. */
 static void shard_of(int b, int *first, int *n)
@@ -289,7 +301,9 @@ static int train_epoch(run *r, int progress, double *loss, double *accuracy)
     const int n = epoch_images(r), batch = (int)ts->batch;
     mc_shuffle(r->order, r->train.n, &ts->rng);
     mc_progress bar;
-    mc_progress_start(&bar, progress, (int)ts->epoch + 1, (int)ts->epochs, n);
+    char what[48];
+    snprintf(what, sizeof what, "epoch %lld/%lld", (long long)ts->epoch + 1, (long long)ts->epochs);
+    mc_progress_start(&bar, progress, what, n);
     double total = 0;
     long hits = 0, seen = 0;
     for (int at = 0; at < n; at += batch) {
@@ -326,12 +340,12 @@ static int train_epoch(run *r, int progress, double *loss, double *accuracy)
     return 0;
 }
 
-/* Weights, momentum and batch-norm buffers all finite. */
+/* Weights, optimizer state and batch-norm buffers all finite. */
 static int state_finite(const run *r)
 {
     const mc_net *net = &r->net;
     for (int64_t k = 0; k < r->m->param_floats; k++)
-        if (!isfinite(net->s.params[k]) || !isfinite(net->momentum[k]))
+        if (!isfinite(net->s.params[k]) || !isfinite(net->momentum[k]) || !isfinite(net->second[k]))
             return 0;
     for (int64_t k = 0; k < r->m->buffer_floats; k++)
         if (!isfinite(net->s.buffers[k]))
@@ -356,6 +370,7 @@ static uint64_t state_checksum(const run *r)
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, net->s.params, (size_t)m->param_floats * sizeof(float));
     h = fnv1a(h, net->momentum, (size_t)m->param_floats * sizeof(float));
+    h = fnv1a(h, net->second, (size_t)m->param_floats * sizeof(float));
     h = fnv1a(h, net->s.buffers, (size_t)m->buffer_floats * sizeof(float));
     h = fnv1a(h, net->s.counters, (size_t)m->counters * sizeof(int64_t));
     return fnv1a(h, &r->ts.rng, sizeof r->ts.rng);
@@ -413,16 +428,16 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
     mc_dist_sync_bn(o->sync_bn);
     while (rc == 0 && ts->epoch < ts->epochs) {
         const int e = (int)ts->epoch;
-        ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
+        ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs, (int)ts->warmup);
         const double t0 = mc_now();
         double train_loss = 0, train_acc = 0;
-        const int bad_step = train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
+        const int bad_step = train_epoch(&r, lead ? o->progress : MC_PROGRESS_OFF, &train_loss, &train_acc);
         if (!bad_step && sync_ranks(&r, o->sync_bn) != 0) {
             rc = MC_TRAIN_STOPPED; /* every rank saw the checksums differ */
             break;
         }
         if (!bad_step)
-            mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+            mc_evaluate(&r.net, &r.test, lead ? o->progress : MC_PROGRESS_OFF, NULL, &test_loss, &test_acc);
         /* Finite training losses can still leave weights or running
          * statistics that overflow in eval mode: such a checkpoint would be
          * refused when loaded, so it is never written. Every rank holds the
@@ -466,9 +481,11 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         ts->sgd.lr = base_lr;
         if (save_epoch(&r, row) != 0)
             rc = MC_TRAIN_FAILED;
+        else
+            draw_curves(&r);
     }
     if (rc == 0 && images == 0)
-        mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        mc_evaluate(&r.net, &r.test, lead ? o->progress : MC_PROGRESS_OFF, NULL, &test_loss, &test_acc);
     mc_dist_sync_bn(0);
     const double secs = mc_now() - start;
     if (rc == 0 && lead) {
