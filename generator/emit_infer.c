@@ -392,11 +392,26 @@ static const char *number_list(arena *a, const char *value, int count, const cha
     return list;
 }
 
-/* The class names (metadata "class_names": a JSON array of strings) as a C
- * initializer list; NULLs where absent, or not `classes` strings. */
+/* The class names (metadata "class_names": a JSON array of strings, or one
+ * name per line) as a C initializer list; NULLs where absent, or not
+ * `classes` names. */
 static const char *name_list(arena *a, const char *value, int classes)
 {
     const char *list = "";
+    if (value && value[strspn(value, " \t\r\n")] != '[') { /* one per line */
+        const char *p = value;
+        int i = 0;
+        for (; *p && i < classes; i++) {
+            size_t len = strcspn(p, "\r\n");
+            list = arena_printf(a, "%s%s%s", list, i ? ", " : "", c_string(a, p, len));
+            p += len;
+            p += strspn(p, "\r\n");
+        }
+        if (i == classes && !*p)
+            return list;
+        value = NULL;
+        list = "";
+    }
     const char *p = value ? strchr(value, '[') : NULL;
     for (int i = 0; p && i < classes; i++) {
         p = strchr(p, '"');

@@ -14,9 +14,11 @@
 #endif
 
 #include "mc_batch.h"
+#include "mc_class_names.h"
 #include "mc_cpu.h"
 #include "mc_dataset.h"
 #include "mc_image.h"
+#include "mc_safetensors.h"
 
 typedef struct options {
     const char *weights, *data, *dataset, *json;
@@ -81,10 +83,10 @@ static int parse(int argc, char **argv, options *o)
         case 't':
             if (!number || (c == 'b' && v > 65536))
                 return usage_error("expected a positive integer, got ", optarg);
-            *(c == 'l' ? NULL : c == 'k' ? &o->top : c == 'b' ? &o->batch : c == 'i' ? &o->iters : &o->threads) =
-                (int)v;
             if (c == 'l')
                 o->limit = v;
+            else
+                *(c == 'k' ? &o->top : c == 'b' ? &o->batch : c == 'i' ? &o->iters : &o->threads) = (int)v;
             break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error("unknown or incomplete option ", argv[optind - 1]);
@@ -124,9 +126,13 @@ static const float *parameters(const mc_predictor *p, const options *o, float **
 static int normalization(const mc_predictor *p, const options *o, mc_dataset_info *out)
 {
     const char *name = o->dataset ? o->dataset : *p->dataset ? p->dataset : NULL;
+    mc_st_file *f = !name && o->weights ? mc_st_open(o->weights, NULL, 0) : NULL; /* NULL for a MODEL.bin */
+    if (f)
+        name = mc_st_metadata(f, "dataset");
     const mc_dataset_info *info = name ? mc_dataset_info_named(name) : NULL;
-    if (name && !info) {
-        fprintf(stderr, "error: unknown dataset '%s'\n", name);
+    mc_st_close(f);
+    if (!info && o->dataset) {
+        fprintf(stderr, "error: unknown dataset '%s'\n", o->dataset);
         return -1;
     }
     if (info)
@@ -140,12 +146,11 @@ static int normalization(const mc_predictor *p, const options *o, mc_dataset_inf
     return 0;
 }
 
-static void class_name(const mc_predictor *p, int k, char *buf, size_t len)
+/* Class k's name: the library's (its checkpoint's), else what --weights
+ * or the dataset say (mc_class_names.h). */
+static const char *class_name(const mc_predictor *p, const mc_class_names *cn, int k)
 {
-    if (p->class_names[k])
-        snprintf(buf, len, "%s", p->class_names[k]);
-    else
-        snprintf(buf, len, "class %d", k);
+    return p->class_names[k] ? p->class_names[k] : mc_class_name(cn, k);
 }
 
 static int cmd_info(const mc_predictor *p)
@@ -187,7 +192,9 @@ static int cmd_predict(const mc_predictor *p, const options *o)
     mc_dataset_info info;
     float *owned;
     const float *params = parameters(p, o, &owned);
-    if (!params || normalization(p, o, &info) != 0)
+    mc_class_names cn;
+    if (!params || normalization(p, o, &info) != 0 ||
+        mc_class_names_load(&cn, p->classes, o->weights, info.name))
         return 1;
     const long image = (long)p->c * p->h * p->w;
     mc_dataset d = {.info = &info, .n = o->nargs, .images = malloc((size_t)image * o->nargs),
@@ -225,13 +232,12 @@ static int cmd_predict(const mc_predictor *p, const options *o)
                     best = k;
             }
             shown[nshown] = best;
-            char name[128];
-            class_name(p, best, name, sizeof name);
-            printf("%s %s (p=%.4f)", nshown ? "," : "", name, exp(z[best] - top) / sum);
+            printf("%s %s (p=%.4f)", nshown ? "," : "", class_name(p, &cn, best), exp(z[best] - top) / sum);
         }
         printf("\n");
     }
     free(d.images), free(d.labels), free(logits), free(owned);
+    mc_class_names_free(&cn);
     return rc;
 }
 
