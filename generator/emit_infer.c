@@ -507,7 +507,14 @@ static void source_fn(emitter *e, FILE *f, const char *arg)
     fputs("MC_INFER_READS_END()m4_dnl\nMC_INFER_FOLDS_BEGIN()m4_dnl\n", f);
     t.folds = true;
     walk_params(e->p, &ie->l, &t.w);
-    fputs("MC_INFER_FOLDS_END()m4_dnl\nMC_INFER_LOADER()m4_dnl\nMC_INFER_FN_BEGIN()m4_dnl\n", f);
+    fputs("MC_INFER_FOLDS_END()m4_dnl\nMC_INFER_LOADER()m4_dnl\nMC_INFER_NET_BEGIN()m4_dnl\n", f);
+    for (int i = 0; i < e->m->norder; i++) {
+        const int v = e->m->order[i];
+        const mc_plan_node *pn = &e->p->nodes[v];
+        if (pn->nkernels && mc_plan_packs(e->p, &e->p->kernels[pn->kernels[0]]))
+            fprintf(f, "MC_INFER_PACK(`%s', %lld)m4_dnl\n", e->p->kernels[pn->kernels[0]].name, ie->l.weight[v]);
+    }
+    fputs("MC_INFER_NET_END()m4_dnl\nMC_INFER_FN_BEGIN()m4_dnl\n", f);
     const mc_model *m = e->m;
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = em_node(e, m->order[i]);

@@ -195,6 +195,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
      * the batch norm that reads them (plan.c, producer_statistics). */
     em_defi(e, "FOLD", em_fold(&e->p->nodes[k->node]));
     em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
+    em_defi(e, "PACKED", mc_plan_packs(e->p, k)); /* the inference library's weights packed once */
     kernel_shapes(e, n);
     switch (n->op->code) {
     case OP_DEPTHWISE:

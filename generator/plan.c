@@ -190,6 +190,18 @@ static void fold_into_weights(mc_plan *p)
     }
 }
 
+bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
+{
+    if (!p->opt.inference)
+        return false;
+    switch (p->m->nodes[k->node].op->code) {
+    case OP_CONV: return k->form.cl_fwd;
+    case OP_DEPTHWISE: return k->form.dw_cl;
+    case OP_MIXCONV: return true; /* its groups in their forms (mixconv.m4) */
+    default: return false;
+    }
+}
+
 bool mc_plan_has_bias(const mc_plan *p, const mc_node *n) { return n->bias || p->nodes[n - p->m->nodes].gets_bias; }
 
 /* A batch norm (no activation after it) read only by a pointwise conv is

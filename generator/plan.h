@@ -123,6 +123,12 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f);
  * unfused depthwise list, else k = 0) on the plan's target. */
 mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k);
 
+/* Inference: whether kernel k takes its weights packed in the layout its
+ * kernels read (the channels-last forms' filter orders, which the training
+ * step makes on every call): the library packs them once, when a net is
+ * made (MODEL_new), with the kernel's NAME_pack. */
+bool mc_plan_packs(const mc_plan *p, const mc_kernel *k);
+
 /* Whether node n's kernel takes a bias: its own, or (inference) the one of
  * the batch norm folded into its weights. */
 bool mc_plan_has_bias(const mc_plan *p, const mc_node *n);

@@ -17,7 +17,9 @@ typedef struct mc_predictor {
     const char *dataset;            /* the dataset its checkpoint was trained on, "" if unknown */
     size_t (*workspace_bytes)(int batch);
     int (*load)(const char *path, float *params, char *err, size_t errlen);
-    int (*infer)(const float *params, const float *images, int batch, float *logits, void *workspace);
+    void *(*make)(const float *params); /* MODEL_new, MODEL_free */
+    void (*unmake)(void *net);
+    int (*infer)(const void *net, const float *images, int batch, float *logits, void *workspace);
 } mc_predictor;
 
 /* info, predict, eval and bench; the exit status. */

@@ -101,23 +101,27 @@ static int parse(int argc, char **argv, options *o)
     return -1;
 }
 
-/* The parameters: --weights, else the library's own. NULL with a message. */
-static const float *parameters(const mc_predictor *p, const options *o, float **owned)
+/* The net of the parameters of --weights, else of the library's own;
+ * NULL with a message. */
+static void *make_net(const mc_predictor *p, const options *o)
 {
-    *owned = NULL;
     if (!o->weights) {
+        void *net = p->params ? p->make(p->params) : NULL;
         if (!p->params)
             fprintf(stderr, "error: %s has no parameters built in; give --weights CKPT\n", p->name);
-        return p->params;
+        else if (!net)
+            fprintf(stderr, "error: out of memory for the parameters\n");
+        return net;
     }
     char err[1024];
-    *owned = malloc(sizeof(float) * (size_t)p->param_floats);
-    if (!*owned || p->load(o->weights, *owned, err, sizeof err) != 0) {
-        fprintf(stderr, "error: %s\n", *owned ? err : "out of memory for the parameters");
-        free(*owned);
-        return *owned = NULL;
-    }
-    return *owned;
+    float *params = malloc(sizeof(float) * (size_t)p->param_floats);
+    void *net = NULL;
+    if (!params || p->load(o->weights, params, err, sizeof err) != 0)
+        fprintf(stderr, "error: %s\n", params ? err : "out of memory for the parameters");
+    else if (!(net = p->make(params)))
+        fprintf(stderr, "error: out of memory for the parameters\n");
+    free(params);
+    return net;
 }
 
 /* How images are normalized: the dataset's (--dataset, else the
@@ -164,7 +168,7 @@ static int cmd_info(const mc_predictor *p)
 
 /* The batches of d (all of it), normalized by d->info, through the
  * library; the logits of every image into logits. */
-static int infer_all(const mc_predictor *p, const float *params, const mc_dataset *d, int batch, float *logits,
+static int infer_all(const mc_predictor *p, const void *net, const mc_dataset *d, int batch, float *logits,
                      int32_t *labels)
 {
     const long image = (long)p->c * p->h * p->w;
@@ -177,7 +181,7 @@ static int infer_all(const mc_predictor *p, const float *params, const mc_datase
         for (int i = 0; i < n; i++)
             order[i] = first + i;
         mc_batch_fill(d, order, n, 0, NULL, x, labels + first);
-        rc = p->infer(params, x, n, logits + (long)first * p->classes, ws);
+        rc = p->infer(net, x, n, logits + (long)first * p->classes, ws);
     }
     if (rc != 0)
         fprintf(stderr, "error: out of memory for a batch of %d\n", batch);
@@ -190,12 +194,14 @@ static int cmd_predict(const mc_predictor *p, const options *o)
     if (o->nargs == 0)
         return usage_error("expected IMAGE files", NULL);
     mc_dataset_info info;
-    float *owned;
-    const float *params = parameters(p, o, &owned);
     mc_class_names cn;
-    if (!params || normalization(p, o, &info) != 0 ||
-        mc_class_names_load(&cn, p->classes, o->weights, info.name))
+    if (normalization(p, o, &info) != 0 || mc_class_names_load(&cn, p->classes, o->weights, info.name) != 0)
         return 1;
+    void *net = make_net(p, o);
+    if (!net) {
+        mc_class_names_free(&cn);
+        return 1;
+    }
     const long image = (long)p->c * p->h * p->w;
     mc_dataset d = {.info = &info, .n = o->nargs, .images = malloc((size_t)image * o->nargs),
                     .labels = calloc((size_t)o->nargs, sizeof(int32_t))};
@@ -207,7 +213,7 @@ static int cmd_predict(const mc_predictor *p, const options *o)
             fprintf(stderr, "error: %s\n", err);
             rc = 1;
         }
-    rc = rc ? rc : infer_all(p, params, &d, 1, logits, d.labels) != 0;
+    rc = rc ? rc : infer_all(p, net, &d, 1, logits, d.labels) != 0;
     for (int i = 0; rc == 0 && i < o->nargs; i++) {
         const float *z = logits + (long)i * p->classes;
         double top = -INFINITY, sum = 0;
@@ -236,7 +242,8 @@ static int cmd_predict(const mc_predictor *p, const options *o)
         }
         printf("\n");
     }
-    free(d.images), free(d.labels), free(logits), free(owned);
+    free(d.images), free(d.labels), free(logits);
+    p->unmake(net);
     mc_class_names_free(&cn);
     return rc;
 }
@@ -245,17 +252,15 @@ static int cmd_eval(const mc_predictor *p, const options *o)
 {
     if (!o->data)
         return usage_error("expected --data DIR", NULL);
-    mc_dataset_info norm;
-    float *owned;
-    const float *params = parameters(p, o, &owned);
-    if (!params || normalization(p, o, &norm) != 0)
+    void *net = make_net(p, o);
+    if (!net)
         return 1;
     const mc_dataset_info *info = o->dataset ? mc_dataset_info_named(o->dataset) : NULL;
     mc_dataset d;
     char err[1024];
     if (mc_dataset_load(o->data, info, 1, o->limit, &d, err, sizeof err) != 0) {
         fprintf(stderr, "error: %s\n", err);
-        free(owned);
+        p->unmake(net);
         return 1;
     }
     int rc = 1;
@@ -268,7 +273,7 @@ static int cmd_eval(const mc_predictor *p, const options *o)
         const struct timespec t0 = {0};
         struct timespec a = t0, b = t0;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        if (logits && infer_all(p, params, &d, o->batch, logits, d.labels) == 0) {
+        if (logits && infer_all(p, net, &d, o->batch, logits, d.labels) == 0) {
             clock_gettime(CLOCK_MONOTONIC, &b);
             long correct = 0;
             for (int i = 0; i < d.n; i++) {
@@ -286,7 +291,7 @@ static int cmd_eval(const mc_predictor *p, const options *o)
         free(logits);
     }
     mc_dataset_free(&d);
-    free(owned);
+    p->unmake(net);
     return rc;
 }
 
@@ -304,7 +309,7 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Seconds of each of `runs` calls at this batch (after one to warm up), sorted. */
-static int time_batch(const mc_predictor *p, const float *params, int batch, int runs, double *sec)
+static int time_batch(const mc_predictor *p, const void *net, int batch, int runs, double *sec)
 {
     const long floats = (long)p->c * p->h * p->w * batch;
     float *x = malloc(sizeof(float) * (size_t)floats), *z = malloc(sizeof(float) * (size_t)p->classes * batch);
@@ -314,7 +319,7 @@ static int time_batch(const mc_predictor *p, const float *params, int batch, int
         x[i] = (float)((i * 7919 % 2001) - 1000) / 1000.0f;
     for (int r = -1; rc == 0 && r < runs; r++) {
         const double t = now();
-        rc = p->infer(params, x, batch, z, ws);
+        rc = p->infer(net, x, batch, z, ws);
         if (r >= 0)
             sec[r] = now() - t;
     }
@@ -328,9 +333,8 @@ static int time_batch(const mc_predictor *p, const float *params, int batch, int
 
 static int cmd_bench(const mc_predictor *p, const options *o)
 {
-    float *owned;
-    const float *params = parameters(p, o, &owned);
-    if (!params)
+    void *net = make_net(p, o);
+    if (!net)
         return 1;
     const int runs1 = o->iters * 20 > 2000 ? 2000 : o->iters * 20;
     double *sec = malloc(sizeof(double) * (size_t)(runs1 > o->iters ? runs1 : o->iters));
@@ -340,11 +344,11 @@ static int cmd_bench(const mc_predictor *p, const options *o)
 #endif
     int rc = sec ? 0 : 1;
     double lat_med = 0, lat_p90 = 0, ips = 0;
-    if (rc == 0 && o->latency && (rc = time_batch(p, params, 1, runs1, sec)) == 0) {
+    if (rc == 0 && o->latency && (rc = time_batch(p, net, 1, runs1, sec)) == 0) {
         lat_med = 1e3 * sec[runs1 / 2], lat_p90 = 1e3 * sec[runs1 * 9 / 10];
         printf("batch 1: %.3f ms median, %.3f ms 90th percentile (%d runs)\n", lat_med, lat_p90, runs1);
     }
-    if (rc == 0 && (rc = time_batch(p, params, o->batch, o->iters, sec)) == 0) {
+    if (rc == 0 && (rc = time_batch(p, net, o->batch, o->iters, sec)) == 0) {
         ips = o->batch / sec[o->iters / 2];
         printf("batch %d: %.0f images/s (median of %d runs)\n", o->batch, ips, o->iters);
     }
@@ -363,7 +367,8 @@ static int cmd_bench(const mc_predictor *p, const options *o)
                 rc = 1;
         }
     }
-    free(sec), free(owned);
+    free(sec);
+    p->unmake(net);
     return rc;
 }
 

@@ -623,8 +623,10 @@ $1`'CV_CL_LOAD(`$2', `xs', `xt');
 m4_define(`CV_DW_KIND', `m4_ifelse(FOLD, 1, `hat', `pad')')
 
 m4_define(`CV_FWD_CL',
-`    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
+`m4_ifelse(PACKED, 1, `    const float *restrict wr = w; /* packed by NAME`'_pack */
+', `    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
     NAME`'_order_cl(w, wr);
+')m4_dnl
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[CV_XT], yt[m4_eval(CO * CV_PIX)];
@@ -793,6 +795,14 @@ CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
+m4_ifelse(PACKED, 1, `m4_ifelse(CV_CLF, 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
+CV_LINKAGE`'void NAME`'_pack(const float *restrict w, float *restrict packed)
+{
+    NAME`'_order_cl(w, packed);
+}
+
+', `m4_errprint(`conv.m4: NAME: packed filters need the channels-last forward (plan.c, mc_plan_packs)
+')m4_m4exit(1)')')m4_dnl
 CV_LINKAGE`'void NAME`'_fwd(CV_FWD_PARAMS)
 {
 m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
@@ -835,7 +845,8 @@ m4_define(`MC_CONV_KERNEL', `MC_CONV_FWD()
 MC_CONV_BWD()')
 
 m4_define(`MC_CONV_PROTO',
-`void NAME`'_fwd(CV_FWD_PARAMS);
+`m4_ifelse(PACKED, 1, `void NAME`'_pack(const float *restrict w, float *restrict packed);
+')void NAME`'_fwd(CV_FWD_PARAMS);
 MC_TRAINING_ONLY(`void NAME`'_bwd(CV_BWD_PARAMS);
 ')')
 

@@ -121,8 +121,17 @@ m4_ifelse(m4_eval(PSTATS && !DW_CL), 1, `m4_errprint(`depthwise.m4: NAME: batch 
 ')m4_m4exit(1)')m4_dnl
 m4_ifelse(m4_eval(DW_CL && !DW_CL_RENDERABLE), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for the channels-last form, which needs stride 1, odd kernels and channels in vectors of VL (plan.c, depthwise_cl)
 ')m4_m4exit(1)')m4_dnl
+m4_ifelse(m4_eval(PACKED && !DW_CL), 1, `m4_errprint(`depthwise.m4: NAME: packed filters need the channels-last form (plan.c, mc_plan_packs)
+')m4_m4exit(1)')m4_dnl
 m4_ifelse(DW_CL, 1, `DW_CL_HELPERS()
 DW_CL_FWD_HELPERS()m4_dnl
+m4_ifelse(PACKED, 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
+void NAME`'_pack(const float *restrict w, float *restrict packed)
+{
+    NAME`'_cl_filters(w, packed, 0);
+}
+
+')m4_dnl
 void NAME`'_fwd(DW_FWD_PARAMS)
 {
 m4_ifelse(BIAS, 1, `', `    (void)bias;
@@ -286,7 +295,8 @@ m4_define(`MC_DEPTHWISE_KERNEL', `MC_DEPTHWISE_FWD()
 MC_DEPTHWISE_BWD()')
 
 m4_define(`MC_DEPTHWISE_PROTO',
-`void NAME`'_fwd(DW_FWD_PARAMS);
+`m4_ifelse(PACKED, 1, `void NAME`'_pack(const float *restrict w, float *restrict packed);
+')void NAME`'_fwd(DW_FWD_PARAMS);
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 ')')

@@ -170,8 +170,10 @@ m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, VL, 1, YC)')')
 # norm that reads the output: the sums of common.m4.)
 
 m4_define(`DW_CL_FWD',
-`    MC_STATIC(float, wt, m4_eval(DW_TC(NK) * C));
+`m4_ifelse(PACKED, 1, `    const float *restrict wt = w; /* packed by NAME`'_pack */
+', `    MC_STATIC(float, wt, m4_eval(DW_TC(NK) * C));
     NAME`'_cl_filters(w, wt, 0);
+')m4_dnl
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[DW_CL_PN], yt[DW_CL_ON];

@@ -92,11 +92,12 @@ m4_define(`MC_INFER_API',
  *
  *   float *params = malloc(UPPER`'_PARAM_FLOATS * sizeof(float));   // or MODEL`'_params
  *   MODEL`'_load("weights.safetensors", params, err, sizeof err);
+ *   MODEL`'_net *net = MODEL`'_new(params);
  *   void *ws = malloc(MODEL`'_workspace_bytes(batch));
- *   MODEL`'_infer(params, images, batch, logits, ws);
+ *   MODEL`'_infer(net, images, batch, logits, ws);
  *
- * Any number of threads may call MODEL`'_infer at once, each with its own
- * workspace; the parameters are only read. */
+ * Any number of threads may call MODEL`'_infer on one net at once, each
+ * with its own workspace: a net is only read once made. */
 #ifndef MC_INFER_`'MODEL`'_H
 #define MC_INFER_`'MODEL`'_H
 
@@ -135,10 +136,17 @@ size_t MODEL`'_workspace_bytes(int batch);
  * message in err. */
 int MODEL`'_load(const char *path, float *params, char *err, size_t errlen);
 
+/* A net: the parameters in the layout the kernels read (some filters
+ * reordered for the vectors of the MC_CPU target), made once; params may
+ * be freed after. NULL when out of memory. */
+typedef struct MODEL`'_net MODEL`'_net;
+MODEL`'_net *MODEL`'_new(const float *params);
+void MODEL`'_free(MODEL`'_net *net);
+
 /* The logits of batch images (batch >= 1) into logits (batch x UPPER`'_CLASSES).
  * workspace: MODEL`'_workspace_bytes(batch) bytes, any alignment. Returns 0,
  * or -1 for a NULL pointer or batch < 1. */
-int MODEL`'_infer(const float *params, const float *images, int batch, float *logits, void *workspace);
+int MODEL`'_infer(const MODEL`'_net *net, const float *images, int batch, float *logits, void *workspace);
 
 #ifdef __cplusplus
 }
@@ -186,15 +194,43 @@ size_t MODEL`'_workspace_bytes(int batch)
 }
 ')
 
+# MC_INFER_NET_BEGIN ... MC_INFER_PACK(kernel, at) ... MC_INFER_NET_END: a
+# net, its parameters copied and the filters of the kernels named packed.
+m4_define(`MC_INFER_NET_BEGIN', `
+struct MODEL`'_net {
+    float *params; /* UPPER`'_PARAM_FLOATS, 64-byte aligned, inside the same allocation */
+};
+
+MODEL`'_net *MODEL`'_new(const float *params)
+{
+    if (!params)
+        return NULL;
+    MODEL`'_net *net = malloc(sizeof *net + 64 + sizeof(float) * UPPER`'_PARAM_FLOATS);
+    if (!net)
+        return NULL;
+    net->params = (float *)(((uintptr_t)(net + 1) + 63) & ~(uintptr_t)63);
+    memcpy(net->params, params, sizeof(float) * UPPER`'_PARAM_FLOATS);
+')
+m4_define(`MC_INFER_PACK', `    $1_pack(params + $2, net->params + $2);
+')
+m4_define(`MC_INFER_NET_END', `    return net;
+}
+
+void MODEL`'_free(MODEL`'_net *net)
+{
+    free(net);
+}
+')
+
 # MC_INFER_FN_BEGIN ... the calls of each layer ... MC_INFER_FN_END
 m4_define(`MC_INFER_FN_BEGIN',
 `
-int MODEL`'_infer(const float *params, const float *images, int batch, float *logits, void *workspace)
+int MODEL`'_infer(const MODEL`'_net *net, const float *images, int batch, float *logits, void *workspace)
 {
-    if (!params || !images || !logits || !workspace || batch < 1)
+    if (!net || !images || !logits || !workspace || batch < 1)
         return -1;
     const int n = batch, train = 0;
-    const float *const par = params;
+    const float *const par = net->params;
     float *const act = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     void *const outer = MODEL`'_scratch; /* a call from inside a call keeps its own */
     MODEL`'_scratch = act + (size_t)n * WS_FLOATS;
@@ -517,6 +553,14 @@ m4_define(`MC_INFER_MAIN',
 #include "mc_predictor.h"
 #include "MODEL.h"
 
+/* The library typed for the predictor, which knows no MODEL`'_net. */
+static void *make(const float *params) { return MODEL`'_new(params); }
+static void unmake(void *net) { MODEL`'_free(net); }
+static int infer(const void *net, const float *images, int batch, float *logits, void *workspace)
+{
+    return MODEL`'_infer(net, images, batch, logits, workspace);
+}
+
 int main(int argc, char **argv)
 {
     static const mc_predictor p = {
@@ -524,7 +568,8 @@ int main(int argc, char **argv)
         .c = UPPER`'_IN_C, .h = UPPER`'_IN_H, .w = UPPER`'_IN_W, .classes = UPPER`'_CLASSES,
         .param_floats = UPPER`'_PARAM_FLOATS, .params = m4_ifelse(EMBEDDED, 1, `MODEL`'_params', `NULL'),
         .class_names = MODEL`'_class_names, .mean = MODEL`'_mean, .std = MODEL`'_std, .dataset = MODEL`'_dataset,
-        .workspace_bytes = MODEL`'_workspace_bytes, .load = MODEL`'_load, .infer = MODEL`'_infer,
+        .workspace_bytes = MODEL`'_workspace_bytes, .load = MODEL`'_load, .make = make, .unmake = unmake,
+        .infer = infer,
     };
     return mc_predictor_main(&p, argc, argv);
 }

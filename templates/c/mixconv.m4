@@ -35,7 +35,7 @@ m4_define(`MX_GROUP', `group j: kernel MX_K(j), input channels MX_CIOFF(j) .. m4
 
 # The names the group's view redefines, in its order.
 m4_define(`MX_CONV_NAMES', ``NAME', `CV_XS', `CV_YS', `CV_LINKAGE', `C', `CO', `K', `PAD', `G', `BIAS', `OY0', `OY1',
-    `OX0', `OX1', `CV_CLF', `CV_CLX', `CV_CLW', `CV_DW_OWN', `CV_PW_PLANAR', `CV_PLANES'')
+    `OX0', `OX1', `CV_CLF', `CV_CLX', `CV_CLW', `CV_DW_OWN', `CV_PW_PLANAR', `CV_PLANES', `PACKED'')
 # The group's view (group j, text): text read with the constants of
 # conv.m4 those of group j (the image strides those of the whole, taken
 # before the channel counts change).
@@ -48,6 +48,7 @@ m4_pushdef(`OX0', m4_indir(`GOX0$1'))m4_pushdef(`OX1', m4_indir(`GOX1$1'))m4_dnl
 m4_pushdef(`CV_CLF', m4_indir(`CV_CLF_G$1'))m4_pushdef(`CV_CLX', m4_indir(`CV_CLX_G$1'))m4_dnl
 m4_pushdef(`CV_CLW', m4_indir(`CV_CLW_G$1'))m4_pushdef(`CV_DW_OWN', m4_indir(`CV_DW_OWN_G$1'))m4_dnl
 m4_pushdef(`CV_PW_PLANAR', m4_indir(`CV_PW_PLANAR_G$1'))m4_pushdef(`CV_PLANES', m4_indir(`CV_PLANES_G$1'))m4_dnl
+m4_pushdef(`PACKED', m4_eval(PACKED && CV_CLF))m4_dnl
 $2`'m4_popdef(MX_CONV_NAMES)')
 
 m4_define(`MC_MIXCONV_FWD',
@@ -55,6 +56,15 @@ m4_define(`MC_MIXCONV_FWD',
 MC_FOR(`j', 0, 2, ` * MX_GROUP
 ') */
 MX_EACH(`MX_AS_CONV(j, `MC_CONV_FWD()')
+')m4_dnl
+m4_ifelse(PACKED, 1, `/* The filters of each group in the order its forward reads them, once (the inference library). */
+void NAME`'_pack(const float *restrict w, float *restrict packed)
+{
+MX_EACH(`MX_AS_CONV(j, `m4_ifelse(PACKED, 1, `    NAME`'_pack(w + MX_WOFF(j), packed + MX_WOFF(j));
+', `    memcpy(packed + MX_WOFF(j), w + MX_WOFF(j), sizeof(float) * m4_eval(MX_CO(j) * MX_CI(j) * MX_K(j) * MX_K(j)));
+')')')m4_dnl
+}
+
 ')m4_dnl
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y)
 {
@@ -80,7 +90,8 @@ m4_define(`MC_MIXCONV_KERNEL', `MC_MIXCONV_FWD()
 MC_MIXCONV_BWD()')
 
 m4_define(`MC_MIXCONV_PROTO',
-`void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y);
+`m4_ifelse(PACKED, 1, `void NAME`'_pack(const float *restrict w, float *restrict packed);
+')void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y);
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw);
 ')')

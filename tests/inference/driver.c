@@ -48,18 +48,22 @@ int main(int argc, char **argv)
     }
     params = loaded;
 #endif
+    CAT(MODEL, _net) *net = API(_new)(params);
+    if (!net)
+        return fail("out of memory", "the net");
     FILE *f = fopen(argv[2], "rb");
     if (!f || fread(images, sizeof(float) * image, (size_t)n, f) != (size_t)n)
         return fail("cannot read N images", argv[2]);
     fclose(f);
-    if (API(_infer)(params, images, n, logits, ws) != 0)
+    if (API(_infer)(net, images, n, logits, ws) != 0)
         return fail("infer failed", "batch");
     for (int b = 0; b < n; b++) /* alone, in a workspace of one image */
-        if (API(_infer)(params, images + (size_t)b * image, 1, logits + (size_t)(n + b) * classes, ws) != 0)
+        if (API(_infer)(net, images + (size_t)b * image, 1, logits + (size_t)(n + b) * classes, ws) != 0)
             return fail("infer failed", "one image");
     f = fopen(argv[4], "wb");
     if (!f || fwrite(logits, sizeof(float) * classes, 2 * (size_t)n, f) != 2 * (size_t)n || fclose(f) != 0)
         return fail("cannot write the logits", argv[4]);
+    API(_free)(net);
     free(images), free(logits), free(ws);
 #ifndef EMBEDDED
     free(loaded);
