@@ -160,9 +160,11 @@ static const char *class_name(const mc_predictor *p, const mc_class_names *cn, i
 static int cmd_info(const mc_predictor *p)
 {
     printf("model       %s\nconv type   %s\ninput       %dx%dx%d\nclasses     %d\nparameters  %lld floats (batch "
-           "norms folded), %s\ncpu target  %s\nbuild       %s\ndataset     %s\n",
+           "norms folded), %s\nworkspace   %.1f KB for one image, %.1f MB for 128\ncpu target  %s\nbuild       %s\n"
+           "dataset     %s\n",
            p->name, p->conv_type, p->c, p->h, p->w, p->classes, p->param_floats,
-           p->params ? "built in" : "from --weights", p->cpu, p->build, *p->dataset ? p->dataset : "(not named)");
+           p->params ? "built in" : "from --weights", p->workspace_bytes(1) / 1024.0,
+           p->workspace_bytes(128) / 1048576.0, p->cpu, p->build, *p->dataset ? p->dataset : "(not named)");
     return 0;
 }
 
