@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_data.h"
 #include "mc_safetensors.h"
 
 static const char optim_prefix[] = "optim.", momentum_prefix[] = "optim.momentum.";
@@ -68,14 +69,15 @@ int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, 
         mc_st_add(w, "optim.hyper", MC_ST_F64, 1, hyper_shape, hyper);
         mc_st_add(w, "optim.rng", MC_ST_I64, 1, rng_shape, ts->rng.s);
         mc_st_add_metadata(w, "dataset", ts->dataset);
+        if (ts->info)
+            mc_data_add_metadata(w, ts->info);
     }
     int rc = mc_st_write(w, path, err, errlen);
     mc_st_writer_free(w);
     return rc;
 }
 
-/* The file's tensor for a model name, with or without "module.". */
-static const mc_st_tensor *find(const mc_st_file *f, const char *name)
+const mc_st_tensor *mc_checkpoint_find(const mc_st_file *f, const char *name)
 {
     const mc_st_tensor *t = mc_st_find(f, name);
     if (t)
@@ -121,11 +123,12 @@ static int is_model_tensor(const mc_model_desc *m, const char *name)
     return 0;
 }
 
-/* Loaded values the net can run on: finite floats (a NaN weight makes
+/* See mc_checkpoint.h. Loaded values the net can run on: finite floats (a NaN weight makes
  * every logit NaN), a running variance that is not negative (its square
  * root is taken), counters that are not negative. 0, or -1 with a message
  * naming the tensor, the element and the file. */
-static int check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err, size_t errlen)
+int mc_checkpoint_check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err,
+                               size_t errlen)
 {
     const size_t len = strlen(name), n = st->nbytes / (st->dtype == MC_ST_I64 ? 8 : 4);
     if (st->dtype == MC_ST_I64) {
@@ -162,7 +165,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
     int64_t shape[4];
     for (int i = 0; i < m->ntensors; i++) {
         const mc_tensor_desc *t = &m->tensors[i];
-        const mc_st_tensor *st = find(f, t->name);
+        const mc_st_tensor *st = mc_checkpoint_find(f, t->name);
         if (!st) {
             snprintf(err, errlen, "%s: tensor '%s' of %s (%s) is missing", mc_st_path(f), t->name, m->name,
                      m->conv_type);
@@ -171,7 +174,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
         const int counter = t->area == MC_AREA_COUNTER;
         const int ndim = tensor_shape(t, shape);
         if (check(f, st, t->name, counter ? MC_ST_I64 : MC_ST_F32, ndim, shape, err, errlen) ||
-            check_values(f, t->name, st, err, errlen))
+            mc_checkpoint_check_values(f, t->name, st, err, errlen))
             return -1;
         memcpy((void *)tensor_data(net, t), st->data, st->nbytes);
     }
@@ -261,7 +264,7 @@ static int load_momentum(const mc_st_file *f, mc_net *net, char *err, size_t err
             return -1;
         }
         const int ndim = tensor_shape(t, shape);
-        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || check_values(f, name, st, err, errlen))
+        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || mc_checkpoint_check_values(f, name, st, err, errlen))
             return -1;
         memcpy(net->momentum + t->offset, st->data, st->nbytes);
     }

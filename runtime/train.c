@@ -75,27 +75,6 @@ int mc_dataset_fits(const mc_model_desc *m, const mc_dataset_info *in)
     return 0;
 }
 
-const mc_dataset_info *mc_dataset_choose(const char *data, const char *name)
-{
-    char err[1024];
-    const mc_dataset_info *info = name ? mc_dataset_info_named(name) : mc_dataset_detect(data, err, sizeof err);
-    if (!info && name)
-        fprintf(stderr, "error: unknown dataset '%s'; expected mnist, fashion-mnist, cifar10, cifar100, stl10 or "
-                        "imagenet32\n", name);
-    else if (!info)
-        fprintf(stderr, "error: %s\n", err);
-    return info;
-}
-
-static int load_split(const char *dir, const mc_dataset_info *info, int test, long limit, mc_dataset *d)
-{
-    char err[1024];
-    if (mc_dataset_load(dir, info, test, limit, d, err, sizeof err) == 0)
-        return 0;
-    fprintf(stderr, "error: %s\n", err);
-    return -1;
-}
-
 /* --out before any work: a folder (made if missing) where a file can be
  * created, and whose checkpoint.safetensors and log.csv, if there, are
  * files a rename can replace. A probe file is made and removed: the one
@@ -168,15 +147,23 @@ static int setup(run *r, int generic, const mc_train_options *o)
     char err[1024];
     if (mc_dist_rank() == 0 && check_out(o->out, &r->made_out) != 0) /* before the data, the net, an epoch */
         return -1;
-    const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
-    if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
-        load_split(o->data, info, 1, o->limit, &r->test))
+    if (mc_finetune_check(r->m, &o->tune) != 0)
         return -1;
+    /* A resumed run's checkpoint fixes the data's classes, normalization
+     * and split (mc_data.h). */
+    const mc_dataset_info *chosen = mc_data_choose(r->m, o->data, o->dataset, o->resume, &o->own, o->seed, 1);
+    const int loaded = chosen && mc_dataset_fits(r->m, chosen) &&
+                       mc_data_load_splits(o->data, chosen, o->limit, &r->train, &r->test) == 0;
+    mc_dataset_info_free(chosen);
+    if (!loaded)
+        return -1;
+    const mc_dataset_info *info = r->train.info;
     ts->epochs = o->epochs ? o->epochs : info->epochs;
     ts->batch = o->batch ? o->batch : info->batch;
     ts->seed = (int64_t)o->seed;
     ts->sgd = (mc_sgd){.lr = o->lr, .momentum = 0.9, .weight_decay = o->wd};
     snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
+    ts->info = info;
     if (o->resume) {
         /* The run goes on as it was started (its batch sizes the net); only
          * --epochs may extend it. */
@@ -215,6 +202,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
         mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
         mc_net_init_params(&r->net, &ts->rng);
     }
+    if (mc_finetune_apply(&r->net, &o->tune, !o->resume) != 0)
+        return -1;
     r->order = malloc((size_t)(r->train.n ? r->train.n : 1) * sizeof *r->order);
     r->labels = malloc((size_t)shard * sizeof *r->labels);
     r->ckpt = join(o->out, "checkpoint.safetensors");

@@ -1,5 +1,5 @@
-/* libFuzzer harness: the image reader of `predict` (PNG through libpng's
- * simplified API, PGM/PPM by hand). The first byte picks the model's
+/* libFuzzer harness: the image reader of `predict` (stb_image's PNG, JPEG,
+ * PGM/PPM and BMP decoders, then the resize). The first byte picks the model's
  * shape (1 or 3 channels, 4x4 or 28x28), the rest is the file. */
 #include <stdint.h>
 
