@@ -54,6 +54,26 @@ static int decode_fail(char *err, size_t errlen, const char *path)
     return fail(err, errlen, path, what);
 }
 
+/* stbi_info tries every format and, when all fail, keeps only "unknown
+ * image type". For a file whose first bytes name a format, that format's
+ * own reason ("too large", "bad IHDR len") says more: asked again here. */
+static void format_reason(FILE *f)
+{
+    static int (*const test[])(stbi__context *) = {stbi__png_test, stbi__jpeg_test, stbi__pnm_test, stbi__bmp_test};
+    static int (*const info[])(stbi__context *, int *, int *, int *) = {stbi__png_info, stbi__jpeg_info,
+                                                                        stbi__pnm_info, stbi__bmp_info};
+    for (size_t i = 0; i < sizeof test / sizeof *test; i++) {
+        stbi__context s;
+        int x, y, comp;
+        rewind(f);
+        stbi__start_file(&s, f);
+        if (test[i](&s)) { /* the tests rewind the context after a look */
+            info[i](&s, &x, &y, &comp);
+            return;
+        }
+    }
+}
+
 int mc_pixels_info(const char *path, int *w, int *h, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -61,11 +81,16 @@ int mc_pixels_info(const char *path, int *w, int *h, char *err, size_t errlen)
         return fail(err, errlen, path, strerror(errno));
     int comp = 0;
     const int ok = stbi_info_from_file(f, w, h, &comp);
+    if (!ok)
+        format_reason(f);
     fclose(f);
     if (!ok)
         return decode_fail(err, errlen, path);
-    if (*w < 1 || *h < 1 || (long)*w * *h > MC_IMAGE_MAX_PIXELS)
-        return fail(err, errlen, path, "image too large (more than 2^28 pixels)");
+    if (*w < 1 || *h < 1 || (long)*w * *h > MC_IMAGE_MAX_PIXELS) {
+        char what[128];
+        snprintf(what, sizeof what, "%dx%d pixels: too large (more than 2^28 pixels)", *w, *h);
+        return fail(err, errlen, path, what);
+    }
     return 0;
 }
 
