@@ -113,7 +113,7 @@ static int check(const mc_st_file *f, const mc_st_tensor *t, const char *name, m
     return -1;
 }
 
-static int is_model_tensor(const mc_model_desc *m, const char *name)
+int mc_checkpoint_is_model_tensor(const mc_model_desc *m, const char *name)
 {
     if (strncmp(name, "module.", 7) == 0)
         name += 7;
@@ -157,7 +157,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
     const mc_model_desc *m = net->m;
     for (int i = 0; i < mc_st_count(f); i++) {
         const char *name = mc_st_at(f, i)->name;
-        if (strncmp(name, optim_prefix, sizeof optim_prefix - 1) != 0 && !is_model_tensor(m, name)) {
+        if (strncmp(name, optim_prefix, sizeof optim_prefix - 1) != 0 && !mc_checkpoint_is_model_tensor(m, name)) {
             snprintf(err, errlen, "%s: tensor '%s' is not in %s (%s)", mc_st_path(f), name, m->name, m->conv_type);
             return -1;
         }

@@ -33,18 +33,8 @@ static void note_add(char *note, size_t len, const char *name)
     const size_t at = strlen(note);
     if (at + strlen(name) + 8 < len)
         snprintf(note + at, len - at, "%s%s", at ? ", " : "", name);
-    else if (at + 5 < len && strcmp(note + at - 3, "...") != 0)
+    else if (at >= 3 && at + 5 < len && strcmp(note + at - 3, "...") != 0)
         snprintf(note + at, len - at, ", ...");
-}
-
-static int is_model_name(const mc_model_desc *m, const char *name)
-{
-    if (strncmp(name, "module.", 7) == 0)
-        name += 7;
-    for (int i = 0; i < m->ntensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0)
-            return 1;
-    return 0;
 }
 
 /* Goes over path's tensors for model m: with net, copies them in and prints
@@ -86,7 +76,7 @@ static int overlay(const mc_model_desc *m, const char *path, mc_net *net)
     }
     for (int i = 0; rc == 0 && i < mc_st_count(f); i++) {
         const char *name = mc_st_at(f, i)->name;
-        if (strncmp(name, "optim.", 6) != 0 && !is_model_name(m, name)) {
+        if (strncmp(name, "optim.", 6) != 0 && !mc_checkpoint_is_model_tensor(m, name)) {
             note_add(extra, sizeof extra, name);
             nextra++;
         }

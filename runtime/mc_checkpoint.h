@@ -44,6 +44,8 @@ int mc_checkpoint_read_state(const char *path, mc_train_state *ts, char *err, si
 /* The file's tensor for a model tensor's name, with or without "module."
  * (PyTorch's DataParallel prefix); NULL if absent. */
 const mc_st_tensor *mc_checkpoint_find(const mc_st_file *f, const char *name);
+/* 1 when name (with or without "module.") is one of m's tensors. */
+int mc_checkpoint_is_model_tensor(const mc_model_desc *m, const char *name);
 /* 0 when st's values are ones the net can run on (finite; variances and
  * counters not negative); else -1 with a message naming tensor and file. */
 int mc_checkpoint_check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err,
