@@ -2,10 +2,22 @@
  * stb_image_resize's implementations in the runtime. */
 #include "mc_image_decode.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* stb sizes some buffers by what a file claims before reading it (a PNG's
+ * IDAT chunk length: up to 1 GB from a 100-byte file). No buffer of a
+ * decode that we accept needs more than the largest image's pixels at 4
+ * channels of 16 bits: a larger request is refused, and stb reports "out
+ * of memory" for the file. */
+#define DECODE_MAX_BYTES ((size_t)MC_IMAGE_MAX_PIXELS * 8 + (1u << 20))
+static void *capped_realloc(void *p, size_t size)
+{
+    return size > DECODE_MAX_BYTES ? NULL : realloc(p, size);
+}
 
 /* Third-party code, compiled as its authors wrote it: the project's
  * warnings (-Wshadow, -Wmissing-prototypes, ...) are about our code. The
@@ -25,6 +37,9 @@
 #endif
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_MALLOC(size) capped_realloc(NULL, size)
+#define STBI_REALLOC(p, size) capped_realloc(p, size)
+#define STBI_FREE(p) free(p)
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNM
@@ -45,12 +60,18 @@ static int fail(char *err, size_t errlen, const char *path, const char *what)
     return -1;
 }
 
-/* stb's reasons are terse ("bad huffman code"): say what was expected. */
+/* stb's reasons are terse ("bad huffman code"): say what was expected. A
+ * reason may quote the file's bytes (an unknown PNG chunk's name): those
+ * that are not printable become '?', so the message stays one line. */
 static int decode_fail(char *err, size_t errlen, const char *path)
 {
-    char what[256];
+    char reason[64], what[256];
+    snprintf(reason, sizeof reason, "%s", stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+    for (char *p = reason; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     snprintf(what, sizeof what, "not a readable image (expected PNG, JPEG, PGM/PPM or BMP; the decoder says: %s)",
-             stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+             reason);
     return fail(err, errlen, path, what);
 }
 
@@ -74,11 +95,50 @@ static void format_reason(FILE *f)
     }
 }
 
+/* What stb's PGM/PPM reader must not be given, checked first: header
+ * numbers of ten digits or more, which overflow its int (undefined
+ * behaviour), and 16-bit files, whose conversion to 8 bits reads past its
+ * buffer in this version of stb_image. NULL when the file is not refused
+ * (not a PGM/PPM, or one whose other faults stb's own checks report). */
+static const char *pnm_refused(FILE *f)
+{
+    int ch = fgetc(f), value = 0;
+    if (ch != 'P' || ((ch = fgetc(f)) != '5' && ch != '6'))
+        return NULL;
+    for (int field = 0; field < 3; field++) { /* width, height, maximum value */
+        ch = fgetc(f);
+        for (;;) { /* whitespace and comments, as stb skips them */
+            if (ch == '#')
+                while (ch != EOF && ch != '\n' && ch != '\r')
+                    ch = fgetc(f);
+            else if (isspace(ch))
+                ch = fgetc(f);
+            else
+                break;
+        }
+        int digits = 0;
+        for (value = 0; ch >= '0' && ch <= '9'; ch = fgetc(f)) {
+            if (++digits > 9)
+                return "a header number of 10 digits or more: too large";
+            value = value * 10 + (ch - '0');
+        }
+        if (!digits)
+            return NULL;
+    }
+    return value > 255 ? "a 16-bit PGM/PPM (maximum value above 255): only 8-bit ones are read" : NULL;
+}
+
 int mc_pixels_info(const char *path, int *w, int *h, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, errlen, path, strerror(errno));
+    const char *refused = pnm_refused(f);
+    if (refused) {
+        fclose(f);
+        return fail(err, errlen, path, refused);
+    }
+    rewind(f);
     int comp = 0;
     const int ok = stbi_info_from_file(f, w, h, &comp);
     if (!ok)
@@ -88,7 +148,7 @@ int mc_pixels_info(const char *path, int *w, int *h, char *err, size_t errlen)
         return decode_fail(err, errlen, path);
     if (*w < 1 || *h < 1 || (long)*w * *h > MC_IMAGE_MAX_PIXELS) {
         char what[128];
-        snprintf(what, sizeof what, "%dx%d pixels: too large (more than 2^28 pixels)", *w, *h);
+        snprintf(what, sizeof what, "%dx%d pixels: too large (more than 2^26 pixels)", *w, *h);
         return fail(err, errlen, path, what);
     }
     return 0;

@@ -17,9 +17,10 @@ typedef struct mc_pixels {
     uint8_t *px;
 } mc_pixels;
 
-/* The largest image accepted, in pixels (a header claiming more is refused
- * before anything is allocated for it). */
-#define MC_IMAGE_MAX_PIXELS (1L << 28)
+/* The largest image accepted, in pixels: 8192 x 8192, a 64-megapixel photo
+ * (a header claiming more is refused before anything is allocated for it;
+ * decoding one this size takes up to about 1 GB with 16-bit channels). */
+#define MC_IMAGE_MAX_PIXELS (1L << 26)
 
 /* The size a file's header announces; 0, or -1 with one line in err naming
  * path and what was expected. */
