@@ -224,10 +224,10 @@ int mc_data_load_splits(const char *data, const mc_dataset_info *info, long limi
 
 void mc_data_add_metadata(mc_st_writer *w, const mc_dataset_info *info)
 {
-    char mean[64] = "", std[64] = "";
+    char mean[64] = "", std[64] = ""; /* %.9g: a float read back is the same float */
     for (int k = 0; k < info->c && k < 3; k++) {
-        snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.6g", k ? "," : "", (double)info->mean[k]);
-        snprintf(std + strlen(std), sizeof std - strlen(std), "%s%.6g", k ? "," : "", (double)info->std[k]);
+        snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9g", k ? "," : "", (double)info->mean[k]);
+        snprintf(std + strlen(std), sizeof std - strlen(std), "%s%.9g", k ? "," : "", (double)info->std[k]);
     }
     mc_st_add_metadata(w, "mean", mean);
     mc_st_add_metadata(w, "std", std);

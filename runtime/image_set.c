@@ -158,8 +158,8 @@ static int read_headers(struct mc_image_set *s, uint64_t *bytes, char *err, size
 
 /* One pass over the split's images: every one decoded (a corrupt one is
  * refused now, not in the middle of a run), kept if cached, and with stats
- * the per-channel mean and std accumulated. A progress line on a
- * terminal. */
+ * the per-channel mean and std accumulated. A progress line: redrawn on a
+ * terminal, else one every 30 s (a large folder takes minutes). */
 static int first_pass(struct mc_image_set *s, int stats, const char *what, char *err, size_t errlen)
 {
     const int c = s->info->c, tty = isatty(fileno(stderr));
@@ -168,6 +168,9 @@ static int first_pass(struct mc_image_set *s, int stats, const char *what, char 
     for (int i = 0; i < s->list.n; i++) {
         if (tty && (mc_now() - last > 0.2 || i + 1 == s->list.n)) {
             fprintf(stderr, "\r%s: %d/%d images", what, i + 1, s->list.n);
+            last = mc_now();
+        } else if (!tty && mc_now() - (last ? last : start) >= 30) {
+            fprintf(stderr, "%s: %d/%d images\n", what, i, s->list.n);
             last = mc_now();
         }
         mc_pixels tmp = {0};

@@ -113,6 +113,17 @@ grep -q "normalization from" "$tmp/split.err" && fail "--mean/--std given, yet t
 "$exe" eval --weights "$tmp/split/checkpoint.safetensors" --data "$tmp/imgs/train" | tee "$tmp/split.out"
 grep -q "^images: 60 test images" "$tmp/split.out" || fail "eval did not take the held-out 20% (60 of 300)"
 
+# 3b. --resume takes the split and normalization from the checkpoint: 1
+#     epoch then resumed to 2 equals 2 straight, bit for bit.
+"$exe" train --data "$tmp/imgs/train" --val-split 0.2 --seed 3 --epochs 2 --batch 32 --limit 100 \
+  --out "$tmp/straight" > /dev/null 2>&1
+"$exe" train --data "$tmp/imgs/train" --val-split 0.2 --seed 3 --epochs 1 --batch 32 --limit 100 \
+  --out "$tmp/resumed" > /dev/null 2>&1
+"$exe" train --data "$tmp/imgs/train" --epochs 2 --resume "$tmp/resumed/checkpoint.safetensors" --limit 100 \
+  --out "$tmp/resumed" > /dev/null 2> "$tmp/resume.err"
+grep -q "normalization from" "$tmp/resume.err" && fail "the resumed run computed the statistics again"
+cmp "$tmp/straight/checkpoint.safetensors" "$tmp/resumed/checkpoint.safetensors" || fail "resumed run differs"
+
 # 4. Fine-tuning from a PyTorch state_dict: a 10-class head (initialized
 #    afresh, a note names it), "module." prefixes, c1 frozen.
 "$exe" init --out "$tmp/ours.safetensors"
