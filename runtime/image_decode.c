@@ -93,6 +93,7 @@ static void format_reason(FILE *f)
             return;
         }
     }
+    stbi__err("unknown image type", ""); /* not a test's own complaint ("no SOI") */
 }
 
 /* What stb's PGM/PPM reader must not be given, checked first: header
