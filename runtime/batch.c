@@ -1,5 +1,7 @@
 #include "mc_batch.h"
 
+#include "dataset_internal.h"
+
 enum { PAD = 4 };
 
 /* One image: source pixel (y + dy, x + dx), mirrored when flip, 0 where
@@ -26,6 +28,10 @@ static void fill_one(const mc_dataset *d, const uint8_t *img, int dy, int dx, in
 void mc_batch_fill_part(const mc_dataset *d, const int64_t *order, int total, int first, int n, int augment,
                         mc_rng *r, float *x, int32_t *labels)
 {
+    if (d->set) { /* images of one's own: their own crops */
+        mc_image_set_fill(d, order, total, first, n, augment, r, x, labels);
+        return;
+    }
     const mc_dataset_info *in = d->info;
     const long per_image = (long)in->c * in->h * in->w;
     for (int b = 0; b < total; b++) {

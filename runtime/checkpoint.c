@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_data.h"
 #include "mc_safetensors.h"
 
 static const char optim_prefix[] = "optim.";
@@ -88,14 +89,15 @@ int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, 
         mc_st_add_metadata(w, "optimizer", mc_optimizer_name(ts->sgd.kind));
         mc_st_add(w, "optim.rng", MC_ST_I64, 1, rng_shape, ts->rng.s);
         mc_st_add_metadata(w, "dataset", ts->dataset);
+        if (ts->info)
+            mc_data_add_metadata(w, ts->info);
     }
     int rc = mc_st_write(w, path, err, errlen);
     mc_st_writer_free(w);
     return rc;
 }
 
-/* The file's tensor for a model name, with or without "module.". */
-static const mc_st_tensor *find(const mc_st_file *f, const char *name)
+const mc_st_tensor *mc_checkpoint_find(const mc_st_file *f, const char *name)
 {
     const mc_st_tensor *t = mc_st_find(f, name);
     if (t)
@@ -131,7 +133,7 @@ static int check(const mc_st_file *f, const mc_st_tensor *t, const char *name, m
     return -1;
 }
 
-static int is_model_tensor(const mc_model_desc *m, const char *name)
+int mc_checkpoint_is_model_tensor(const mc_model_desc *m, const char *name)
 {
     if (strncmp(name, "module.", 7) == 0)
         name += 7;
@@ -141,11 +143,12 @@ static int is_model_tensor(const mc_model_desc *m, const char *name)
     return 0;
 }
 
-/* Loaded values the net can run on: finite floats (a NaN weight makes
+/* See mc_checkpoint.h. Loaded values the net can run on: finite floats (a NaN weight makes
  * every logit NaN), a running variance that is not negative (its square
  * root is taken), counters that are not negative. 0, or -1 with a message
  * naming the tensor, the element and the file. */
-static int check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err, size_t errlen)
+int mc_checkpoint_check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err,
+                               size_t errlen)
 {
     const size_t len = strlen(name), n = st->nbytes / (st->dtype == MC_ST_I64 ? 8 : 4);
     if (st->dtype == MC_ST_I64) {
@@ -174,7 +177,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
     const mc_model_desc *m = net->m;
     for (int i = 0; i < mc_st_count(f); i++) {
         const char *name = mc_st_at(f, i)->name;
-        if (strncmp(name, optim_prefix, sizeof optim_prefix - 1) != 0 && !is_model_tensor(m, name)) {
+        if (strncmp(name, optim_prefix, sizeof optim_prefix - 1) != 0 && !mc_checkpoint_is_model_tensor(m, name)) {
             snprintf(err, errlen, "%s: tensor '%s' is not in %s (%s)", mc_st_path(f), name, m->name, m->conv_type);
             return -1;
         }
@@ -182,7 +185,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
     int64_t shape[4];
     for (int i = 0; i < m->ntensors; i++) {
         const mc_tensor_desc *t = &m->tensors[i];
-        const mc_st_tensor *st = find(f, t->name);
+        const mc_st_tensor *st = mc_checkpoint_find(f, t->name);
         if (!st) {
             snprintf(err, errlen, "%s: tensor '%s' of %s (%s) is missing", mc_st_path(f), t->name, m->name,
                      m->conv_type);
@@ -191,7 +194,7 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
         const int counter = t->area == MC_AREA_COUNTER;
         const int ndim = tensor_shape(t, shape);
         if (check(f, st, t->name, counter ? MC_ST_I64 : MC_ST_F32, ndim, shape, err, errlen) ||
-            check_values(f, t->name, st, err, errlen))
+            mc_checkpoint_check_values(f, t->name, st, err, errlen))
             return -1;
         memcpy((void *)tensor_data(net, t), st->data, st->nbytes);
     }
@@ -317,7 +320,7 @@ static int load_momentum(const mc_st_file *f, const mc_train_state *ts, mc_net *
                 return -1;
             }
             const int ndim = tensor_shape(t, shape);
-            if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || check_values(f, name, st, err, errlen))
+            if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen) || mc_checkpoint_check_values(f, name, st, err, errlen))
                 return -1;
             memcpy(areas[b] + t->offset, st->data, st->nbytes);
         }

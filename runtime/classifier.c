@@ -25,7 +25,9 @@
 #include "mc_cpu.h"
 #include "mc_checkpoint.h"
 #include "mc_class_names.h"
+#include "mc_data.h"
 #include "mc_dataset.h"
+#include "mc_finetune.h"
 #include "mc_image.h"
 #include "mc_dist.h"
 #include "mc_net.h"
@@ -56,7 +58,10 @@ enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
        O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_BENCH = 1 << 20, O_SYNC_BN = 1 << 21,
-       O_DEVICE = 1 << 22, O_RECIPE = 1 << 23, O_SMOOTHING = 1 << 24, O_TOP = 1 << 25, O_CONFUSION = 1 << 26 };
+       O_DEVICE = 1 << 22, O_RECIPE = 1 << 23, O_SMOOTHING = 1 << 24, O_TOP = 1 << 25, O_CONFUSION = 1 << 26,
+       O_OWN = 1 << 27 /* --val-split, --mean, --std */, O_INIT = 1 << 28 /* --init, --freeze */ };
+/* Long options without a short letter. */
+enum { OPT_VAL_SPLIT = 0x100, OPT_MEAN, OPT_STD, OPT_INIT, OPT_FREEZE };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -135,6 +140,9 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"optimizer", required_argument, NULL, 'P'},  {"momentum", required_argument, NULL, 'm'},
         {"warmup-epochs", required_argument, NULL, 'U'}, {"label-smoothing", required_argument, NULL, 'E'},
         {"top", required_argument, NULL, 'k'},        {"confusion", required_argument, NULL, 'c'},
+        {"val-split", required_argument, NULL, OPT_VAL_SPLIT}, {"mean", required_argument, NULL, OPT_MEAN},
+        {"std", required_argument, NULL, OPT_STD},    {"init", required_argument, NULL, OPT_INIT},
+        {"freeze", required_argument, NULL, OPT_FREEZE},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
@@ -144,10 +152,11 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_BENCH}, {'G', O_BENCH}, {'C', O_BENCH}, {'M', O_BENCH},
         {'S', O_SYNC_BN}, {'v', O_DEVICE}, {'P', O_RECIPE}, {'m', O_RECIPE}, {'U', O_RECIPE},
         {'E', O_SMOOTHING}, {'k', O_TOP}, {'c', O_CONFUSION},
+        {OPT_VAL_SPLIT, O_OWN}, {OPT_MEAN, O_OWN}, {OPT_STD, O_OWN}, {OPT_INIT, O_INIT}, {OPT_FREEZE, O_INIT},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.momentum = -1, .optimizer = -1, .warmup = -1, .label_smoothing = -1,
-                                  .progress = mc_progress_default()};
+                                  .progress = mc_progress_default(), .own.val_split = -1};
     o->top = 1;
     o->shake_alpha = o->shake_beta = -1;
     optind = 1;
@@ -255,6 +264,18 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
             o->top = (int)v;
             break;
         case 'c': o->confusion = optarg; break;
+        case OPT_VAL_SPLIT:
+            if (!parse_double(optarg, 0, 0.9, &o->train.own.val_split))
+                return usage_error(c, "bad --val-split '%s'; expected a fraction from 0 to 0.9", optarg);
+            break;
+        case OPT_MEAN: o->train.own.mean = optarg; break;
+        case OPT_STD: o->train.own.std = optarg; break;
+        case OPT_INIT: o->train.tune.init = optarg; break;
+        case OPT_FREEZE:
+            if (o->train.tune.nfreeze == MC_FREEZE_MAX)
+                return usage_error(c, "more than %s --freeze options", "32");
+            o->train.tune.freeze[o->train.tune.nfreeze++] = optarg;
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -357,11 +378,23 @@ static const char usage_train[] =
     "Progress: a bar on a terminal, else a line at least every 30 s.\n"
     "\n"
     "  --data DIR        the dataset's files as released (CIFAR-10/100 and STL-10 binary,\n"
-    "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz)\n"
-    "  --dataset NAME    mnist, fashion-mnist, cifar10, cifar100, stl10 or imagenet32\n"
-    "                    (default: recognized from the files)\n"
-    "  --epochs N        default 300 (50 for imagenet32)\n"
-    "  --batch B         default 128 (64 for stl10)\n"
+    "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz), or your\n"
+    "                    own images: DIR/train/<class>/* with DIR/val/<class>/*, one\n"
+    "                    DIR/<class>/*, or a list.csv of path,label lines (PNG, JPEG,\n"
+    "                    PGM/PPM, BMP of any size; docs/own_data.md)\n"
+    "  --dataset NAME    mnist, fashion-mnist, cifar10, cifar100, stl10, imagenet32 or\n"
+    "                    images (default: recognized from the files)\n"
+    "  --val-split F     images: the fraction of each class of one folder or list\n"
+    "                    held out for test (default 0.1), drawn with --seed\n"
+    "  --mean A[,B,C]    images: per-channel normalization (with --std; default: the\n"
+    "  --std A[,B,C]     training images' mean and std, computed once)\n"
+    "  --init W          start from the weights in W (a checkpoint, or a PyTorch\n"
+    "                    state_dict in safetensors); tensors of another shape (a\n"
+    "                    head for another class count) start afresh\n"
+    "  --freeze PREFIX   keep the parameters whose names start with PREFIX fixed\n"
+    "                    (repeatable; e.g. --freeze conv1. --freeze layer1.)\n"
+    "  --epochs N        default 300 (50 for imagenet32, 30 for images)\n"
+    "  --batch B         default 128 (64 for stl10 and images)\n"
     "  --optimizer O     sgd (default: Nesterov, as the paper) or adamw (PyTorch's AdamW:\n"
     "                    decoupled weight decay, betas 0.9 and 0.999, eps 1e-8)\n"
     "  --lr X            base learning rate, default 0.1 (adamw: 0.001)\n"
@@ -398,12 +431,14 @@ static int cmd_train(const cli *c, int argc, char **argv)
     options o;
     int rc = parse(c, argc, argv,
                    O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS |
-                       O_SYNC_BN | O_DEVICE | O_RECIPE | O_SMOOTHING,
+                       O_SYNC_BN | O_DEVICE | O_RECIPE | O_SMOOTHING | O_OWN | O_INIT,
                    usage_train, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.train.data, "--data DIR"))
         return 2;
+    if (o.train.tune.init && o.train.resume)
+        return usage_error(c, "%s", "--init starts a new run from weights, --resume goes on with one: give one");
     if (!o.train.out)
         o.train.out = "run";
     if (mc_dist_init(NULL, NULL) != 0)
@@ -418,12 +453,15 @@ static int cmd_train(const cli *c, int argc, char **argv)
 }
 
 static const char usage_eval[] =
-    "usage: EXE eval --weights CKPT --data DIR [--dataset NAME] [--batch B] [--limit N]\n"
-    "                [--confusion FILE.csv]\n"
+    "usage: EXE eval --weights CKPT --data DIR|LIST.csv [--dataset NAME] [--batch B] [--limit N]\n"
+    "                [--val-split F] [--confusion FILE.csv]\n"
     "\n"
     "Prints the test split's loss and accuracy (eval-mode batch norm), the accuracy of\n"
     "every class and, with 5 classes or more, the top-5 accuracy (the label among the 5\n"
-    "highest outputs). Class names: the checkpoint's, else the dataset's.\n"
+    "highest outputs). Class names: the checkpoint's, else the dataset's. For your own\n"
+    "images the checkpoint's classes and normalization apply, and its test split:\n"
+    "DIR/val, or the part of one folder or list that training held out (--val-split 0:\n"
+    "all of it).\n"
     "\n"
     "  --confusion FILE.csv  the confusion matrix: a row per true class, a column per\n"
     "                    predicted class, a header of class names\n";
@@ -431,21 +469,26 @@ static const char usage_eval[] =
 static int cmd_eval(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS | O_DEVICE | O_CONFUSION,
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS | O_DEVICE | O_CONFUSION | O_OWN,
                    usage_eval, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
         return 2;
-    const mc_dataset_info *info = mc_dataset_choose(o.train.data, o.train.dataset);
-    if (!info || !mc_dataset_fits(c->m, info))
+    const mc_dataset_info *info = mc_data_choose(c->m, o.train.data, o.train.dataset, o.weights, &o.train.own, 0, 0);
+    if (!info || !mc_dataset_fits(c->m, info)) {
+        mc_dataset_info_free(info);
         return 1;
+    }
     mc_dataset test;
     char err[1024];
-    if (mc_dataset_load(o.train.data, info, 1, o.train.limit, &test, err, sizeof err) != 0) {
+    rc = mc_dataset_load(o.train.data, info, 1, o.train.limit, &test, err, sizeof err);
+    mc_dataset_info_free(info); /* the split holds what it needs */
+    if (rc != 0) {
         fprintf(stderr, "error: %s\n", err);
         return 1;
     }
+    info = test.info;
     mc_net net;
     mc_confusion confusion;
     mc_class_names names = {0};
@@ -607,31 +650,19 @@ static const char usage_predict[] =
     "usage: EXE predict --weights CKPT [--dataset NAME] [--top K] IMAGE...\n"
     "       EXE predict --weights CKPT --data DIR [--dataset NAME] [--limit N] [--top K]\n"
     "\n"
-    "Prints the class, its name and its probability for each image: PNG, or binary PGM\n"
-    "(P5, gray) or PPM (P6, RGB), of the model's input size, or the first N (default 10)\n"
-    "records of a dataset's test split. Images are normalized with the dataset's\n"
-    "statistics: --dataset, else the one the checkpoint was trained on. Class names: the\n"
-    "checkpoint's (metadata class_names), else the dataset's.\n"
+    "Prints the class, its name and its probability for each image (PNG, JPEG, PGM/PPM\n"
+    "or BMP of any size: the largest centered region of the model's aspect, resized to\n"
+    "its input), or for the first N (default 10) records of a dataset's test split.\n"
+    "Images are normalized as the checkpoint's training data was (--dataset NAME: as\n"
+    "that dataset is). Class names: the checkpoint's (metadata class_names), else the\n"
+    "dataset's.\n"
     "\n"
     "  --top K     the K most likely classes, a line each, most likely first (default 1)\n";
 
-/* The dataset whose statistics normalize the images. */
-static const mc_dataset_info *predict_dataset(const options *o)
+/* The dataset whose statistics normalize the images (mc_dataset_info_free it). */
+static const mc_dataset_info *predict_dataset(const cli *c, const options *o)
 {
-    if (o->train.dataset || o->train.data)
-        return mc_dataset_choose(o->train.data, o->train.dataset);
-    char err[1024];
-    mc_st_file *f = mc_st_open(o->weights, err, sizeof err);
-    if (!f) {
-        fprintf(stderr, "error: %s\n", err);
-        return NULL;
-    }
-    const char *name = mc_st_metadata(f, "dataset");
-    const mc_dataset_info *info = name ? mc_dataset_info_named(name) : NULL;
-    if (!info)
-        fprintf(stderr, "error: %s does not say which dataset it was trained on; give --dataset NAME\n", o->weights);
-    mc_st_close(f);
-    return info;
+    return mc_data_choose(c->m, o->train.data, o->train.dataset, o->weights, NULL, 0, 0);
 }
 
 /* Prints one image's k most likely classes, a line each (names when they
@@ -675,7 +706,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
     if (!o.train.data && o.nargs == 0)
         return usage_error(c, "%s", "expected IMAGE files or --data DIR");
     const mc_model_desc *m = c->m;
-    const mc_dataset_info *info = predict_dataset(&o);
+    const mc_dataset_info *info = predict_dataset(c, &o);
     if (!info)
         return 1;
     mc_dataset d = {0};
@@ -683,6 +714,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
     if (o.train.data) {
         if (mc_dataset_load(o.train.data, info, 1, o.train.limit ? o.train.limit : 10, &d, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);
+            mc_dataset_info_free(info);
             return 1;
         }
     } else {
@@ -700,6 +732,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
                               sizeof err) != 0) {
                 fprintf(stderr, "error: %s\n", err);
                 mc_dataset_free(&d);
+                mc_dataset_info_free(info);
                 return 1;
             }
     }
@@ -737,6 +770,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
     }
     mc_class_names_free(&names);
     mc_dataset_free(&d);
+    mc_dataset_info_free(info);
     return rc;
 }
 

@@ -20,15 +20,15 @@
 /* Indexed by mc_dataset_kind. Single-channel datasets repeat their value in
  * all three slots so that code looping over 3 channels never divides by 0. */
 static const mc_dataset_info infos[] = {
-    {MC_DS_MNIST, "mnist", 1, 28, 28, 10, {0.1307f, 0.1307f, 0.1307f}, {0.3081f, 0.3081f, 0.3081f}, 128, 300, 1},
+    {MC_DS_MNIST, "mnist", 1, 28, 28, 10, {0.1307f, 0.1307f, 0.1307f}, {0.3081f, 0.3081f, 0.3081f}, 128, 300, 1, NULL, 0, 0},
     {MC_DS_FASHION_MNIST, "fashion-mnist", 1, 28, 28, 10, {0.2860f, 0.2860f, 0.2860f},
-     {0.3530f, 0.3530f, 0.3530f}, 128, 300, 1},
-    {MC_DS_CIFAR10, "cifar10", 3, 32, 32, 10, {0.4914f, 0.4824f, 0.4467f}, {0.2471f, 0.2435f, 0.2616f}, 128, 300, 1},
+     {0.3530f, 0.3530f, 0.3530f}, 128, 300, 1, NULL, 0, 0},
+    {MC_DS_CIFAR10, "cifar10", 3, 32, 32, 10, {0.4914f, 0.4824f, 0.4467f}, {0.2471f, 0.2435f, 0.2616f}, 128, 300, 1, NULL, 0, 0},
     {MC_DS_CIFAR100, "cifar100", 3, 32, 32, 100, {0.5071f, 0.4867f, 0.4408f}, {0.2675f, 0.2565f, 0.2761f}, 128, 300,
-     1},
+     1, NULL, 0, 0},
     /* The reference normalises STL-10 with CIFAR-10's statistics. */
-    {MC_DS_STL10, "stl10", 3, 96, 96, 10, {0.4914f, 0.4824f, 0.4467f}, {0.2471f, 0.2435f, 0.2616f}, 64, 300, 1},
-    {MC_DS_IMAGENET32, "imagenet32", 3, 32, 32, 1000, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, 128, 50, 0},
+    {MC_DS_STL10, "stl10", 3, 96, 96, 10, {0.4914f, 0.4824f, 0.4467f}, {0.2471f, 0.2435f, 0.2616f}, 64, 300, 1, NULL, 0, 0},
+    {MC_DS_IMAGENET32, "imagenet32", 3, 32, 32, 1000, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, 128, 50, 0, NULL, 0, 0},
 };
 #define N_INFOS (sizeof infos / sizeof infos[0])
 
@@ -343,14 +343,29 @@ static int contains_fashion(const char *s)
 
 /* MNIST and Fashion-MNIST ship identical file names: only the directory's
  * name tells them apart (resolved, so that "." inside it works too). */
-static mc_dataset_kind mnist_or_fashion(const char *dir)
+static mc_dataset_kind mnist_or_fashion(const char *dir, int *by_real)
 {
+    *by_real = 0;
     if (contains_fashion(dir))
         return MC_DS_FASHION_MNIST;
     char *real = realpath(dir, NULL);
     int fashion = real && contains_fashion(real);
     free(real);
+    *by_real = fashion;
     return fashion ? MC_DS_FASHION_MNIST : MC_DS_MNIST;
+}
+
+int mc_dataset_guess_note(const char *dir, const mc_dataset_info *info, char *note, size_t len)
+{
+    if (info->kind != MC_DS_MNIST && info->kind != MC_DS_FASHION_MNIST)
+        return 0;
+    int by_real;
+    const mc_dataset_kind kind = mnist_or_fashion(dir, &by_real);
+    snprintf(note, len, "%s holds IDX files, which MNIST and Fashion-MNIST share: read as %s because %s; "
+             "--dataset mnist or --dataset fashion-mnist says which", dir, infos[kind].name,
+             kind == MC_DS_MNIST ? "its path does not contain 'fashion'"
+             : by_real ? "its resolved path contains 'fashion'" : "its path contains 'fashion'");
+    return 1;
 }
 
 /* A dataset is present when one of its split's first files is: a partial
@@ -415,8 +430,10 @@ const mc_dataset_info *mc_dataset_detect(const char *dir, char *err, size_t errl
                    dir);
         return NULL;
     }
-    if (found->kind == MC_DS_MNIST)
-        return &infos[mnist_or_fashion(dir)];
+    if (found->kind == MC_DS_MNIST) {
+        int by_real;
+        return &infos[mnist_or_fashion(dir, &by_real)];
+    }
     return &infos[found->kind];
 }
 
@@ -432,6 +449,8 @@ int mc_dataset_load(const char *dir, const mc_dataset_info *info, int test, long
         return -1;
     if (!dir || !*dir)
         return mc_ds_fail(err, errlen, "no data directory given");
+    if (info->kind == MC_DS_IMAGES) /* made for the model: nothing canonical to match */
+        return mc_ds_load_images(dir, info, test, limit, out, err, errlen);
     if ((size_t)info->kind >= N_INFOS)
         return mc_ds_fail(err, errlen, "unknown dataset kind %d", (int)info->kind);
     /* The readers size their buffers from info: a caller's own copy must
@@ -474,5 +493,6 @@ void mc_dataset_free(mc_dataset *d)
         return;
     free(d->images);
     free(d->labels);
+    mc_image_set_free(d->set);
     memset(d, 0, sizeof *d);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "mc_dataset.h"
+#include "mc_rng.h"
 
 /* Long enough for any sane --data path; longer ones are an error, not a
  * truncated name that opens the wrong file. */
@@ -77,5 +78,13 @@ int mc_ds_load_stl(const char *dir, const mc_dataset_info *info, int test, long 
                    char *err, size_t errlen);
 int mc_ds_load_npz(const char *dir, const mc_dataset_info *info, int test, long limit, mc_dataset *out,
                    char *err, size_t errlen);
+/* Images of one's own (image_set.c): the split's files checked and, when
+ * info's std is unset, the training split's mean and std computed. */
+int mc_ds_load_images(const char *data, const mc_dataset_info *info, int test, long limit, mc_dataset *out,
+                      char *err, size_t errlen);
+void mc_image_set_free(struct mc_image_set *set);
+/* mc_batch_fill_part for a dataset of images (d->set). */
+void mc_image_set_fill(const mc_dataset *d, const int64_t *order, int total, int first, int n, int augment,
+                       mc_rng *r, float *x, int32_t *labels);
 
 #endif

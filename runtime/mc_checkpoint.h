@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_dataset.h"
 #include "mc_net.h"
 #include "mc_optim.h"
 #include "mc_rng.h"
+#include "mc_safetensors.h"
 
 /* Where a run stands after an epoch, and what it was asked to do. */
 typedef struct mc_train_state {
@@ -28,6 +30,7 @@ typedef struct mc_train_state {
     double label_smoothing;
     mc_rng rng;
     char dataset[32];
+    const mc_dataset_info *info; /* what it trains on: normalization and classes go in the metadata (mc_data.h) */
 } mc_train_state;
 
 /* Writes the net's parameters, buffers and counters (and ts, if not NULL)
@@ -45,5 +48,15 @@ int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *
 /* The training state alone (what a resumed run needs before it can size
  * its net): 0, or -1 with one line in err. */
 int mc_checkpoint_read_state(const char *path, mc_train_state *ts, char *err, size_t errlen);
+
+/* The file's tensor for a model tensor's name, with or without "module."
+ * (PyTorch's DataParallel prefix); NULL if absent. */
+const mc_st_tensor *mc_checkpoint_find(const mc_st_file *f, const char *name);
+/* 1 when name (with or without "module.") is one of m's tensors. */
+int mc_checkpoint_is_model_tensor(const mc_model_desc *m, const char *name);
+/* 0 when st's values are ones the net can run on (finite; variances and
+ * counters not negative); else -1 with a message naming tensor and file. */
+int mc_checkpoint_check_values(const mc_st_file *f, const char *name, const mc_st_tensor *st, char *err,
+                               size_t errlen);
 
 #endif

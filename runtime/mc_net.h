@@ -59,6 +59,7 @@ typedef struct mc_net {
     const mc_device *device; /* NULL: the step runs here */
     void *dev;               /* the device's state of this net */
     int on_device;           /* the device holds the current parameters */
+    uint8_t *frozen;         /* per tensor of m: 1 = kept fixed by the update (train --freeze); NULL: none */
 } mc_net;
 
 /* Allocates the areas (zeroed); -1 when out of memory. */

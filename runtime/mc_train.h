@@ -4,8 +4,10 @@
 
 #include <stdint.h>
 
+#include "mc_data.h"
 #include "mc_dataset.h"
 #include "mc_checkpoint.h"
+#include "mc_finetune.h"
 #include "mc_net.h"
 #include "mc_report.h"
 
@@ -26,6 +28,8 @@ typedef struct mc_train_options {
     int progress;          /* mc_progress_mode: a bar (on a terminal), lines every 30 s, or nothing */
     int sync_bn;           /* data-parallel: batch statistics over the global batch */
     const mc_device *device; /* where the steps run (NULL: here) */
+    mc_data_options own;     /* images of one's own: --val-split, --mean, --std */
+    mc_finetune_options tune; /* --init, --freeze */
 } mc_train_options;
 
 /* Trains the model and writes out/checkpoint.safetensors after every epoch
@@ -36,10 +40,6 @@ typedef struct mc_train_options {
  * every rank met together (the job can end normally). */
 enum { MC_TRAIN_FAILED = 1, MC_TRAIN_STOPPED = 2 };
 int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o);
-
-/* The dataset of --dataset NAME, else the one the files under data are;
- * NULL after printing an error. */
-const mc_dataset_info *mc_dataset_choose(const char *data, const char *name);
 
 /* 1 when the model takes the dataset's images and labels; else 0 after
  * printing an error that says how to build one that does. */

@@ -70,6 +70,7 @@ void mc_net_free(mc_net *net)
     if (net->dev)
         net->device->close(net);
     free(net->block);
+    free(net->frozen);
     memset(net, 0, sizeof *net);
 }
 

@@ -46,7 +46,7 @@ void mc_sgd_step(mc_sgd *o, mc_net *net)
     }
     for (int i = 0; i < m->ntensors; i++) {
         const mc_tensor_desc *t = &m->tensors[i];
-        if (t->area != MC_AREA_PARAM || !t->updated)
+        if (t->area != MC_AREA_PARAM || !t->updated || (net->frozen && net->frozen[i]))
             continue;
         float *p = net->s.params + t->offset;
         const float *g = net->s.grads + t->offset;

@@ -82,27 +82,6 @@ int mc_dataset_fits(const mc_model_desc *m, const mc_dataset_info *in)
     return 0;
 }
 
-const mc_dataset_info *mc_dataset_choose(const char *data, const char *name)
-{
-    char err[1024];
-    const mc_dataset_info *info = name ? mc_dataset_info_named(name) : mc_dataset_detect(data, err, sizeof err);
-    if (!info && name)
-        fprintf(stderr, "error: unknown dataset '%s'; expected mnist, fashion-mnist, cifar10, cifar100, stl10 or "
-                        "imagenet32\n", name);
-    else if (!info)
-        fprintf(stderr, "error: %s\n", err);
-    return info;
-}
-
-static int load_split(const char *dir, const mc_dataset_info *info, int test, long limit, mc_dataset *d)
-{
-    char err[1024];
-    if (mc_dataset_load(dir, info, test, limit, d, err, sizeof err) == 0)
-        return 0;
-    fprintf(stderr, "error: %s\n", err);
-    return -1;
-}
-
 /* --out before any work: a folder (made if missing) where a file can be
  * created, and whose checkpoint.safetensors and log.csv, if there, are
  * files a rename can replace. A probe file is made and removed: the one
@@ -175,16 +154,23 @@ static int setup(run *r, int generic, const mc_train_options *o)
     char err[1024];
     if (mc_dist_rank() == 0 && check_out(o->out, &r->made_out) != 0) /* before the data, the net, an epoch */
         return -1;
+    if (mc_finetune_check(r->m, &o->tune) != 0)
+        return -1;
     /* A resumed run's settings (its --limit among them) before its data. */
     if (o->resume && mc_checkpoint_read_state(o->resume, ts, err, sizeof err) != 0) {
         fprintf(stderr, "error: %s\n", err);
         return -1;
     }
-    const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
-    if (!info || !mc_dataset_fits(r->m, info) || mc_train_settings(o, info, ts) != 0 ||
-        load_split(o->data, info, 0, (long)ts->limit, &r->train) ||
-        load_split(o->data, info, 1, (long)ts->limit, &r->test))
+    /* A resumed run's checkpoint fixes the data's classes, normalization
+     * and split (mc_data.h). */
+    const mc_dataset_info *chosen = mc_data_choose(r->m, o->data, o->dataset, o->resume, &o->own, o->seed, 1);
+    const int loaded = chosen && mc_dataset_fits(r->m, chosen) && mc_train_settings(o, chosen, ts) == 0 &&
+                       mc_data_load_splits(o->data, chosen, (long)ts->limit, &r->train, &r->test) == 0;
+    mc_dataset_info_free(chosen);
+    if (!loaded)
         return -1;
+    const mc_dataset_info *info = r->train.info;
+    ts->info = info;
     snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
     const int ranks = mc_dist_size(), shard = (int)((ts->batch + ranks - 1) / ranks);
     if (ts->batch < ranks) {
@@ -216,6 +202,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
         mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
         mc_net_init_params(&r->net, &ts->rng);
     }
+    if (mc_finetune_apply(&r->net, &o->tune, !o->resume) != 0)
+        return -1;
     r->order = malloc((size_t)(r->train.n ? r->train.n : 1) * sizeof *r->order);
     r->labels = malloc((size_t)shard * sizeof *r->labels);
     r->ckpt = join(o->out, "checkpoint.safetensors");

@@ -41,5 +41,5 @@ wait $c_side
 gcc "${flags[@]}" -O1 -DMODEL_HEADER="\"${name}_cuda.h\"" -DMODEL_DESC="${name}_cuda_host_model" -DMODEL_TOLERANCE=1e-5 -DMODEL_GRAD_TOLERANCE=1e-3 \
   $(pkg-config --cflags criterion) -c "$src/tests/model_check.c" -o "$out/model_check.c.o"
 "$nvcc" "$out"/*.o "$build/libmcgen_runtime.a" "$build/libmcgen_cuda.a" -lcublas $(cat "$build/blas_libs") \
-  $(pkg-config --libs criterion) -lgomp -lpng16 -lz -lm -o "$out/check"
+  $(pkg-config --libs criterion) -lgomp -lz -lm -o "$out/check"
 "$out/check" --jobs 1

@@ -218,7 +218,7 @@ open(sys.argv[1] + "/huge.pgm", "wb").write(b"P5\n2000000000 2000000000\n255\n" 
 PY
 for f in huge.png huge.pgm; do
   if (ulimit -v 400000; "$exe" predict --weights "$ck" "$tmp/$f") > /dev/null 2> "$tmp/err"; then fail "predict took $f"; fi
-  grep -Eq "$f: (1000000x1000000|2000000000x2000000000 gray), the model takes 28x28" "$tmp/err" ||
+  grep -Eq "$f: .*too large" "$tmp/err" ||
     fail "predict $f: $(cat "$tmp/err")"
 done
 echo "train_robust: OK"

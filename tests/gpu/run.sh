@@ -57,7 +57,7 @@ done
 "${nv[@]}" -DMODEL="$name" -c tests/gpu/gpu_check.cu -o "$out/gpu_check.o"
 wait $cu
 "${nv[@]}" "${objs[@]}" "$build/libmcgen_runtime.a" "$build/libmcgen_cuda.a" -L"$cuda/lib64" -lcudnn -lcublas $(cat "$build/blas_libs") \
-  -lgomp -lpng16 -lz -lm -o "$out/gpu_check"
+  -lgomp -lz -lm -o "$out/gpu_check"
 echo "built $out/gpu_check for $name"
 [ $run -eq 1 ] || exit 0
 "$out/gpu_check" --batch 16 --reps 3
