@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_class_names.h"
 #include "mc_image_list.h"
 
 /* What a checkpoint says about its data (strings point into the file). */
@@ -231,19 +232,29 @@ void mc_data_add_metadata(mc_st_writer *w, const mc_dataset_info *info)
     }
     mc_st_add_metadata(w, "mean", mean);
     mc_st_add_metadata(w, "std", std);
+    /* The class names: a folder's, or the release's own (mc_class_names.h),
+     * so that what reads the checkpoint alone (an inference library emitted
+     * from it) names the classes too. */
+    mc_class_names cn = {0};
+    char *const *list = info->class_names;
+    if (info->kind != MC_DS_IMAGES)
+        list = mc_class_names_load(&cn, info->classes, NULL, info->name) == 0 && cn.known ? cn.names : NULL;
+    if (list) {
+        size_t len = 1;
+        for (int k = 0; k < info->classes; k++)
+            len += strlen(list[k]) + 1;
+        char *names = malloc(len);
+        if (names) { /* without, the writer's own failure for a missing value reports it */
+            names[0] = 0;
+            for (int k = 0, at = 0; k < info->classes; k++)
+                at += sprintf(names + at, "%s%s", k ? "\n" : "", list[k]);
+        }
+        mc_st_add_metadata(w, "class_names", names);
+        free(names);
+    }
+    mc_class_names_free(&cn);
     if (info->kind != MC_DS_IMAGES)
         return;
-    size_t len = 1;
-    for (int k = 0; k < info->classes; k++)
-        len += strlen(info->class_names[k]) + 1;
-    char *names = malloc(len);
-    if (names) { /* without, the writer's own failure for a missing value reports it */
-        names[0] = 0;
-        for (int k = 0, at = 0; k < info->classes; k++)
-            at += sprintf(names + at, "%s%s", k ? "\n" : "", info->class_names[k]);
-    }
-    mc_st_add_metadata(w, "class_names", names);
-    free(names);
     char num[64];
     snprintf(num, sizeof num, "%.17g", info->val_split);
     mc_st_add_metadata(w, "val_split", num);

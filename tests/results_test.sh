@@ -19,7 +19,7 @@ here=$(dirname "$0")
 "$build/mcgen" build "$here/fixtures/tiny_fmnist.mcn" -o "$tmp/tiny"
 "$build/mcgen" build "$here/fixtures/tiny_fmnist.mcn" --generic -o "$tmp/tiny_generic"
 exe=$tmp/tiny
-run() { "$exe" train --data "$data" --limit 256 --batch 32 "$@"; }
+run() { "$exe" train --data "$data" --dataset fashion-mnist --limit 256 --batch 32 "$@"; }
 
 # 1. Progress off a terminal (stderr is a file here): a line at least every
 #    MCGEN_PROGRESS_SECONDS (30 by default; 0: after every batch), inside
@@ -167,7 +167,7 @@ fi
 #    --limit or --optimizer is refused in one line, before any work.
 run --epochs 2 --optimizer adamw --out "$tmp/w2" > /dev/null
 run --epochs 1 --optimizer adamw --out "$tmp/w1" > /dev/null
-"$exe" train --data "$data" --epochs 2 --resume "$tmp/w1/checkpoint.safetensors" --out "$tmp/w1" > /dev/null 2> "$tmp/w1.err"
+"$exe" train --data "$data" --dataset fashion-mnist --epochs 2 --resume "$tmp/w1/checkpoint.safetensors" --out "$tmp/w1" > /dev/null 2> "$tmp/w1.err"
 grep -q "^note: the run in .* goes on for 2 epochs instead of 1" "$tmp/w1.err" || fail "no note of the new length"
 cmp "$tmp/w1/checkpoint.safetensors" "$tmp/w2/checkpoint.safetensors" || fail "a resumed AdamW run differs from a straight one"
 expect_one_line() { # expect_one_line PATTERN COMMAND...
@@ -194,8 +194,8 @@ run --epochs 4 --optimizer adamw --warmup-epochs 2 --out "$tmp/warm" > /dev/null
 [ "$(cut -d, -f2 "$tmp/warm/log.csv" | tail -n +2 | tr '\n' ' ')" = "0.0005 0.001 0.001 0.0005 " ] ||
   fail "warmup rates: $(cut -d, -f2 "$tmp/warm/log.csv" | tr '\n' ' ')"
 expect_one_line "^error: --warmup-epochs 4: expected fewer than the run's 4 epochs" \
-  "$exe" train --data "$data" --epochs 4 --warmup-epochs 4 --out "$tmp/warm2"
-expect_one_line "^error: --momentum is SGD's" "$exe" train --data "$data" --optimizer adamw --momentum 0.8 --out "$tmp/m"
+  "$exe" train --data "$data" --dataset fashion-mnist --epochs 4 --warmup-epochs 4 --out "$tmp/warm2"
+expect_one_line "^error: --momentum is SGD's" "$exe" train --data "$data" --dataset fashion-mnist --optimizer adamw --momentum 0.8 --out "$tmp/m"
 
 # 7. Outputs checked before the work: in under a second, one line.
 touch "$tmp/afile"
@@ -205,8 +205,8 @@ fast_one_line() { # fast_one_line PATTERN COMMAND...
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   [ $ms -lt 1000 ] || fail "$*: took $ms ms to fail"
 }
-fast_one_line "afile: not a folder" "$exe" train --data "$data" --out "$tmp/afile"
-fast_one_line "afile/sub: cannot create the output folder" "$exe" train --data "$data" --out "$tmp/afile/sub"
+fast_one_line "afile: not a folder" "$exe" train --data "$data" --dataset fashion-mnist --out "$tmp/afile"
+fast_one_line "afile/sub: cannot create the output folder" "$exe" train --data "$data" --dataset fashion-mnist --out "$tmp/afile/sub"
 fast_one_line "/nonexistent/dir/exe: error: its folder /nonexistent/dir does not exist" \
   "$build/mcgen" build "$here/fixtures/tiny_fmnist.mcn" -o /nonexistent/dir/exe
 fast_one_line "$tmp/afile/exe: error: its folder $tmp/afile is not a folder" \
