@@ -23,7 +23,7 @@ enum {
     MC_MAX_STEPS = 1 << 20 /* statements executed while expanding */
 };
 
-/* Conv types a `convbn` slot can take (SPEC 2). */
+/* Conv types a `convbn` slot can take. */
 typedef enum { MC_STANDARD, MC_DSCONV, MC_MULTICEPTION, MC_MIXCONV, MC_NCONV_TYPES } mc_conv_type;
 extern const char *const mc_conv_type_names[MC_NCONV_TYPES];
 

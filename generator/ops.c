@@ -1,6 +1,6 @@
 /* The op registry (see ops.h) and each op's shape, MAC, tensor and lowering
- * rules. Semantics are PyTorch's (SPEC 2); tensor names and their order are
- * those of the authors' reference state_dict (SPEC 3). */
+ * rules. Semantics are PyTorch's; tensor names and their order are those of
+ * the authors' reference state_dict (key lists in tests/fixtures). */
 #include "ops.h"
 
 #include <string.h>
@@ -120,7 +120,7 @@ static const char *sub_name(build *b, const mc_node *n, const char *suffix)
     return arena_printf(b->a, "%s.%s", n->name, suffix);
 }
 
-/* A depthwise conv pads by k/2 (SPEC.md), which keeps the size only for
+/* A depthwise conv pads by k/2, which keeps the size only for
  * odd k; a dense conv takes its padding as given, as PyTorch's does, so
  * any k (a patchify stem: k=2 stride=2 pad=0). */
 static void check_kernel(build *b, const mc_node *n, int k)

@@ -440,7 +440,7 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
  * passes over the cache (templates/c/common.m4, MC_BN_SUMS); the batch
  * norm then combines n means and n sums per channel (batchnorm.m4,
  * PSTATS) instead of reading its input twice from memory (48 x 28 x 28 at
- * batch 128: 19 MB, twice). This is the Multiception fusion SPEC.md names:
+ * batch 128: 19 MB, twice). This is the Multiception fusion:
  * the pass that computes every kernel of the list also produces BN1's
  * statistics. */
 static void producer_statistics(mc_plan *p)

@@ -1,6 +1,6 @@
 /* The generic non-convolution kernels of mc_kernels.h: shapes as run-time
  * arguments, plain loops (the linear layers' matrix products excepted),
- * PyTorch's semantics (SPEC 2).
+ * PyTorch's semantics.
  *
  * Every reduction of these loops (batch norm's per-channel sums, pooling
  * windows, the scale's dot products, softmax's partition) accumulates in double: these kernels are

@@ -11,7 +11,7 @@
  *   residual) gets the sum of its readers' gradients for free (as llm.c).
  * - A NULL gradient pointer means "not needed" (the image's, a frozen
  *   tensor's); a NULL bias means "no bias".
- * - Semantics are PyTorch's (SPEC 2): cross-correlation with zero padding,
+ * - Semantics are PyTorch's: cross-correlation with zero padding,
  *   BatchNorm2d with biased batch variance for normalizing and unbiased for
  *   the running estimate. */
 #ifndef MC_KERNELS_H

@@ -1,4 +1,4 @@
-/* The training loop: the paper's recipe (SPEC 6) around the net's step. */
+/* The training loop: the paper's recipe around the net's step. */
 #define _POSIX_C_SOURCE 200809L
 #include "mc_train.h"
 

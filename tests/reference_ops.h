@@ -1,5 +1,5 @@
 /* Naive double-precision references of the generic non-convolution kernels'
- * forwards (mc_kernels.h), written straight from the definitions (SPEC 2)
+ * forwards (mc_kernels.h), written straight from PyTorch's definitions
  * with no care for speed: the oracle for the forward tests, and the
  * function the finite differences of the backward tests differentiate.
  * Same argument order and shapes as the kernels, doubles for floats. */

@@ -1,7 +1,7 @@
 /* The zoo against the reference: every model x conv type x class count has
  * the authors' parameter count and state_dict (names, shapes, kinds, order),
- * and the forward MACs of notes/reference-code.md 5.2. Fixtures are copies
- * of ../shared/reference (tests/fixtures). */
+ * and the forward MACs of the authors' reference code. The reference counts
+ * and key lists are kept in tests/fixtures. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +92,7 @@ Test(zoo, se_resnet56) { check_model("se_resnet56"); }
 Test(zoo, shakenet26_2x96d) { check_model("shakenet26_2x96d"); }
 Test(zoo, mobilenetv2) { check_model("mobilenetv2"); }
 
-/* Forward MACs per image, reference-code.md 5.2 (10 classes). */
+/* Forward MACs per image, the reference code's (10 classes). */
 static const struct {
     const char *model;
     mc_shape input;
@@ -119,7 +119,7 @@ Test(zoo, macs)
         }
 }
 
-/* resnet20 per-layer MACs of the slot (reference-code.md 5.2): layer2.0's
+/* resnet20 per-layer MACs of the slot (the reference code's): layer2.0's
  * Multiception does its depthwise convs at full resolution. */
 Test(zoo, resnet20_slot_macs)
 {

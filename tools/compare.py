@@ -216,7 +216,7 @@ def make_layer(torch, F, layer, batch, prev):
             return torch.cat([F.conv2d(x, wk, None, s, k // 2, 1, cin) for k, wk in zip(ks, ws)], 1)
         return [x] + ws, fwd
     if op == "mixconv":
-        # dense convs k = 3, 5, 7 on a three-way channel split (SPEC 2)
+        # dense convs k = 3, 5, 7 on a three-way channel split
         ins, outs, ks = split3(cin), split3(cout), (3, 5, 7)
         ws = [param(o, i, k, k) for i, o, k in zip(ins, outs, ks)]
 

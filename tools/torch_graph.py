@@ -6,7 +6,7 @@
     net.load_state_dict(checkpoint, strict=True)
 
 The network is interpreted, layer by layer in mcgen's execution order, with
-the semantics of SPEC.md (PyTorch's). Its state_dict has the names and shapes
+PyTorch's semantics. Its state_dict has the names and shapes
 of mcgen's checkpoints: a layer with tensors sits at its dotted name in a tree
 of modules, placed in mcgen's tensor order; layers without tensors sit in the
 list `#ops`. Unused layers (ShakeNet's dead shortcuts) are built, never run.
@@ -69,7 +69,7 @@ def split3(c):
 
 class MixConv(nn.Module):
     """Dense convs k = 3, 5, 7 (stride s, pad k/2, no bias) on a three-way split of
-    the input and output channels, concatenated (SPEC 2)."""
+    the input and output channels, concatenated."""
 
     def __init__(self, cin, cout, stride):
         super().__init__()

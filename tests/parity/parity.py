@@ -267,7 +267,7 @@ def check_checkpoint(rep, ckpt, model):
 
 
 def init_statistics(rep, model_name, conv, classes, in_channels, state):
-    """Informational: compare the init checkpoint with SPEC 3's init rules
+    """Informational: compare the init checkpoint with the reference init rules
     (BN exact; weights: sample std within a factor 1.25 of a PyTorch init of the
     same model). Prints WARN lines; never fails the run."""
     import torch

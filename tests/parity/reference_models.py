@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The mcgen model zoo in PyTorch, written from SPEC.md sections 2 and 3.
+"""The mcgen model zoo in PyTorch, written by hand, independently of mcgen.
 
 This is the independent side of the parity check (tests/parity/parity.py): the
 C classifiers that mcgen builds are compared against these modules. Only torch,
@@ -29,12 +29,12 @@ import torch.nn.functional as F
 MODELS = ("resnet20", "resnet50", "se_resnet56", "shakenet26_2x96d", "mobilenetv2")
 CONV_TYPES = ("standard", "dsconv", "multiception", "mixconv")
 
-# Multiception kernel lists per CIFAR stage (SPEC 3).
+# Multiception kernel lists per CIFAR stage.
 STAGE_KERNELS = ([3, 5, 7], [3, 5], [3, 3])
 
 
 # --------------------------------------------------------------------------
-# The convbn slot (SPEC 2)
+# The convbn slot
 # --------------------------------------------------------------------------
 
 class DSConv(nn.Module):
@@ -542,7 +542,7 @@ def check_keys(ref_dir, verbose=False):
                   % (r[0], r[1], r[2], n, nt, r[col["params"]], r[col["state_dict_tensors"]]))
     print("%s  params.tsv: %d rows, %d differ" % ("ok  " if bad == 0 else "FAIL", len(rows), bad))
     failures += bad
-    # headline numbers of SPEC 3 (10 classes)
+    # the paper's headline parameter counts (10 classes)
     headline = {
         "resnet20": (272474, 166858, 189434, 269848),
         "resnet50": (758554, 443498, 509434, 752188),
