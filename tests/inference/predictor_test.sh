@@ -60,6 +60,17 @@ grep -qF "$top" "$tmp/want" || fail "predict says '$top', the training executabl
 [ "$(grep -o '(p=' "$tmp/got" | wc -l)" -eq 3 ] || fail "predict --top 3 gave: $(cat "$tmp/got")"
 "$tmp/loads" predict --weights "$ckpt" "$tmp/first.png" | grep -qF "$top" || fail "--weights predicts otherwise"
 
+# The README's classify.c, for this model, against its library with the
+# checkpoint built in: it names the class the predictor names.
+"$build/mcgen" emit "$model" --inference --weights "$ckpt" -o "$tmp/lib"
+sed -n '/^<!-- classify.c -->$/,/^```$/p' "$src/README.md" | sed '1,2d;$d' |
+  sed 's/resnet20/tiny_fmnist/g; s/RESNET20/TINY_FMNIST/g' > "$tmp/classify.c"
+[ -s "$tmp/classify.c" ] || fail "no classify.c in the README"
+cc -std=c11 -Wall -Wextra -Werror -O2 -march=native -Wno-unused-function -I "$tmp/lib" "$tmp/classify.c" "$tmp"/lib/*.c \
+  -lm -o "$tmp/classify"
+"$tmp/classify" "$tmp/first.png" | tee "$tmp/classified"
+[ "$(cat "$tmp/classified")" = "$tmp/first.png: $top" ] || fail "classify.c says $(cat "$tmp/classified"), not $top"
+
 # bench
 "$tmp/built_in" bench --latency --batch 8 --iters 3 --threads 1 | tee "$tmp/bench"
 grep -q "^batch 1: .* ms median" "$tmp/bench" && grep -q "^batch 8: .* images/s" "$tmp/bench" || fail "bench output"
