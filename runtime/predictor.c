@@ -1,5 +1,6 @@
 /* The standalone predictor's commands (mc_predictor.h): info, predict,
  * eval and bench, around a model's inference library. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mc_predictor.h"
 
 #include <getopt.h>

@@ -96,8 +96,17 @@ PY
 
 # 2. eval on val/ and on the CSV list (names and indices) with the
 #    checkpoint's classes and normalization; predict any size and format.
-"$exe" eval --weights "$ck" --data "$tmp/imgs" | tee "$tmp/eval.out"
+"$exe" eval --weights "$ck" --data "$tmp/imgs" --confusion "$tmp/confusion.csv" | tee "$tmp/eval.out"
 grep -q "^images: 60 test images, loss [0-9.]*, accuracy" "$tmp/eval.out" || fail "eval on the folder"
+# per-class accuracy, top-5 (5 classes), the confusion matrix by the folder's
+# class names, and the training curves: what a user of their own images looks at
+for name in coat dress pullover t-shirt trouser; do
+  grep -q "^ *[0-4] $name " "$tmp/eval.out" || fail "eval: no per-class line for $name"
+done
+grep -q "^top-5 accuracy 100.00%" "$tmp/eval.out" || fail "eval: top-5 of 5 classes is not 100%"
+head -1 "$tmp/confusion.csv" | grep -q "coat,dress,pullover,t-shirt,trouser" || fail "confusion header: $(head -1 "$tmp/confusion.csv")"
+[ "$(wc -l < "$tmp/confusion.csv")" -eq 6 ] || fail "confusion: not 5 rows and a header"
+/usr/bin/python3 -c "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])" "$tmp/run/curves.svg" || fail "curves.svg"
 "$exe" eval --weights "$ck" --data "$tmp/list.csv" | tee "$tmp/eval_csv.out"
 # the list holds val/'s 60 images: the same loss and accuracy
 [ "$(cut -d: -f2 "$tmp/eval.out")" = "$(cut -d: -f2 "$tmp/eval_csv.out")" ] || fail "the list evaluates differently"

@@ -41,6 +41,18 @@ def run(cmd, env=None):
     return r.stdout
 
 
+def median_seconds(m, x, runs):
+    """The median seconds of m(x) over runs calls, after warming up."""
+    for _ in range(3):
+        m(x)
+    t = []
+    for _ in range(runs):
+        s = time.perf_counter()
+        m(x)
+        t.append(time.perf_counter() - s)
+    return statistics.median(t)
+
+
 def torch_times(net, shape, batch, threads, runs1, runsb):
     """PyTorch's best (batch-1 ms, batch-B images/s) over its modes, and which."""
     torch.set_num_threads(threads)
@@ -53,24 +65,10 @@ def torch_times(net, shape, batch, threads, runs1, runsb):
             eager = net.to(memory_format=mf)
             scripted = torch.jit.freeze(torch.jit.trace(eager, x1.to(memory_format=mf)))
             for kind, m in (("eager", eager), ("torchscript", scripted)):
-                a, b = x1.to(memory_format=mf), xb.to(memory_format=mf)
-                for _ in range(3):
-                    m(a)
-                t = []
-                for _ in range(runs1):
-                    s = time.perf_counter()
-                    m(a)
-                    t.append(time.perf_counter() - s)
-                ms = 1e3 * statistics.median(t)
+                ms = 1e3 * median_seconds(m, x1.to(memory_format=mf), runs1)
                 if ms < best1[0]:
                     best1 = (ms, "%s %s" % (kind, fmt))
-                m(b)
-                t = []
-                for _ in range(runsb):
-                    s = time.perf_counter()
-                    m(b)
-                    t.append(time.perf_counter() - s)
-                ips = batch / statistics.median(t)
+                ips = batch / median_seconds(m, xb.to(memory_format=mf), runsb)
                 if ips > bestb[0]:
                     bestb = (ips, "%s %s" % (kind, fmt))
     return best1, bestb

@@ -12,14 +12,7 @@
 set -euo pipefail
 build=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
-data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-  echo "SKIP: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$src/tests/classifier_env.sh" # data, tmp, fail (skips without Fashion-MNIST)
 model=$src/tests/fixtures/tiny_fmnist.mcn
 
 "$build/mcgen" build "$model" -o "$tmp/train"
