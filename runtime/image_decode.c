@@ -129,12 +129,62 @@ static const char *pnm_refused(FILE *f)
     return value > 255 ? "a 16-bit PGM/PPM (maximum value above 255): only 8-bit ones are read" : NULL;
 }
 
+/* What stb's JPEG reader must not be given: a Huffman table (in a DHT
+ * segment) of more than 256 codes, which this version of stb_image writes
+ * past its 257-entry array before any check (found by tests/fuzz under
+ * UBSan). stb can read a DHT segment from more places than a well-formed
+ * file has (past a corrupt segment's end, after junk it skips), so every
+ * FF C4 in the file is read as stb would read a DHT there: tables while
+ * the segment's length lasts (bytes past the file's end read as 0), each
+ * refused when its counts add up to more than 256. A well-formed JPEG's
+ * tables pass. NULL when the file is not refused (not a JPEG, or one whose
+ * other faults stb's checks report). */
+static const char *jpeg_refused(FILE *f)
+{
+    if (fgetc(f) != 0xFF || fseek(f, 0, SEEK_END) != 0) /* stb takes FF FF ... D8 for a start of image too */
+        return NULL;
+    const long size = ftell(f);
+    unsigned char *d = size > 0 && size <= (1L << 28) ? malloc((size_t)size) : NULL;
+    rewind(f);
+    if (!d || fread(d, 1, (size_t)size, f) != (size_t)size) {
+        free(d);
+        return NULL;
+    }
+    const char *refused = NULL;
+    for (long i = 0; !refused && i + 1 < size; i++) {
+        if (d[i] != 0xFF || d[i + 1] != 0xC4)
+            continue;
+        long p = i + 2;
+#define BYTE(at) ((at) < size ? d[at] : 0)
+        long left = (BYTE(p) << 8 | BYTE(p + 1)) - 2; /* the length counts itself */
+        for (p += 2; left > 0 && !refused;) {
+            const int table = BYTE(p);
+            if ((table >> 4) > 1 || (table & 15) > 3)
+                break; /* stb refuses it: "bad DHT header" */
+            long codes = 0;
+            for (int bits = 1; bits <= 16; bits++)
+                codes += BYTE(p + bits);
+            if (codes > 256)
+                refused = "a JPEG Huffman table of more than 256 codes: not a valid JPEG";
+            p += 17 + codes;
+            left -= 17 + codes;
+        }
+#undef BYTE
+    }
+    free(d);
+    return refused;
+}
+
 int mc_pixels_info(const char *path, int *w, int *h, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, errlen, path, strerror(errno));
     const char *refused = pnm_refused(f);
+    if (!refused) {
+        rewind(f);
+        refused = jpeg_refused(f);
+    }
     if (refused) {
         fclose(f);
         return fail(err, errlen, path, refused);
