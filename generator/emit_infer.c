@@ -92,13 +92,20 @@ static void give(ranges *r, long long at, long long floats)
     }
 }
 
+/* The floats of node v's output slot, per image. */
+static long long slot_floats(const mc_model *m, int v)
+{
+    const mc_shape o = m->nodes[v].shape;
+    return aligned((long long)o.c * o.h * o.w);
+}
+
 /* Slots: each layer's output is taken before its inputs are given back
  * (no kernel reads and writes one buffer), and given back after its last
  * reader; the logits are kept to the end. */
 static void plan_slots(arena *a, const mc_plan *p, infer_layout *l)
 {
     const mc_model *m = p->m;
-    int *last = arena_alloc(a, (size_t)m->nnodes * sizeof *last);
+    int *last = arena_alloc(a, (size_t)m->nnodes * sizeof *last); /* the order index of its last reader */
     for (int i = 0; i < m->nnodes; i++)
         last[i] = -1;
     for (int i = 0; i < m->norder; i++) {
@@ -115,24 +122,21 @@ static void plan_slots(arena *a, const mc_plan *p, infer_layout *l)
     l->slot[0] = -1;
     for (int i = 0; i < m->norder; i++) {
         const int v = m->order[i];
-        const mc_node *n = &m->nodes[v];
-        if (has_code(p, v))
-            l->slot[v] = take(&r, aligned((long long)n->shape.c * n->shape.h * n->shape.w), &top);
-        else
+        if (!has_code(p, v)) {
             l->slot[v] = l->slot[slot_owner(p, v)];
-        if (!has_code(p, v))
             continue;
-        if (last[v] < i) /* read by nobody */
-            last[v] = i;
+        }
+        l->slot[v] = take(&r, slot_floats(m, v), &top);
+        const mc_node *n = &m->nodes[v];
         for (int j = 0; j < n->ninputs; j++) {
             const int o = slot_owner(p, n->inputs[j]);
             if (o != 0 && last[o] == i) {
-                give(&r, l->slot[o], aligned((long long)m->nodes[o].shape.c * m->nodes[o].shape.h * m->nodes[o].shape.w));
+                give(&r, l->slot[o], slot_floats(m, o));
                 last[o] = -2; /* given back once, if read twice */
             }
         }
-        if (last[v] == i)
-            give(&r, l->slot[v], aligned((long long)n->shape.c * n->shape.h * n->shape.w));
+        if (last[v] < i) /* read by nobody */
+            give(&r, l->slot[v], slot_floats(m, v));
     }
     l->ws_floats = top;
 }

@@ -346,10 +346,7 @@ m4_ifelse(FOLD, 1, `', `MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *re
 
 # Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
 # (buffers), COUNTER, SAVED_MEAN, SAVED_INVSTD.
-m4_define(`MC_BATCHNORM_CALL_FWD', `m4_ifelse(INFERENCE, 1,
-`    NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_PARAM(RUNNING_MEAN), MC_PARAM(RUNNING_VAR),
-        MC_ACT(OUT));
-', `BN_CALL_FWD_STEP()')')
+m4_define(`MC_BATCHNORM_CALL_FWD', `m4_ifelse(INFERENCE, 1, `BN_CALL_EVAL(`    ')', `BN_CALL_FWD_STEP()')')
 m4_define(`BN_CALL_FWD_STEP',
 `    if (train)
         NAME`'_fwd_train(n, MC_ACT(IN0), m4_ifelse(PSTATS, 1, `MC_ACT(STATS_AT), ')MC_PARAM(GAMMA), MC_PARAM(BETA),
@@ -357,9 +354,12 @@ m4_define(`BN_CALL_FWD_STEP',
             MC_SAVED(SAVED_INVSTD)MC_MASKED(`, MC_MASK(MASK_AT)'));
     else
 m4_ifelse(BN_STATS_ONLY, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
-', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
-            MC_ACT(OUT));
-')')
+', `BN_CALL_EVAL(`        ')')')
+# BN_CALL_EVAL(indent): the eval forward on the running statistics.
+m4_define(`BN_CALL_EVAL',
+`$1`'NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
+$1    MC_ACT(OUT));
+')
 m4_define(`MC_BATCHNORM_CALL_BWD',
 `m4_ifelse(FOLD, 1, `    /* folded: the conv after it did its backward */
 ', `    NAME`'_bwd(n, MC_ACT(IN0), m4_ifelse(FUSED, none, `MC_ACT(OUT)', `MC_MASK(MASK_AT)'), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),

@@ -471,7 +471,6 @@ $1 *restrict $2 = ($1 *)MODEL`'_scratch',
 `static _Alignas(64) $1 $2[$3]')')
 m4_define(`MC_SCRATCH_MAX', 0)
 m4_define(`sizeof_float', 4)
-m4_define(`sizeof_mc_vf', m4_eval(4 * VL))
 m4_define(`MC_MAX', `m4_ifelse(m4_eval(($1) > ($2)), 1, `m4_eval($1)', `m4_eval($2)')')
 
 # MC_GENERATED(model, template): the first line of every emitted file.

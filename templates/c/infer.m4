@@ -19,6 +19,9 @@ m4_divert(-1)
 # pass them in training (train ? ... : 0) pass nothing.
 m4_define(`MC_MASK', `((MC_BITS_TYPE *)0)')
 m4_define(`MC_EXTRA', `((float *)0)')
+# A batch norm left a layer keeps its running statistics with its gamma
+# and beta in the parameters (emit_infer.c, plan_params).
+m4_define(`MC_BUF', `MC_PARAM($1)')
 
 # MC_FAMILY_EACH(text): text for each kernel family f.
 m4_define(`MC_FAMILY_EACH', `MC_FAMILY_LOOP(`$1', m4_translit(FAMILIES, ` ', `,'))')
