@@ -429,24 +429,57 @@ m4_define(`GEMM_CLF_RB', `m4_ifelse(
     m4_eval($2 % MC_GEMM_MR), 0, MC_GEMM_MR, GEMM_CLF_DIV($1, $2, m4_eval(MC_GEMM_MR - 1)), 1, m4_eval(MC_GEMM_MR - 1),
     GEMM_CLF_DIV($1, $2, m4_eval(MC_GEMM_MR - 2)), 1, m4_eval(MC_GEMM_MR - 2), MC_GEMM_MR)')
 
+# The pixels left after the last whole block of each column tile (P not a
+# multiple of the block) take one tile over all those columns instead: a
+# block of 1 pixel x 2 vectors keeps 2 sums in flight, a chain of
+# multiply-adds each waiting on the last, where 1 pixel x 4 vectors keeps 4
+# and reads the same broadcast. GEMM_CLF_WIDE(rows, vecs): the vectors of
+# such a tile, as many as the registers hold beside a broadcast and the
+# vectors of b, in as few tiles as hold vecs, of equal widths.
+m4_define(`GEMM_CLF_WMAX', `m4_eval((VREGS - 1) / ($1 + 1))')
+m4_define(`GEMM_CLF_WIDE', `m4_eval(($2 + ($2 + GEMM_CLF_WMAX($1) - 1) / GEMM_CLF_WMAX($1) - 1)
+    / (($2 + GEMM_CLF_WMAX($1) - 1) / GEMM_CLF_WMAX($1)))')
+
+# GEMM_CLF_LEFT(rows, vecs, P, WO, N, C, KS, WP): the last rows pixels,
+# from i0 = P - rows, of the first vecs vectors of columns, in wide tiles.
+m4_define(`GEMM_CLF_LEFT',
+`m4_pushdef(`GLW', GEMM_CLF_WIDE($1, $2))m4_dnl
+m4_pushdef(`GLFULL', m4_eval($2 / GLW * GLW))m4_dnl
+    {
+        const int i0 = m4_eval($3 - $1);
+m4_ifelse(m4_eval(GLFULL > 0), 1, `        for (int j0 = 0; j0 < m4_eval(GLFULL * MC_GEMM_VL); j0 += m4_eval(GLW * MC_GEMM_VL))
+GEMM_CLF_TILE($1, GLW, $3, $4, $5, $6, $7, $8)')m4_dnl
+m4_ifelse(m4_eval(GLFULL < $2), 1, `        {
+        const int j0 = m4_eval(GLFULL * MC_GEMM_VL);
+GEMM_CLF_TILE($1, m4_eval($2 - GLFULL), $3, $4, $5, $6, $7, $8)m4_dnl
+        }
+')m4_dnl
+    }
+m4_popdef(`GLW', `GLFULL')m4_dnl
+')
+
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
 m4_pushdef(`GFULL', m4_eval($4 / GW * GW))m4_dnl
+m4_pushdef(`GRB', GEMM_CLF_RB(MC_GEMM_NV, $2, $3))m4_dnl
+m4_pushdef(`GPM', m4_eval($2 / GRB * GRB))m4_dnl
 static __attribute__((noinline)) void $1(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
-m4_ifelse(m4_eval(GFULL > 0), 1, `    for (int j0 = 0; j0 < GFULL; j0 += GW) {
-GEMM_CLF_COLS(MC_GEMM_NV, $2, $3, $4, $5, $6, $7)m4_dnl
+m4_ifelse(m4_eval(GFULL > 0 && GPM > 0), 1, `    for (int j0 = 0; j0 < GFULL; j0 += GW) {
+        for (int i0 = 0; i0 < GPM; i0 += GRB)
+GEMM_CLF_TILE(GRB, MC_GEMM_NV, $2, $3, $4, $5, $6, $7)m4_dnl
     }
 ')m4_dnl
+m4_ifelse(m4_eval(GFULL > 0 && GPM < $2), 1, `GEMM_CLF_LEFT(m4_eval($2 - GPM), m4_eval(GFULL / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)')m4_dnl
 m4_ifelse(m4_eval(GFULL < $4), 1, `    {
         const int j0 = GFULL;
 GEMM_CLF_COLS(m4_eval(($4 - GFULL) / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)m4_dnl
     }
 ')m4_dnl
 }
-m4_popdef(`GW', `GFULL')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.

@@ -1079,8 +1079,10 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 1020;
+        for (int j0 = 0; j0 < 16; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 32 * 34 + i0 % 32) * 16;
                 const float *restrict a1 = a0 + 16;
@@ -1124,7 +1126,6 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -1635,8 +1636,10 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -1680,7 +1683,6 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -1963,8 +1965,10 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2008,7 +2012,6 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -2392,8 +2395,10 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2437,7 +2442,6 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -2652,8 +2656,10 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -2697,7 +2703,6 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -2969,8 +2974,10 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 16;
                 const float *restrict a1 = a0 + 16;
@@ -3014,7 +3021,6 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -3213,8 +3219,10 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 252;
+        for (int j0 = 0; j0 < 16; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -3258,7 +3266,6 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 
@@ -4111,8 +4118,68 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 48; j0 += 24)
+            {
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 16) = s0_2;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 16) = s1_2;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 16) = s2_2;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 16) = s3_2;
+            }
+        {
+        const int j0 = 48;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -4457,8 +4524,68 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 48; j0 += 24)
+            {
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 16) = s0_2;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 16) = s1_2;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 16) = s2_2;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 16) = s3_2;
+            }
+        {
+        const int j0 = 48;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -4886,8 +5013,68 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_fwd_cl
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 48; j0 += 24)
+            {
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 16) = s0_2;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 16) = s1_2;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 16) = s2_2;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 16) = s3_2;
+            }
+        {
+        const int j0 = 48;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -5146,8 +5333,68 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_stats_gemm_dx_cl(
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 48; j0 += 24)
+            {
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 16) = s0_2;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 16) = s1_2;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 16) = s2_2;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 16) = s3_2;
+            }
+        {
+        const int j0 = 48;
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -5463,8 +5710,68 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 64 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 48; j0 += 24)
+            {
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
+                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 64) {
+                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
+                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
+                    }
+                }
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 64 + j0 + 16) = s0_2;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 64 + j0 + 16) = s1_2;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 64 + j0 + 16) = s2_2;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 64 + j0 + 16) = s3_2;
+            }
+        {
+        const int j0 = 48;
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 32;
                 const float *restrict a1 = a0 + 32;
@@ -5762,8 +6069,10 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 32 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 32; j0 += 16)
             {
                 const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
                 const float *restrict a1 = a0 + 64;
@@ -5807,7 +6116,6 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 32 + j0 + 8) = s3_1;
             }
-        }
     }
 }
 

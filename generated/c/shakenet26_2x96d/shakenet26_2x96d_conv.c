@@ -4482,8 +4482,10 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 384; j0 += 24)
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
                 const float *restrict a1 = a0 + 384;
@@ -4491,12 +4493,16 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
                 const float *restrict a3 = a0 + 1152;
                 mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++) {
@@ -4504,30 +4510,38 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
                     for (int ci = 0; ci < 384; ci++, bp += 384) {
                         const mc_vf b0 = *(const mc_vf *)(bp + 0);
                         const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
                         const float x0 = a0[o + ci];
                         const float x1 = a1[o + ci];
                         const float x2 = a2[o + ci];
                         const float x3 = a3[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
                         s1_0 += x1 * b0;
                         s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
                         s2_0 += x2 * b0;
                         s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
                         s3_0 += x3 * b0;
                         s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
                     }
                 }
                 *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
                 *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 16) = s0_2;
                 *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
                 *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 16) = s1_2;
                 *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
                 *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 16) = s2_2;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 16) = s3_2;
             }
-        }
     }
 }
 
@@ -4742,8 +4756,10 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 8) = s5_1;
             }
-        {
+    }
+    {
         const int i0 = 60;
+        for (int j0 = 0; j0 < 384; j0 += 24)
             {
                 const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
                 const float *restrict a1 = a0 + 384;
@@ -4751,12 +4767,16 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
                 const float *restrict a3 = a0 + 1152;
                 mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s0_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s1_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s2_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
                 mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
+                mc_vf s3_2 = bias ? *(const mc_vf *)(bias + j0 + 16) : (mc_vf){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++) {
@@ -4764,30 +4784,38 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
                     for (int ci = 0; ci < 384; ci++, bp += 384) {
                         const mc_vf b0 = *(const mc_vf *)(bp + 0);
                         const mc_vf b1 = *(const mc_vf *)(bp + 8);
+                        const mc_vf b2 = *(const mc_vf *)(bp + 16);
                         const float x0 = a0[o + ci];
                         const float x1 = a1[o + ci];
                         const float x2 = a2[o + ci];
                         const float x3 = a3[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
+                        s0_2 += x0 * b2;
                         s1_0 += x1 * b0;
                         s1_1 += x1 * b1;
+                        s1_2 += x1 * b2;
                         s2_0 += x2 * b0;
                         s2_1 += x2 * b1;
+                        s2_2 += x2 * b2;
                         s3_0 += x3 * b0;
                         s3_1 += x3 * b1;
+                        s3_2 += x3 * b2;
                     }
                 }
                 *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
                 *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 8) = s0_1;
+                *(mc_vf *)(c + (i0 + 0) * 384 + j0 + 16) = s0_2;
                 *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
                 *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 8) = s1_1;
+                *(mc_vf *)(c + (i0 + 1) * 384 + j0 + 16) = s1_2;
                 *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
                 *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 8) = s2_1;
+                *(mc_vf *)(c + (i0 + 2) * 384 + j0 + 16) = s2_2;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
                 *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 8) = s3_1;
+                *(mc_vf *)(c + (i0 + 3) * 384 + j0 + 16) = s3_2;
             }
-        }
     }
 }
 
