@@ -64,11 +64,52 @@ MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 # The backward finds that element again from the saved input instead of
 # keeping indices: the runtime keeps every activation for training, the
 # scan is as cheap as the forward, and an index area would cost 4 bytes per
-# output in the plan and one more stream forward. MP_SCAN(plane) (at oy,
-# ox) leaves the first maximum in best and its offset in at; without padding
-# every tap is inside, so the bounds tests are left out. MP_SCAN(plane,
+# output in the plan and one more stream forward. The choices are selects,
+# not branches.
+#
+# The outputs whose windows lie inside the plane (MP_OY0 <= oy < MP_OY1,
+# MP_OX0 <= ox < MP_OX1) scan their taps unrolled at literal offsets from
+# the window's corner, with no bounds tests, so the forward vectorizes
+# across a row; only the border outputs test each tap (MP_ROWS).
+m4_define(`MP_LO', `m4_eval((PAD + S - 1) / S)')
+m4_define(`MP_HI', `m4_ifelse(m4_eval($1 - K + PAD < 0), 1, 0, `MC_MIN($2, m4_eval(($1 - K + PAD) / S + 1))')')
+m4_define(`MP_OY0', `MC_MIN(MP_LO, HO)')
+m4_define(`MP_OY1', `MC_MAX(MP_OY0, MP_HI(H, HO))')
+m4_define(`MP_OX0', `MC_MIN(MP_LO, WO)')
+m4_define(`MP_OX1', `MC_MAX(MP_OX0, MP_HI(W, WO))')
+m4_define(`MP_ANY_INSIDE', `m4_eval(MP_OY0 < MP_OY1 && MP_OX0 < MP_OX1)')
+
+# MP_ROWS(border, interior[, after]): every output (oy, ox) of a plane,
+# border at those whose window crosses the edge, interior at the others,
+# then after, once a row's interior is done. The backward's interior keeps
+# each window's first maximum in first[] and adds the gradients after the
+# row's scan: a scan with no stores runs as vector selects, where with the
+# add in it gcc made every select a branch, mispredicted on every other
+# tap of real data.
+m4_define(`MP_ROWS',
+`m4_ifelse(MP_ANY_INSIDE, 1, `        for (int oy = 0; oy < HO; oy++) {
+            const int inside = oy >= MP_OY0 && oy < MP_OY1;
+            for (int ox = 0; ox < (inside ? MP_OX0 : WO); ox++) {
+$1            }
+            if (!inside)
+                continue;
+            for (int ox = MP_OX0; ox < MP_OX1; ox++) {
+                const float *restrict q = plane + (oy * S - PAD) * W + ox * S - PAD;
+$2            }$3
+m4_ifelse(m4_eval(MP_OX1 < WO), 1, `            for (int ox = MP_OX1; ox < WO; ox++) {
+$1            }
+')m4_dnl
+        }
+', `        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++) {
+$1            }
+')')
+
+# MP_SCAN(plane) (at oy, ox) leaves the first maximum in best and its
+# offset in the plane in at, testing the bounds of each tap (without
+# padding every tap is inside, and the tests are left out). MP_SCAN(plane,
 # value) finds the maximum alone (the forward): the same value, and no
-# index to keep. The choices are selects, not branches.
+# index to keep.
 m4_define(`MP_SCAN',
 `                float best = -INFINITY;
 m4_ifelse(`$2', `value', `', `                int at = -1;
@@ -93,6 +134,23 @@ m4_ifelse(`$2', `value', `                        best = v > best || v != v ? v 
                 }
 ')
 
+# MP_SCAN_INSIDE([value]): the same for a window inside the plane, its
+# corner at q: the first tap is always taken, the others unrolled.
+m4_define(`MP_SCAN_INSIDE',
+`                float best = q[0];
+m4_ifelse(`$1', `value', `', `                int at = 0;
+')m4_dnl
+MC_TAPS(K, 0, 0, W, `m4_ifelse(MC_OFF, 0, `', `m4_ifelse(`$1', `value',
+`                best = q[MC_OFF] > best || q[MC_OFF] != q[MC_OFF] ? q[MC_OFF] : best;
+', `                {
+                    const float v = q[MC_OFF];
+                    const int take = v > best || v != v;
+                    best = take ? v : best;
+                    at = take ? MC_OFF : at;
+                }
+')')')m4_dnl
+')
+
 m4_define(`MC_MAXPOOL_KERNEL',
 `/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
@@ -100,11 +158,10 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
     MC_OMP_FOR
     for (long p = 0; p < n * C; p++) {
         const float *restrict plane = x + p * POOL_IN;
-        for (int oy = 0; oy < HO; oy++)
-            for (int ox = 0; ox < WO; ox++) {
-MP_SCAN(plane, value)m4_dnl
-                y[p * POOL_OUT + oy * WO + ox] = best;
-            }
+        float *restrict out = y + p * POOL_OUT;
+MP_ROWS(`MP_SCAN(plane, value)                out[oy * WO + ox] = best;
+', `MP_SCAN_INSIDE(value)                out[oy * WO + ox] = best;
+')m4_dnl
     }
 }
 
@@ -113,11 +170,16 @@ MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *r
     MC_OMP_FOR
     for (long p = 0; p < n * C; p++) {
         const float *restrict plane = x + p * POOL_IN;
-        for (int oy = 0; oy < HO; oy++)
-            for (int ox = 0; ox < WO; ox++) {
-MP_SCAN(plane)m4_dnl
-                dx[p * POOL_IN + at] += dy[p * POOL_OUT + oy * WO + ox];
-            }
+        const float *restrict g = dy + p * POOL_OUT;
+        float *restrict d = dx + p * POOL_IN;
+m4_ifelse(MP_ANY_INSIDE, 1, `        int first[WO];
+')m4_dnl
+MP_ROWS(`MP_SCAN(plane)                d[at] += g[oy * WO + ox];
+', `MP_SCAN_INSIDE()                first[ox] = at;
+', `
+                for (int ox = MP_OX0; ox < MP_OX1; ox++)
+                    d[(oy * S - PAD) * W + ox * S - PAD + first[ox]] += g[oy * WO + ox];
+')m4_dnl
     }
 }
 ')')
