@@ -201,6 +201,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_DEPTHWISE:
         kernel_depthwise(e, k, n);
         em_defi(e, "DW_CL", k->form.dw_cl);
+        em_defi(e, "DW_CL_ROWS", k->form.dw_rows);
         break;
     case OP_CONV:
         /* its form (plan.c, conv_form) */

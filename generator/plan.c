@@ -272,22 +272,33 @@ static void apply_in_adds(mc_plan *p)
  * (target->l2): a form whose scratch passes it takes the planar form. */
 
 /* A depthwise conv (kernels ks) takes its channels-last form at stride 1
- * with odd kernels and channels in whole vectors, when two padded images
- * and a result of one group of lanes fit the budget: one vector holds a
- * pixel of VL channels, so every tap reads an aligned vector
- * (depthwise_cl.m4). */
-static bool depthwise_cl(const mc_model *m, const mc_target *t, const mc_node *d, const int *ks, int nks)
+ * with odd kernels and channels in whole vectors: one vector holds a pixel
+ * of VL channels, so every tap reads an aligned vector (depthwise_cl.m4).
+ * Its scratch, two padded images and a result of one group of lanes, is
+ * taken in bands of output rows that fit the budget: the whole plane when
+ * it fits, else bands of equal height (the padding rows read twice at each
+ * band's edges). Returns the rows of a band, 0 where the form does not
+ * apply (or not even one row fits). */
+static int depthwise_cl_rows(const mc_model *m, const mc_target *t, const mc_node *d, const int *ks, int nks)
 {
     const mc_shape in = m->nodes[d->inputs[0]].shape;
     int pmax = 0;
     for (int j = 0; j < nks; j++) {
         if (ks[j] % 2 == 0)
-            return false;
+            return 0;
         pmax = ks[j] / 2 > pmax ? ks[j] / 2 : pmax;
     }
-    const long long padded = (long long)(in.h + 2 * pmax) * (in.w + 2 * pmax) * t->lanes;
-    return d->stride == 1 && in.c % t->lanes == 0 && d->shape.h == in.h && d->shape.w == in.w &&
-           (2 * padded + (long long)in.h * in.w * t->lanes) * 4 <= t->l2;
+    if (d->stride != 1 || in.c % t->lanes != 0 || d->shape.h != in.h || d->shape.w != in.w)
+        return 0;
+    const long long wp = in.w + 2 * pmax, fixed = 2LL * 2 * pmax * wp * t->lanes * 4,
+                    per_row = (2 * wp + in.w) * t->lanes * 4;
+    const long long fit = fixed < t->l2 ? (t->l2 - fixed) / per_row : 0;
+    if (fit < 1)
+        return 0;
+    if (fit >= in.h)
+        return in.h;
+    const long long bands = (in.h + fit - 1) / fit;
+    return (int)((in.h + bands - 1) / bands);
 }
 
 /* A grouped conv runs as one product per group (conv.m4) in the shifted
@@ -418,18 +429,33 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
     return false;
 }
 
+/* A depthwise form's band of rows (depthwise_cl_rows), which its shape and
+ * the target decide, whoever chose the form: channels-last only where a
+ * band fits. */
+static mc_form with_rows(const mc_plan *p, const mc_node *n, int k, mc_form f)
+{
+    if (n->op->code == OP_DEPTHWISE) {
+        f.dw_rows = k ? depthwise_cl_rows(p->m, p->opt.target, n, &k, 1)
+                      : depthwise_cl_rows(p->m, p->opt.target, n, n->ks, n->nks);
+        f.dw_cl = f.dw_cl && f.dw_rows > 0;
+        if (!f.dw_cl)
+            f.dw_rows = 0;
+    }
+    return f;
+}
+
 mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
 {
     for (int i = 0; i < p->opt.ntuned && !k; i++)
         if (p->opt.tuned[i].node == n - p->m->nodes)
-            return p->opt.tuned[i].form;
+            return with_rows(p, n, k, p->opt.tuned[i].form);
     mc_form f = {0};
     const mc_conv_shape c = n->op->code == OP_CONV ? conv_shape(p->m, n) : (mc_conv_shape){0};
     if (n->op->code == OP_CONV)
         f = mc_plan_conv_form(p, &c);
     else if (n->op->code == OP_DEPTHWISE)
-        f.dw_cl = k ? depthwise_cl(p->m, p->opt.target, n, &k, 1) : depthwise_cl(p->m, p->opt.target, n, n->ks, n->nks);
-    return f;
+        f.dw_cl = true;
+    return with_rows(p, n, k, f);
 }
 
 /* A batch norm reading the output of a depthwise conv in its channels-last
@@ -442,7 +468,8 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
  * PSTATS) instead of reading its input twice from memory (48 x 28 x 28 at
  * batch 128: 19 MB, twice). This is the Multiception fusion:
  * the pass that computes every kernel of the list also produces BN1's
- * statistics. */
+ * statistics. (A depthwise that takes its plane in bands of rows has no
+ * whole result in cache: its batch norm reads its input.) */
 static void producer_statistics(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -453,7 +480,7 @@ static void producer_statistics(mc_plan *p)
         const int d = bn->inputs[0];
         const int code = m->nodes[d].op->code;
         const mc_form f = mc_plan_form(p, &m->nodes[d], 0);
-        if ((code == OP_DEPTHWISE && f.dw_cl) || (code == OP_CONV && f.cl_fwd)) {
+        if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h) || (code == OP_CONV && f.cl_fwd)) {
             p->nodes[d].writes_stats = true;
             p->nodes[m->order[i]].reads_stats = true;
         }

@@ -17,6 +17,8 @@ struct arena;
  * asked for a form they cannot render. */
 typedef struct mc_form {
     bool dw_cl;     /* depthwise: channels last (depthwise_cl.m4), else flat planes */
+    int dw_rows;    /* depthwise channels last: output rows per band of its scratch (all of them when the
+                     * plane fits the budget); from the shape and target, not a choice of the tuner */
     bool cl_fwd;    /* conv: forward as one channels-last product per image (CV_CLF) */
     bool cl_dx;     /* conv: input gradient likewise, through the flipped filters (CV_CLX) */
     bool cl_dw;     /* conv: filter gradient as channels-last products over chunks of images (CV_CLW) */

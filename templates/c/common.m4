@@ -249,13 +249,41 @@ m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
         memcpy(&mv, mean + g * VL, sizeof mv);
         memcpy(&sv, invstd + g * VL, sizeof sv);
 ')m4_dnl
-        for (int p0 = 0; p0 < m4_eval($2 * $3); p0 += VL) {
-            const int count = m4_eval($2 * $3) - p0 < VL ? m4_eval($2 * $3) - p0 : VL;
+_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'))m4_dnl
+    }
+}
+')
+
+# MC_CL_IN_BAND(fn, H, W, PAD, WP, ROWS): static void fn(planes, xt, y0):
+# the same for one group of VL planes (PITCH VL) and a band of the
+# padded image: the rows that output rows y0 .. y0 + ROWS - 1 of a
+# stride-1 window of PAD rows on each side read, input row iy at row iy -
+# y0 + PAD of xt; rows past the image's edges are zeroed (a band inside
+# the image wrote them), the columns of padding left as they are.
+m4_define(`MC_CL_IN_BAND',
+`MC_VEC_PRELUDE()m4_dnl
+static void $1(const float *restrict planes, float *restrict xt, int y0)
+{
+    const int ylo = y0 > $4 ? y0 - $4 : 0, yhi = y0 + m4_eval($6 + $4) < $2 ? y0 + m4_eval($6 + $4) : $2;
+    memset(xt, 0, sizeof(float) * (ylo - y0 + $4) * m4_eval($5 * VL));
+    memset(xt + (yhi - y0 + $4) * m4_eval($5 * VL), 0, sizeof(float) * (y0 + m4_eval($6 + $4) - yhi) * m4_eval($5 * VL));
+    for (int g = 0; g < 1; g++) {
+_MC_CL_IN_PIXELS(ylo * $3, yhi * $3, m4_eval($2 * $3), $3, $4, $5, VL, `iy - y0 + $4', `r[q]')m4_dnl
+    }
+}
+')
+
+# _MC_CL_IN_PIXELS(first, end, HW, W, PAD, WP, PITCH, row, value): pixels
+# first .. end - 1 of the VL planes of group g (HW floats apart), VL at a
+# time, pixel (iy, ix) stored as value at row `row' of xt.
+m4_define(`_MC_CL_IN_PIXELS',
+`        for (int p0 = $1; p0 < $2; p0 += VL) {
+            const int count = $2 - p0 < VL ? $2 - p0 : VL;
             mc_vf r[VL];
             for (int c = 0; c < VL; c++) {
-                const float *restrict p = planes + (g * VL + c) * m4_eval($2 * $3) + p0;
+                const float *restrict p = planes + (g * VL + c) * $3 + p0;
                 __builtin_prefetch(p + 64);
-                __builtin_prefetch(p + m4_eval(VL * $2 * $3), 0, 2);
+                __builtin_prefetch(p + m4_eval(VL * $3), 0, 2);
                 if (count == VL)
                     r[c] = *(const mc_vf *)p;
                 else
@@ -263,31 +291,32 @@ m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / $3, ix = (p0 + q) % $3;
-                *(mc_vf *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * VL) = m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]');
+                const int iy = (p0 + q) / $4, ix = (p0 + q) % $4;
+                *(mc_vf *)(xt + (($8) * $6 + ix + $5) * $7 + g * VL) = $9;
             }
         }
-    }
-}
 ')
 
-# MC_CL_OUT(fn, P, PITCH, G): static void fn(xt, planes, acc): the inverse
+# MC_CL_OUT(fn, P, PITCH, G[, STRIDE]): static void fn(xt, planes, acc): the inverse
 # of the transpose above, without padding: pixel p of a channels-last
 # image (channel c at xt + p * PITCH + c) back to G groups of VL planes of
-# P floats, added to them when acc, else stored.
+# P floats, added to them when acc, else stored. With STRIDE, fn(xt,
+# planes, acc, pixels): the first pixels pixels of planes STRIDE floats
+# apart (a band of rows of larger planes).
 m4_define(`MC_CL_OUT',
 `MC_VEC_PRELUDE()m4_dnl
-static void $1(const float *restrict xt, float *restrict planes, int acc)
+m4_pushdef(`CLO_N', m4_ifelse(`$5', `', `$2', `pixels'))m4_pushdef(`CLO_STRIDE', m4_ifelse(`$5', `', `$2', `$5'))m4_dnl
+static void $1(const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels'))
 {
     for (int g = 0; g < $4; g++)
-        for (int p0 = 0; p0 < $2; p0 += VL) {
-            const int count = $2 - p0 < VL ? $2 - p0 : VL;
+        for (int p0 = 0; p0 < CLO_N; p0 += VL) {
+            const int count = CLO_N - p0 < VL ? CLO_N - p0 : VL;
             mc_vf r[VL];
             for (int q = 0; q < VL; q++)
                 r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * $3 + g * VL) : (mc_vf){0};
             mc_vf_transpose(r);
             for (int c = 0; c < VL; c++) {
-                float *restrict p = planes + (g * VL + c) * $2 + p0;
+                float *restrict p = planes + (g * VL + c) * CLO_STRIDE + p0;
                 /* VL planes written a line at a time: without their lines
                  * asked for ahead, each store waits for its line (the
                  * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
@@ -307,6 +336,7 @@ static void $1(const float *restrict xt, float *restrict planes, int acc)
             }
         }
 }
+m4_popdef(`CLO_N', `CLO_STRIDE')m4_dnl
 ')
 
 # MC_PREFETCH_LINES(indent, address, lines, write): prefetches of that many

@@ -19,19 +19,45 @@ m4_divert(-1)
 # Constants as in depthwise.m4; the kernel lists DW_TC and DW_OFF come from
 # there. This file only defines macros.
 
-# DW_CL (the plan's, generator/plan.c depthwise_cl): 1 when this form
+# DW_CL (the plan's, generator/plan.c depthwise_cl_rows): 1 when this form
 # applies; the plan takes it at stride 1, odd kernels and whole vectors
-# of channels, when a thread's scratch (two padded images and one result,
-# on its stack) fits the target's budget. DW_CL_RENDERABLE: what the form
-# needs of the shape (depthwise.m4 stops m4 when asked for it without).
+# of channels, its scratch (two padded images and one result, on a
+# thread's stack) in bands of DW_CL_ROWS rows that fit the target's
+# budget. DW_CL_RENDERABLE: what the form needs of the shape (depthwise.m4
+# stops m4 when asked for it without).
 m4_define(`DW_CL_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_CL_WP', `m4_eval(W + 2 * PMAX)')
-m4_define(`DW_CL_PN', `m4_eval(DW_CL_HP * DW_CL_WP * VL)')
-m4_define(`DW_CL_ON', `m4_eval(HO * WO * VL)')
+m4_define(`DW_CL_PN', `m4_eval((DW_CL_ROWS + 2 * PMAX) * DW_CL_WP * VL)')
+m4_define(`DW_CL_ON', `m4_eval(DW_CL_ROWS * WO * VL)')
 m4_define(`DW_CL_ODD', `m4_eval(1 DW_EACH(`&& DW_K(j) % 2 == 1'))')
 m4_define(`DW_CL_RENDERABLE', `m4_eval(S == 1 && C % VL == 0 && HO == H && WO == W && DW_CL_ODD)')
 m4_define(`DW_CL_G', `m4_eval(C / VL)')
 m4_define(`DW_CL_HW', `m4_eval(H * W)')
+
+# Large planes go in bands of DW_CL_ROWS output rows (the plan's,
+# generator/plan.c depthwise_cl_rows: what fits the budget), DW_CL_NB of
+# them, the last maybe shorter: each band's input rows, with the rows of
+# padding its window reads above and below it, are transposed into a
+# padded channels-last band, the taps run over its rows (the functions
+# take them as rows), and its result goes back into its rows of the
+# planes. With one band (the plane fits) the code is that of a whole
+# image. DW_CL_RN: the rows a function runs; DW_CL_RARG, DW_CL_RPASS: its
+# parameter, and the argument a caller passes.
+m4_define(`DW_CL_NB', `m4_eval((HO + DW_CL_ROWS - 1) / DW_CL_ROWS)')
+m4_define(`DW_CL_RN', `m4_ifelse(DW_CL_NB, 1, HO, `rows')')
+m4_define(`DW_CL_RARG', `m4_ifelse(DW_CL_NB, 1, `', `, int rows')')
+m4_define(`DW_CL_RPASS', `m4_ifelse(DW_CL_NB, 1, `', `, rows')')
+# DW_CL_IN(planes, buf), DW_CL_OUT(buf, planes, acc): a group's planes
+# (at their first row) into a padded band, a band's result back; both
+# inside DW_CL_BANDS.
+m4_define(`DW_CL_IN', `NAME`'_cl_in($1, $2`'m4_ifelse(DW_CL_NB, 1, `', `, y0'))')
+m4_define(`DW_CL_OUT', `NAME`'_cl_out($1, $2`'m4_ifelse(DW_CL_NB, 1, `', ` + y0 * WO'), $3`'m4_ifelse(DW_CL_NB, 1, `', `, rows * WO'))')
+# DW_CL_BANDS(indent, body): body for every band (y0, rows), or once for a
+# whole plane.
+m4_define(`DW_CL_BANDS', `m4_ifelse(DW_CL_NB, 1, `$2', `$1for (int y0 = 0; y0 < HO; y0 += DW_CL_ROWS) {
+$1    const int rows = HO - y0 < DW_CL_ROWS ? HO - y0 : DW_CL_ROWS;
+$2`'$1}
+')')
 
 # Outputs go in blocks of U along a row, U accumulators in registers; U
 # divides the row when one of 8, 7, 6, 5 does (no tail), else 8 and a
@@ -68,9 +94,9 @@ m4_define(`DW_CL_TAPS',
 `m4_pushdef(`DW_CL_ARGS', `$1, `dst', `src', `$3'')m4_dnl
 /* Kernel $1 (m4_eval(DW_K($1))x`'m4_eval(DW_K($1))) of the list, m4_ifelse(`$3', `load', `added to', `into') dst. */
 static void $2(float *restrict dst, const float *restrict src, const mc_vf *restrict w$1`'m4_ifelse(`$3', `bias', `,
-    const float *restrict bias'))
+    const float *restrict bias')`'DW_CL_RARG)
 {
-    for (int oy = 0; oy < HO; oy++) {
+    for (int oy = 0; oy < DW_CL_RN; oy++) {
 DW_CL_ROW(DW_CL_U, `DW_CL_BLOCK')m4_dnl
     }
 }
@@ -112,11 +138,11 @@ m4_define(`DW_CL_GS', `m4_ifelse(m4_eval(DW_K($1) >= 9), 1, 1, m4_eval(DW_K($1) 
 m4_define(`DW_CL_GROW',
 `m4_pushdef(`DW_KK', DW_K($1))m4_pushdef(`DW_NS', DW_CL_GS($1))m4_pushdef(`DW_GJ', `$1')m4_dnl
 /* Kernel $1, row ky of its filter gradient, added to the sums at gp. */
-static inline void NAME`'_dw_k$1_r`'ky`'(mc_vf *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void NAME`'_dw_k$1_r`'ky`'(mc_vf *restrict gp, const float *restrict dyt, const float *restrict xt`'DW_CL_RARG)
 {
 MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `MC_FOR(`gs', 0, m4_eval(DW_NS - 1), `    mc_vf g`'kx`'_`'gs = m4_ifelse(gs, 0, `gp[kx]', `(mc_vf){0}');
 ')')m4_dnl
-    for (int oy = 0; oy < HO; oy++) {
+    for (int oy = 0; oy < DW_CL_RN; oy++) {
 DW_CL_ROW(4, `DW_CL_GBLOCK')m4_dnl
     }
 MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `    gp[kx] = MC_FOR(`gs', 0, m4_eval(DW_NS - 1), `m4_ifelse(gs, 0, `', ` + ')g`'kx`'_`'gs');
@@ -149,13 +175,19 @@ DW_EACH(`    for (int c = 0; c < C; c++)
 ')m4_dnl
 }
 
-/* VL planes of H x W (the channels of a group) into the padded
+m4_ifelse(DW_CL_NB, 1, `/* VL planes of H x W (the channels of a group) into the padded
  * channels-last image xt. */
 MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, VL, 1)
 /* The channels-last result back into VL planes of HO x WO: stored, or
  * added when acc is nonzero. */
 MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1)m4_dnl
-')
+', `/* The rows of VL planes of H x W (the channels of a group) that a band of
+ * output rows from y0 reads into the padded channels-last band xt. */
+MC_CL_IN_BAND(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, DW_CL_ROWS)
+/* The channels-last result of a band back into its rows of VL planes of
+ * HO x WO: stored, or added when acc is nonzero. */
+MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1, DW_CL_HW)m4_dnl
+')')
 
 # DW_CL_WEIGHTS(indent): wj, the weights of kernel j for group g.
 m4_define(`DW_CL_WEIGHTS', `DW_EACH(`$1const mc_vf *restrict w`'j = (const mc_vf *)wt + g * m4_eval(DW_TC(NK)) + m4_eval(DW_TC(j));
@@ -181,14 +213,14 @@ m4_define(`DW_CL_FWD',
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * DW_CL_G; bg++) {
             const int b = bg / DW_CL_G, g = bg % DW_CL_G;
-            NAME`'_cl_in(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
 DW_CL_WEIGHTS(`            ')m4_dnl
-DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + m4_eval(j * C) + g * VL'));
+DW_CL_BANDS(`            ', `            DW_CL_IN(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
+DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + m4_eval(j * C) + g * VL')`'DW_CL_RPASS);
 m4_ifelse(PSTATS, 1, `            if (stats)
                 NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * VL);
 ')m4_dnl
-            NAME`'_cl_out(yt, y + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, 0);
-')m4_dnl
+            DW_CL_OUT(yt, y + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, 0);
+')')m4_dnl
         }
     }
 ')
@@ -203,9 +235,9 @@ m4_define(`DW_CL_BWD_HELPERS',
 `DW_EACH(`DW_CL_TAPS(j, NAME`'_dx_k`'j, m4_ifelse(j, 0, `zero', `load'))m4_dnl
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_CL_GROW(j)')m4_dnl
 /* The filter gradient of kernel j, added to its sums in gg. */
-static void NAME`'_dw_k`'j`'(mc_vf *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void NAME`'_dw_k`'j`'(mc_vf *restrict gg, const float *restrict dyt, const float *restrict xt`'DW_CL_RARG)
 {
-MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    NAME`'_dw_k`'j`'_r`'ky`'(gg + m4_eval(DW_TC(j) + ky * DW_K(j)), dyt, xt);
+MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    NAME`'_dw_k`'j`'_r`'ky`'(gg + m4_eval(DW_TC(j) + ky * DW_K(j)), dyt, xt`'DW_CL_RPASS);
 ')m4_dnl
 }
 
@@ -225,13 +257,14 @@ m4_define(`DW_CL_BWD',
             for (int b = k * n / DW_CL_NCH; b < (k + 1) * n / DW_CL_NCH; b++)
                 for (int g = 0; g < DW_CL_G; g++) {
                     mc_vf *restrict gg = ga + (k * DW_CL_G + g) * DW_TC(NK);
-                    NAME`'_cl_in(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
 DW_CL_WEIGHTS(`                    ')m4_dnl
-DW_EACH(`                    NAME`'_cl_in(dy + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, dyt);
-                    NAME`'_dx_k`'j`'(dxt, dyt, w`'j);
-                    NAME`'_dw_k`'j`'(gg, dyt, xt);
+DW_CL_BANDS(`                    ', `                    DW_CL_IN(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
+DW_EACH(`                    DW_CL_IN(dy + ((long)b * YC + m4_eval(j * C) + g * VL) * DW_CL_HW, dyt);
+                    NAME`'_dx_k`'j`'(dxt, dyt, w`'j`'DW_CL_RPASS);
+                    NAME`'_dw_k`'j`'(gg, dyt, xt`'DW_CL_RPASS);
 ')m4_dnl
-                    NAME`'_cl_out(dxt, dx + ((long)b * C + g * VL) * DW_CL_HW, acc);
+                    DW_CL_OUT(dxt, dx + ((long)b * C + g * VL) * DW_CL_HW, acc);
+')m4_dnl
                 }
         }
     }

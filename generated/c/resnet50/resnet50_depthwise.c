@@ -1484,10 +1484,10 @@ void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 2; bg++) {
             const int b = bg / 2, g = bg % 2;
-            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
             const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 0 + g * 8);
@@ -3737,10 +3737,10 @@ void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const floa
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 2; g++) {
                     mc_vf *restrict gg = ga + (k * 2 + g) * 83;
-                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
                     const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 0 + g * 8) * 1024, dyt);
                     dw_k3_5_7_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_7_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
@@ -4477,9 +4477,9 @@ void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 2; bg++) {
             const int b = bg / 2, g = bg % 2;
-            dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+            dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             dw_k3_5_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 64 + 0 + g * 8);
@@ -5503,9 +5503,9 @@ void dw_k3_5_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float 
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 2; g++) {
                     mc_vf *restrict gg = ga + (k * 2 + g) * 34;
-                    dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+                    dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     dw_k3_5_c16_32x32_s1_stats_cl_in(dy + ((long)b * 32 + 0 + g * 8) * 1024, dyt);
                     dw_k3_5_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
@@ -6232,9 +6232,9 @@ void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 4; bg++) {
             const int b = bg / 4, g = bg % 4;
-            dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+            dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
             dw_k3_5_c32_16x16_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 0 + g * 8);
@@ -7258,9 +7258,9 @@ void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float 
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 4; g++) {
                     mc_vf *restrict gg = ga + (k * 4 + g) * 34;
-                    dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+                    dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
                     dw_k3_5_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 0 + g * 8) * 256, dyt);
                     dw_k3_5_c32_16x16_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_c32_16x16_s1_stats_dw_k0(gg, dyt, xt);
@@ -7775,9 +7775,9 @@ void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 4; bg++) {
             const int b = bg / 4, g = bg % 4;
-            dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+            dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
             dw_k3_3_c32_16x16_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_3_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 0 + g * 8);
@@ -8430,9 +8430,9 @@ void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float 
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 4; g++) {
                     mc_vf *restrict gg = ga + (k * 4 + g) * 18;
-                    dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+                    dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 8) * 256, xt);
                     dw_k3_3_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 0 + g * 8) * 256, dyt);
                     dw_k3_3_c32_16x16_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_3_c32_16x16_s1_stats_dw_k0(gg, dyt, xt);
@@ -8947,9 +8947,9 @@ void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *r
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 8; bg++) {
             const int b = bg / 8, g = bg % 8;
-            dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 8) * 64, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+            dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 8) * 64, xt);
             dw_k3_3_c64_8x8_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_3_c64_8x8_s1_stats_bn_sums(yt, stats + (long)b * 256 + 0 + g * 8);
@@ -9602,9 +9602,9 @@ void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *r
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 8; g++) {
                     mc_vf *restrict gg = ga + (k * 8 + g) * 18;
-                    dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 8) * 64, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+                    dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 8) * 64, xt);
                     dw_k3_3_c64_8x8_s1_stats_cl_in(dy + ((long)b * 128 + 0 + g * 8) * 64, dyt);
                     dw_k3_3_c64_8x8_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_3_c64_8x8_s1_stats_dw_k0(gg, dyt, xt);

@@ -1484,10 +1484,10 @@ void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 2; bg++) {
             const int b = bg / 2, g = bg % 2;
-            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
             const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
             dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 0 + g * 8);
@@ -3737,10 +3737,10 @@ void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const floa
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 2; g++) {
                     mc_vf *restrict gg = ga + (k * 2 + g) * 83;
-                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
                     const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 8) * 1024, xt);
                     dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 0 + g * 8) * 1024, dyt);
                     dw_k3_5_7_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_7_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
@@ -5165,10 +5165,10 @@ void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const floa
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 12; bg++) {
             const int b = bg / 12, g = bg % 12;
-            dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
             const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+            dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
             dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_7_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 576 + 0 + g * 8);
@@ -7418,10 +7418,10 @@ void dw_k3_5_7_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const floa
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 12; g++) {
                     mc_vf *restrict gg = ga + (k * 12 + g) * 83;
-                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 83 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 83 + 9;
                     const mc_vf *restrict w2 = (const mc_vf *)wt + g * 83 + 34;
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
                     dw_k3_5_7_c96_32x32_s1_stats_cl_in(dy + ((long)b * 288 + 0 + g * 8) * 1024, dyt);
                     dw_k3_5_7_c96_32x32_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_7_c96_32x32_s1_stats_dw_k0(gg, dyt, xt);
@@ -8158,9 +8158,9 @@ void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 12; bg++) {
             const int b = bg / 12, g = bg % 12;
-            dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+            dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
             dw_k3_5_c96_32x32_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 384 + 0 + g * 8);
@@ -9184,9 +9184,9 @@ void dw_k3_5_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const float 
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 12; g++) {
                     mc_vf *restrict gg = ga + (k * 12 + g) * 34;
-                    dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+                    dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 8) * 1024, xt);
                     dw_k3_5_c96_32x32_s1_stats_cl_in(dy + ((long)b * 192 + 0 + g * 8) * 1024, dyt);
                     dw_k3_5_c96_32x32_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_c96_32x32_s1_stats_dw_k0(gg, dyt, xt);
@@ -9913,9 +9913,9 @@ void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 24; bg++) {
             const int b = bg / 24, g = bg % 24;
-            dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+            dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
             dw_k3_5_c192_16x16_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_5_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 0 + g * 8);
@@ -10939,9 +10939,9 @@ void dw_k3_5_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 24; g++) {
                     mc_vf *restrict gg = ga + (k * 24 + g) * 34;
-                    dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 34 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 34 + 9;
+                    dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
                     dw_k3_5_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 0 + g * 8) * 256, dyt);
                     dw_k3_5_c192_16x16_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_5_c192_16x16_s1_stats_dw_k0(gg, dyt, xt);
@@ -11456,9 +11456,9 @@ void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 24; bg++) {
             const int b = bg / 24, g = bg % 24;
-            dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+            dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
             dw_k3_3_c192_16x16_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_3_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 0 + g * 8);
@@ -12111,9 +12111,9 @@ void dw_k3_3_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 24; g++) {
                     mc_vf *restrict gg = ga + (k * 24 + g) * 18;
-                    dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+                    dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 8) * 256, xt);
                     dw_k3_3_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 0 + g * 8) * 256, dyt);
                     dw_k3_3_c192_16x16_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_3_c192_16x16_s1_stats_dw_k0(gg, dyt, xt);
@@ -12628,9 +12628,9 @@ void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 48; bg++) {
             const int b = bg / 48, g = bg % 48;
-            dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 8) * 64, xt);
             const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
             const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+            dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 8) * 64, xt);
             dw_k3_3_c384_8x8_s1_stats_fwd_k0(yt, xt, w0);
             if (stats)
                 dw_k3_3_c384_8x8_s1_stats_bn_sums(yt, stats + (long)b * 1536 + 0 + g * 8);
@@ -13283,9 +13283,9 @@ void dw_k3_3_c384_8x8_s1_stats_bwd(int n, const float *restrict x, const float *
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 48; g++) {
                     mc_vf *restrict gg = ga + (k * 48 + g) * 18;
-                    dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 8) * 64, xt);
                     const mc_vf *restrict w0 = (const mc_vf *)wt + g * 18 + 0;
                     const mc_vf *restrict w1 = (const mc_vf *)wt + g * 18 + 9;
+                    dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 8) * 64, xt);
                     dw_k3_3_c384_8x8_s1_stats_cl_in(dy + ((long)b * 768 + 0 + g * 8) * 64, dyt);
                     dw_k3_3_c384_8x8_s1_stats_dx_k0(dxt, dyt, w0);
                     dw_k3_3_c384_8x8_s1_stats_dw_k0(gg, dyt, xt);
