@@ -196,7 +196,8 @@ bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
         return false;
     switch (p->m->nodes[k->node].op->code) {
     case OP_CONV: return k->form.cl_fwd;
-    case OP_DEPTHWISE: return k->form.dw_cl;
+    case OP_DEPTHWISE: /* a vector of channels per tap, the last one whole */
+        return k->form.dw_cl && p->m->nodes[p->m->nodes[k->node].inputs[0]].shape.c % p->opt.target->lanes == 0;
     case OP_MIXCONV: return true; /* its groups in their forms (mixconv.m4) */
     default: return false;
     }
@@ -272,8 +273,11 @@ static void apply_in_adds(mc_plan *p)
  * (target->l2): a form whose scratch passes it takes the planar form. */
 
 /* A depthwise conv (kernels ks) takes its channels-last form at stride 1
- * with odd kernels and channels in whole vectors: one vector holds a pixel
- * of VL channels, so every tap reads an aligned vector (depthwise_cl.m4).
+ * with odd kernels: one vector holds a pixel of VL channels, so every tap
+ * reads an aligned vector (depthwise_cl.m4). Channels that do not fill
+ * the last vector leave its other lanes idle: the form is taken while at
+ * least half the lanes work (taps on flat planes read vectors split over
+ * two cache lines, at half the load rate).
  * Its scratch, two padded images and a result of one group of lanes, is
  * taken in bands of output rows that fit the budget: the whole plane when
  * it fits, else bands of equal height (the padding rows read twice at each
@@ -288,7 +292,8 @@ static int depthwise_cl_rows(const mc_model *m, const mc_target *t, const mc_nod
             return 0;
         pmax = ks[j] / 2 > pmax ? ks[j] / 2 : pmax;
     }
-    if (d->stride != 1 || in.c % t->lanes != 0 || d->shape.h != in.h || d->shape.w != in.w)
+    const int groups = (in.c + t->lanes - 1) / t->lanes;
+    if (d->stride != 1 || 2 * in.c < groups * t->lanes || d->shape.h != in.h || d->shape.w != in.w)
         return 0;
     const long long wp = in.w + 2 * pmax, fixed = 2LL * 2 * pmax * wp * t->lanes * 4,
                     per_row = (2 * wp + in.w) * t->lanes * 4;
@@ -469,7 +474,8 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
  * batch 128: 19 MB, twice). This is the Multiception fusion:
  * the pass that computes every kernel of the list also produces BN1's
  * statistics. (A depthwise that takes its plane in bands of rows has no
- * whole result in cache: its batch norm reads its input.) */
+ * whole result in cache, one whose channels leave lanes of its last vector
+ * idle would write past them: their batch norms read their inputs.) */
 static void producer_statistics(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -480,7 +486,9 @@ static void producer_statistics(mc_plan *p)
         const int d = bn->inputs[0];
         const int code = m->nodes[d].op->code;
         const mc_form f = mc_plan_form(p, &m->nodes[d], 0);
-        if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h) || (code == OP_CONV && f.cl_fwd)) {
+        if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h &&
+             m->nodes[m->nodes[d].inputs[0]].shape.c % p->opt.target->lanes == 0) ||
+            (code == OP_CONV && f.cl_fwd)) {
             p->nodes[d].writes_stats = true;
             p->nodes[m->order[i]].reads_stats = true;
         }

@@ -221,7 +221,7 @@ m4_define(`MC_TR_ROUND',
 ')
 m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, m4_eval(VL - 1), `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (VL - $1))')')
 
-# MC_CL_IN(fn, H, W, PAD, WP, PITCH, G[, hat]): static void fn(planes, xt):
+# MC_CL_IN(fn, H, W, PAD, WP, PITCH, G[, hat[, nch]]): static void fn(planes, xt):
 # G groups of VL planes of H x W (channel c at planes + c * H * W) into an
 # image with its channels last: pixel (iy, ix) of group g at xt + ((iy +
 # PAD) * WP + ix + PAD) * PITCH + g * VL, so a padded image when PAD > 0
@@ -238,23 +238,26 @@ m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, m4_eval(VL - 1), `m4_ifelse(k, 0, `', `
 # 7 x 7 another 1.12x to 1.26x.
 # With hat, fn(planes, xt, mean, invstd) stores each channel normalized,
 # (x - mean) * invstd (a batch norm folded into a pointwise conv, whose
-# filter gradient needs its normalized input: conv.m4).
+# filter gradient needs its normalized input: conv.m4). With nch, fn(planes,
+# xt, nch) reads only the first nch planes of the one group (G 1) and
+# stores zeros in the other lanes (the last group of a depthwise whose
+# channels do not fill it).
 m4_define(`MC_CL_IN',
 `MC_VEC_PRELUDE()m4_dnl
 static void $1(const float *restrict planes, float *restrict xt`'m4_ifelse(`$8', `hat', `,
-    const float *restrict mean, const float *restrict invstd')`')
+    const float *restrict mean, const float *restrict invstd')`'m4_ifelse(`$9', `', `', `, int nch'))
 {
     for (int g = 0; g < $7; g++) {
 m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
         memcpy(&mv, mean + g * VL, sizeof mv);
         memcpy(&sv, invstd + g * VL, sizeof sv);
 ')m4_dnl
-_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'))m4_dnl
+_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'), `$9')m4_dnl
     }
 }
 ')
 
-# MC_CL_IN_BAND(fn, H, W, PAD, WP, ROWS): static void fn(planes, xt, y0):
+# MC_CL_IN_BAND(fn, H, W, PAD, WP, ROWS[, nch]): static void fn(planes, xt, y0[, nch]):
 # the same for one group of VL planes (PITCH VL) and a band of the
 # padded image: the rows that output rows y0 .. y0 + ROWS - 1 of a
 # stride-1 window of PAD rows on each side read, input row iy at row iy -
@@ -262,25 +265,31 @@ _MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4
 # the image wrote them), the columns of padding left as they are.
 m4_define(`MC_CL_IN_BAND',
 `MC_VEC_PRELUDE()m4_dnl
-static void $1(const float *restrict planes, float *restrict xt, int y0)
+static void $1(const float *restrict planes, float *restrict xt, int y0`'m4_ifelse(`$7', `', `', `, int nch'))
 {
     const int ylo = y0 > $4 ? y0 - $4 : 0, yhi = y0 + m4_eval($6 + $4) < $2 ? y0 + m4_eval($6 + $4) : $2;
     memset(xt, 0, sizeof(float) * (ylo - y0 + $4) * m4_eval($5 * VL));
     memset(xt + (yhi - y0 + $4) * m4_eval($5 * VL), 0, sizeof(float) * (y0 + m4_eval($6 + $4) - yhi) * m4_eval($5 * VL));
     for (int g = 0; g < 1; g++) {
-_MC_CL_IN_PIXELS(ylo * $3, yhi * $3, m4_eval($2 * $3), $3, $4, $5, VL, `iy - y0 + $4', `r[q]')m4_dnl
+_MC_CL_IN_PIXELS(ylo * $3, yhi * $3, m4_eval($2 * $3), $3, $4, $5, VL, `iy - y0 + $4', `r[q]', `$7')m4_dnl
     }
 }
 ')
 
-# _MC_CL_IN_PIXELS(first, end, HW, W, PAD, WP, PITCH, row, value): pixels
-# first .. end - 1 of the VL planes of group g (HW floats apart), VL at a
-# time, pixel (iy, ix) stored as value at row `row' of xt.
+# _MC_CL_IN_PIXELS(first, end, HW, W, PAD, WP, PITCH, row, value[, nch]):
+# pixels first .. end - 1 of the VL planes of group g (HW floats apart),
+# VL at a time, pixel (iy, ix) stored as value at row `row' of xt; with
+# nch, the planes from the nch-th on are zeros, not read.
 m4_define(`_MC_CL_IN_PIXELS',
 `        for (int p0 = $1; p0 < $2; p0 += VL) {
             const int count = $2 - p0 < VL ? $2 - p0 : VL;
             mc_vf r[VL];
             for (int c = 0; c < VL; c++) {
+m4_ifelse(`$10', `', `', `                if (c >= $10) {
+                    r[c] = (mc_vf){0};
+                    continue;
+                }
+')m4_dnl
                 const float *restrict p = planes + (g * VL + c) * $3 + p0;
                 __builtin_prefetch(p + 64);
                 __builtin_prefetch(p + m4_eval(VL * $3), 0, 2);
@@ -297,16 +306,17 @@ m4_define(`_MC_CL_IN_PIXELS',
         }
 ')
 
-# MC_CL_OUT(fn, P, PITCH, G[, STRIDE]): static void fn(xt, planes, acc): the inverse
+# MC_CL_OUT(fn, P, PITCH, G[, STRIDE[, nch]]): static void fn(xt, planes, acc): the inverse
 # of the transpose above, without padding: pixel p of a channels-last
 # image (channel c at xt + p * PITCH + c) back to G groups of VL planes of
 # P floats, added to them when acc, else stored. With STRIDE, fn(xt,
 # planes, acc, pixels): the first pixels pixels of planes STRIDE floats
-# apart (a band of rows of larger planes).
+# apart (a band of rows of larger planes). With nch, a last parameter
+# nch: only the first nch planes of the one group (G 1) are written.
 m4_define(`MC_CL_OUT',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`CLO_N', m4_ifelse(`$5', `', `$2', `pixels'))m4_pushdef(`CLO_STRIDE', m4_ifelse(`$5', `', `$2', `$5'))m4_dnl
-static void $1(const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels'))
+static void $1(const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels')`'m4_ifelse(`$6', `', `', `, int nch'))
 {
     for (int g = 0; g < $4; g++)
         for (int p0 = 0; p0 < CLO_N; p0 += VL) {
@@ -315,7 +325,7 @@ static void $1(const float *restrict xt, float *restrict planes, int acc`'m4_ife
             for (int q = 0; q < VL; q++)
                 r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * $3 + g * VL) : (mc_vf){0};
             mc_vf_transpose(r);
-            for (int c = 0; c < VL; c++) {
+            for (int c = 0; c < m4_ifelse(`$6', `', `VL', `$6'); c++) {
                 float *restrict p = planes + (g * VL + c) * CLO_STRIDE + p0;
                 /* VL planes written a line at a time: without their lines
                  * asked for ahead, each store waits for its line (the

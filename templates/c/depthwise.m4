@@ -117,11 +117,11 @@ m4_define(`DW_FWD_PARAMS', `int n, const float *restrict x, const float *restric
 
 m4_define(`MC_DEPTHWISE_FWD',
 `/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last')`'m4_ifelse(PSTATS, 1, `, with the batch statistics of its output') */
-m4_ifelse(m4_eval(PSTATS && !(DW_CL && DW_CL_ROWS == HO)), 1, `m4_errprint(`depthwise.m4: NAME: batch statistics need the channels-last form, the plane in one band (plan.c, producer_statistics)
+m4_ifelse(m4_eval(PSTATS && !(DW_CL && DW_CL_ROWS == HO && C % VL == 0)), 1, `m4_errprint(`depthwise.m4: NAME: batch statistics need the channels-last form, the plane in one band, channels in whole vectors (plan.c, producer_statistics)
 ')m4_m4exit(1)')m4_dnl
-m4_ifelse(m4_eval(DW_CL && !(DW_CL_RENDERABLE && DW_CL_ROWS >= 1 && DW_CL_ROWS <= HO)), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for the channels-last form, which needs stride 1, odd kernels, channels in vectors of VL and a band of 1 to HO rows (plan.c, depthwise_cl_rows)
+m4_ifelse(m4_eval(DW_CL && !(DW_CL_RENDERABLE && DW_CL_ROWS >= 1 && DW_CL_ROWS <= HO)), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for the channels-last form, which needs stride 1, odd kernels and a band of 1 to HO rows (plan.c, depthwise_cl_rows)
 ')m4_m4exit(1)')m4_dnl
-m4_ifelse(m4_eval(PACKED && !DW_CL), 1, `m4_errprint(`depthwise.m4: NAME: packed filters need the channels-last form (plan.c, mc_plan_packs)
+m4_ifelse(m4_eval(PACKED && !(DW_CL && C % VL == 0)), 1, `m4_errprint(`depthwise.m4: NAME: packed filters need the channels-last form, channels in whole vectors (plan.c, mc_plan_packs)
 ')m4_m4exit(1)')m4_dnl
 m4_ifelse(DW_CL, 1, `DW_CL_HELPERS()
 DW_CL_FWD_HELPERS()m4_dnl

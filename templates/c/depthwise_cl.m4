@@ -30,8 +30,19 @@ m4_define(`DW_CL_WP', `m4_eval(W + 2 * PMAX)')
 m4_define(`DW_CL_PN', `m4_eval((DW_CL_ROWS + 2 * PMAX) * DW_CL_WP * VL)')
 m4_define(`DW_CL_ON', `m4_eval(DW_CL_ROWS * WO * VL)')
 m4_define(`DW_CL_ODD', `m4_eval(1 DW_EACH(`&& DW_K(j) % 2 == 1'))')
-m4_define(`DW_CL_RENDERABLE', `m4_eval(S == 1 && C % VL == 0 && HO == H && WO == W && DW_CL_ODD)')
-m4_define(`DW_CL_G', `m4_eval(C / VL)')
+m4_define(`DW_CL_RENDERABLE', `m4_eval(S == 1 && HO == H && WO == W && DW_CL_ODD)')
+m4_define(`DW_CL_G', `m4_eval((C + VL - 1) / VL)')
+
+# Channels that do not fill the last group of VL (DW_CL_TAIL of them, 0
+# when they all do) take a whole vector each pixel all the same, the
+# lanes past C zero in the filters and never read from or written to the
+# planes: the transposes take the channel count of the group, the
+# bias and the batch statistics of a partial group load and store only
+# its channels.
+m4_define(`DW_CL_TAIL', `m4_eval(C % VL)')
+m4_define(`DW_CL_GCH_ARG', `m4_ifelse(DW_CL_TAIL, 0, `', `nch')')
+m4_define(`DW_CL_GCH', `($1 == m4_eval(DW_CL_G - 1) ? DW_CL_TAIL : VL)')
+m4_define(`DW_CL_GCH_OF', `m4_ifelse(DW_CL_TAIL, 0, `', `, DW_CL_GCH($1)')')
 m4_define(`DW_CL_HW', `m4_eval(H * W)')
 
 # Large planes go in bands of DW_CL_ROWS output rows (the plan's,
@@ -50,8 +61,8 @@ m4_define(`DW_CL_RPASS', `m4_ifelse(DW_CL_NB, 1, `', `, rows')')
 # DW_CL_IN(planes, buf), DW_CL_OUT(buf, planes, acc): a group's planes
 # (at their first row) into a padded band, a band's result back; both
 # inside DW_CL_BANDS.
-m4_define(`DW_CL_IN', `NAME`'_cl_in($1, $2`'m4_ifelse(DW_CL_NB, 1, `', `, y0'))')
-m4_define(`DW_CL_OUT', `NAME`'_cl_out($1, $2`'m4_ifelse(DW_CL_NB, 1, `', ` + y0 * WO'), $3`'m4_ifelse(DW_CL_NB, 1, `', `, rows * WO'))')
+m4_define(`DW_CL_IN', `NAME`'_cl_in($1, $2`'m4_ifelse(DW_CL_NB, 1, `', `, y0')`'DW_CL_GCH_OF(g))')
+m4_define(`DW_CL_OUT', `NAME`'_cl_out($1, $2`'m4_ifelse(DW_CL_NB, 1, `', ` + y0 * WO'), $3`'m4_ifelse(DW_CL_NB, 1, `', `, rows * WO')`'DW_CL_GCH_OF(g))')
 # DW_CL_BANDS(indent, body): body for every band (y0, rows), or once for a
 # whole plane.
 m4_define(`DW_CL_BANDS', `m4_ifelse(DW_CL_NB, 1, `$2', `$1for (int y0 = 0; y0 < HO; y0 += DW_CL_ROWS) {
@@ -169,24 +180,24 @@ m4_define(`DW_CL_HELPERS',
  * tap of the list (kernel after kernel); flipped for the input gradient. */
 static void NAME`'_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
-DW_EACH(`    for (int c = 0; c < C; c++)
+DW_EACH(`    for (int c = 0; c < m4_eval(DW_CL_G * VL); c++)
         for (int t = 0; t < m4_eval(DW_K(j) * DW_K(j)); t++)
-            wt[((c / VL * m4_eval(DW_TC(NK))) + m4_eval(DW_TC(j)) + t) * VL + c % VL] = w[DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j)) + (flip ? m4_eval(DW_K(j) * DW_K(j) - 1) - t : t)];
+            wt[((c / VL * m4_eval(DW_TC(NK))) + m4_eval(DW_TC(j)) + t) * VL + c % VL] = m4_ifelse(DW_CL_TAIL, 0, `', `c >= C ? 0.0f : ')w[DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j)) + (flip ? m4_eval(DW_K(j) * DW_K(j) - 1) - t : t)];
 ')m4_dnl
 }
 
 m4_ifelse(DW_CL_NB, 1, `/* VL planes of H x W (the channels of a group) into the padded
  * channels-last image xt. */
-MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, VL, 1)
+MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, VL, 1, `', DW_CL_GCH_ARG)
 /* The channels-last result back into VL planes of HO x WO: stored, or
  * added when acc is nonzero. */
-MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1)m4_dnl
+MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1`'m4_ifelse(DW_CL_TAIL, 0, `', `, `', nch'))m4_dnl
 ', `/* The rows of VL planes of H x W (the channels of a group) that a band of
  * output rows from y0 reads into the padded channels-last band xt. */
-MC_CL_IN_BAND(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, DW_CL_ROWS)
+MC_CL_IN_BAND(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, DW_CL_ROWS, DW_CL_GCH_ARG)
 /* The channels-last result of a band back into its rows of VL planes of
  * HO x WO: stored, or added when acc is nonzero. */
-MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1, DW_CL_HW)m4_dnl
+MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, VL, 1, DW_CL_HW, DW_CL_GCH_ARG)m4_dnl
 ')')
 
 # DW_CL_WEIGHTS(indent): wj, the weights of kernel j for group g.
@@ -203,7 +214,7 @@ m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, VL, 1, YC)')')
 
 m4_define(`DW_CL_FWD',
 `m4_ifelse(PACKED, 1, `    const float *restrict wt = w; /* packed by NAME`'_pack */
-', `    MC_STATIC(float, wt, m4_eval(DW_TC(NK) * C));
+', `    MC_STATIC(float, wt, m4_eval(DW_TC(NK) * DW_CL_G * VL));
     NAME`'_cl_filters(w, wt, 0);
 ')m4_dnl
     MC_OMP_PARALLEL
@@ -215,7 +226,10 @@ m4_define(`DW_CL_FWD',
             const int b = bg / DW_CL_G, g = bg % DW_CL_G;
 DW_CL_WEIGHTS(`            ')m4_dnl
 DW_CL_BANDS(`            ', `            DW_CL_IN(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
-DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias + m4_eval(j * C) + g * VL')`'DW_CL_RPASS);
+DW_EACH(`m4_ifelse(m4_eval(BIAS && DW_CL_TAIL), 1, `            _Alignas(64) float bias`'j[VL] = {0};
+            memcpy(bias`'j, bias + m4_eval(j * C) + g * VL, sizeof(float) * DW_CL_GCH(g));
+')m4_dnl
+            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, m4_ifelse(DW_CL_TAIL, 0, `bias + m4_eval(j * C) + g * VL', `bias`'j')')`'DW_CL_RPASS);
 m4_ifelse(PSTATS, 1, `            if (stats)
                 NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * VL);
 ')m4_dnl
@@ -243,7 +257,7 @@ MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    NAME`'_dw_k`'j`'_r`'ky`'(gg + m4_eval
 
 ')')
 m4_define(`DW_CL_BWD',
-`    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * C)];
+`    static _Alignas(64) float wt[m4_eval(DW_TC(NK) * DW_CL_G * VL)];
     static _Alignas(64) mc_vf ga[m4_eval(DW_CL_NCH * DW_CL_G * DW_TC(NK))];
     NAME`'_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
