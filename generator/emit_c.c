@@ -16,13 +16,8 @@ static const char *layer_kind(const mc_node *n, const mc_plan_node *pn)
     if (pn->fused)
         return "MC_L_IDENTITY";
     static const char *const kinds[] = {
-        [OP_CONV] = "MC_L_CONV", [OP_DEPTHWISE] = "MC_L_DEPTHWISE", [OP_MIXCONV] = "MC_L_MIXCONV",
-        [OP_BATCHNORM] = "MC_L_BATCHNORM", [OP_RELU] = "MC_L_RELU", [OP_RELU6] = "MC_L_RELU6",
-        [OP_SIGMOID] = "MC_L_SIGMOID", [OP_IDENTITY] = "MC_L_IDENTITY", [OP_ADD] = "MC_L_ADD",
-        [OP_CONCAT] = "MC_L_CONCAT", [OP_SCALE] = "MC_L_SCALE", [OP_AVGPOOL] = "MC_L_AVGPOOL",
-        [OP_SUBSAMPLE] = "MC_L_SUBSAMPLE", [OP_LINEAR] = "MC_L_LINEAR", [OP_DROPOUT] = "MC_L_DROPOUT",
-        [OP_SHAKE] = "MC_L_SHAKE", [OP_MAXPOOL] = "MC_L_MAXPOOL", [OP_SILU] = "MC_L_SILU",
-        [OP_HARDSWISH] = "MC_L_HARDSWISH", [OP_HARDSIGMOID] = "MC_L_HARDSIGMOID",
+#define MC_LAYER_KIND(id, name) [OP_##id] = "MC_L_" #id,
+#include "../runtime/mc_layer_kinds.def"
     };
     return kinds[n->op->code];
 }
