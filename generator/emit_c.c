@@ -13,16 +13,11 @@
  * runtime sees an identity there, and that layer's fused field. */
 static const char *layer_kind(const mc_node *n, const mc_plan_node *pn)
 {
-    if (pn->fused)
+    if (pn->fusion.act_by_input)
         return "MC_L_IDENTITY";
     static const char *const kinds[] = {
-        [OP_CONV] = "MC_L_CONV", [OP_DEPTHWISE] = "MC_L_DEPTHWISE", [OP_MIXCONV] = "MC_L_MIXCONV",
-        [OP_BATCHNORM] = "MC_L_BATCHNORM", [OP_RELU] = "MC_L_RELU", [OP_RELU6] = "MC_L_RELU6",
-        [OP_SIGMOID] = "MC_L_SIGMOID", [OP_IDENTITY] = "MC_L_IDENTITY", [OP_ADD] = "MC_L_ADD",
-        [OP_CONCAT] = "MC_L_CONCAT", [OP_SCALE] = "MC_L_SCALE", [OP_AVGPOOL] = "MC_L_AVGPOOL",
-        [OP_SUBSAMPLE] = "MC_L_SUBSAMPLE", [OP_LINEAR] = "MC_L_LINEAR", [OP_DROPOUT] = "MC_L_DROPOUT",
-        [OP_SHAKE] = "MC_L_SHAKE", [OP_MAXPOOL] = "MC_L_MAXPOOL", [OP_SILU] = "MC_L_SILU",
-        [OP_HARDSWISH] = "MC_L_HARDSWISH", [OP_HARDSIGMOID] = "MC_L_HARDSIGMOID",
+#define MC_LAYER_KIND(id, name) [OP_##id] = "MC_L_" #id,
+#include "../runtime/mc_layer_kinds.def"
     };
     return kinds[n->op->code];
 }
@@ -58,9 +53,9 @@ static void layer_row(emitter *e, const mc_node *n)
     em_deff(e, "L_MOMENTUM", n->momentum);
     em_deff(e, "L_P", n->p);
     em_defi(e, "L_ACT", pn->act);
-    em_def(e, "L_FUSED", "%s", pn->fused_act == OP_RELU    ? "MC_FUSED_RELU"
-                               : pn->fused_act == OP_RELU6 ? "MC_FUSED_RELU6"
-                                                           : "MC_FUSED_NONE");
+    em_def(e, "L_FUSED", "%s", pn->fusion.act.op == OP_RELU    ? "MC_FUSED_RELU"
+                               : pn->fusion.act.op == OP_RELU6 ? "MC_FUSED_RELU6"
+                                                               : "MC_FUSED_NONE");
     bool bn = n->op->code == OP_BATCHNORM;
     em_defi(e, "L_WEIGHT", n->ntensors ? em_tensor_offset(e, n, 0) : -1);
     em_defi(e, "L_BIAS_AT", bn ? em_tensor_offset(e, n, 1) : n->bias ? em_tensor_offset(e, n, 1) : -1);
@@ -68,8 +63,10 @@ static void layer_row(emitter *e, const mc_node *n)
     em_defi(e, "L_COUNTER", bn ? em_tensor_offset(e, n, 4) : -1);
     em_defi(e, "L_SAVED", pn->saved);
     em_defi(e, "L_EXTRA", pn->extra);
-    em_def(e, "L_FOLDED", "%s", pn->folded ? "MC_FOLD_CONV" : pn->in_add ? "MC_FOLD_ADD" : "MC_FOLD_NONE");
-    em_defi(e, "L_STATS", pn->stats);
+    static const char *const folds[] = {[MC_BN_ITSELF] = "MC_FOLD_NONE", [MC_BN_BY_CONV] = "MC_FOLD_CONV",
+                                        [MC_BN_BY_ADD] = "MC_FOLD_ADD", [MC_BN_INTO_WEIGHTS] = "MC_FOLD_NONE"};
+    em_def(e, "L_FOLDED", "%s", folds[pn->fusion.bn_by]);
+    em_defi(e, "L_STATS", pn->fusion.stats.at);
     fputs("MC_LAYER()m4_dnl\n", e->f);
 }
 
@@ -113,7 +110,7 @@ static first_writers find_first_writers(emitter *e)
     for (int i = m->norder - 1; i >= 0; i--) {
         const mc_node *n = em_node(e, m->order[i]);
         const mc_plan_node *pn = &e->p->nodes[m->order[i]];
-        if (!pn->nkernels || pn->folded) /* a folded batch norm's backward is its conv's */
+        if (!pn->nkernels || pn->fusion.bn_by == MC_BN_BY_CONV) /* a folded batch norm's backward is its conv's */
             continue;
         fw.clear_out[i] = newly_written(slots, &nslots, pn->act);
         for (int part = pn->nkernels - 1; part >= 0; part--)

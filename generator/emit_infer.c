@@ -166,7 +166,7 @@ static void plan_params(arena *a, const mc_plan *p, infer_layout *l)
     for (int i = 0; i < m->nnodes; i++) {
         l->weight[i] = l->bias[i] = l->bn[i] = -1;
         l->folded[i] = -1;
-        if (p->nodes[i].into_weights)
+        if (p->nodes[i].fusion.bn_by == MC_BN_INTO_WEIGHTS)
             l->folded[m->nodes[i].inputs[0]] = i;
     }
     long long at = 0;

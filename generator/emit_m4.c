@@ -169,32 +169,38 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
 
 /* FUSED: the activation a batch norm or add applies itself (plan.c):
  * none, relu or relu6. */
-static void em_fused_act(emitter *e, const mc_plan_node *pn)
+static void em_fused_act(emitter *e, const mc_fusion *fu)
 {
-    em_def(e, "FUSED", "%s", pn->fused_act == OP_RELU ? "relu" : pn->fused_act == OP_RELU6 ? "relu6" : "none");
+    em_def(e, "FUSED", "%s", fu->act.op ? mc_op(fu->act.op)->name : "none");
 }
 
 /* FOLD: 1 for a pointwise conv applying the batch norm it reads or that
  * batch norm (plan.c, fold_batchnorms), 2 for a batch norm an add applies
  * (apply_in_adds), 0 for the others. */
-static int em_fold(const mc_plan_node *pn) { return pn->fold || pn->folded ? 1 : pn->in_add ? 2 : 0; }
+static int em_fold(const mc_node *n, const mc_fusion *fu)
+{
+    if ((n->op->code == OP_CONV && fu->applies_bn) || fu->bn_by == MC_BN_BY_CONV)
+        return 1;
+    return fu->bn_by == MC_BN_BY_ADD ? 2 : 0;
+}
 
 /* APPLY<j>: 1 when an add normalizes its input j itself (apply_in_adds). */
-static void em_applies(emitter *e, const mc_node *n, const mc_plan_node *pn)
+static void em_applies(emitter *e, const mc_node *n, const mc_fusion *fu)
 {
     for (int j = 0; j < n->ninputs; j++)
-        em_defi(e, arena_printf(e->a, "APPLY%d", j), (long long)(pn->applies >> j & 1));
+        em_defi(e, arena_printf(e->a, "APPLY%d", j), (long long)(fu->applies_bn >> j & 1));
 }
 
 void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
+    const mc_fusion *fu = &e->p->nodes[k->node].fusion;
     em_def(e, "NAME", "%s", k->name);
     /* FOLD and PSTATS are defined for every kernel, 0 for most. PSTATS: a
      * depthwise or conv that writes the batch statistics of its output, or
      * the batch norm that reads them (plan.c, producer_statistics). */
-    em_defi(e, "FOLD", em_fold(&e->p->nodes[k->node]));
-    em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
+    em_defi(e, "FOLD", em_fold(n, fu));
+    em_defi(e, "PSTATS", fu->stats.writes || fu->stats.reads);
     em_defi(e, "PACKED", mc_plan_packs(e->p, k)); /* the inference library's weights packed once */
     kernel_shapes(e, n);
     switch (n->op->code) {
@@ -215,7 +221,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_BATCHNORM:
         em_deff(e, "EPS", n->eps);
         em_deff(e, "MOMENTUM", n->momentum);
-        em_fused_act(e, &e->p->nodes[k->node]);
+        em_fused_act(e, fu);
         break;
     case OP_AVGPOOL: em_defi(e, "K", n->k); break;
     case OP_MAXPOOL:
@@ -230,10 +236,10 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         break;
     }
     case OP_ADD:
-        em_applies(e, n, &e->p->nodes[k->node]);
+        em_applies(e, n, fu);
         /* fall through */
     case OP_CONCAT:
-        em_fused_act(e, &e->p->nodes[k->node]);
+        em_fused_act(e, fu);
         em_defi(e, "NIN", n->ninputs);
         for (int i = 0; i < n->ninputs; i++)
             em_defi(e, arena_printf(e->a, "C%d", i), em_in_shape(e, n, i).c);
@@ -269,14 +275,15 @@ static void batchnorm_constants(emitter *e, const mc_node *n, const char *suffix
 void em_call_constants(emitter *e, const mc_node *n, int part)
 {
     const mc_plan_node *pn = &e->p->nodes[n - e->m->nodes];
+    const mc_fusion *fu = &pn->fusion;
     const mc_kernel *k = &e->p->kernels[pn->kernels[part]];
     em_def(e, "NAME", "%s", k->name);
     em_def(e, "LAYER", "%s", n->name);
-    em_defi(e, "FOLD", em_fold(pn));
-    em_defi(e, "PSTATS", pn->writes_stats || pn->reads_stats);
-    em_defi(e, "STATS_AT", pn->stats);
-    em_defi(e, "MASK_AT", pn->mask);
-    em_fused_act(e, pn);
+    em_defi(e, "FOLD", em_fold(n, fu));
+    em_defi(e, "PSTATS", fu->stats.writes || fu->stats.reads);
+    em_defi(e, "STATS_AT", fu->stats.at);
+    em_defi(e, "MASK_AT", fu->act.mask);
+    em_fused_act(e, fu);
     em_defi(e, "NIN", n->ninputs);
     for (int i = 0; i < n->ninputs; i++)
         em_defi(e, arena_printf(e->a, "IN%d", i), mc_plan_input_act(e->p, n, i));
@@ -293,16 +300,16 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     em_defi(e, "SHIFT", shift);
     if (n->op->code == OP_BATCHNORM)
         batchnorm_constants(e, n, "");
-    else if (pn->fold) /* the batch norm it applies: its parameters and statistics */
+    else if (n->op->code == OP_CONV && fu->applies_bn) /* the batch norm it applies: its parameters and statistics */
         batchnorm_constants(e, em_node(e, n->inputs[0]), "");
     else if (n->op->code == OP_ADD) {
         /* XIN<j>: what its forward reads as input j, the input of the
          * batch norm it applies there (IN<j> stays that batch norm, whose
          * output gradient the add's backward writes) */
-        em_applies(e, n, pn);
+        em_applies(e, n, fu);
         for (int j = 0; j < n->ninputs; j++) {
             const mc_node *in = em_node(e, n->inputs[j]);
-            const bool applied = pn->applies >> j & 1;
+            const bool applied = fu->applies_bn >> j & 1;
             em_defi(e, arena_printf(e->a, "XIN%d", j),
                     applied ? mc_plan_input_act(e->p, in, 0) : mc_plan_input_act(e->p, n, j));
             if (applied)

@@ -27,11 +27,12 @@ enum {
 typedef enum { MC_STANDARD, MC_DSCONV, MC_MULTICEPTION, MC_MIXCONV, MC_NCONV_TYPES } mc_conv_type;
 extern const char *const mc_conv_type_names[MC_NCONV_TYPES];
 
-/* Primitive ops: what the graph holds after composite ops are lowered. */
+/* Primitive ops: what the graph holds after composite ops are lowered:
+ * the input, then one per layer kind of the runtime (the same names). */
 typedef enum {
-    OP_INPUT, OP_CONV, OP_DEPTHWISE, OP_MIXCONV, OP_BATCHNORM, OP_RELU, OP_RELU6,
-    OP_SIGMOID, OP_IDENTITY, OP_ADD, OP_CONCAT, OP_SCALE, OP_AVGPOOL, OP_SUBSAMPLE,
-    OP_LINEAR, OP_DROPOUT, OP_SHAKE, OP_MAXPOOL, OP_SILU, OP_HARDSWISH, OP_HARDSIGMOID,
+    OP_INPUT,
+#define MC_LAYER_KIND(id, name) OP_##id,
+#include "../runtime/mc_layer_kinds.def"
     /* Composite ops: lowered into the primitives above while expanding. */
     OP_POINTWISE, OP_CONVBN, OP_STANDARD, OP_DSCONV, OP_MULTICEPTION
 } mc_opcode;

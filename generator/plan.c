@@ -43,31 +43,28 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
 {
     const mc_model *m = p->m;
     mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
-    const int act = p->nodes[n - m->nodes].fused_act;
-    const char *fused = act == OP_RELU ? "_relu" : act == OP_RELU6 ? "_relu6" : "";
+    const mc_fusion *fu = &p->nodes[n - m->nodes].fusion;
+    const char *fused = fu->act.op == OP_RELU ? "_relu" : fu->act.op == OP_RELU6 ? "_relu6" : "";
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
         return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
                             n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", mc_plan_has_bias(p, n) ? "_b" : "",
-                            p->nodes[n - m->nodes].fold ? "_bn" : "",
-                            p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
+                            fu->applies_bn ? "_bn" : "", fu->stats.writes ? "_stats" : "");
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
         return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
                             in.c, in.h, in.w, n->stride, mc_plan_has_bias(p, n) ? "_b" : "",
-                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "",
-                            p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
+                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "", fu->stats.writes ? "_stats" : "");
     case OP_MIXCONV:
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
     case OP_BATCHNORM: {
-        const mc_plan_node *pn = &p->nodes[n - m->nodes];
-        if (pn->folded)
+        if (fu->bn_by == MC_BN_BY_CONV)
             fused = "_stats";
-        else if (pn->in_add)
+        else if (fu->bn_by == MC_BN_BY_ADD)
             fused = "_byadd";
-        const char *from = pn->reads_stats ? "_pstats" : "";
+        const char *from = fu->stats.reads ? "_pstats" : "";
         if (n->eps != 1e-5 || n->momentum != 0.1)
             return arena_printf(a, "bn_c%d_%dx%d_e%s_m%s%s%s", o.c, o.h, o.w, ident_number(a, n->eps),
                                 ident_number(a, n->momentum), fused, from);
@@ -82,7 +79,7 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     case OP_ADD: { /* the inputs it normalizes, as "_bn0_2" */
         const char *bn = "";
         for (int j = 0; j < n->ninputs; j++)
-            if (p->nodes[n - m->nodes].applies >> j & 1)
+            if (fu->applies_bn >> j & 1)
                 bn = arena_printf(a, "%s%s%d", bn, *bn ? "_" : "_bn", j);
         return arena_printf(a, "add%d_n%lld%s%s", n->ninputs, count, bn, fused);
     }
@@ -154,11 +151,11 @@ static void fuse_activations(mc_plan *p)
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
         if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16 ||
-            p->nodes[b].into_weights)
+            p->nodes[b].fusion.bn_by == MC_BN_INTO_WEIGHTS)
             continue;
         if (readers(m, b) == 1) {
-            p->nodes[b].fused_act = r->op->code;
-            p->nodes[m->order[i]].fused = true;
+            p->nodes[b].fusion.act.op = r->op->code;
+            p->nodes[m->order[i]].fusion.act_by_input = true;
         }
     }
 }
@@ -185,8 +182,8 @@ static void fold_into_weights(mc_plan *p)
         const int code = m->nodes[c].op->code;
         if ((code != OP_CONV && code != OP_DEPTHWISE) || m->nodes[c].unused || c == m->output || readers(m, c) != 1)
             continue;
-        p->nodes[b].into_weights = true;
-        p->nodes[c].gets_bias = true;
+        p->nodes[b].fusion.bn_by = MC_BN_INTO_WEIGHTS;
+        p->nodes[c].fusion.absorbs_bn = true;
     }
 }
 
@@ -203,7 +200,7 @@ bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
     }
 }
 
-bool mc_plan_has_bias(const mc_plan *p, const mc_node *n) { return n->bias || p->nodes[n - p->m->nodes].gets_bias; }
+bool mc_plan_has_bias(const mc_plan *p, const mc_node *n) { return n->bias || p->nodes[n - p->m->nodes].fusion.absorbs_bn; }
 
 /* A batch norm (no activation after it) read only by a pointwise conv is
  * applied by that conv: conv(bn(x)) = (w * scale) x + (bias + w shift)
@@ -230,11 +227,11 @@ static void fold_batchnorms(mc_plan *p)
             continue;
         const int b = c->inputs[0];
         const mc_node *bn = &m->nodes[b];
-        if (bn->op->code != OP_BATCHNORM || p->nodes[b].fused_act || b == m->output || readers(m, b) != 1 ||
+        if (bn->op->code != OP_BATCHNORM || p->nodes[b].fusion.act.op || b == m->output || readers(m, b) != 1 ||
             !mc_plan_form(p, c, 0).cl_dw)
             continue;
-        p->nodes[b].folded = true;
-        p->nodes[v].fold = true;
+        p->nodes[b].fusion.bn_by = MC_BN_BY_CONV;
+        p->nodes[v].fusion.applies_bn = 1;
     }
 }
 
@@ -256,10 +253,11 @@ static void apply_in_adds(mc_plan *p)
             continue;
         for (int j = 0; j < add->ninputs; j++) {
             const int b = add->inputs[j];
-            if (m->nodes[b].op->code == OP_BATCHNORM && !p->nodes[b].fused_act && !p->nodes[b].folded &&
-                b != m->output && readers(m, b) == 1) {
-                p->nodes[b].in_add = true;
-                p->nodes[a].applies |= 1ULL << j;
+            const mc_fusion *fb = &p->nodes[b].fusion;
+            if (m->nodes[b].op->code == OP_BATCHNORM && !fb->act.op && fb->bn_by == MC_BN_ITSELF && b != m->output &&
+                readers(m, b) == 1) {
+                p->nodes[b].fusion.bn_by = MC_BN_BY_ADD;
+                p->nodes[a].fusion.applies_bn |= 1ULL << j;
             }
         }
     }
@@ -489,8 +487,8 @@ static void producer_statistics(mc_plan *p)
         if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h &&
              m->nodes[m->nodes[d].inputs[0]].shape.c % p->opt.target->lanes == 0) ||
             (code == OP_CONV && f.cl_fwd)) {
-            p->nodes[d].writes_stats = true;
-            p->nodes[m->order[i]].reads_stats = true;
+            p->nodes[d].fusion.stats.writes = true;
+            p->nodes[m->order[i]].fusion.stats.reads = true;
         }
     }
 }
@@ -509,12 +507,13 @@ static void mask_activations(mc_plan *p)
     const mc_model *m = p->m;
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = &m->nodes[m->order[i]];
-        mc_plan_node *pn = &p->nodes[m->order[i]];
-        if (!pn->fused_act)
+        mc_fused_act *act = &p->nodes[m->order[i]].fusion.act;
+        if (!act->op)
             continue;
         const int vl = p->opt.target->lanes;
         const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + vl - 1) / vl);
-        pn->mask = p->act_floats;
+        act->reads = MC_ACT_READS_BITS;
+        act->mask = p->act_floats;
         p->act_floats += (words * mc_target_bits_bytes(p->opt.target) + 3) / 4;
     }
 }
@@ -522,7 +521,7 @@ static void mask_activations(mc_plan *p)
 long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j)
 {
     int in = n->inputs[j];
-    if (j == 0 && p->nodes[n - p->m->nodes].fold)
+    if (p->nodes[in].fusion.bn_by == MC_BN_BY_CONV) /* the conv that applies it reads its input */
         in = p->m->nodes[in].inputs[0];
     return p->nodes[in].act;
 }
@@ -559,7 +558,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         const mc_node *n = &m->nodes[v];
         mc_plan_node *pn = &p->nodes[v];
         pn->layer = i;
-        if (n->op->code == OP_IDENTITY || pn->fused || pn->into_weights ||
+        if (n->op->code == OP_IDENTITY || pn->fusion.act_by_input || pn->fusion.bn_by == MC_BN_INTO_WEIGHTS ||
             (p->opt.inference && n->op->code == OP_DROPOUT)) { /* eval dropout: an identity */
             pn->act = p->nodes[n->inputs[0]].act;
             continue;
@@ -590,13 +589,13 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
      * target's descriptor). */
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = &m->nodes[m->order[i]];
-        mc_plan_node *pn = &p->nodes[m->order[i]];
-        pn->stats = pn->mask = -1;
-        if (pn->writes_stats) {
-            pn->stats = p->act_floats;
+        mc_fusion *fu = &p->nodes[m->order[i]].fusion;
+        fu->stats.at = fu->act.mask = -1;
+        if (fu->stats.writes) {
+            fu->stats.at = p->act_floats;
             p->act_floats += 2LL * n->shape.c;
-        } else if (pn->reads_stats)
-            pn->stats = p->nodes[n->inputs[0]].stats;
+        } else if (fu->stats.reads)
+            fu->stats.at = p->nodes[n->inputs[0]].fusion.stats.at;
     }
     if (!p->opt.cuda && !p->opt.inference)
         mask_activations(p);

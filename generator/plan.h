@@ -37,6 +37,78 @@ typedef struct mc_kernel {
 
 enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
 
+/* ---- fusions -------------------------------------------------------------------
+ * Each fusion the planner decides (plan.c) has two sides, a node that gives
+ * its work away and a node that does it; mc_fusion holds both, so one look
+ * at a node says what it does beyond its own op and what its backward
+ * needs for that. The emitters hand these to the templates (emit_m4.c),
+ * and emit_c.c to the runtime's layer table (mc_layer.fused, .folded,
+ * .stats). */
+
+/* What a fused activation's backward reads for the activation's derivative. */
+typedef enum {
+    /* the layer's output: which side of 0 (and 6) it lies on, for an
+     * activation whose derivative is 0 or 1 (the CUDA target; the inference
+     * library has no backward) */
+    MC_ACT_READS_OUTPUT,
+    /* a bit per value, whether the activation passed it, that the training
+     * forward writes (the C target; mask_activations) */
+    MC_ACT_READS_BITS,
+} mc_act_reads;
+
+/* An activation that a batch norm or add applies to its own result: the
+ * activation's layer after it (act_by_input) has no code and shares its
+ * slot (fuse_activations). */
+typedef struct mc_fused_act {
+    int op;             /* OP_RELU or OP_RELU6; 0: none */
+    mc_act_reads reads; /* what its backward reads */
+    long long mask;     /* MC_ACT_READS_BITS: where the bits are, per-image floats from the start of the
+                         * activation area (common.m4's layout, MC_PLANE_MASK); -1 otherwise */
+} mc_fused_act;
+
+/* Who applies a batch norm's normalization. */
+typedef enum {
+    MC_BN_ITSELF,
+    /* the pointwise conv that reads it (fold_batchnorms): the batch norm's
+     * forward only takes the batch statistics, its output is never written,
+     * and its backward is the conv's */
+    MC_BN_BY_CONV,
+    /* the add that reads it (apply_in_adds), from the batch norm's input:
+     * its forward only takes the statistics, its output is never written;
+     * its backward is its own (it reads its input, not its output) */
+    MC_BN_BY_ADD,
+    /* inference: folded into the weights and bias of the conv or depthwise
+     * that writes its input (fold_into_weights): no code, its slot is its
+     * input's */
+    MC_BN_INTO_WEIGHTS,
+} mc_bn_by;
+
+/* Batch statistics that a depthwise or conv takes of its output, per
+ * image, for the batch norm that reads it (producer_statistics). */
+typedef struct mc_stats_fusion {
+    bool writes; /* the depthwise or conv */
+    bool reads;  /* the batch norm: it combines them instead of reading its input for them */
+    long long at; /* where they are, for both: per-image floats from the start of the activation area,
+                   * the mean of each output channel of the image, then the sum of squared deviations
+                   * from it; -1 for neither */
+} mc_stats_fusion;
+
+typedef struct mc_fusion {
+    mc_fused_act act;  /* a batch norm or add: the activation after it that it applies */
+    bool act_by_input; /* an activation applied by the batch norm or add before it (that one's act) */
+    mc_bn_by bn_by;    /* a batch norm: what applies it */
+    /* a pointwise conv or an add: bit j set when it applies the batch norm
+     * that is its input j (that one's bn_by is MC_BN_BY_CONV or
+     * MC_BN_BY_ADD); the conv reads the batch norm's input and writes its
+     * gradient, the add reads its input and writes the batch norm's output
+     * gradient */
+    unsigned long long applies_bn;
+    /* inference: a conv or depthwise whose weights and bias take the batch
+     * norm after it (MC_BN_INTO_WEIGHTS), a bias even without one of its own */
+    bool absorbs_bn;
+    mc_stats_fusion stats;
+} mc_fusion;
+
 typedef struct mc_plan_node {
     int kernels[MC_PLAN_MAX_PARTS]; /* what runs it: one kernel, or one per kernel size unfused */
     int nkernels;                   /* 0: no code (the input, identity, a fused activation) */
@@ -44,29 +116,7 @@ typedef struct mc_plan_node {
     long long act;     /* output slot: per-image floats from the start of the activation area */
     long long saved;   /* batch-independent floats (BN batch mean and 1/std) */
     long long extra;   /* per-image floats of random draws (dropout mask, shake a and b) */
-    int fused_act;     /* a batch norm or add that also applies the activation after it: OP_RELU or
-                        * OP_RELU6 (see fuse_activations in plan.c), else 0 */
-    bool fused;        /* an activation done by the layer before it: no code, its slot is its input's */
-    bool folded;       /* a batch norm applied by the pointwise conv after it (fold_batchnorms in plan.c): its
-                        * forward only takes the batch statistics, its output is never written, and its
-                        * backward is the conv's */
-    bool fold;         /* a pointwise conv that applies the batch norm it reads (its input 0) itself */
-    bool in_add;       /* a batch norm applied by the add that reads it (apply_in_adds in plan.c): its forward
-                        * only takes the batch statistics, its output is never written; its backward is its own */
-    unsigned long long applies; /* an add: bit j set when it applies the batch norm that is its input j */
-    bool writes_stats; /* a depthwise or conv that also takes the batch statistics of its output, per image,
-                        * for the batch norm that reads it (producer_statistics in plan.c) */
-    bool reads_stats;  /* a batch norm that combines those instead of reading its input for them */
-    long long stats;   /* where they are, for both: per-image floats from the start of the activation area,
-                        * the mean of each output channel of the image, then the sum of squared deviations
-                        * from it; -1 for neither */
-    bool into_weights; /* inference: a batch norm folded into the weights and bias of the conv or depthwise
-                        * that writes its input (fold_into_weights in plan.c): no code, its slot is its input's */
-    bool gets_bias;    /* inference: that conv or depthwise, which takes the folded bias even without one of its own */
-    long long mask;    /* a batch norm or add with its activation fused (C target): where its training forward
-                        * writes a bit per value, whether the activation passed it, which its backward reads
-                        * instead of the output (mask_activations in plan.c); per-image floats from the start
-                        * of the activation area; -1 for none */
+    mc_fusion fusion;  /* what the planner fused into it, or it into others */
 } mc_plan_node;
 
 /* A form measured fastest for a layer (mcgen tune; tune.h), which the plan

@@ -43,12 +43,8 @@ typedef struct layer_result {
 } layer_result;
 
 static const char *const kind_names[] = {
-    [MC_L_CONV] = "conv", [MC_L_DEPTHWISE] = "depthwise", [MC_L_MIXCONV] = "mixconv",
-    [MC_L_BATCHNORM] = "batchnorm", [MC_L_RELU] = "relu", [MC_L_RELU6] = "relu6", [MC_L_SIGMOID] = "sigmoid",
-    [MC_L_IDENTITY] = "identity", [MC_L_ADD] = "add", [MC_L_CONCAT] = "concat", [MC_L_SCALE] = "scale",
-    [MC_L_AVGPOOL] = "avgpool", [MC_L_SUBSAMPLE] = "subsample", [MC_L_LINEAR] = "linear",
-    [MC_L_DROPOUT] = "dropout", [MC_L_SHAKE] = "shake", [MC_L_MAXPOOL] = "maxpool", [MC_L_SILU] = "silu",
-    [MC_L_HARDSWISH] = "hardswish", [MC_L_HARDSIGMOID] = "hardsigmoid",
+#define MC_LAYER_KIND(id, name) [MC_L_##id] = name,
+#include "mc_layer_kinds.def"
 };
 
 /* The activation fused into a layer, as a suffix of its kind's name. */

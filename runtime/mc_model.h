@@ -37,10 +37,10 @@ extern "C" { /* the CUDA step (C++) includes this header too */
 #define MC_OMP_FOR_IN
 #endif
 
+/* What a layer computes: MC_L_<ID>, one per line of mc_layer_kinds.def. */
 typedef enum {
-    MC_L_CONV, MC_L_DEPTHWISE, MC_L_MIXCONV, MC_L_BATCHNORM, MC_L_RELU, MC_L_RELU6, MC_L_SIGMOID,
-    MC_L_IDENTITY, MC_L_ADD, MC_L_CONCAT, MC_L_SCALE, MC_L_AVGPOOL, MC_L_SUBSAMPLE, MC_L_LINEAR,
-    MC_L_DROPOUT, MC_L_SHAKE, MC_L_MAXPOOL, MC_L_SILU, MC_L_HARDSWISH, MC_L_HARDSIGMOID
+#define MC_LAYER_KIND(id, name) MC_L_##id,
+#include "mc_layer_kinds.def"
 } mc_layer_kind;
 
 /* The activation a batch norm or an add applies to its own result when the

@@ -351,9 +351,10 @@ static const float *layer_input(const mc_layer *l, const mc_state *s)
 
 static const char *kind_name(mc_layer_kind k)
 {
-    static const char *const names[] = {"conv", "depthwise", "mixconv", "batchnorm", "relu", "relu6", "sigmoid",
-                                        "identity", "add", "concat", "scale", "avgpool", "subsample", "linear",
-                                        "dropout", "shake", "maxpool", "silu", "hardswish", "hardsigmoid"};
+    static const char *const names[] = { /* in the order of the codes: no designators in C++ */
+#define MC_LAYER_KIND(id, name) name,
+#include "mc_layer_kinds.def"
+    };
     return names[k];
 }
 
