@@ -53,9 +53,10 @@ static void layer_row(emitter *e, const mc_node *n)
     em_deff(e, "L_MOMENTUM", n->momentum);
     em_deff(e, "L_P", n->p);
     em_defi(e, "L_ACT", pn->act);
-    em_def(e, "L_FUSED", "%s", pn->fusion.act.op == OP_RELU    ? "MC_FUSED_RELU"
-                               : pn->fusion.act.op == OP_RELU6 ? "MC_FUSED_RELU6"
-                                                               : "MC_FUSED_NONE");
+    static const char *const fused[] = {[0] = "MC_FUSED_NONE", [OP_RELU] = "MC_FUSED_RELU", [OP_RELU6] = "MC_FUSED_RELU6",
+                                        [OP_SILU] = "MC_FUSED_SILU", [OP_HARDSWISH] = "MC_FUSED_HARDSWISH",
+                                        [OP_HARDSIGMOID] = "MC_FUSED_HARDSIGMOID"};
+    em_def(e, "L_FUSED", "%s", fused[pn->fusion.act.op]);
     bool bn = n->op->code == OP_BATCHNORM;
     em_defi(e, "L_WEIGHT", n->ntensors ? em_tensor_offset(e, n, 0) : -1);
     em_defi(e, "L_BIAS_AT", bn ? em_tensor_offset(e, n, 1) : n->bias ? em_tensor_offset(e, n, 1) : -1);

@@ -168,10 +168,15 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
 }
 
 /* FUSED: the activation a batch norm or add applies itself (plan.c):
- * none, relu or relu6. */
+ * none or the op's name (relu, relu6, silu, hardswish, hardsigmoid).
+ * FUSED_READS: what its backward reads (mc_act_reads): none, output, bits
+ * or input. */
 static void em_fused_act(emitter *e, const mc_fusion *fu)
 {
+    static const char *const reads[] = {[MC_ACT_READS_OUTPUT] = "output", [MC_ACT_READS_BITS] = "bits",
+                                        [MC_ACT_READS_INPUT] = "input"};
     em_def(e, "FUSED", "%s", fu->act.op ? mc_op(fu->act.op)->name : "none");
+    em_def(e, "FUSED_READS", "%s", fu->act.op ? reads[fu->act.reads] : "none");
 }
 
 /* FOLD: 1 for a pointwise conv applying the batch norm it reads or that

@@ -59,7 +59,7 @@ static const char usage_build[] =
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
     "  --tune FILE      the kernel forms mcgen tune measured fastest, for its rules\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
-    "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
+    "                   kernels, every activation its own layer, no batch norm\n"
     "                   folded into the conv or applied by the add after it or\n"
     "                   taking its statistics from the conv before it\n"
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
@@ -100,7 +100,7 @@ static const char usage_emit[] =
     "  --cpu CPU        the CPU the C kernels are for: native (default: the best this\n"
     "                   machine runs), avx512, avx2, neon or portable (docs/targets.md)\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
-    "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
+    "                   kernels, every activation its own layer, no batch norm\n"
     "                   folded into the conv or applied by the add after it or\n"
     "                   taking its statistics from the conv before it\n"
     "  --tune FILE      the kernel forms mcgen tune measured fastest, for its rules\n"
@@ -346,7 +346,8 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
      * keep activation bits: with both targets each gets its own plan (the
      * same layer slots); the descriptor is C's. */
     const bool cuda_only = strcmp(ma->target, "cuda") == 0;
-    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .inference = ma->inference, .target = ma->cpu};
+    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only, .cuda_too = strcmp(ma->target, "all") == 0,
+                          .inference = ma->inference, .target = ma->cpu};
     int ntuned = ma->ntuned;
     const mc_tuned_form *tuned = ma->tune ? mc_tune_read(a, ma->tune, mc_plan_model(a, m, &po), &ntuned, err, errlen)
                                           : ma->tuned;

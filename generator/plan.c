@@ -44,7 +44,7 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     const mc_model *m = p->m;
     mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
     const mc_fusion *fu = &p->nodes[n - m->nodes].fusion;
-    const char *fused = fu->act.op == OP_RELU ? "_relu" : fu->act.op == OP_RELU6 ? "_relu6" : "";
+    const char *fused = fu->act.op ? arena_printf(a, "_%s", mc_op(fu->act.op)->name) : "";
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
@@ -128,6 +128,16 @@ static int readers(const mc_model *m, int b)
     return count;
 }
 
+/* What the backward of activation act fused into a layer of op into reads
+ * (mc_act_reads), or -1 where it is not fused. */
+static int fused_act_reads(const mc_plan *p, int act, int into)
+{
+    if (act == OP_RELU || act == OP_RELU6)
+        return p->opt.cuda ? MC_ACT_READS_OUTPUT : MC_ACT_READS_BITS;
+    const bool recomputed = act == OP_SILU || act == OP_HARDSWISH || act == OP_HARDSIGMOID;
+    return recomputed && into == OP_BATCHNORM && !p->opt.cuda && !p->opt.cuda_too ? MC_ACT_READS_INPUT : -1;
+}
+
 /* A ReLU or ReLU6 whose input is a batch norm or an add that nothing else
  * reads (not the output either) is done by that layer: it writes the
  * activation of its result, and its backward masks the output gradient
@@ -137,24 +147,33 @@ static int readers(const mc_model *m, int b)
  * more read (the output) in the layer's own backward. Not on planes smaller
  * than a vector (16 floats): a batch norm walks them one short plane at a
  * time, and reading the output too made its backward on 960 x 2 x 2 slower
- * than it and the ReLU apart (0.37 against 0.29 ms, batch 64). */
+ * than it and the ReLU apart (0.37 against 0.29 ms, batch 64).
+ * SiLU, hard-swish and hard-sigmoid likewise, into a batch norm only and
+ * in the C target: their derivative is not 0 or 1, so neither the output
+ * nor bits tell it; the batch norm's backward, which reads its input and
+ * statistics anyway, recomputes its result before the activation and
+ * takes the derivative there (MC_ACT_READS_INPUT). Its two passes each
+ * recompute it, a chain of an exponential and a division per vector: on
+ * planes of a vector or two that latency, plane after plane, cost more
+ * than the activation's own passes saved, so those take planes of 64
+ * floats or more. */
 static void fuse_activations(mc_plan *p)
 {
     const mc_model *m = p->m;
     for (int i = 0; i < m->norder; i++) {
         const mc_node *r = &m->nodes[m->order[i]];
-        /* Only these two: their backward is the output gradient masked by
-         * 0/1, which the layer's bit mask holds; silu, hardswish and
-         * hardsigmoid need their input and stay layers of their own. */
-        if (r->op->code != OP_RELU && r->op->code != OP_RELU6)
+        if (r->ninputs != 1)
             continue;
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
-        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16 ||
-            p->nodes[b].fusion.bn_by == MC_BN_INTO_WEIGHTS)
+        const int reads = fused_act_reads(p, r->op->code, code);
+        const int min_plane = reads == MC_ACT_READS_INPUT ? 64 : 16;
+        if (reads < 0 || (code != OP_BATCHNORM && code != OP_ADD) || b == m->output ||
+            r->shape.h * r->shape.w < min_plane || p->nodes[b].fusion.bn_by == MC_BN_INTO_WEIGHTS)
             continue;
         if (readers(m, b) == 1) {
             p->nodes[b].fusion.act.op = r->op->code;
+            p->nodes[b].fusion.act.reads = (mc_act_reads)reads;
             p->nodes[m->order[i]].fusion.act_by_input = true;
         }
     }
@@ -508,11 +527,10 @@ static void mask_activations(mc_plan *p)
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = &m->nodes[m->order[i]];
         mc_fused_act *act = &p->nodes[m->order[i]].fusion.act;
-        if (!act->op)
+        if (act->reads != MC_ACT_READS_BITS)
             continue;
         const int vl = p->opt.target->lanes;
         const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + vl - 1) / vl);
-        act->reads = MC_ACT_READS_BITS;
         act->mask = p->act_floats;
         p->act_floats += (words * mc_target_bits_bytes(p->opt.target) + 3) / 4;
     }

@@ -47,20 +47,25 @@ enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
 
 /* What a fused activation's backward reads for the activation's derivative. */
 typedef enum {
-    /* the layer's output: which side of 0 (and 6) it lies on, for an
-     * activation whose derivative is 0 or 1 (the CUDA target; the inference
-     * library has no backward) */
+    /* the layer's output: which side of 0 (and 6) it lies on, for ReLU and
+     * ReLU6 (the CUDA target) */
     MC_ACT_READS_OUTPUT,
     /* a bit per value, whether the activation passed it, that the training
-     * forward writes (the C target; mask_activations) */
+     * forward writes (the C target's ReLU and ReLU6; mask_activations; the
+     * inference library, which has no backward, keeps none) */
     MC_ACT_READS_BITS,
+    /* its input, the layer's result before the activation, recomputed from
+     * the layer's input (a batch norm's x, batch mean and 1/std, gamma and
+     * beta): SiLU, hard-swish and hard-sigmoid, whose derivative is not 0
+     * or 1 (the C target) */
+    MC_ACT_READS_INPUT,
 } mc_act_reads;
 
 /* An activation that a batch norm or add applies to its own result: the
  * activation's layer after it (act_by_input) has no code and shares its
  * slot (fuse_activations). */
 typedef struct mc_fused_act {
-    int op;             /* OP_RELU or OP_RELU6; 0: none */
+    int op;             /* OP_RELU, OP_RELU6, OP_SILU, OP_HARDSWISH or OP_HARDSIGMOID; 0: none */
     mc_act_reads reads; /* what its backward reads */
     long long mask;     /* MC_ACT_READS_BITS: where the bits are, per-image floats from the start of the
                          * activation area (common.m4's layout, MC_PLANE_MASK); -1 otherwise */
@@ -127,11 +132,13 @@ typedef struct mc_tuned_form {
 } mc_tuned_form;
 
 typedef struct mc_plan_options {
-    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
+    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every activation its own layer,
                    * no batch norm folded */
-    bool cuda;    /* for the CUDA templates, which do only the activation fusion: no batch norm folded into the
-                   * conv after it, applied by an add or taking its statistics from the conv before it, no
-                   * activation bits */
+    bool cuda;    /* for the CUDA templates, which do only the activation fusion of ReLU and ReLU6: no batch norm
+                   * folded into the conv after it, applied by an add or taking its statistics from the conv before
+                   * it, no activation bits, no activation recomputed */
+    bool cuda_too; /* the C plan of a build that has the CUDA step too, which shares its descriptor: only the
+                    * fusions the CUDA plan makes may move a slot (no activation recomputed) */
     bool inference; /* forward only, eval mode (mcgen emit --inference): batch norms folded into the weights of
                      * the conv before them, activations fused into batch norms and adds, dropout an identity;
                      * none of the training fusions (statistics, masks, batch norms applied by convs or adds) */

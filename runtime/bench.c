@@ -48,7 +48,9 @@ static const char *const kind_names[] = {
 };
 
 /* The activation fused into a layer, as a suffix of its kind's name. */
-static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] = "+relu", [MC_FUSED_RELU6] = "+relu6"};
+static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] = "+relu", [MC_FUSED_RELU6] = "+relu6",
+                                          [MC_FUSED_SILU] = "+silu", [MC_FUSED_HARDSWISH] = "+hardswish",
+                                          [MC_FUSED_HARDSIGMOID] = "+hardsigmoid"};
 
 /* A conv that applies the folded batch norm it reads, or an add that
  * applies one of its inputs' (mc_layer.folded). */
@@ -111,10 +113,12 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     r->flops_fwd = macs_layer ? 2.0 * n * (double)weight * l->h * l->w : 0;
     r->flops_bwd = 2 * r->flops_fwd;
     r->bytes_fwd = f * (in + out + params);
-    /* (A fused ReLU's mask reads its bits too, a 32nd of the output; a conv
-     * applying a folded batch norm reads its input once more, for the batch
-     * norm's gradient.) */
-    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out / 32 : 0) +
+    /* (A fused ReLU's mask reads its bits too, a 32nd of the output, where a
+     * fused SiLU recomputes from the input it reads anyway; a conv applying a
+     * folded batch norm reads its input once more, for the batch norm's
+     * gradient.) */
+    const int bits = l->fused == MC_FUSED_RELU || l->fused == MC_FUSED_RELU6;
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (bits ? out / 32 : 0) +
                         (l->kind == MC_L_CONV && applies_bn(m, l) ? in : 0));
     /* Batch statistics a depthwise or conv writes for its batch norm, which
      * reads them instead of its input (mc_layer.stats). */

@@ -57,6 +57,49 @@ static mc_subsample_dims sub_dims(const mc_layer *l, int n)
     return (mc_subsample_dims){n, l->in_c, l->in_h, l->in_w, l->stride, l->offset, l->h, l->w};
 }
 
+/* The activations a layer may apply to its result (mc_layer.fused): the
+ * generic forward, and the backward from the activation's input (from_input)
+ * or from its output, which tells as well which side of 0 (and 6) the
+ * input was. */
+static const struct {
+    void (*fwd)(long count, const float *x, float *y);
+    void (*bwd)(long count, const float *x_or_y, const float *dy, float *dx);
+    int from_input;
+} fused_acts[] = {
+    [MC_FUSED_RELU] = {mc_relu_fwd, mc_relu_bwd, 0},
+    [MC_FUSED_RELU6] = {mc_relu6_fwd, mc_relu6_bwd, 0},
+    [MC_FUSED_SILU] = {mc_silu_fwd, mc_silu_bwd, 1},
+    [MC_FUSED_HARDSWISH] = {mc_hardswish_fwd, mc_hardswish_bwd, 1},
+    [MC_FUSED_HARDSIGMOID] = {mc_hardsigmoid_fwd, mc_hardsigmoid_bwd, 1},
+};
+
+static float *alloc_floats(long count)
+{
+    float *p = calloc((size_t)count, sizeof *p);
+    if (!p) {
+        fprintf(stderr, "error: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* The result of batch norm l before the activation fused into it, as its
+ * training forward computed it: from its input x and its batch statistics. */
+static float *bn_before_activation(const mc_state *s, const mc_layer *l, const float *x)
+{
+    const long hw = (long)l->h * l->w;
+    const float *mean = s->saved + l->saved, *invstd = mean + l->c;
+    const float *gamma = param(s, l->weight), *beta = param(s, l->bias_at);
+    float *z = alloc_floats(s->batch * per_image(l));
+    for (long b = 0; b < s->batch; b++)
+        for (int c = 0; c < l->c; c++)
+            for (long i = 0; i < hw; i++) {
+                const long at = (b * l->c + c) * hw + i;
+                z[at] = (x[at] - mean[c]) * (gamma[c] * invstd[c]) + beta[c];
+            }
+    return z;
+}
+
 void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train)
 {
     const mc_layer *l = &m->layers[layer];
@@ -154,10 +197,8 @@ void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int lay
     }
     }
     /* the activation after it, fused (its layer is an identity) */
-    if (l->fused == MC_FUSED_RELU)
-        mc_relu_fwd(count, y, y);
-    else if (l->fused == MC_FUSED_RELU6)
-        mc_relu6_fwd(count, y, y);
+    if (l->fused != MC_FUSED_NONE)
+        fused_acts[l->fused].fwd(count, y, y);
 }
 
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer)
@@ -170,20 +211,22 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
     float *dx = input_slot(m, s->dacts, s, l, 0);
     const float *extra = s->extra + l->extra * n;
     /* With its activation fused, the layer's own output gradient is the
-     * slot's where the output is above 0 (and below 6), 0 elsewhere (the
-     * slot keeps the activation's): that output tells as well as its input
-     * which side of 0 (and 6) the input was. */
+     * slot's (the activation's) through that activation's derivative, taken
+     * from the output or at the layer's result recomputed (a batch norm's). */
     float *masked = NULL;
     if (l->fused != MC_FUSED_NONE) {
-        masked = calloc((size_t)count, sizeof *masked);
-        if (!masked) {
-            fprintf(stderr, "error: out of memory\n");
-            exit(1);
-        }
-        if (l->fused == MC_FUSED_RELU)
-            mc_relu_bwd(count, y, dy, masked);
-        else
-            mc_relu6_bwd(count, y, dy, masked);
+        masked = alloc_floats(count);
+        if (fused_acts[l->fused].from_input) {
+            if (l->kind != MC_L_BATCHNORM) {
+                fprintf(stderr, "error: layer %s: an activation recomputed from its input is fused into a batch norm only\n",
+                        l->name);
+                exit(1);
+            }
+            float *z = bn_before_activation(s, l, x);
+            fused_acts[l->fused].bwd(count, z, dy, masked);
+            free(z);
+        } else
+            fused_acts[l->fused].bwd(count, y, dy, masked);
         dy = masked;
     }
     switch (l->kind) {

@@ -44,8 +44,13 @@ typedef enum {
 } mc_layer_kind;
 
 /* The activation a batch norm or an add applies to its own result when the
- * generator fused the activation layer after it into it (mc_layer.fused). */
-typedef enum { MC_FUSED_NONE, MC_FUSED_RELU, MC_FUSED_RELU6 } mc_fused;
+ * generator fused the activation layer after it into it (mc_layer.fused).
+ * SiLU, hard-swish and hard-sigmoid only into a batch norm: their
+ * derivative is taken at the batch norm's result, recomputed from its input
+ * and batch statistics. */
+typedef enum {
+    MC_FUSED_NONE, MC_FUSED_RELU, MC_FUSED_RELU6, MC_FUSED_SILU, MC_FUSED_HARDSWISH, MC_FUSED_HARDSIGMOID
+} mc_fused;
 
 /* A batch norm that the generated C step applies in the layer that reads it
  * (mc_layer.folded): its forward takes only the statistics (saved, running)
@@ -87,7 +92,7 @@ typedef struct mc_layer {
     int64_t act;        /* output slot, per-image floats from the start of the area */
     int fused;          /* batch norm, add: mc_fused, the activation it applies to its result itself (the
                          * activation's layer after it is an identity on the same slot); its backward
-                         * masks the output gradient where that output is 0 (or 6) */
+                         * takes the output gradient through that activation's derivative */
     int folded;         /* batch norm: mc_fold, how the generated C step applies it (generator/plan.c) */
     int64_t stats;      /* depthwise, conv: where the generated C step also writes the batch statistics of
                          * its output for the batch norm that reads it; that batch norm: where it reads them

@@ -5,17 +5,23 @@ m4_divert(-1)
 # the others the input). It
 # adds into dx, or stores when acc is 0 (the first writer of dx).
 # Constants: NAME, C, H, W.
+#
+# batchnorm.m4 includes this file for its expressions, and a driver may
+# include both in either order: the definitions below are read only once,
+# guarded by whether the relu kernel macro exists. (So no comment outside
+# the guard names a macro: a second reading would expand it.)
 
-m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
+m4_ifdef(`MC_RELU_KERNEL', `',
+`m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
 
 # mc_expf: e^x without a call or a float-to-int conversion, so that the
-# loops around it vectorize (libm's expf is a call per value): x = n ln 2
+# loops around it vectorize (the expf of libm is a call per value): x = n ln 2
 # + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by adding 1.5 * 2^23,
-# whose low bits then hold it), e^r by Cephes' degree-6 polynomial
+# whose low bits then hold it), e^r by the degree-6 polynomial of Cephes
 # (relative error about 1e-7), 2^n put into the exponent bits. x is
 # clamped to where the result is a normal float (e^-87.3 .. e^88.4); a NaN
 # is returned as it is. The clamps and the last select are selects, not
-# branches, where compiled with -fno-trapping-math (mcgen build's default).
+# branches, where compiled with -fno-trapping-math (the default of mcgen build).
 m4_define(`ACT_EXPF',
 `#ifndef MC_EXPF_DEFINED
 #define MC_EXPF_DEFINED
@@ -81,15 +87,23 @@ MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *r
 m4_define(`ACT_RELU', ``x[i] < 0 ? 0 : x[i]', `y[i] > 0 ? dy[i] : 0'')
 m4_define(`ACT_RELU6', ``x[i] < 0 ? 0 : (x[i] > 6 ? 6 : x[i])', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
 m4_define(`ACT_SIGMOID', ``1 / (1 + ACT_EXP(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
-# silu: PyTorch's derivative s (1 + x (1 - s)), s = sigmoid(x) (one expf
-# after common subexpressions). hardswish and hardsigmoid take PyTorch's
-# derivatives at the kinks: hardswish x/3 + 1/2 on [-3, 3] (-1/2 at -3,
-# 3/2 at 3), hardsigmoid 1/6 only inside (-3, 3).
-m4_define(`ACT_SIG_X', `(1 / (1 + ACT_EXP(-x[i])))')
-m4_define(`ACT_RELU6_X3', `(x[i] + 3 > 0 ? (x[i] + 3 < 6 ? x[i] + 3 : 6) : 0)')
-m4_define(`ACT_SILU', ``x[i] * ACT_SIG_X', `dy[i] * ACT_SIG_X * (1 + x[i] * (1 - ACT_SIG_X))'')
-m4_define(`ACT_HARDSWISH', ``x[i] * ACT_RELU6_X3 / 6', `x[i] < -3 ? 0 : x[i] <= 3 ? dy[i] * (x[i] / 3 + 0.5f) : dy[i]'')
-m4_define(`ACT_HARDSIGMOID', ``ACT_RELU6_X3 / 6', `x[i] > -3 && x[i] < 3 ? dy[i] * (1.0f / 6) : 0'')
+# silu: the derivative of PyTorch, s (1 + x (1 - s)), s = sigmoid(x) (one expf
+# after common subexpressions). hardswish and hardsigmoid take the
+# derivatives of PyTorch at the kinks: hardswish x/3 + 1/2 on [-3, 3] (-1/2 at -3,
+# 3/2 at 3), hardsigmoid 1/6 only inside (-3, 3). Those three as
+# ACT_<A>_OUT(x) and ACT_<A>_GRAD(x, dy) of any names, which the batch
+# norm that fuses them uses too (batchnorm.m4).
+m4_define(`ACT_SIG', `(1 / (1 + ACT_EXP(-$1)))')
+m4_define(`ACT_RELU6_3', `($1 + 3 > 0 ? ($1 + 3 < 6 ? $1 + 3 : 6) : 0)')
+m4_define(`ACT_SILU_OUT', `$1 * ACT_SIG($1)')
+m4_define(`ACT_SILU_GRAD', `$2 * ACT_SIG($1) * (1 + $1 * (1 - ACT_SIG($1)))')
+m4_define(`ACT_HARDSWISH_OUT', `$1 * ACT_RELU6_3($1) / 6')
+m4_define(`ACT_HARDSWISH_GRAD', `$1 < -3 ? 0 : $1 <= 3 ? $2 * ($1 / 3 + 0.5f) : $2')
+m4_define(`ACT_HARDSIGMOID_OUT', `ACT_RELU6_3($1) / 6')
+m4_define(`ACT_HARDSIGMOID_GRAD', `$1 > -3 && $1 < 3 ? $2 * (1.0f / 6) : 0')
+m4_define(`ACT_SILU', ``ACT_SILU_OUT(`x[i]')', `ACT_SILU_GRAD(`x[i]', `dy[i]')'')
+m4_define(`ACT_HARDSWISH', ``ACT_HARDSWISH_OUT(`x[i]')', `ACT_HARDSWISH_GRAD(`x[i]', `dy[i]')'')
+m4_define(`ACT_HARDSIGMOID', ``ACT_HARDSIGMOID_OUT(`x[i]')', `ACT_HARDSIGMOID_GRAD(`x[i]', `dy[i]')'')
 
 m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', ACT_RELU)')
 m4_define(`MC_RELU6_KERNEL', `ACT_KERNEL(`relu6', ACT_RELU6)')
@@ -132,4 +146,5 @@ m4_define(`MC_SIGMOID_CALL_BWD', `ACT_CALL_BWD()')
 m4_define(`MC_SILU_CALL_BWD', `ACT_CALL_BWD()')
 m4_define(`MC_HARDSWISH_CALL_BWD', `ACT_CALL_BWD()')
 m4_define(`MC_HARDSIGMOID_CALL_BWD', `ACT_CALL_BWD()')
+')
 m4_divert(0)m4_dnl

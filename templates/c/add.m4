@@ -10,7 +10,8 @@ m4_divert(-1)
 # that batch norm's input and normalizes it with the batch norm's saved
 # mean and 1/std, its gamma and beta (the batch norm's forward only took
 # the statistics); the backward is unchanged (the batch norm's own follows).
-# Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6), APPLY0...
+# Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6), FUSED_READS
+# (none, or bits with an activation), APPLY0...
 
 m4_define(`ADD_EACH', `MC_FOR(`i', 0, m4_eval(NIN - 1), `$1')')
 m4_define(`ADD_COUNT', `(n * m4_eval(C * H * W))')

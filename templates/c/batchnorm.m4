@@ -1,4 +1,5 @@
 m4_divert(-1)
+m4_ifdef(`MC_RELU_KERNEL', `', `m4_include(`activation.m4')m4_divert(-1)')
 # Batch normalization (PyTorch BatchNorm2d) over C channels of H x W.
 # Training normalizes with the batch mean and biased variance (sums in
 # double), saves mean and 1/std for the backward and updates the running
@@ -7,7 +8,11 @@ m4_divert(-1)
 # (plan.c): it writes the activation of its result, and its backward takes
 # the output gradient only where that output y is above 0 (and below 6;
 # the forward keeps that as a bit per value, not recomputed: the mask is
-# the forward's, bit for bit).
+# the forward's, bit for bit; FUSED_READS bits). With FUSED silu,
+# hardswish or hardsigmoid (FUSED_READS input) the backward recomputes the
+# value the forward gave the activation, (x - mean) * gamma / std + beta,
+# and takes the output gradient through the derivative there, with the
+# expressions of activation.m4.
 # Folded (FOLD 1) into the pointwise conv that reads it (plan.c), its
 # forward only takes the statistics (the eval forward saves the running
 # ones as the mean and 1/std the conv reads) and it has no backward: the
@@ -17,8 +22,8 @@ m4_divert(-1)
 # wrote the batch statistics of it per image (plan.c, producer_statistics;
 # MC_BN_SUMS in common.m4): its training forward combines those (pstats)
 # instead of reading its input for them.
-# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6), FOLD,
-# PSTATS.
+# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6, silu,
+# hardswish, hardsigmoid), FUSED_READS (none, bits, input), FOLD, PSTATS.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HWV', `m4_eval(H * W / VL * VL)')
@@ -37,11 +42,64 @@ m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 # 32nd of the traffic: at 16 x 28 x 28 a channel over the batch is 400 KB
 # a stream, and three streams did not stay in L2 from one pass to the
 # next). BN_KEEP(indent, v, at): the lanes of vector v (the values from
-# at) where the activation passed them, the others 0.
+# at) where the activation passed them, the others 0; or the lanes through
+# the derivative of an activation recomputed.
 m4_define(`BN_KEEP', `MC_MASKED(`$1mc_vf_keep(&$2, m[$3 / VL]);
+')BN_RECOMPUTED(`$1NAME`'_through(&$2, x + $3, mean, scale, shift);
 ')')
-# BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0.
-m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HWV / VL] >> ($2 - BN_HWV) & 1)')')
+# BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0,
+# or through the derivative.
+m4_define(`BN_DY1', `m4_ifelse(FUSED_READS, bits, `mc_pass($1, m[BN_HWV / VL] >> ($2 - BN_HWV) & 1)',
+    FUSED_READS, input, `NAME`'_act_grad((x[$2] - mean) * scale + shift, $1)', `$1')')
+
+# BN_RECOMPUTED(text): text when the backward recomputes the activation.
+m4_define(`BN_RECOMPUTED', `m4_ifelse(FUSED_READS, input, `$1')')
+m4_define(`BN_ACT_UPPER', `m4_translit(FUSED, `a-z', `A-Z')')
+# A loop over the lanes of a vector, vectorized whatever its branches:
+# compiled with OpenMP, as its simd loop (else gcc unrolled it and kept a
+# branch per lane).
+m4_define(`BN_SIMD', `#ifdef _OPENMP
+#pragma omp simd
+#endif
+')
+# The activation recomputed, on a float and lane by lane on a vector, and
+# an output gradient through its derivative (written in the forward too).
+m4_define(`BN_ACT_FUNCTIONS',
+`ACT_EXPF()m4_dnl
+/* FUSED of v, and of each lane of a vector of them. */
+static inline float NAME`'_act(float v)
+{
+    return m4_indir(`ACT_'BN_ACT_UPPER`_OUT', `v');
+}
+
+static inline mc_vf NAME`'_act_v(mc_vf v)
+{
+    mc_vf r;
+BN_SIMD()m4_dnl
+    for (int l = 0; l < VL; l++)
+        r[l] = NAME`'_act(v[l]);
+    return r;
+}
+
+/* The gradient g through FUSED at v, the value the forward gave it. */
+static inline float NAME`'_act_grad(float v, float g)
+{
+    return m4_indir(`ACT_'BN_ACT_UPPER`_GRAD', `v', `g');
+}
+
+/* The lanes of g through FUSED at the values of x normalized. */
+static inline void NAME`'_through(mc_vf *g, const float *restrict x, float mean, float scale, float shift)
+{
+    const mc_vf g0 = *g;
+BN_SIMD()m4_dnl
+    for (int l = 0; l < VL; l++)
+        (*g)[l] = NAME`'_act_grad((x[l] - mean) * scale + shift, g0[l]);
+}
+
+')
+# BN_OUT(v), BN_OUT_V(v): the result v of a float or vector as written.
+m4_define(`BN_OUT', `m4_ifelse(FUSED_READS, input, `NAME`'_act($1)', `MC_FUSED_OUT($1)')')
+m4_define(`BN_OUT_V', `m4_ifelse(FUSED_READS, input, `NAME`'_act_v($1)', `MC_FUSED_OUT_V($1)')')
 
 # The per-channel sums go plane by plane: each plane in the VL float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -68,9 +126,10 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 # an activation, m is the bits of the plane.
 m4_define(`BN_PLANE_PASSES',
 `MC_VEC_PRELUDE()m4_dnl
+BN_RECOMPUTED(`BN_ACT_FUNCTIONS()')m4_dnl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, MC_MASKED(`const mc_bits *restrict m,
-    ')float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+    ')BN_RECOMPUTED(`float scale, float shift, ')float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_vf lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < BN_HWV; i += VL) {
@@ -94,7 +153,7 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
 static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, MC_MASKED(`const mc_bits *restrict m, ')float *restrict dx,
-    float k, float mean_g, float mean, float slope, int acc)
+    float k, float mean_g, float mean, float slope, BN_RECOMPUTED(`float scale, float shift, ')int acc)
 {
     int i = 0;
     for (; i < BN_HWV; i += VL) {
@@ -123,7 +182,7 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
     for (; i < BN_HWV; i += VL) {
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = MC_FUSED_OUT_V(v);
+        *(mc_vf *)(y + i) = BN_OUT_V(v);
 MC_MASKED(`        if (m) {
             const mc_vi passes = MC_FUSED_PASSES(v);
             m[i / VL] = mc_vf_bits(&passes);
@@ -134,7 +193,7 @@ MC_MASKED(`    unsigned bits = 0;
 ')m4_dnl
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = MC_FUSED_OUT(v);
+        y[i] = BN_OUT(v);
 MC_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HWV);
 ')m4_dnl
     }
@@ -176,7 +235,8 @@ static double NAME`'_sqdev(int n, const float *restrict st, int c, double mean)
 # BN_SRC: what the statistics come from.
 m4_define(`BN_SRC', `m4_ifelse(PSTATS, 1, `pstats', `x')')
 
-m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED, none, `const float *restrict y,', `const MC_BITS_TYPE *restrict mask,')')
+m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED_READS, bits, `const MC_BITS_TYPE *restrict mask,', FUSED_READS, input,
+    `const float *restrict beta,', `const float *restrict y,')')
 m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 1, `const float *restrict pstats, ')const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd`'MC_MASKED(`, MC_BITS_TYPE *restrict mask')')
@@ -278,7 +338,8 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
 ')m4_dnl
 m4_ifelse(FOLD, 1, `', `
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC_BITS_TYPE *restrict mask, ')const float *restrict save_mean,
+static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC_BITS_TYPE *restrict mask, ')BN_RECOMPUTED(`const float *restrict gamma,
+    const float *restrict beta, ')const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -286,7 +347,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * C + c) * BN_HW;
-        NAME`'_plane_sum_grad(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')mean, invstd, &sum_dy, &sum_dy_xhat);
+        NAME`'_plane_sum_grad(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')BN_RECOMPUTED(`gamma[c] * invstd, beta[c], ')mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -312,7 +373,7 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < C; c++)
-            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * C, m);
     }
     MC_OMP_FOR
@@ -321,12 +382,12 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * C + c) * BN_HW;
             NAME`'_plane_dx(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+                BN_RECOMPUTED(`k, beta[c], ')acc);
         }
     }
 }
@@ -362,7 +423,7 @@ $1    MC_ACT(OUT));
 ')
 m4_define(`MC_BATCHNORM_CALL_BWD',
 `m4_ifelse(FOLD, 1, `    /* folded: the conv after it did its backward */
-', `    NAME`'_bwd(n, MC_ACT(IN0), m4_ifelse(FUSED, none, `MC_ACT(OUT)', `MC_MASK(MASK_AT)'), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
+', `    NAME`'_bwd(n, MC_ACT(IN0), m4_ifelse(FUSED_READS, bits, `MC_MASK(MASK_AT)', FUSED_READS, input, `MC_PARAM(BETA)', `MC_ACT(OUT)'), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
         MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
 ')')
 m4_define(`MC_BATCHNORM_STORES')

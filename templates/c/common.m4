@@ -486,8 +486,9 @@ $1        $3 = $4;
 # (for a float, or lane by lane for a vector, as a mask).
 m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 < 0 ? 0 : $1)', FUSED, relu6, `($1 < 0 ? 0 : ($1 > 6 ? 6 : $1))', `$1')')
 m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `(($1 > 0) & ($1 < 6))', `1')')
-# MC_MASKED(text): text when an activation is fused (it keeps its bits).
-m4_define(`MC_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
+# MC_MASKED(text): text when a fused activation keeps its bits (FUSED_READS
+# bits: relu and relu6; plan.c).
+m4_define(`MC_MASKED', `m4_ifelse(FUSED_READS, bits, `$1')')
 # MC_FUSED_OUT_V(v): MC_FUSED_OUT of a vector (ReLU6: its lanes not below 0
 # and not above 6, or 6 where above; NaN stays NaN, as the scalar form
 # keeps it and PyTorch does).
