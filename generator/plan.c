@@ -206,6 +206,13 @@ static void fold_into_weights(mc_plan *p)
     }
 }
 
+/* Whether a node's input channels fill whole vectors of the target's lanes
+ * (a channels-last depthwise otherwise leaves lanes of its last one idle). */
+static bool whole_vectors(const mc_plan *p, const mc_node *n)
+{
+    return p->m->nodes[n->inputs[0]].shape.c % p->opt.target->lanes == 0;
+}
+
 bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
 {
     if (!p->opt.inference)
@@ -213,7 +220,7 @@ bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
     switch (p->m->nodes[k->node].op->code) {
     case OP_CONV: return k->form.cl_fwd;
     case OP_DEPTHWISE: /* a vector of channels per tap, the last one whole */
-        return k->form.dw_cl && p->m->nodes[p->m->nodes[k->node].inputs[0]].shape.c % p->opt.target->lanes == 0;
+        return k->form.dw_cl && whole_vectors(p, &p->m->nodes[k->node]);
     case OP_MIXCONV: return true; /* its groups in their forms (mixconv.m4) */
     default: return false;
     }
@@ -503,8 +510,7 @@ static void producer_statistics(mc_plan *p)
         const int d = bn->inputs[0];
         const int code = m->nodes[d].op->code;
         const mc_form f = mc_plan_form(p, &m->nodes[d], 0);
-        if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h &&
-             m->nodes[m->nodes[d].inputs[0]].shape.c % p->opt.target->lanes == 0) ||
+        if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h && whole_vectors(p, &m->nodes[d])) ||
             (code == OP_CONV && f.cl_fwd)) {
             p->nodes[d].fusion.stats.writes = true;
             p->nodes[m->order[i]].fusion.stats.reads = true;

@@ -20,12 +20,11 @@ m4_divert(-1)
 # there. This file only defines macros.
 
 # DW_CL (the plan's, generator/plan.c depthwise_cl_rows): 1 when this form
-# applies; the plan takes it at stride 1, odd kernels and whole vectors
-# of channels, its scratch (two padded images and one result, on a
-# thread's stack) in bands of DW_CL_ROWS rows that fit the target's
-# budget. DW_CL_RENDERABLE: what the form needs of the shape (depthwise.m4
+# applies; the plan takes it at stride 1 and odd kernels while at least
+# half the lanes of the last vector of channels work, its scratch (two
+# padded images and one result, on a thread's stack) in bands of
+# DW_CL_ROWS rows that fit the target's budget. DW_CL_RENDERABLE: what the form needs of the shape (depthwise.m4
 # stops m4 when asked for it without).
-m4_define(`DW_CL_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_CL_WP', `m4_eval(W + 2 * PMAX)')
 m4_define(`DW_CL_PN', `m4_eval((DW_CL_ROWS + 2 * PMAX) * DW_CL_WP * VL)')
 m4_define(`DW_CL_ON', `m4_eval(DW_CL_ROWS * WO * VL)')
@@ -36,9 +35,9 @@ m4_define(`DW_CL_G', `m4_eval((C + VL - 1) / VL)')
 # Channels that do not fill the last group of VL (DW_CL_TAIL of them, 0
 # when they all do) take a whole vector each pixel all the same, the
 # lanes past C zero in the filters and never read from or written to the
-# planes: the transposes take the channel count of the group, the
-# bias and the batch statistics of a partial group load and store only
-# its channels.
+# planes: the transposes take the channel count of the group, and the
+# bias of a partial group is loaded by its channels (such a kernel takes
+# no batch statistics and no packed filters: plan.c).
 m4_define(`DW_CL_TAIL', `m4_eval(C % VL)')
 m4_define(`DW_CL_GCH_ARG', `m4_ifelse(DW_CL_TAIL, 0, `', `nch')')
 m4_define(`DW_CL_GCH', `($1 == m4_eval(DW_CL_G - 1) ? DW_CL_TAIL : VL)')
@@ -225,11 +224,11 @@ m4_define(`DW_CL_FWD',
         for (int bg = 0; bg < n * DW_CL_G; bg++) {
             const int b = bg / DW_CL_G, g = bg % DW_CL_G;
 DW_CL_WEIGHTS(`            ')m4_dnl
-DW_CL_BANDS(`            ', `            DW_CL_IN(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
-DW_EACH(`m4_ifelse(m4_eval(BIAS && DW_CL_TAIL), 1, `            _Alignas(64) float bias`'j[VL] = {0};
+m4_ifelse(m4_eval(BIAS && DW_CL_TAIL), 1, `DW_EACH(`            _Alignas(64) float bias`'j[VL] = {0};
             memcpy(bias`'j, bias + m4_eval(j * C) + g * VL, sizeof(float) * DW_CL_GCH(g));
-')m4_dnl
-            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, m4_ifelse(DW_CL_TAIL, 0, `bias + m4_eval(j * C) + g * VL', `bias`'j')')`'DW_CL_RPASS);
+')')m4_dnl
+DW_CL_BANDS(`            ', `            DW_CL_IN(x + ((long)b * C + g * VL) * DW_CL_HW, xt);
+DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, m4_ifelse(DW_CL_TAIL, 0, `bias + m4_eval(j * C) + g * VL', `bias`'j')')`'DW_CL_RPASS);
 m4_ifelse(PSTATS, 1, `            if (stats)
                 NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * YC) + m4_eval(j * C) + g * VL);
 ')m4_dnl
