@@ -134,9 +134,17 @@ static void conv_form(emitter *e, const char *suffix, mc_form f)
         const char *name;
         bool on;
     } flags[] = {{"CV_CLF", f.cl_fwd}, {"CV_CLX", f.cl_dx},           {"CV_CLW", f.cl_dw},
-                 {"CV_DW_OWN", f.dw_own}, {"CV_PW_PLANAR", f.pw_planar}, {"CV_PLANES", f.planes}};
+                 {"CV_DW_OWN", f.dw_own}, {"CV_PW_PLANAR", f.pw_planar}, {"CV_PLANES", f.planes},
+                 {"CV_WINO", f.wino}};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         em_defi(e, arena_printf(e->a, "%s%s", flags[i].name, suffix), flags[i].on);
+    if (f.wino)
+        for (int d = 0; d < 2; d++) {
+            const char *pass = d ? "_DX" : "";
+            em_defi(e, arena_printf(e->a, "WINO_RB%s%s", pass, suffix), f.wino_tiles[d].rb);
+            em_defi(e, arena_printf(e->a, "WINO_CB%s%s", pass, suffix), f.wino_tiles[d].cb);
+            em_defi(e, arena_printf(e->a, "WINO_NT%s%s", pass, suffix), f.wino_tiles[d].nt);
+        }
 }
 
 /* MixConv's three groups j = 0, 1, 2: kernel GK<j>, input channels
@@ -160,7 +168,9 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
         em_defi(e, arena_printf(e->a, "GWOFF%d", j), woff);
         window_interior(e, "G", arena_printf(e->a, "%d", j), in, n->shape, k, k / 2, n->stride);
         const mc_conv_shape g = {{ci[j], in.h, in.w}, {co[j], n->shape.h, n->shape.w}, k, k / 2, n->stride, 1};
-        conv_form(e, arena_printf(e->a, "_G%d", j), mc_plan_conv_form(e->p, &g));
+        mc_form gf = mc_plan_conv_form(e->p, &g);
+        gf.wino = false; /* a group's image is part of the whole's: its direct forms */
+        conv_form(e, arena_printf(e->a, "_G%d", j), gf);
         cioff += ci[j];
         cooff += co[j];
         woff += (long long)co[j] * ci[j] * k * k;

@@ -342,15 +342,56 @@ static bool grouped_products(const mc_conv_shape *c)
     return point || shifted || cog * cig * c->k * c->k >= 64;
 }
 
-/* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
- * pointwise (1x1, no padding) kinds take channels-last products where
- * their channels fill whole vectors and a thread's scratch fits the
- * budget: no lane is lost past the end of a row or plane. Measured (1
- * thread, batch 128, kernels alternated call by call; conv.m4 tells more):
- * a pointwise forward at stride 1 whose planes fill their vectors but for
- * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
- * 1.56x faster than the transposes); the input gradient takes the
- * channels-last form on planes up to 28 x 28 or strided. */
+/* Winograd F(2x2, 3x3) (winograd.m4): the products of each of the 16
+ * transform points take a block of rb tiles by cb vectors of output
+ * channels in registers. Sums in flight: at least 8 keep two FMA pipes
+ * of latency 4 busy; at most 16, and 4 registers left for cb (at most 4)
+ * filter vectors and a broadcast. The tiles are rounded up to a multiple
+ * of rb (the extra ones computed for nothing), so the block that divides
+ * them best wins. A block of nt tiles keeps its transformed input and its
+ * products (16 points each) in L1: with blocks 4x as large the avx2
+ * 16 -> 16 forward at 28 x 28 ran 0.88x the direct one instead of 1.41x
+ * (docs/performance.md). Forward: ci -> co channels; the input gradient:
+ * co -> ci. */
+static struct mc_wino_tiles wino_tiles(const mc_target *t, long long tiles, long long ci, long long co)
+{
+    const int nv = (int)(co / t->lanes), most = t->vregs - 4 < 16 ? t->vregs - 4 : 16;
+    struct mc_wino_tiles best = {1, 1, 1};
+    double best_score = -1;
+    for (int cb = 1; cb <= 4 && cb <= nv; cb++) {
+        if (nv % cb)
+            continue;
+        for (int rb = 1; rb * cb <= most; rb++) {
+            const long long tp = (tiles + rb - 1) / rb * rb;
+            const double busy = rb * cb >= 8 ? 1.0 : rb * cb / 8.0;
+            const double score = busy * (double)tiles / (double)tp + 1e-3 * rb * cb + 1e-4 * cb;
+            if (score > best_score)
+                best_score = score, best = (struct mc_wino_tiles){rb, cb, rb};
+        }
+    }
+    const long long tp = (tiles + best.rb - 1) / best.rb * best.rb;
+    long long nt = t->l1 / 4 / (16 * (ci + co)) / best.rb * best.rb;
+    nt = nt < best.rb ? best.rb : nt > tp ? tp : nt;
+    best.nt = (int)nt;
+    return best;
+}
+
+static long long wino_tile_count(const mc_conv_shape *c) { return (long long)(c->out.h + 1) / 2 * ((c->out.w + 1) / 2); }
+
+/* Whether the Winograd forward (dx false) or input gradient of conv c fits
+ * a thread's budget: the padded channels-last image (a row more below),
+ * the channels-last result and a block of products. */
+static bool wino_fits(const mc_target *t, const mc_conv_shape *c, bool dx)
+{
+    const long long ci = dx ? c->out.c : c->in.c, co = dx ? c->in.c : c->out.c;
+    if (co % t->lanes)
+        return false;
+    const struct mc_wino_tiles w = wino_tiles(t, wino_tile_count(c), ci, co);
+    const long long floats = (long long)(c->in.h + 3) * (c->in.w + 2) * ci + (long long)c->in.h * c->in.w * co +
+                             16LL * w.nt * (ci + co);
+    return floats <= t->l2 / 4;
+}
+
 /* What a conv can take on target t: every flag its templates render
  * within the budgets (a thread's scratch on its stack), before the rules
  * choose. */
@@ -374,6 +415,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     f.cl_dx = cl && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
     f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
     f.planes = c->groups > 1;
+    f.wino = cl && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c, false) && wino_fits(t, c, true);
     return f;
 }
 
@@ -385,7 +427,13 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
  * a pointwise forward at stride 1 whose planes fill their vectors but for
  * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
  * 1.56x faster than the transposes); the input gradient takes the
- * channels-last form on planes up to 28 x 28 or strided. */
+ * channels-last form on planes up to 28 x 28 or strided. A 3x3 conv at
+ * stride 1 with padding 1 takes Winograd's F(2x2, 3x3) for its forward
+ * and input gradient wherever it renders, in the training step: it beat
+ * the channels-last products on every shape measured, 8 to 64 channels on
+ * 7 x 7 to 28 x 28 planes (docs/performance.md). The inference library
+ * keeps the direct forms: it packs its filters in place, and transformed
+ * ones take 16/9 the room. */
 mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
 {
     const mc_form r = conv_reach(p->opt.target, c);
@@ -398,6 +446,7 @@ mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
     f.cl_fwd = r.cl_fwd && !f.pw_planar;
     f.cl_dx = r.cl_dx && !f.pw_planar && (c->stride != 1 || dx_pix <= 784);
     f.cl_dw = r.cl_dw;
+    f.wino = r.wino && !p->opt.inference;
     return f;
 }
 
@@ -409,7 +458,7 @@ static mc_conv_shape conv_shape(const mc_model *m, const mc_node *n)
 static bool same_form(mc_form a, mc_form b)
 {
     return a.dw_cl == b.dw_cl && a.cl_fwd == b.cl_fwd && a.cl_dx == b.cl_dx && a.cl_dw == b.cl_dw &&
-           a.dw_own == b.dw_own && a.pw_planar == b.pw_planar && a.planes == b.planes;
+           a.dw_own == b.dw_own && a.pw_planar == b.pw_planar && a.planes == b.planes && a.wino == b.wino;
 }
 
 static int add_candidate(mc_form *out, int count, mc_form f)
@@ -442,9 +491,15 @@ int mc_plan_form_candidates(const mc_plan *p, const mc_node *n, mc_form out[MC_F
     none.cl_fwd = none.cl_dx = none.cl_dw = false, none.pw_planar = r.pw_planar;
     dw_only.cl_fwd = dw_only.cl_dx = false, dw_only.cl_dw = r.cl_dw, dw_only.pw_planar = r.pw_planar;
     flip.planes = r.planes && !rules.planes;
+    all.wino = none.wino = dw_only.wino = false;
     count = add_candidate(out, count, all);
     count = add_candidate(out, count, none);
     count = add_candidate(out, count, r.planes ? flip : dw_only);
+    if (r.wino && !p->opt.inference) { /* the rules' choice but Winograd's flipped */
+        mc_form w = rules;
+        w.wino = !rules.wino;
+        count = add_candidate(out, count, w);
+    }
     return count;
 }
 
@@ -458,11 +513,16 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
     return false;
 }
 
-/* A depthwise form's band of rows (depthwise_cl_rows), which its shape and
- * the target decide, whoever chose the form: channels-last only where a
- * band fits. */
+/* What a form's shape and the target decide, whoever chose the form: a
+ * depthwise form's band of rows (depthwise_cl_rows), channels-last only
+ * where a band fits; a Winograd conv's blocks (wino_tiles). */
 static mc_form with_rows(const mc_plan *p, const mc_node *n, int k, mc_form f)
 {
+    if (n->op->code == OP_CONV && f.wino) {
+        const mc_conv_shape c = conv_shape(p->m, n);
+        f.wino_tiles[0] = wino_tiles(p->opt.target, wino_tile_count(&c), c.in.c, c.out.c);
+        f.wino_tiles[1] = wino_tiles(p->opt.target, wino_tile_count(&c), c.out.c, c.in.c);
+    }
     if (n->op->code == OP_DEPTHWISE) {
         f.dw_rows = k ? depthwise_cl_rows(p->m, p->opt.target, n, &k, 1)
                       : depthwise_cl_rows(p->m, p->opt.target, n, n->ks, n->nks);
@@ -511,7 +571,7 @@ static void producer_statistics(mc_plan *p)
         const int code = m->nodes[d].op->code;
         const mc_form f = mc_plan_form(p, &m->nodes[d], 0);
         if ((code == OP_DEPTHWISE && f.dw_cl && f.dw_rows == m->nodes[d].shape.h && whole_vectors(p, &m->nodes[d])) ||
-            (code == OP_CONV && f.cl_fwd)) {
+            (code == OP_CONV && (f.cl_fwd || f.wino))) {
             p->nodes[d].fusion.stats.writes = true;
             p->nodes[m->order[i]].fusion.stats.reads = true;
         }

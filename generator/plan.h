@@ -25,6 +25,12 @@ typedef struct mc_form {
     bool dw_own;    /* conv: those chunks a thread's own, an image fitting its scratch (CV_DW_OWN) */
     bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
     bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
+    bool wino;      /* conv: forward and input gradient by Winograd F(2x2, 3x3) (CV_WINO, winograd.m4) */
+    /* its products' register blocks and blocks of tiles, forward [0] and input gradient [1]; from the shape
+     * and target (mc_plan_wino_tiles), not a choice of the tuner */
+    struct mc_wino_tiles {
+        int rb, cb, nt; /* tiles by vectors of output channels in registers; tiles a block (a multiple of rb) */
+    } wino_tiles[2];
 } mc_form;
 
 typedef struct mc_kernel {
@@ -172,7 +178,7 @@ mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c);
  * that a tuner should measure: the rules' choice first, then each other
  * form its templates render within the target's budgets (at most
  * MC_FORM_CANDIDATES, none twice). 0 for other nodes. */
-enum { MC_FORM_CANDIDATES = 4 };
+enum { MC_FORM_CANDIDATES = 5 };
 int mc_plan_form_candidates(const mc_plan *p, const mc_node *n, mc_form out[MC_FORM_CANDIDATES]);
 
 /* Whether node n can take form f (one of its candidates). */

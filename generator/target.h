@@ -19,6 +19,7 @@ typedef struct mc_target {
     int lanes;            /* floats in a vector (VL): the channels-last forms take channels in groups of these */
     int vregs;            /* vector registers: the product tiles keep their sums in them */
     long l2;              /* bytes of L2 a thread's scratch may fill (the channels-last images and scratch) */
+    long l1;              /* bytes of L1 data cache a block of products may fill (the Winograd blocks) */
     /* Product tiles (templates/c/gemm.m4), chosen so that the sums, the
      * loaded vectors and a broadcast fit the registers. */
     int gemm_mr, gemm_nv; /* plain and tap products, channels-last forward: rows x vectors of columns */

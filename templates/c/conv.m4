@@ -22,6 +22,7 @@ m4_divert(-1)
 
 m4_ifdef(`MC_CONV_KERNEL', `',
 `m4_ifdef(`MC_GEMM_NN', `', `m4_include(`gemm.m4')m4_divert(-1)')
+m4_ifdef(`WINO_HELPERS', `', `m4_include(`winograd.m4')m4_divert(-1)')
 
 # CV_PLUS(e): " + e", and CV_PLUS2(e): "e + ", or nothing when e is 0
 # (tidier offsets).
@@ -416,11 +417,16 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 ')
 
 m4_define(`CV_SHIFT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
+`m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
     m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
-m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
-m4_ifelse(CV_CLF, 1, `', `
+m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
+m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()', m4_eval(CV_WINO && !CV_CLW), 1, `MC_TRAINING_ONLY(`CV_PAD_FN()')')m4_dnl
+m4_ifelse(m4_eval(CV_CLX || CV_WINO), 1, `', `
+CV_ORDER(flip, `The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
+    `m4_ifelse(G, 1, `(ci * CO + co)', `((co / CV_COG * CV_CIG + ci) * CV_COG + co % CV_COG)') * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
+
+m4_define(`CV_PAD_FN', `
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
 static void NAME`'_pad(const float *restrict xb, float *restrict xp)
 {
@@ -428,10 +434,7 @@ static void NAME`'_pad(const float *restrict xb, float *restrict xp)
         for (int iy = 0; iy < H; iy++)
             memcpy(xp + (ci * CV_HP + iy + PAD) * CV_WP + PAD, xb + (ci * H + iy) * W, W * sizeof(float));
 }
-')m4_dnl
-m4_ifelse(CV_CLX, 1, `', `
-CV_ORDER(flip, `The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
-    `m4_ifelse(G, 1, `(ci * CO + co)', `((co / CV_COG * CV_CIG + ci) * CV_COG + co % CV_COG)') * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
+')
 
 # Images run in parallel, each thread with its own padded image and grid
 # on its stack (zeroed once per call, so the borders stay 0) when they are
@@ -530,7 +533,7 @@ CV_CHUNKS(CV_NB, ` {
 
 m4_define(`CV_BWD_SHIFT',
 `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
-m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_SHIFT()')m4_dnl
+m4_ifelse(CV_WINO, 1, `WINO_BWD_DX()', CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_SHIFT()')m4_dnl
 ')
 
 m4_define(`CV_BWD_DX_SHIFT',
@@ -577,6 +580,8 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 m4_define(`CV_CLV', `m4_eval(G == 1 && C % VL == 0 && CO % VL == 0 && (CV_SHIFTED || CV_POINT))')
 # CV_CHECK_FORM: the forms the plan chose need these of the shape.
 m4_define(`CV_CHECK_FORM', `m4_ifelse(
+m4_eval(CV_WINO && !(K == 3 && S == 1 && PAD == 1 && G == 1 && C % VL == 0 && CO % VL == 0 && !FOLD && !INFERENCE)), 1,
+    `CV_FORM_ERROR(`the Winograd form, which needs a dense 3x3 conv at stride 1 with padding 1, channels in vectors of VL, no folded batch norm, and a training step')',
 m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv with channels in vectors of VL')',
 m4_eval(CV_CLW && !(C % VL == 0 && (CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN))))), 1,
     `CV_FORM_ERROR(`a channels-last filter gradient, which needs input channels in vectors of VL')',
@@ -784,8 +789,8 @@ m4_define(`CV_FOLD_BWD',
 # With PSTATS (plan.c, producer_statistics) the training forward also
 # writes the batch statistics of its output for the batch norm that reads
 # it, from the channels-last result of each image (the sums of common.m4).
-m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(CV_CLF, 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / VL), CO)',
-`m4_errprint(`conv.m4: NAME: batch statistics need the channels-last forward (plan.c, producer_statistics)
+m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(m4_eval(CV_CLF || CV_WINO), 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / VL), CO)',
+`m4_errprint(`conv.m4: NAME: batch statistics need the channels-last or Winograd forward (plan.c, producer_statistics)
 ')m4_m4exit(1)')')')
 
 m4_define(`MC_CONV_FWD',
@@ -810,7 +815,7 @@ m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
     const float *restrict w = wf, *restrict bias = bf;
 ', BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-m4_ifelse(CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', CV_PLANES, 0, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
+m4_ifelse(CV_WINO, 1, `WINO_FWD()', CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', CV_PLANES, 0, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
