@@ -139,8 +139,8 @@ static void conv_form(emitter *e, const char *suffix, mc_form f)
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         em_defi(e, arena_printf(e->a, "%s%s", flags[i].name, suffix), flags[i].on);
     if (f.wino)
-        for (int d = 0; d < 2; d++) {
-            const char *pass = d ? "_DX" : "";
+        for (int d = 0; d < 3; d++) {
+            const char *pass = d == 2 ? "_DW" : d ? "_DX" : "";
             em_defi(e, arena_printf(e->a, "WINO_RB%s%s", pass, suffix), f.wino_tiles[d].rb);
             em_defi(e, arena_printf(e->a, "WINO_CB%s%s", pass, suffix), f.wino_tiles[d].cb);
             em_defi(e, arena_printf(e->a, "WINO_NT%s%s", pass, suffix), f.wino_tiles[d].nt);

@@ -376,20 +376,49 @@ static struct mc_wino_tiles wino_tiles(const mc_target *t, long long tiles, long
     return best;
 }
 
+/* The filter gradient's product (winograd.m4, WINO_DW_HELPERS) sums over
+ * tiles into rows of input channels: rb rows that divide them by cb
+ * vectors of output channels (the same sums in flight as above), blocks
+ * of tiles within half the thread's budget (its sums are loaded and
+ * stored once a block). */
+static struct mc_wino_tiles wino_dw_tiles(const mc_target *t, long long tiles, long long ci, long long co)
+{
+    struct mc_wino_tiles w = wino_tiles(t, ci, ci, co);
+    while (ci % w.rb)
+        w.rb--;
+    const long long nt = t->l2 / 2 / 4 / (16 * (ci + co));
+    w.nt = (int)(nt < 1 ? 1 : nt > tiles ? tiles : nt);
+    return w;
+}
+
 static long long wino_tile_count(const mc_conv_shape *c) { return (long long)(c->out.h + 1) / 2 * ((c->out.w + 1) / 2); }
 
-/* Whether the Winograd forward (dx false) or input gradient of conv c fits
- * a thread's budget: the padded channels-last image (a row more below),
- * the channels-last result and a block of products. */
-static bool wino_fits(const mc_target *t, const mc_conv_shape *c, bool dx)
+/* The blocks of pass d (0 forward, 1 input gradient, 2 filter gradient). */
+static struct mc_wino_tiles wino_pass_tiles(const mc_target *t, const mc_conv_shape *c, int d)
 {
-    const long long ci = dx ? c->out.c : c->in.c, co = dx ? c->in.c : c->out.c;
-    if (co % t->lanes)
+    const long long tiles = wino_tile_count(c);
+    return d == 2 ? wino_dw_tiles(t, tiles, c->in.c, c->out.c)
+                  : wino_tiles(t, tiles, d ? c->out.c : c->in.c, d ? c->in.c : c->out.c);
+}
+
+/* Whether every Winograd pass of conv c fits a thread's budget: the
+ * padded channels-last image (a row more below), the channels-last result
+ * (the output gradient on the tiles' grid for the filter gradient) and a
+ * block of products. */
+static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
+{
+    if (c->in.c % t->lanes || c->out.c % t->lanes)
         return false;
-    const struct mc_wino_tiles w = wino_tiles(t, wino_tile_count(c), ci, co);
-    const long long floats = (long long)(c->in.h + 3) * (c->in.w + 2) * ci + (long long)c->in.h * c->in.w * co +
-                             16LL * w.nt * (ci + co);
-    return floats <= t->l2 / 4;
+    const long long tiles = wino_tile_count(c), grid = 4 * tiles;
+    for (int d = 0; d < 3; d++) {
+        const long long ci = d == 1 ? c->out.c : c->in.c, co = d == 1 ? c->in.c : c->out.c;
+        const struct mc_wino_tiles w = wino_pass_tiles(t, c, d);
+        const long long floats = (long long)(c->in.h + 3) * (c->in.w + 2) * ci +
+                                 (d == 2 ? grid : (long long)c->in.h * c->in.w) * co + 16LL * w.nt * (ci + co);
+        if (floats > t->l2 / 4)
+            return false;
+    }
+    return true;
 }
 
 /* What a conv can take on target t: every flag its templates render
@@ -415,7 +444,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     f.cl_dx = cl && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
     f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
     f.planes = c->groups > 1;
-    f.wino = cl && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c, false) && wino_fits(t, c, true);
+    f.wino = cl && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
     return f;
 }
 
@@ -520,8 +549,8 @@ static mc_form with_rows(const mc_plan *p, const mc_node *n, int k, mc_form f)
 {
     if (n->op->code == OP_CONV && f.wino) {
         const mc_conv_shape c = conv_shape(p->m, n);
-        f.wino_tiles[0] = wino_tiles(p->opt.target, wino_tile_count(&c), c.in.c, c.out.c);
-        f.wino_tiles[1] = wino_tiles(p->opt.target, wino_tile_count(&c), c.out.c, c.in.c);
+        for (int d = 0; d < 3; d++)
+            f.wino_tiles[d] = wino_pass_tiles(p->opt.target, &c, d);
     }
     if (n->op->code == OP_DEPTHWISE) {
         f.dw_rows = k ? depthwise_cl_rows(p->m, p->opt.target, n, &k, 1)

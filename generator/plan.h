@@ -26,11 +26,12 @@ typedef struct mc_form {
     bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
     bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
     bool wino;      /* conv: forward and input gradient by Winograd F(2x2, 3x3) (CV_WINO, winograd.m4) */
-    /* its products' register blocks and blocks of tiles, forward [0] and input gradient [1]; from the shape
-     * and target (mc_plan_wino_tiles), not a choice of the tuner */
+    /* its products' register blocks and blocks of tiles, forward [0], input gradient [1] and filter gradient
+     * [2]; from the shape and target (plan.c, wino_tiles), not a choice of the tuner */
     struct mc_wino_tiles {
-        int rb, cb, nt; /* tiles by vectors of output channels in registers; tiles a block (a multiple of rb) */
-    } wino_tiles[2];
+        int rb, cb, nt; /* rows (tiles; input channels of the filter gradient) by vectors of output channels in
+                         * registers; tiles a block */
+    } wino_tiles[3];
 } mc_form;
 
 typedef struct mc_kernel {

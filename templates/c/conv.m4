@@ -419,9 +419,9 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
     m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
-m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_WINO, 1, `', CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
-m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()', m4_eval(CV_WINO && !CV_CLW), 1, `MC_TRAINING_ONLY(`CV_PAD_FN()')')m4_dnl
+m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()')m4_dnl
 m4_ifelse(m4_eval(CV_CLX || CV_WINO), 1, `', `
 CV_ORDER(flip, `The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
     `m4_ifelse(G, 1, `(ci * CO + co)', `((co / CV_COG * CV_CIG + ci) * CV_COG + co % CV_COG)') * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
@@ -532,7 +532,7 @@ CV_CHUNKS(CV_NB, ` {
 ')
 
 m4_define(`CV_BWD_SHIFT',
-`m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
+`m4_ifelse(CV_WINO, 1, `WINO_BWD_DW()', CV_CLW, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
 m4_ifelse(CV_WINO, 1, `WINO_BWD_DX()', CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_SHIFT()')m4_dnl
 ')
 

@@ -42,7 +42,7 @@ m4_define(`WINO_TP', `m4_eval((WINO_T + $1 - 1) / $1 * $1)')
 
 m4_define(`WINO_HELPERS',
 `/* $1: Winograd F(2x2, 3x3) of $2 -> $3 channels on H x W, WINO_T tiles */
-static inline void $1_in(const float *restrict xt, int t, float *restrict v, int tt)
+static inline void $1_in(const float *restrict xt, int t, float *restrict v, int tt, int nt)
 {
     const float *restrict p = xt + (t / WINO_TW * m4_eval(2 * WINO_WP) + t % WINO_TW * 2) * $2;
     for (int c = 0; c < $2; c += VL) {
@@ -58,10 +58,10 @@ static inline void $1_in(const float *restrict xt, int t, float *restrict v, int
             r[3][j] = d[1][j] - d[3][j];
         }
         for (int i = 0; i < 4; i++) {
-            *(mc_vf *)(v + ((i * 4 + 0) * $6 + tt) * $2 + c) = r[i][0] - r[i][2];
-            *(mc_vf *)(v + ((i * 4 + 1) * $6 + tt) * $2 + c) = r[i][1] + r[i][2];
-            *(mc_vf *)(v + ((i * 4 + 2) * $6 + tt) * $2 + c) = r[i][2] - r[i][1];
-            *(mc_vf *)(v + ((i * 4 + 3) * $6 + tt) * $2 + c) = r[i][1] - r[i][3];
+            *(mc_vf *)(v + ((i * 4 + 0) * nt + tt) * $2 + c) = r[i][0] - r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 1) * nt + tt) * $2 + c) = r[i][1] + r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 2) * nt + tt) * $2 + c) = r[i][2] - r[i][1];
+            *(mc_vf *)(v + ((i * 4 + 3) * nt + tt) * $2 + c) = r[i][1] - r[i][3];
         }
     }
 }
@@ -122,9 +122,9 @@ static void $1_tiles(const float *restrict xt, const float *restrict u, const fl
     for (int t0 = 0; t0 < WINO_TP($4); t0 += $6) {
         const int nt = WINO_TP($4) - t0 < $6 ? WINO_TP($4) - t0 : $6;
         for (int tt = 0; tt < nt; tt++)
-m4_ifelse(WINO_TP($4), WINO_T, `            $1_in(xt, t0 + tt, v, tt);
+m4_ifelse(WINO_TP($4), WINO_T, `            $1_in(xt, t0 + tt, v, tt, $6);
 ', `            if (t0 + tt < WINO_T)
-                $1_in(xt, t0 + tt, v, tt);
+                $1_in(xt, t0 + tt, v, tt, $6);
             else
                 for (int xi = 0; xi < 16; xi++)
                     memset(v + (xi * $6 + tt) * $2, 0, sizeof(float) * $2);
@@ -132,6 +132,73 @@ m4_ifelse(WINO_TP($4), WINO_T, `            $1_in(xt, t0 + tt, v, tt);
         $1_product(v, u, m, nt);
         for (int tt = 0; tt < nt`'m4_ifelse(WINO_TP($4), WINO_T, `', ` && t0 + tt < WINO_T'); tt++)
             $1_out(m, tt, t0 + tt, bias, yt);
+    }
+}
+')
+
+# WINO_DW_HELPERS(fn, RB, CB, NT): the filter gradient's, static void
+# fn_tiles(xt, dyg, du): for the padded channels-last image xt (as the
+# forward's) and the output gradient dyg, channels last on the tiles'
+# grid (2 TH x 2 TW pixels, zero past the plane), adds to du[xi][ci][co]
+# the sum over tiles of V[xi] (the forward's input transform) times Z[xi]
+# = (A dy A^T)[xi], the transpose of the output transform applied to the
+# tile's 2 x 2 gradient: the gradient of U = G g G^T, which the caller
+# takes back to the filters' 3 x 3 (g's gradient G^T du G). Blocks of NT
+# tiles (the whole plane when it fits a quarter of the budget); the
+# product goes RB input channels by CB vectors of output channels, its
+# sums added to du once a block.
+m4_define(`WINO_DW_HELPERS',
+`/* $1: the filter gradient of NAME`'_wf, Winograd F(2x2, 3x3) */
+static inline void $1_z(const float *restrict dyg, int t, float *restrict z, int tt)
+{
+    const float *restrict p = dyg + (t / WINO_TW * m4_eval(4 * WINO_TW) + t % WINO_TW * 2) * CO;
+    for (int c = 0; c < CO; c += VL) {
+        const mc_vf d00 = *(const mc_vf *)(p + c), d01 = *(const mc_vf *)(p + CO + c),
+                    d10 = *(const mc_vf *)(p + m4_eval(2 * WINO_TW * CO) + c), d11 = *(const mc_vf *)(p + m4_eval((2 * WINO_TW + 1) * CO) + c);
+        /* A dy, then (A dy) A^T: rows d0, d0 + d1, d0 - d1, -d1 */
+        const mc_vf r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
+        for (int i = 0; i < 4; i++) {
+            *(mc_vf *)(z + ((i * 4 + 0) * $4 + tt) * CO + c) = r[i][0];
+            *(mc_vf *)(z + ((i * 4 + 1) * $4 + tt) * CO + c) = r[i][0] + r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 2) * $4 + tt) * CO + c) = r[i][0] - r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 3) * $4 + tt) * CO + c) = -r[i][1];
+        }
+    }
+}
+
+/* du[xi][ci][co] += sum over nt tiles of v[xi][tt][ci] z[xi][tt][co] */
+static void $1_product(const float *restrict v, const float *restrict z, float *restrict du, int nt)
+{
+    for (int xi = 0; xi < 16; xi++)
+        for (int c0 = 0; c0 < CO; c0 += m4_eval($3 * VL))
+            for (int i0 = 0; i0 < C; i0 += $2) {
+                float *restrict o = du + (xi * C + i0) * CO + c0;
+MC_FOR(`WR', 0, m4_eval($2 - 1), `MC_FOR(`WV', 0, m4_eval($3 - 1), `                mc_vf s`'WR`'_`'WV = *(const mc_vf *)(o`'CV_PLUS(m4_eval(WR * CO + WV * VL)));
+')')m4_dnl
+                const float *restrict a = v + xi * m4_eval($4 * C) + i0;
+                const float *restrict b = z + xi * m4_eval($4 * CO) + c0;
+                for (int tt = 0; tt < nt; tt++) {
+MC_FOR(`WV', 0, m4_eval($3 - 1), `                    const mc_vf b`'WV = *(const mc_vf *)(b + tt * CO`'CV_PLUS(m4_eval(WV * VL)));
+')m4_dnl
+MC_FOR(`WR', 0, m4_eval($2 - 1), `                    const float x`'WR = a[tt * C`'CV_PLUS(WR)];
+MC_FOR(`WV', 0, m4_eval($3 - 1), `                    s`'WR`'_`'WV += x`'WR * b`'WV;
+')')m4_dnl
+                }
+MC_FOR(`WR', 0, m4_eval($2 - 1), `MC_FOR(`WV', 0, m4_eval($3 - 1), `                *(mc_vf *)(o`'CV_PLUS(m4_eval(WR * CO + WV * VL))) = s`'WR`'_`'WV;
+')')m4_dnl
+            }
+}
+
+static void $1_tiles(const float *restrict xt, const float *restrict dyg, float *restrict du)
+{
+    _Alignas(64) float v[m4_eval(16 * $4 * C)], z[m4_eval(16 * $4 * CO)];
+    for (int t0 = 0; t0 < WINO_T; t0 += $4) {
+        const int nt = WINO_T - t0 < $4 ? WINO_T - t0 : $4;
+        for (int tt = 0; tt < nt; tt++) {
+            NAME`'_wf_in(xt, t0 + tt, v, tt, $4);
+            $1_z(dyg, t0 + tt, z, tt);
+        }
+        $1_product(v, z, du, nt);
     }
 }
 ')
@@ -173,7 +240,9 @@ WINO_HELPERS(NAME`'_wf, C, CO, WINO_RB, WINO_CB, WINO_NT)
 WINO_FILTERS
 MC_TRAINING_ONLY(`MC_CL_IN(NAME`'_wdy, H, W, 1, WINO_WP, CO, m4_eval(CO / VL))
 MC_CL_OUT(NAME`'_wdx_out, m4_eval(H * W), C, m4_eval(C / VL))
-WINO_HELPERS(NAME`'_wx, CO, C, WINO_RB_DX, WINO_CB_DX, WINO_NT_DX)')')
+WINO_HELPERS(NAME`'_wx, CO, C, WINO_RB_DX, WINO_CB_DX, WINO_NT_DX)
+MC_CL_IN(NAME`'_wdyg, H, W, 0, m4_eval(2 * WINO_TW), CO, m4_eval(CO / VL))
+WINO_DW_HELPERS(NAME`'_wg, WINO_RB_DW, WINO_CB_DW, WINO_NT_DW)')')
 
 m4_define(`WINO_FWD',
 `m4_ifelse(PACKED, 1, `    const float *restrict u = w; /* transformed by NAME`'_pack */
@@ -194,6 +263,58 @@ m4_ifelse(PSTATS, 1, `            if (stats)
             NAME`'_wy_out(yt, y + (long)b * CV_YS, 0);
         }
     }
+')
+
+# The filter gradient in CV_NCH fixed chunks of images, each summed into
+# its own part of dut, the parts added in chunk order (as the direct
+# forms: the same bits on any thread count), then taken back through G.
+m4_define(`WINO_DU', `m4_eval(16 * C * CO)')
+m4_define(`WINO_NCH', `MC_NCH(WINO_DU)')
+m4_define(`WINO_BWD_DW',
+`    static float dut[m4_eval(WINO_NCH * WINO_DU)];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[WINO_XT(C)], dyg[m4_eval((H + 1) / 2 * 4 * WINO_TW * CO)];
+        memset(xt, 0, sizeof xt);
+        memset(dyg, 0, sizeof dyg);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < WINO_NCH; k++) {
+            float *restrict part = dut + (long)k * WINO_DU;
+            memset(part, 0, sizeof(float) * WINO_DU);
+            for (int b = k * n / WINO_NCH; b < (k + 1) * n / WINO_NCH; b++) {
+                NAME`'_wpad(x + (long)b * CV_XS, xt);
+                NAME`'_wdyg(dy + (long)b * CV_YS, dyg);
+                NAME`'_wg_tiles(xt, dyg, part);
+            }
+        }
+    }
+    /* the parts summed into the first in chunk order, read in the order they lie */
+    MC_OMP_FOR
+    for (int i = 0; i < WINO_DU; i++) {
+        float s = dut[i];
+        for (int k = 1; k < WINO_NCH; k++)
+            s += dut[(long)k * WINO_DU + i];
+        dut[i] = s;
+    }
+    MC_OMP_FOR
+    for (int ci = 0; ci < C; ci++)
+        for (int co = 0; co < CO; co++) {
+            float du[4][4], h[3][4];
+            for (int xi = 0; xi < 16; xi++)
+                du[xi / 4][xi % 4] = dut[(xi * C + ci) * CO + co];
+            /* G^T du G: rows, then columns */
+            for (int j = 0; j < 4; j++) {
+                h[0][j] = du[0][j] + 0.5f * (du[1][j] + du[2][j]);
+                h[1][j] = 0.5f * (du[1][j] - du[2][j]);
+                h[2][j] = 0.5f * (du[1][j] + du[2][j]) + du[3][j];
+            }
+            float *restrict g = dw + (co * C + ci) * 9;
+            for (int i = 0; i < 3; i++) {
+                g[i * 3 + 0] += h[i][0] + 0.5f * (h[i][1] + h[i][2]);
+                g[i * 3 + 1] += 0.5f * (h[i][1] - h[i][2]);
+                g[i * 3 + 2] += 0.5f * (h[i][1] + h[i][2]) + h[i][3];
+            }
+        }
 ')
 
 m4_define(`WINO_BWD_DX',
