@@ -379,14 +379,15 @@ static struct mc_wino_tiles wino_tiles(const mc_target *t, long long tiles, long
 /* The filter gradient's product (winograd.m4, WINO_DW_HELPERS) sums over
  * tiles into rows of input channels: rb rows that divide them by cb
  * vectors of output channels (the same sums in flight as above), blocks
- * of tiles within half the thread's budget (its sums are loaded and
- * stored once a block). */
+ * of tiles in L1 as above, though its sums are loaded and stored once a
+ * block: blocks in half the L2 budget made the backwards 1.04x to 1.38x
+ * slower (docs/performance.md). */
 static struct mc_wino_tiles wino_dw_tiles(const mc_target *t, long long tiles, long long ci, long long co)
 {
     struct mc_wino_tiles w = wino_tiles(t, ci, ci, co);
     while (ci % w.rb)
         w.rb--;
-    const long long nt = t->l2 / 2 / 4 / (16 * (ci + co));
+    const long long nt = t->l1 / 4 / (16 * (ci + co));
     w.nt = (int)(nt < 1 ? 1 : nt > tiles ? tiles : nt);
     return w;
 }

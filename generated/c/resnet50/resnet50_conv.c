@@ -1015,121 +1015,31 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 16 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static void conv_k3_c16_16_32x32_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
 {
-    for (int j0 = 0; j0 < 16; j0 += 16) {
-        for (int i0 = 0; i0 < 1020; i0 += 6)
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 32 * 34 + (i0 + 0) % 32) * 16;
-                const float *restrict a1 = a + ((i0 + 1) / 32 * 34 + (i0 + 1) % 32) * 16;
-                const float *restrict a2 = a + ((i0 + 2) / 32 * 34 + (i0 + 2) % 32) * 16;
-                const float *restrict a3 = a + ((i0 + 3) / 32 * 34 + (i0 + 3) % 32) * 16;
-                const float *restrict a4 = a + ((i0 + 4) / 32 * 34 + (i0 + 4) % 32) * 16;
-                const float *restrict a5 = a + ((i0 + 5) / 32 * 34 + (i0 + 5) % 32) * 16;
-                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s4_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s4_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s5_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s5_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    const int o = (ky * 34 + kx) * 16;
-                    for (int ci = 0; ci < 16; ci++, bp += 16) {
-                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
-                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        const float x4 = a4[o + ci];
-                        const float x5 = a5[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                        s4_0 += x4 * b0;
-                        s4_1 += x4 * b1;
-                        s5_0 += x5 * b0;
-                        s5_1 += x5 * b1;
-                    }
-                }
-                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
-                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 8) = s0_1;
-                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
-                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 8) = s1_1;
-                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
-                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 8) = s2_1;
-                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
-                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
-                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
-                *(mc_vf *)(c + (i0 + 4) * 16 + j0 + 8) = s4_1;
-                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
-                *(mc_vf *)(c + (i0 + 5) * 16 + j0 + 8) = s5_1;
+    for (int g = 0; g < 2; g++) {
+        for (int p0 = 0; p0 < 1024; p0 += 8) {
+            const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
+            mc_vf r[8];
+            for (int c = 0; c < 8; c++) {
+                const float *restrict p = planes + (g * 8 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 8192, 0, 2);
+                if (count == 8)
+                    r[c] = *(const mc_vf *)p;
+                else
+                    mc_vf_part(&r[c], p, count);
             }
-    }
-    {
-        const int i0 = 1020;
-        for (int j0 = 0; j0 < 16; j0 += 16)
-            {
-                const float *restrict a0 = a + (i0 / 32 * 34 + i0 % 32) * 16;
-                const float *restrict a1 = a0 + 16;
-                const float *restrict a2 = a0 + 32;
-                const float *restrict a3 = a0 + 48;
-                mc_vf s0_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s0_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s1_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s1_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s2_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s2_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                mc_vf s3_0 = bias ? *(const mc_vf *)(bias + j0 + 0) : (mc_vf){0};
-                mc_vf s3_1 = bias ? *(const mc_vf *)(bias + j0 + 8) : (mc_vf){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) {
-                    const int o = (ky * 34 + kx) * 16;
-                    for (int ci = 0; ci < 16; ci++, bp += 16) {
-                        const mc_vf b0 = *(const mc_vf *)(bp + 0);
-                        const mc_vf b1 = *(const mc_vf *)(bp + 8);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
-                *(mc_vf *)(c + (i0 + 0) * 16 + j0 + 8) = s0_1;
-                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
-                *(mc_vf *)(c + (i0 + 1) * 16 + j0 + 8) = s1_1;
-                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
-                *(mc_vf *)(c + (i0 + 2) * 16 + j0 + 8) = s2_1;
-                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
-                *(mc_vf *)(c + (i0 + 3) * 16 + j0 + 8) = s3_1;
+            mc_vf_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_vf *)(xt + ((iy + 1) * 34 + ix + 1) * 16 + g * 8) = r[q];
             }
+        }
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c16_16_32x32_s1_p1_stats_wy_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 1024; p0 += 8) {
@@ -1160,99 +1070,133 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_y_out(const float *restrict xt, flo
         }
 }
 
-/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_stats_order_cl(const float *restrict w, float *restrict out)
+/* conv_k3_c16_16_32x32_s1_p1_stats_wf: Winograd F(2x2, 3x3) of 16 -> 16 channels on 32 x 32, 256 tiles */
+static inline void conv_k3_c16_16_32x32_s1_p1_stats_wf_in(const float *restrict xt, int t, float *restrict v, int tt, int nt)
 {
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 16; ci++)
-            for (int t = 0; t < 9; t++)
-                out[(t * 16 + ci) * 16 + co] = w[(co * 16 + ci) * 9 + t];
-}
-
-static void conv_k3_c16_16_32x32_s1_p1_stats_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
-{
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 144; j0 += 24)
-            {
-                const float *restrict ap = a + (long)i * 16384 + i0 * 1024;
-                float *restrict c0 = c + (i0 + 0) * 144 + j0;
-                float *restrict c1 = c + (i0 + 1) * 144 + j0;
-                float *restrict c2 = c + (i0 + 2) * 144 + j0;
-                float *restrict c3 = c + (i0 + 3) * 144 + j0;
-                const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
-                const int o1 = ((j0 + 8) / 16 / 3 * 34 + (j0 + 8) / 16 % 3) * 16 + (j0 + 8) % 16;
-                const int o2 = ((j0 + 16) / 16 / 3 * 34 + (j0 + 16) / 16 % 3) * 16 + (j0 + 16) % 16;
-                mc_vf s0_0 = {0};
-                mc_vf s0_1 = {0};
-                mc_vf s0_2 = {0};
-                mc_vf s1_0 = {0};
-                mc_vf s1_1 = {0};
-                mc_vf s1_2 = {0};
-                mc_vf s2_0 = {0};
-                mc_vf s2_1 = {0};
-                mc_vf s2_2 = {0};
-                mc_vf s3_0 = {0};
-                mc_vf s3_1 = {0};
-                mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
-                        const mc_vf y0 = *(const mc_vf *)(bp + o0);
-                        const mc_vf y1 = *(const mc_vf *)(bp + o1);
-                        const mc_vf y2 = *(const mc_vf *)(bp + o2);
-                        const float x0 = ap[p + 0];
-                        const float x1 = ap[p + 1024];
-                        const float x2 = ap[p + 2048];
-                        const float x3 = ap[p + 3072];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_vf *)(c0 + 0) += s0_0;
-                        *(mc_vf *)(c0 + 8) += s0_1;
-                        *(mc_vf *)(c0 + 16) += s0_2;
-                        *(mc_vf *)(c1 + 0) += s1_0;
-                        *(mc_vf *)(c1 + 8) += s1_1;
-                        *(mc_vf *)(c1 + 16) += s1_2;
-                        *(mc_vf *)(c2 + 0) += s2_0;
-                        *(mc_vf *)(c2 + 8) += s2_1;
-                        *(mc_vf *)(c2 + 16) += s2_2;
-                        *(mc_vf *)(c3 + 0) += s3_0;
-                        *(mc_vf *)(c3 + 8) += s3_1;
-                        *(mc_vf *)(c3 + 16) += s3_2;
-                        s0_0 = (mc_vf){0};
-                        s0_1 = (mc_vf){0};
-                        s0_2 = (mc_vf){0};
-                        s1_0 = (mc_vf){0};
-                        s1_1 = (mc_vf){0};
-                        s1_2 = (mc_vf){0};
-                        s2_0 = (mc_vf){0};
-                        s2_1 = (mc_vf){0};
-                        s2_2 = (mc_vf){0};
-                        s3_0 = (mc_vf){0};
-                        s3_1 = (mc_vf){0};
-                        s3_2 = (mc_vf){0};
-                    }
-                }
-            }
+    const float *restrict p = xt + (t / 16 * 68 + t % 16 * 2) * 16;
+    for (int c = 0; c < 16; c += 8) {
+        mc_vf d[4][4], r[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                d[i][j] = *(const mc_vf *)(p + (i * 34 + j) * 16 + c);
+        /* B^T d, then (B^T d) B */
+        for (int j = 0; j < 4; j++) {
+            r[0][j] = d[0][j] - d[2][j];
+            r[1][j] = d[1][j] + d[2][j];
+            r[2][j] = d[2][j] - d[1][j];
+            r[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) {
+            *(mc_vf *)(v + ((i * 4 + 0) * nt + tt) * 16 + c) = r[i][0] - r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 1) * nt + tt) * 16 + c) = r[i][1] + r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 2) * nt + tt) * 16 + c) = r[i][2] - r[i][1];
+            *(mc_vf *)(v + ((i * 4 + 3) * nt + tt) * 16 + c) = r[i][1] - r[i][3];
         }
     }
 }
 
+/* m[xi][tt][co] = sum over ci of v[xi][tt][ci] u[xi][ci][co], nt tiles (a multiple of 4) */
+static void conv_k3_c16_16_32x32_s1_p1_stats_wf_product(const float *restrict v, const float *restrict u, float *restrict m, int nt)
+{
+    for (int xi = 0; xi < 16; xi++)
+        for (int c0 = 0; c0 < 16; c0 += 16)
+            for (int t0 = 0; t0 < nt; t0 += 4) {
+                const float *restrict a = v + (xi * 16 + t0) * 16;
+                const float *restrict b = u + xi * 256 + c0;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s3_0 = {0};
+                mc_vf s3_1 = {0};
+                for (int ci = 0; ci < 16; ci++) {
+                    const mc_vf b0 = *(const mc_vf *)(b + ci * 16);
+                    const mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    const float x0 = a[ci];
+                    s0_0 += x0 * b0;
+                    s0_1 += x0 * b1;
+                    const float x1 = a[16 + ci];
+                    s1_0 += x1 * b0;
+                    s1_1 += x1 * b1;
+                    const float x2 = a[32 + ci];
+                    s2_0 += x2 * b0;
+                    s2_1 += x2 * b1;
+                    const float x3 = a[48 + ci];
+                    s3_0 += x3 * b0;
+                    s3_1 += x3 * b1;
+                }
+                float *restrict o = m + (xi * 16 + t0) * 16 + c0;
+                *(mc_vf *)(o) = s0_0;
+                *(mc_vf *)(o + 8) = s0_1;
+                *(mc_vf *)(o + 16) = s1_0;
+                *(mc_vf *)(o + 24) = s1_1;
+                *(mc_vf *)(o + 32) = s2_0;
+                *(mc_vf *)(o + 40) = s2_1;
+                *(mc_vf *)(o + 48) = s3_0;
+                *(mc_vf *)(o + 56) = s3_1;
+            }
+}
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
+static inline void conv_k3_c16_16_32x32_s1_p1_stats_wf_out(const float *restrict m, int tt, int t, const float *restrict bias, float *restrict yt)
+{
+    const int oy = t / 16 * 2, ox = t % 16 * 2;
+    for (int c = 0; c < 16; c += 8) {
+        mc_vf q[4][4], s[2][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                q[i][j] = *(const mc_vf *)(m + ((i * 4 + j) * 16 + tt) * 16 + c);
+        /* A^T m, then (A^T m) A */
+        for (int j = 0; j < 4; j++) {
+            s[0][j] = q[0][j] + q[1][j] + q[2][j];
+            s[1][j] = q[1][j] - q[2][j] - q[3][j];
+        }
+        const mc_vf b = bias ? *(const mc_vf *)(bias + c) : (mc_vf){0};
+        for (int i = 0; i < 2; i++) {
+            float *restrict o = yt + ((oy + i) * 32 + ox) * 16 + c;
+            *(mc_vf *)o = s[i][0] + s[i][1] + s[i][2] + b;
+            *(mc_vf *)(o + 16) = s[i][1] - s[i][2] - s[i][3] + b;
+        }
+    }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_stats_wf_tiles(const float *restrict xt, const float *restrict u, const float *restrict bias, float *restrict yt)
+{
+    _Alignas(64) float v[4096], m[4096];
+    for (int t0 = 0; t0 < 256; t0 += 16) {
+        const int nt = 256 - t0 < 16 ? 256 - t0 : 16;
+        for (int tt = 0; tt < nt; tt++)
+            conv_k3_c16_16_32x32_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 16);
+        conv_k3_c16_16_32x32_s1_p1_stats_wf_product(v, u, m, nt);
+        for (int tt = 0; tt < nt; tt++)
+            conv_k3_c16_16_32x32_s1_p1_stats_wf_out(m, tt, t0 + tt, bias, yt);
+    }
+}
+
+/* The filters transformed for Winograd products: u = 1 g 1^T. */
+static void conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(const float *restrict w, float *restrict u, int flip)
+{
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 16; ci++) {
+            const float *restrict g = w + (co * 16 + ci) * 9;
+            float h[4][3];
+            for (int j = 0; j < 3; j++) {
+                const float g0 = g[flip ? 8 - j : j], g1 = g[flip ? 5 - j : 3 + j], g2 = g[flip ? 2 - j : 6 + j];
+                h[0][j] = g0;
+                h[1][j] = 0.5f * (g0 + g1 + g2);
+                h[2][j] = 0.5f * (g0 - g1 + g2);
+                h[3][j] = g2;
+            }
+            for (int i = 0; i < 4; i++) {
+                const float r[4] = {h[i][0], 0.5f * (h[i][0] + h[i][1] + h[i][2]), 0.5f * (h[i][0] - h[i][1] + h[i][2]), h[i][2]};
+                for (int j = 0; j < 4; j++)
+                    u[flip ? ((i * 4 + j) * 16 + co) * 16 + ci : ((i * 4 + j) * 16 + ci) * 16 + co] = r[j];
+            }
+        }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_stats_wdy(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 8) {
@@ -1276,166 +1220,260 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(const float *restrict planes
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_stats_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c16_16_32x32_s1_p1_stats_wdx_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 16) {
-        for (int i0 = 0; i0 < 12; i0 += 6)
-        {
-            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 144;
-            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 144;
-            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 144;
-            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 144;
-            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 144;
-            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 144;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
-            for (int ci = 0, p = 0; ci < 16; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                /* The tile two to the right, for the first row block: a
-                 * tile reads a piece of every row of b (a pointwise conv:
-                 * of every input plane), dozens of short streams that the
-                 * hardware prefetchers take up late (the pointwise forward
-                 * 48 -> 16 at 28 x 28 1.7x faster). */
-                __builtin_prefetch(bp + 32, 0, 3);
-                __builtin_prefetch(bp + 40, 0, 3);
-                mc_vf b0 = *(const mc_vf *)(bp + 0);
-                mc_vf b1 = *(const mc_vf *)(bp + 8);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 8) {
+            const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
+            mc_vf r[8];
+            for (int q = 0; q < 8; q++)
+                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 16 + g * 8) : (mc_vf){0};
+            mc_vf_transpose(r);
+            for (int c = 0; c < 8; c++) {
+                float *restrict p = planes + (g * 8 + c) * 1024 + p0;
+                /* 8 planes written a line at a time: without their lines
+                 * asked for ahead, each store waits for its line (the
+                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+                __builtin_prefetch(p + 64, 1, 2);
+                if (count == 8) {
+                    if (acc)
+                        r[c] += *(const mc_vf *)p;
+                    *(mc_vf *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_vf old;
+                        mc_vf_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_vf_store_part(p, &r[c], count);
+                }
             }
-            *(mc_vf *)(c0 + 0) = s0_0;
-            *(mc_vf *)(c0 + 8) = s0_1;
-            *(mc_vf *)(c1 + 0) = s1_0;
-            *(mc_vf *)(c1 + 8) = s1_1;
-            *(mc_vf *)(c2 + 0) = s2_0;
-            *(mc_vf *)(c2 + 8) = s2_1;
-            *(mc_vf *)(c3 + 0) = s3_0;
-            *(mc_vf *)(c3 + 8) = s3_1;
-            *(mc_vf *)(c4 + 0) = s4_0;
-            *(mc_vf *)(c4 + 8) = s4_1;
-            *(mc_vf *)(c5 + 0) = s5_0;
-            *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
-        const int i0 = 12;
-        {
-            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 144;
-            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 144;
-            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 144;
-            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 144;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            for (int ci = 0, p = 0; ci < 16; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                /* The tile two to the right, for the first row block: a
-                 * tile reads a piece of every row of b (a pointwise conv:
-                 * of every input plane), dozens of short streams that the
-                 * hardware prefetchers take up late (the pointwise forward
-                 * 48 -> 16 at 28 x 28 1.7x faster). */
-                __builtin_prefetch(bp + 32, 0, 3);
-                __builtin_prefetch(bp + 40, 0, 3);
-                mc_vf b0 = *(const mc_vf *)(bp + 0);
-                mc_vf b1 = *(const mc_vf *)(bp + 8);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-            }
-            *(mc_vf *)(c0 + 0) = s0_0;
-            *(mc_vf *)(c0 + 8) = s0_1;
-            *(mc_vf *)(c1 + 0) = s1_0;
-            *(mc_vf *)(c1 + 8) = s1_1;
-            *(mc_vf *)(c2 + 0) = s2_0;
-            *(mc_vf *)(c2 + 8) = s2_1;
-            *(mc_vf *)(c3 + 0) = s3_0;
-            *(mc_vf *)(c3 + 8) = s3_1;
+}
+
+/* conv_k3_c16_16_32x32_s1_p1_stats_wx: Winograd F(2x2, 3x3) of 16 -> 16 channels on 32 x 32, 256 tiles */
+static inline void conv_k3_c16_16_32x32_s1_p1_stats_wx_in(const float *restrict xt, int t, float *restrict v, int tt, int nt)
+{
+    const float *restrict p = xt + (t / 16 * 68 + t % 16 * 2) * 16;
+    for (int c = 0; c < 16; c += 8) {
+        mc_vf d[4][4], r[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                d[i][j] = *(const mc_vf *)(p + (i * 34 + j) * 16 + c);
+        /* B^T d, then (B^T d) B */
+        for (int j = 0; j < 4; j++) {
+            r[0][j] = d[0][j] - d[2][j];
+            r[1][j] = d[1][j] + d[2][j];
+            r[2][j] = d[2][j] - d[1][j];
+            r[3][j] = d[1][j] - d[3][j];
         }
+        for (int i = 0; i < 4; i++) {
+            *(mc_vf *)(v + ((i * 4 + 0) * nt + tt) * 16 + c) = r[i][0] - r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 1) * nt + tt) * 16 + c) = r[i][1] + r[i][2];
+            *(mc_vf *)(v + ((i * 4 + 2) * nt + tt) * 16 + c) = r[i][2] - r[i][1];
+            *(mc_vf *)(v + ((i * 4 + 3) * nt + tt) * 16 + c) = r[i][1] - r[i][3];
         }
     }
 }
 
-
-/* The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_stats_flip(const float *restrict w, float *restrict out)
+/* m[xi][tt][co] = sum over ci of v[xi][tt][ci] u[xi][ci][co], nt tiles (a multiple of 4) */
+static void conv_k3_c16_16_32x32_s1_p1_stats_wx_product(const float *restrict v, const float *restrict u, float *restrict m, int nt)
 {
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 16; ci++)
-            for (int t = 0; t < 9; t++)
-                out[(ci * 16 + co) * 9 + t] = w[(co * 16 + ci) * 9 + 8 - t];
+    for (int xi = 0; xi < 16; xi++)
+        for (int c0 = 0; c0 < 16; c0 += 16)
+            for (int t0 = 0; t0 < nt; t0 += 4) {
+                const float *restrict a = v + (xi * 16 + t0) * 16;
+                const float *restrict b = u + xi * 256 + c0;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s3_0 = {0};
+                mc_vf s3_1 = {0};
+                for (int ci = 0; ci < 16; ci++) {
+                    const mc_vf b0 = *(const mc_vf *)(b + ci * 16);
+                    const mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    const float x0 = a[ci];
+                    s0_0 += x0 * b0;
+                    s0_1 += x0 * b1;
+                    const float x1 = a[16 + ci];
+                    s1_0 += x1 * b0;
+                    s1_1 += x1 * b1;
+                    const float x2 = a[32 + ci];
+                    s2_0 += x2 * b0;
+                    s2_1 += x2 * b1;
+                    const float x3 = a[48 + ci];
+                    s3_0 += x3 * b0;
+                    s3_1 += x3 * b1;
+                }
+                float *restrict o = m + (xi * 16 + t0) * 16 + c0;
+                *(mc_vf *)(o) = s0_0;
+                *(mc_vf *)(o + 8) = s0_1;
+                *(mc_vf *)(o + 16) = s1_0;
+                *(mc_vf *)(o + 24) = s1_1;
+                *(mc_vf *)(o + 32) = s2_0;
+                *(mc_vf *)(o + 40) = s2_1;
+                *(mc_vf *)(o + 48) = s3_0;
+                *(mc_vf *)(o + 56) = s3_1;
+            }
 }
+
+static inline void conv_k3_c16_16_32x32_s1_p1_stats_wx_out(const float *restrict m, int tt, int t, const float *restrict bias, float *restrict yt)
+{
+    const int oy = t / 16 * 2, ox = t % 16 * 2;
+    for (int c = 0; c < 16; c += 8) {
+        mc_vf q[4][4], s[2][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                q[i][j] = *(const mc_vf *)(m + ((i * 4 + j) * 16 + tt) * 16 + c);
+        /* A^T m, then (A^T m) A */
+        for (int j = 0; j < 4; j++) {
+            s[0][j] = q[0][j] + q[1][j] + q[2][j];
+            s[1][j] = q[1][j] - q[2][j] - q[3][j];
+        }
+        const mc_vf b = bias ? *(const mc_vf *)(bias + c) : (mc_vf){0};
+        for (int i = 0; i < 2; i++) {
+            float *restrict o = yt + ((oy + i) * 32 + ox) * 16 + c;
+            *(mc_vf *)o = s[i][0] + s[i][1] + s[i][2] + b;
+            *(mc_vf *)(o + 16) = s[i][1] - s[i][2] - s[i][3] + b;
+        }
+    }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_stats_wx_tiles(const float *restrict xt, const float *restrict u, const float *restrict bias, float *restrict yt)
+{
+    _Alignas(64) float v[4096], m[4096];
+    for (int t0 = 0; t0 < 256; t0 += 16) {
+        const int nt = 256 - t0 < 16 ? 256 - t0 : 16;
+        for (int tt = 0; tt < nt; tt++)
+            conv_k3_c16_16_32x32_s1_p1_stats_wx_in(xt, t0 + tt, v, tt, 16);
+        conv_k3_c16_16_32x32_s1_p1_stats_wx_product(v, u, m, nt);
+        for (int tt = 0; tt < nt; tt++)
+            conv_k3_c16_16_32x32_s1_p1_stats_wx_out(m, tt, t0 + tt, bias, yt);
+    }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_stats_wdyg(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 2; g++) {
+        for (int p0 = 0; p0 < 1024; p0 += 8) {
+            const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
+            mc_vf r[8];
+            for (int c = 0; c < 8; c++) {
+                const float *restrict p = planes + (g * 8 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 8192, 0, 2);
+                if (count == 8)
+                    r[c] = *(const mc_vf *)p;
+                else
+                    mc_vf_part(&r[c], p, count);
+            }
+            mc_vf_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 16 + g * 8) = r[q];
+            }
+        }
+    }
+}
+
+/* conv_k3_c16_16_32x32_s1_p1_stats_wg: the filter gradient of conv_k3_c16_16_32x32_s1_p1_stats_wf, Winograd F(2x2, 3x3) */
+static inline void conv_k3_c16_16_32x32_s1_p1_stats_wg_z(const float *restrict dyg, int t, float *restrict z, int tt)
+{
+    const float *restrict p = dyg + (t / 16 * 64 + t % 16 * 2) * 16;
+    for (int c = 0; c < 16; c += 8) {
+        const mc_vf d00 = *(const mc_vf *)(p + c), d01 = *(const mc_vf *)(p + 16 + c),
+                    d10 = *(const mc_vf *)(p + 512 + c), d11 = *(const mc_vf *)(p + 528 + c);
+        /* A dy, then (A dy) A^T: rows d0, d0 + d1, d0 - d1, -d1 */
+        const mc_vf r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
+        for (int i = 0; i < 4; i++) {
+            *(mc_vf *)(z + ((i * 4 + 0) * 16 + tt) * 16 + c) = r[i][0];
+            *(mc_vf *)(z + ((i * 4 + 1) * 16 + tt) * 16 + c) = r[i][0] + r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 2) * 16 + tt) * 16 + c) = r[i][0] - r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 3) * 16 + tt) * 16 + c) = -r[i][1];
+        }
+    }
+}
+
+/* du[xi][ci][co] += sum over nt tiles of v[xi][tt][ci] z[xi][tt][co] */
+static void conv_k3_c16_16_32x32_s1_p1_stats_wg_product(const float *restrict v, const float *restrict z, float *restrict du, int nt)
+{
+    for (int xi = 0; xi < 16; xi++)
+        for (int c0 = 0; c0 < 16; c0 += 16)
+            for (int i0 = 0; i0 < 16; i0 += 4) {
+                float *restrict o = du + (xi * 16 + i0) * 16 + c0;
+                mc_vf s0_0 = *(const mc_vf *)(o);
+                mc_vf s0_1 = *(const mc_vf *)(o + 8);
+                mc_vf s1_0 = *(const mc_vf *)(o + 16);
+                mc_vf s1_1 = *(const mc_vf *)(o + 24);
+                mc_vf s2_0 = *(const mc_vf *)(o + 32);
+                mc_vf s2_1 = *(const mc_vf *)(o + 40);
+                mc_vf s3_0 = *(const mc_vf *)(o + 48);
+                mc_vf s3_1 = *(const mc_vf *)(o + 56);
+                const float *restrict a = v + xi * 256 + i0;
+                const float *restrict b = z + xi * 256 + c0;
+                for (int tt = 0; tt < nt; tt++) {
+                    const mc_vf b0 = *(const mc_vf *)(b + tt * 16);
+                    const mc_vf b1 = *(const mc_vf *)(b + tt * 16 + 8);
+                    const float x0 = a[tt * 16];
+                    s0_0 += x0 * b0;
+                    s0_1 += x0 * b1;
+                    const float x1 = a[tt * 16 + 1];
+                    s1_0 += x1 * b0;
+                    s1_1 += x1 * b1;
+                    const float x2 = a[tt * 16 + 2];
+                    s2_0 += x2 * b0;
+                    s2_1 += x2 * b1;
+                    const float x3 = a[tt * 16 + 3];
+                    s3_0 += x3 * b0;
+                    s3_1 += x3 * b1;
+                }
+                *(mc_vf *)(o) = s0_0;
+                *(mc_vf *)(o + 8) = s0_1;
+                *(mc_vf *)(o + 16) = s1_0;
+                *(mc_vf *)(o + 24) = s1_1;
+                *(mc_vf *)(o + 32) = s2_0;
+                *(mc_vf *)(o + 40) = s2_1;
+                *(mc_vf *)(o + 48) = s3_0;
+                *(mc_vf *)(o + 56) = s3_1;
+            }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_stats_wg_tiles(const float *restrict xt, const float *restrict dyg, float *restrict du)
+{
+    _Alignas(64) float v[4096], z[4096];
+    for (int t0 = 0; t0 < 256; t0 += 16) {
+        const int nt = 256 - t0 < 16 ? 256 - t0 : 16;
+        for (int tt = 0; tt < nt; tt++) {
+            conv_k3_c16_16_32x32_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 16);
+            conv_k3_c16_16_32x32_s1_p1_stats_wg_z(dyg, t0 + tt, z, tt);
+        }
+        conv_k3_c16_16_32x32_s1_p1_stats_wg_product(v, z, du, nt);
+    }
+}
+
+
+
 
 void conv_k3_c16_16_32x32_s1_p1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats)
 {
     (void)bias;
-    static _Alignas(64) float wr[2304];
-    conv_k3_c16_16_32x32_s1_p1_stats_order_cl(w, wr);
+    static _Alignas(64) float u[4096];
+    conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(w, u, 0);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[18496], yt[16384];
+        _Alignas(64) float xt[19040], yt[16384];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(x + (long)b * 16384, xt);
-            conv_k3_c16_16_32x32_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k3_c16_16_32x32_s1_p1_stats_wpad(x + (long)b * 16384, xt);
+            conv_k3_c16_16_32x32_s1_p1_stats_wf_tiles(xt, u, 0, yt);
             if (stats)
                 conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(yt, stats + (long)b * 32);
-            conv_k3_c16_16_32x32_s1_p1_stats_y_out(yt, y + (long)b * 16384, 0);
+            conv_k3_c16_16_32x32_s1_p1_stats_wy_out(yt, y + (long)b * 16384, 0);
         }
     }
 }
@@ -1446,56 +1484,62 @@ void conv_k3_c16_16_32x32_s1_p1_stats_bwd(int n, const float *restrict x, const 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float dwt[36864];
+    static float dut[65536];
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[18496];
+        _Alignas(64) float xt[19040], dyg[16384];
         memset(xt, 0, sizeof xt);
+        memset(dyg, 0, sizeof dyg);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
-            float *restrict part = dwt + (long)k * 2304;
-            memset(part, 0, sizeof(float) * 2304);
+            float *restrict part = dut + (long)k * 4096;
+            memset(part, 0, sizeof(float) * 4096);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k3_c16_16_32x32_s1_p1_stats_pad_cl(x + (long)b * 16384, xt);
-                conv_k3_c16_16_32x32_s1_p1_stats_gemm_dw(1, dy + (long)b * 16384, xt, part);
+                conv_k3_c16_16_32x32_s1_p1_stats_wpad(x + (long)b * 16384, xt);
+                conv_k3_c16_16_32x32_s1_p1_stats_wdyg(dy + (long)b * 16384, dyg);
+                conv_k3_c16_16_32x32_s1_p1_stats_wg_tiles(xt, dyg, part);
             }
         }
     }
+    /* the parts summed into the first in chunk order, read in the order they lie */
     MC_OMP_FOR
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 16; ci++)
-            for (int t = 0; t < 9; t++) {
-                float s = 0.0f;
-                for (int k = 0; k < 16; k++)
-                    s += dwt[(long)k * 2304 + (co * 9 + t) * 16 + ci];
-                dw[(co * 16 + ci) * 9 + t] += s;;
+    for (int i = 0; i < 4096; i++) {
+        float s = dut[i];
+        for (int k = 1; k < 16; k++)
+            s += dut[(long)k * 4096 + i];
+        dut[i] = s;
+    }
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int co = 0; co < 16; co++) {
+            float du[4][4], h[3][4];
+            for (int xi = 0; xi < 16; xi++)
+                du[xi / 4][xi % 4] = dut[(xi * 16 + ci) * 16 + co];
+            /* 1^T du 1: rows, then columns */
+            for (int j = 0; j < 4; j++) {
+                h[0][j] = du[0][j] + 0.5f * (du[1][j] + du[2][j]);
+                h[1][j] = 0.5f * (du[1][j] - du[2][j]);
+                h[2][j] = 0.5f * (du[1][j] + du[2][j]) + du[3][j];
             }
-    static float wf[2304];
-    conv_k3_c16_16_32x32_s1_p1_stats_flip(w, wf);
+            float *restrict g = dw + (co * 16 + ci) * 9;
+            for (int i = 0; i < 3; i++) {
+                g[i * 3 + 0] += h[i][0] + 0.5f * (h[i][1] + h[i][2]);
+                g[i * 3 + 1] += 0.5f * (h[i][1] - h[i][2]);
+                g[i * 3 + 2] += 0.5f * (h[i][1] + h[i][2]) + h[i][3];
+            }
+        }
+    static _Alignas(64) float ux[4096];
+    conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(w, ux, 1);
     MC_OMP_PARALLEL
     {
-        float dyq[18498] = {0}, dxg[17408];
+        _Alignas(64) float dyt[19040], dxt[16384];
+        memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 16384;
-        float *restrict dxb = dx + (long)b * 16384;
-        for (int co = 0; co < 16; co++)
-            for (int oy = 0; oy < 32; oy++)
-                memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
-        memset(dxg, 0, sizeof dxg);
-        conv_k3_c16_16_32x32_s1_p1_stats_gemm_dx(wf, dyq, dxg);
-        for (int ci = 0; ci < 16; ci++)
-            for (int iy = 0; iy < 32; iy++) {
-                float *restrict row = dxb + (ci * 32 + iy) * 32;
-                const float *restrict g = dxg + ci * 1088 + iy * 34;
-                if (acc)
-                    for (int ix = 0; ix < 32; ix++)
-                        row[ix] += g[ix];
-                else
-                    for (int ix = 0; ix < 32; ix++)
-                        row[ix] = g[ix];
-            }
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c16_16_32x32_s1_p1_stats_wdy(dy + (long)b * 16384, dyt);
+            conv_k3_c16_16_32x32_s1_p1_stats_wx_tiles(dyt, ux, 0, dxt);
+            conv_k3_c16_16_32x32_s1_p1_stats_wdx_out(dxt, dx + (long)b * 16384, acc);
+        }
     }
 }
 
@@ -2705,10 +2749,10 @@ static inline void conv_k3_c32_32_16x16_s1_p1_stats_wg_z(const float *restrict d
         /* A dy, then (A dy) A^T: rows d0, d0 + d1, d0 - d1, -d1 */
         const mc_vf r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
         for (int i = 0; i < 4; i++) {
-            *(mc_vf *)(z + ((i * 4 + 0) * 32 + tt) * 32 + c) = r[i][0];
-            *(mc_vf *)(z + ((i * 4 + 1) * 32 + tt) * 32 + c) = r[i][0] + r[i][1];
-            *(mc_vf *)(z + ((i * 4 + 2) * 32 + tt) * 32 + c) = r[i][0] - r[i][1];
-            *(mc_vf *)(z + ((i * 4 + 3) * 32 + tt) * 32 + c) = -r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 0) * 8 + tt) * 32 + c) = r[i][0];
+            *(mc_vf *)(z + ((i * 4 + 1) * 8 + tt) * 32 + c) = r[i][0] + r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 2) * 8 + tt) * 32 + c) = r[i][0] - r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 3) * 8 + tt) * 32 + c) = -r[i][1];
         }
     }
 }
@@ -2728,8 +2772,8 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wg_product(const float *restrict v,
                 mc_vf s1_1 = *(const mc_vf *)(o + 40);
                 mc_vf s1_2 = *(const mc_vf *)(o + 48);
                 mc_vf s1_3 = *(const mc_vf *)(o + 56);
-                const float *restrict a = v + xi * 1024 + i0;
-                const float *restrict b = z + xi * 1024 + c0;
+                const float *restrict a = v + xi * 256 + i0;
+                const float *restrict b = z + xi * 256 + c0;
                 for (int tt = 0; tt < nt; tt++) {
                     const mc_vf b0 = *(const mc_vf *)(b + tt * 32);
                     const mc_vf b1 = *(const mc_vf *)(b + tt * 32 + 8);
@@ -2759,11 +2803,11 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wg_product(const float *restrict v,
 
 static void conv_k3_c32_32_16x16_s1_p1_stats_wg_tiles(const float *restrict xt, const float *restrict dyg, float *restrict du)
 {
-    _Alignas(64) float v[16384], z[16384];
-    for (int t0 = 0; t0 < 64; t0 += 32) {
-        const int nt = 64 - t0 < 32 ? 64 - t0 : 32;
+    _Alignas(64) float v[4096], z[4096];
+    for (int t0 = 0; t0 < 64; t0 += 8) {
+        const int nt = 64 - t0 < 8 ? 64 - t0 : 8;
         for (int tt = 0; tt < nt; tt++) {
-            conv_k3_c32_32_16x16_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 32);
+            conv_k3_c32_32_16x16_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 8);
             conv_k3_c32_32_16x16_s1_p1_stats_wg_z(dyg, t0 + tt, z, tt);
         }
         conv_k3_c32_32_16x16_s1_p1_stats_wg_product(v, z, du, nt);
@@ -5345,10 +5389,10 @@ static inline void conv_k3_c64_64_8x8_s1_p1_stats_wg_z(const float *restrict dyg
         /* A dy, then (A dy) A^T: rows d0, d0 + d1, d0 - d1, -d1 */
         const mc_vf r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
         for (int i = 0; i < 4; i++) {
-            *(mc_vf *)(z + ((i * 4 + 0) * 16 + tt) * 64 + c) = r[i][0];
-            *(mc_vf *)(z + ((i * 4 + 1) * 16 + tt) * 64 + c) = r[i][0] + r[i][1];
-            *(mc_vf *)(z + ((i * 4 + 2) * 16 + tt) * 64 + c) = r[i][0] - r[i][1];
-            *(mc_vf *)(z + ((i * 4 + 3) * 16 + tt) * 64 + c) = -r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 0) * 4 + tt) * 64 + c) = r[i][0];
+            *(mc_vf *)(z + ((i * 4 + 1) * 4 + tt) * 64 + c) = r[i][0] + r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 2) * 4 + tt) * 64 + c) = r[i][0] - r[i][1];
+            *(mc_vf *)(z + ((i * 4 + 3) * 4 + tt) * 64 + c) = -r[i][1];
         }
     }
 }
@@ -5368,8 +5412,8 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wg_product(const float *restrict v, c
                 mc_vf s1_1 = *(const mc_vf *)(o + 72);
                 mc_vf s1_2 = *(const mc_vf *)(o + 80);
                 mc_vf s1_3 = *(const mc_vf *)(o + 88);
-                const float *restrict a = v + xi * 1024 + i0;
-                const float *restrict b = z + xi * 1024 + c0;
+                const float *restrict a = v + xi * 256 + i0;
+                const float *restrict b = z + xi * 256 + c0;
                 for (int tt = 0; tt < nt; tt++) {
                     const mc_vf b0 = *(const mc_vf *)(b + tt * 64);
                     const mc_vf b1 = *(const mc_vf *)(b + tt * 64 + 8);
@@ -5399,11 +5443,11 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wg_product(const float *restrict v, c
 
 static void conv_k3_c64_64_8x8_s1_p1_stats_wg_tiles(const float *restrict xt, const float *restrict dyg, float *restrict du)
 {
-    _Alignas(64) float v[16384], z[16384];
-    for (int t0 = 0; t0 < 16; t0 += 16) {
-        const int nt = 16 - t0 < 16 ? 16 - t0 : 16;
+    _Alignas(64) float v[4096], z[4096];
+    for (int t0 = 0; t0 < 16; t0 += 4) {
+        const int nt = 16 - t0 < 4 ? 16 - t0 : 4;
         for (int tt = 0; tt < nt; tt++) {
-            conv_k3_c64_64_8x8_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 16);
+            conv_k3_c64_64_8x8_s1_p1_stats_wf_in(xt, t0 + tt, v, tt, 4);
             conv_k3_c64_64_8x8_s1_p1_stats_wg_z(dyg, t0 + tt, z, tt);
         }
         conv_k3_c64_64_8x8_s1_p1_stats_wg_product(v, z, du, nt);
