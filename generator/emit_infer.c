@@ -199,15 +199,23 @@ static void plan_params(arena *a, const mc_plan *p, infer_layout *l)
 
 /* ---- what the loader does, for the tables and for --weights ---------------------- */
 
-/* The runs of output channels of equal weight blocks of conv or depthwise
- * node n (infer_fold.h); their count. */
+/* The runs of output channels of equal weight blocks of conv, depthwise
+ * or MixConv node n (infer_fold.h); their count. */
 static int weight_runs(const mc_model *m, const mc_node *n, int *channels, long long *block)
 {
+    const int c = m->nodes[n->inputs[0]].shape.c;
     if (n->op->code == OP_DEPTHWISE) {
-        const int c = m->nodes[n->inputs[0]].shape.c;
         for (int j = 0; j < n->nks; j++)
             channels[j] = c, block[j] = (long long)n->ks[j] * n->ks[j];
         return n->nks;
+    }
+    if (n->op->code == OP_MIXCONV) { /* group j: its output channels, each its input channels of 3 + 2j squared */
+        int ci[3];
+        mc_mix_split(c, ci);
+        mc_mix_split(n->out, channels);
+        for (int j = 0; j < 3; j++)
+            block[j] = (long long)ci[j] * (3 + 2 * j) * (3 + 2 * j);
+        return 3;
     }
     channels[0] = n->shape.c;
     block[0] = weight_floats(m, n) / n->shape.c;

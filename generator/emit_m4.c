@@ -177,14 +177,16 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
     }
 }
 
-/* FUSED: the activation a batch norm or add applies itself (plan.c):
- * none or the op's name (relu, relu6, silu, hardswish, hardsigmoid).
+/* FUSED: the activation a batch norm or add applies itself, or in the
+ * inference library a conv, depthwise or MixConv as it stores its result
+ * (plan.c, fuse_activations): none or the op's name (relu, relu6, silu,
+ * hardswish, hardsigmoid).
  * FUSED_READS: what its backward reads (mc_act_reads): none, output, bits
  * or input. */
 static void em_fused_act(emitter *e, const mc_fusion *fu)
 {
     static const char *const reads[] = {[MC_ACT_READS_OUTPUT] = "output", [MC_ACT_READS_BITS] = "bits",
-                                        [MC_ACT_READS_INPUT] = "input"};
+                                        [MC_ACT_READS_INPUT] = "input", [MC_ACT_READS_NONE] = "none"};
     em_def(e, "FUSED", "%s", fu->act.op ? mc_op(fu->act.op)->name : "none");
     em_def(e, "FUSED_READS", "%s", fu->act.op ? reads[fu->act.reads] : "none");
 }
@@ -223,6 +225,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         kernel_depthwise(e, k, n);
         em_defi(e, "DW_CL", k->form.dw_cl);
         em_defi(e, "DW_CL_ROWS", k->form.dw_rows);
+        em_fused_act(e, fu);
         break;
     case OP_CONV:
         /* its form (plan.c, conv_form) */
@@ -231,8 +234,12 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);
         window_interior(e, "", "", em_in_shape(e, n, 0), n->shape, n->k, n->pad, n->stride);
+        em_fused_act(e, fu);
         break;
-    case OP_MIXCONV: kernel_mixconv(e, n); break;
+    case OP_MIXCONV:
+        kernel_mixconv(e, n);
+        em_fused_act(e, fu);
+        break;
     case OP_BATCHNORM:
         em_deff(e, "EPS", n->eps);
         em_deff(e, "MOMENTUM", n->momentum);

@@ -48,17 +48,18 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
-        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
+        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
                             n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", mc_plan_has_bias(p, n) ? "_b" : "",
-                            fu->applies_bn ? "_bn" : "", fu->stats.writes ? "_stats" : "");
+                            fu->applies_bn ? "_bn" : "", fu->stats.writes ? "_stats" : "", fused);
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
-        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
+        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
                             in.c, in.h, in.w, n->stride, mc_plan_has_bias(p, n) ? "_b" : "",
-                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "", fu->stats.writes ? "_stats" : "");
+                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "", fu->stats.writes ? "_stats" : "", fused);
     case OP_MIXCONV:
-        return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
+        return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d%s%s", in.c, n->out, in.h, in.w, n->stride,
+                            mc_plan_has_bias(p, n) ? "_b" : "", fused);
     case OP_BATCHNORM: {
         if (fu->bn_by == MC_BN_BY_CONV)
             fused = "_stats";
@@ -132,10 +133,26 @@ static int readers(const mc_model *m, int b)
  * (mc_act_reads), or -1 where it is not fused. */
 static int fused_act_reads(const mc_plan *p, int act, int into)
 {
+    const bool recomputed = act == OP_SILU || act == OP_HARDSWISH || act == OP_HARDSIGMOID;
+    if (into == OP_CONV || into == OP_DEPTHWISE || into == OP_MIXCONV) /* inference: no backward reads it */
+        return p->opt.inference && (recomputed || act == OP_RELU || act == OP_RELU6) ? MC_ACT_READS_NONE : -1;
     if (act == OP_RELU || act == OP_RELU6)
         return p->opt.cuda ? MC_ACT_READS_OUTPUT : MC_ACT_READS_BITS;
-    const bool recomputed = act == OP_SILU || act == OP_HARDSWISH || act == OP_HARDSIGMOID;
     return recomputed && into == OP_BATCHNORM && !p->opt.cuda && !p->opt.cuda_too ? MC_ACT_READS_INPUT : -1;
+}
+
+/* Inference: the conv, depthwise or MixConv whose stores could apply an
+ * activation reading node b: b itself, or the one whose weights took
+ * batch norm b (fold_into_weights); -1 for none, and outside inference. */
+static int conv_storing(const mc_plan *p, int b)
+{
+    const mc_model *m = p->m;
+    if (!p->opt.inference)
+        return -1;
+    if (p->nodes[b].fusion.bn_by == MC_BN_INTO_WEIGHTS)
+        b = m->nodes[b].inputs[0];
+    const int code = m->nodes[b].op->code;
+    return code == OP_CONV || code == OP_DEPTHWISE || code == OP_MIXCONV ? b : -1;
 }
 
 /* A ReLU or ReLU6 whose input is a batch norm or an add that nothing else
@@ -156,7 +173,11 @@ static int fused_act_reads(const mc_plan *p, int act, int into)
  * recompute it, a chain of an exponential and a division per vector: on
  * planes of a vector or two that latency, plane after plane, cost more
  * than the activation's own passes saved, so those take planes of 64
- * floats or more. */
+ * floats or more.
+ * Inference: any of the five after a conv, depthwise or MixConv (its only
+ * reader), or after the batch norm folded into one (fold_into_weights), is
+ * done by that conv as it stores its result (conv_storing); no backward,
+ * so no plane is too small. */
 static void fuse_activations(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -166,14 +187,16 @@ static void fuse_activations(mc_plan *p)
             continue;
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
-        const int reads = fused_act_reads(p, r->op->code, code);
-        const int min_plane = reads == MC_ACT_READS_INPUT ? 64 : 16;
-        if (reads < 0 || (code != OP_BATCHNORM && code != OP_ADD) || b == m->output ||
-            r->shape.h * r->shape.w < min_plane || p->nodes[b].fusion.bn_by == MC_BN_INTO_WEIGHTS)
+        const int conv = conv_storing(p, b);
+        const int into = conv >= 0 ? conv : b;
+        const int reads = fused_act_reads(p, r->op->code, m->nodes[into].op->code);
+        const int min_plane = conv >= 0 ? 0 : reads == MC_ACT_READS_INPUT ? 64 : 16;
+        if (reads < 0 || (conv < 0 && code != OP_BATCHNORM && code != OP_ADD) || b == m->output ||
+            r->shape.h * r->shape.w < min_plane)
             continue;
         if (readers(m, b) == 1) {
-            p->nodes[b].fusion.act.op = r->op->code;
-            p->nodes[b].fusion.act.reads = (mc_act_reads)reads;
+            p->nodes[into].fusion.act.op = r->op->code;
+            p->nodes[into].fusion.act.reads = (mc_act_reads)reads;
             p->nodes[m->order[i]].fusion.act_by_input = true;
         }
     }
@@ -185,10 +208,10 @@ static void fuse_activations(mc_plan *p)
  * groups) is folded into it: the weights of each output channel times its
  * scale, the bias (0 where there was none) times it plus its shift. The
  * batch norm has no code and its slot is the conv's; an activation after
- * it stays a layer of its own (the conv templates do not apply one). The
- * arithmetic is the emitted library's (templates/c/infer.m4), done once at
- * load time, or by the generator for weights embedded in the C. MixConv's
- * groups take no bias: a batch norm after one stays a layer. */
+ * it is the conv's too (fuse_activations). The arithmetic is the emitted
+ * library's (templates/c/infer.m4), done once at load time, or by the
+ * generator for weights embedded in the C. A MixConv likewise: its groups
+ * take the bias there (mixconv.m4), which they have nowhere else. */
 static void fold_into_weights(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -199,7 +222,7 @@ static void fold_into_weights(mc_plan *p)
             continue;
         const int c = bn->inputs[0];
         const int code = m->nodes[c].op->code;
-        if ((code != OP_CONV && code != OP_DEPTHWISE) || m->nodes[c].unused || c == m->output || readers(m, c) != 1)
+        if ((code != OP_CONV && code != OP_DEPTHWISE && code != OP_MIXCONV) || m->nodes[c].unused || c == m->output || readers(m, c) != 1)
             continue;
         p->nodes[b].fusion.bn_by = MC_BN_INTO_WEIGHTS;
         p->nodes[c].fusion.absorbs_bn = true;

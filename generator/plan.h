@@ -66,9 +66,13 @@ typedef enum {
      * beta): SiLU, hard-swish and hard-sigmoid, whose derivative is not 0
      * or 1 (the C target) */
     MC_ACT_READS_INPUT,
+    /* nothing: a conv, depthwise or MixConv of the inference library, which
+     * has no backward, applies it as it stores its result */
+    MC_ACT_READS_NONE,
 } mc_act_reads;
 
-/* An activation that a batch norm or add applies to its own result: the
+/* An activation that a batch norm or add applies to its own result, or
+ * (inference) a conv, depthwise or MixConv as it stores its result: the
  * activation's layer after it (act_by_input) has no code and shares its
  * slot (fuse_activations). */
 typedef struct mc_fused_act {
@@ -89,9 +93,9 @@ typedef enum {
      * its forward only takes the statistics, its output is never written;
      * its backward is its own (it reads its input, not its output) */
     MC_BN_BY_ADD,
-    /* inference: folded into the weights and bias of the conv or depthwise
-     * that writes its input (fold_into_weights): no code, its slot is its
-     * input's */
+    /* inference: folded into the weights and bias of the conv, depthwise or
+     * MixConv that writes its input (fold_into_weights): no code, its slot is
+     * its input's */
     MC_BN_INTO_WEIGHTS,
 } mc_bn_by;
 
@@ -106,8 +110,10 @@ typedef struct mc_stats_fusion {
 } mc_stats_fusion;
 
 typedef struct mc_fusion {
-    mc_fused_act act;  /* a batch norm or add: the activation after it that it applies */
-    bool act_by_input; /* an activation applied by the batch norm or add before it (that one's act) */
+    mc_fused_act act;  /* a batch norm or add (inference: a conv, depthwise or MixConv too): the activation
+                        * after it (or after the batch norm folded into it) that it applies */
+    bool act_by_input; /* an activation applied by the layer before it (that one's act), or (inference) by the
+                        * conv whose weights took the batch norm before it */
     mc_bn_by bn_by;    /* a batch norm: what applies it */
     /* a pointwise conv or an add: bit j set when it applies the batch norm
      * that is its input j (that one's bn_by is MC_BN_BY_CONV or
@@ -115,8 +121,9 @@ typedef struct mc_fusion {
      * gradient, the add reads its input and writes the batch norm's output
      * gradient */
     unsigned long long applies_bn;
-    /* inference: a conv or depthwise whose weights and bias take the batch
-     * norm after it (MC_BN_INTO_WEIGHTS), a bias even without one of its own */
+    /* inference: a conv, depthwise or MixConv whose weights and bias take
+     * the batch norm after it (MC_BN_INTO_WEIGHTS), a bias even without one
+     * of its own */
     bool absorbs_bn;
     mc_stats_fusion stats;
 } mc_fusion;
@@ -147,7 +154,8 @@ typedef struct mc_plan_options {
     bool cuda_too; /* the C plan of a build that has the CUDA step too, which shares its descriptor: only the
                     * fusions the CUDA plan makes may move a slot (no activation recomputed) */
     bool inference; /* forward only, eval mode (mcgen emit --inference): batch norms folded into the weights of
-                     * the conv before them, activations fused into batch norms and adds, dropout an identity;
+                     * the conv before them, activations fused into those convs (or batch norms and adds), dropout
+                     * an identity;
                      * none of the training fusions (statistics, masks, batch norms applied by convs or adds) */
     const mc_target *target; /* the CPU the C kernels are for (target.h); NULL: the native one */
     const mc_tuned_form *tuned; /* forms measured fastest (mcgen tune), ntuned of them */

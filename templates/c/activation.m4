@@ -105,6 +105,75 @@ m4_define(`ACT_SILU', ``ACT_SILU_OUT(`x[i]')', `ACT_SILU_GRAD(`x[i]', `dy[i]')''
 m4_define(`ACT_HARDSWISH', ``ACT_HARDSWISH_OUT(`x[i]')', `ACT_HARDSWISH_GRAD(`x[i]', `dy[i]')'')
 m4_define(`ACT_HARDSIGMOID', ``ACT_HARDSIGMOID_OUT(`x[i]')', `ACT_HARDSIGMOID_GRAD(`x[i]', `dy[i]')'')
 
+# The activation FUSED (none, relu, relu6, silu, hardswish, hardsigmoid)
+# that a layer applies to its results as it writes them (plan.c,
+# fuse_activations): a batch norm or add, or in the inference library a
+# conv, depthwise or MixConv as it stores its result. ACT_RECOMPUTED: 1 for
+# the three whose expressions are above (a batch norm recomputes them in
+# its backward). ACT_FUSED_FUNCTIONS: what ACT_FUSED and ACT_FUSED_V need
+# where FUSED is not none: the vector types, and for those three NAME_act
+# of a float and NAME_act_v of a vector. ACT_FUSED(v), ACT_FUSED_V(v): the
+# result v of a float and of a vector as written.
+m4_define(`ACT_RECOMPUTED', `m4_ifelse(FUSED, silu, 1, FUSED, hardswish, 1, FUSED, hardsigmoid, 1, 0)')
+m4_define(`ACT_FUSED', `m4_ifelse(ACT_RECOMPUTED, 1, `NAME`'_act($1)', `MC_FUSED_OUT($1)')')
+m4_define(`ACT_FUSED_V', `m4_ifelse(ACT_RECOMPUTED, 1, `NAME`'_act_v($1)', `MC_FUSED_OUT_V($1)')')
+# A loop over the lanes of a vector, vectorized whatever its branches:
+# compiled with OpenMP, as its simd loop (else gcc unrolled it and kept a
+# branch per lane).
+m4_define(`ACT_SIMD', `#ifdef _OPENMP
+#pragma omp simd
+#endif
+')
+m4_define(`ACT_FUSED_FUNCTIONS', `m4_ifelse(FUSED, none, `', `MC_VEC_PRELUDE()')m4_dnl
+m4_ifelse(ACT_RECOMPUTED, 1, `ACT_EXPF()m4_dnl
+/* FUSED of v, and of each lane of a vector of them. */
+static inline __attribute__((unused)) float NAME`'_act(float v)
+{
+    return m4_indir(`ACT_'m4_translit(FUSED, `a-z', `A-Z')`_OUT', `v');
+}
+
+static inline __attribute__((unused)) mc_vf NAME`'_act_v(mc_vf v)
+{
+    mc_vf r;
+ACT_SIMD()m4_dnl
+    for (int l = 0; l < VL; l++)
+        r[l] = NAME`'_act(v[l]);
+    return r;
+}
+
+')')
+
+# ACT_FUSED_RUN(indent, p, count): FUSED applied in place to the count
+# floats at p (a literal count), a vector at a time, the last one partial:
+# for the forms whose results are complete only once a whole plane or
+# image is (the planes of a grouped conv, a strided depthwise), a pass over
+# it while it is in cache. Nothing for none.
+m4_define(`ACT_FUSED_RUN', `m4_ifelse(FUSED, none, `',
+`m4_pushdef(`ACT_FULL', m4_eval($3 / VL * VL))m4_dnl
+m4_ifelse(m4_eval(ACT_FULL > 0), 1, `$1for (long i = 0; i < ACT_FULL; i += VL) {
+$1    const mc_vf v = *(const mc_vf *)($2 + i);
+$1    *(mc_vf *)($2 + i) = ACT_FUSED_V(v);
+$1}
+')m4_dnl
+m4_ifelse(m4_eval(ACT_FULL < $3), 1, `$1{
+$1    mc_vf v;
+$1    mc_vf_part(&v, $2 + ACT_FULL, m4_eval($3 - ACT_FULL));
+$1    v = ACT_FUSED_V(v);
+$1    mc_vf_store_part($2 + ACT_FULL, &v, m4_eval($3 - ACT_FULL));
+$1}
+')m4_dnl
+m4_popdef(`ACT_FULL')')')
+
+# ACT_STORE_CHECK(template): stops m4 where a conv, depthwise or MixConv
+# is asked to apply FUSED as it stores its result and cannot: in a
+# training step (its backward would need the result before the
+# activation), with the batch statistics of its output (those are of that
+# result too), or an activation other than these five.
+m4_define(`ACT_STORE_CHECK', `m4_ifelse(FUSED, none, `',
+m4_eval(INFERENCE && !PSTATS && (ACT_RECOMPUTED || m4_ifelse(FUSED, relu, 1, FUSED, relu6, 1, 0))), 1, `',
+`m4_errprint(`$1.m4: 'NAME`: the plan (generator/plan.c, fuse_activations) asks it to apply 'FUSED` as it stores its result, which it renders only in the inference library (no backward, no batch statistics) for relu, relu6, silu, hardswish or hardsigmoid
+')m4_m4exit(1)')')
+
 m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', ACT_RELU)')
 m4_define(`MC_RELU6_KERNEL', `ACT_KERNEL(`relu6', ACT_RELU6)')
 m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', ACT_SIGMOID)')

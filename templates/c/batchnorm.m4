@@ -55,32 +55,10 @@ m4_define(`BN_DY1', `m4_ifelse(FUSED_READS, bits, `mc_pass($1, m[BN_HWV / VL] >>
 # BN_RECOMPUTED(text): text when the backward recomputes the activation.
 m4_define(`BN_RECOMPUTED', `m4_ifelse(FUSED_READS, input, `$1')')
 m4_define(`BN_ACT_UPPER', `m4_translit(FUSED, `a-z', `A-Z')')
-# A loop over the lanes of a vector, vectorized whatever its branches:
-# compiled with OpenMP, as its simd loop (else gcc unrolled it and kept a
-# branch per lane).
-m4_define(`BN_SIMD', `#ifdef _OPENMP
-#pragma omp simd
-#endif
-')
 # The activation recomputed, on a float and lane by lane on a vector, and
 # an output gradient through its derivative (written in the forward too).
 m4_define(`BN_ACT_FUNCTIONS',
-`ACT_EXPF()m4_dnl
-/* FUSED of v, and of each lane of a vector of them. */
-static inline float NAME`'_act(float v)
-{
-    return m4_indir(`ACT_'BN_ACT_UPPER`_OUT', `v');
-}
-
-static inline mc_vf NAME`'_act_v(mc_vf v)
-{
-    mc_vf r;
-BN_SIMD()m4_dnl
-    for (int l = 0; l < VL; l++)
-        r[l] = NAME`'_act(v[l]);
-    return r;
-}
-
+`ACT_FUSED_FUNCTIONS()m4_dnl
 /* The gradient g through FUSED at v, the value the forward gave it. */
 static inline float NAME`'_act_grad(float v, float g)
 {
@@ -91,15 +69,12 @@ static inline float NAME`'_act_grad(float v, float g)
 static inline void NAME`'_through(mc_vf *g, const float *restrict x, float mean, float scale, float shift)
 {
     const mc_vf g0 = *g;
-BN_SIMD()m4_dnl
+ACT_SIMD()m4_dnl
     for (int l = 0; l < VL; l++)
         (*g)[l] = NAME`'_act_grad((x[l] - mean) * scale + shift, g0[l]);
 }
 
 ')
-# BN_OUT(v), BN_OUT_V(v): the result v of a float or vector as written.
-m4_define(`BN_OUT', `m4_ifelse(FUSED_READS, input, `NAME`'_act($1)', `MC_FUSED_OUT($1)')')
-m4_define(`BN_OUT_V', `m4_ifelse(FUSED_READS, input, `NAME`'_act_v($1)', `MC_FUSED_OUT_V($1)')')
 
 # The per-channel sums go plane by plane: each plane in the VL float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -182,7 +157,7 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
     for (; i < BN_HWV; i += VL) {
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
         const mc_vf v = (*(const mc_vf *)(x + i) - mean) * scale + shift;
-        *(mc_vf *)(y + i) = BN_OUT_V(v);
+        *(mc_vf *)(y + i) = ACT_FUSED_V(v);
 MC_MASKED(`        if (m) {
             const mc_vi passes = MC_FUSED_PASSES(v);
             m[i / VL] = mc_vf_bits(&passes);
@@ -193,7 +168,7 @@ MC_MASKED(`    unsigned bits = 0;
 ')m4_dnl
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = BN_OUT(v);
+        y[i] = ACT_FUSED(v);
 MC_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HWV);
 ')m4_dnl
     }

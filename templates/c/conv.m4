@@ -6,7 +6,9 @@ m4_divert(-1)
 # [OY0, OY1) x [OX0, OX1) of the output, where the whole window lies inside
 # the input, so no bounds tests (no interior rows: OY0 = OY1 = 0; no
 # interior columns: OX0 = OX1 = WO). FOLD 1: a pointwise conv that applies
-# the batch norm its input went through (see the fold below).
+# the batch norm its input went through (see the fold below). FUSED (none
+# but in the inference library; activation.m4): the activation it applies
+# as it stores its result (see below).
 #
 # The work is split in planes: one input plane read through one K x K
 # filter into one output plane. The plane functions and the channel loops
@@ -23,6 +25,7 @@ m4_divert(-1)
 m4_ifdef(`MC_CONV_KERNEL', `',
 `m4_ifdef(`MC_GEMM_NN', `', `m4_include(`gemm.m4')m4_divert(-1)')
 m4_ifdef(`WINO_HELPERS', `', `m4_include(`winograd.m4')m4_divert(-1)')
+m4_ifdef(`MC_RELU_KERNEL', `', `m4_include(`../c/activation.m4')m4_divert(-1)')
 
 # CV_PLUS(e): " + e", and CV_PLUS2(e): "e + ", or nothing when e is 0
 # (tidier offsets).
@@ -151,7 +154,13 @@ $2}
 ')')
 
 m4_define(`CV_DESCRIBE',
-`/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias') */')
+`/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias')`'m4_ifelse(FUSED, none, `', `, then FUSED') */')
+
+# CV_ACT: act where the forward applies FUSED as it stores its result (the
+# inference library: plan.c, fuse_activations), in the store of its
+# product (gemm.m4) or, in the planes form, in a pass over each image once
+# all its groups are in (activation.m4); empty for none.
+m4_define(`CV_ACT', `m4_ifelse(FUSED, none, `', `act')')
 
 # Without groups, a convolution is a matrix product per image (im2col):
 # y_b[CO x HO*WO] = w[CO x C*K*K] col_b[C*K*K x HO*WO], where row (ci, ky,
@@ -176,7 +185,7 @@ $1            }
 ')
 
 m4_define(`CV_GEMM_HELPERS',
-`MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK)
+`MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_ACT)
 MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)
 MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)
@@ -297,7 +306,7 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
 # gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIG,
-    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial))')
+    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial), CV_ACT)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX))')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
@@ -418,7 +427,7 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
-    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial))')
+    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial), CV_ACT)')
 m4_ifelse(CV_WINO, 1, `', CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()')m4_dnl
@@ -604,7 +613,7 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
 m4_define(`CV_CLF_HELPERS',
-`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
+`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP, CV_ACT)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL))
 CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
     `(t * C + ci) * CO + co', `t')')
@@ -796,6 +805,8 @@ m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(m4_eval(CV_CLF ||
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
 CV_CHECK_FORM()m4_dnl
+ACT_STORE_CHECK(`conv')m4_dnl
+ACT_FUSED_FUNCTIONS()m4_dnl
 CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
@@ -820,6 +831,7 @@ m4_ifelse(CV_WINO, 1, `WINO_FWD()', CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `        ')m4_dnl
+ACT_FUSED_RUN(`        ', `(y + (long)b * CV_YS)', m4_eval(CO * HO * WO))m4_dnl
     }
 ')m4_dnl
 }

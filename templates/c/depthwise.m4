@@ -10,7 +10,11 @@ m4_divert(-1)
 # NK (kernels), K0.., WOFF0.. (where kernel j weights start in w), KLIST,
 # PMAX (largest padding), YC (channels per image of y: NK*C, or more for a
 # part of an unfused Multiception), BIAS (0 or 1: a bias per output
-# channel, kernel j's C after kernel j - 1's).
+# channel, kernel j's C after kernel j - 1's), FUSED (none but in the
+# inference library; activation.m4): the activation the forward applies
+# as it stores its results: in the last store of each output vector (the
+# flat and channels-last forms), or on rows at any stride in a pass over
+# each output plane once it is complete (activation.m4).
 # Taps are unrolled everywhere; spatial and channel loops have literal
 # bounds. Backward kernels accumulate, and need dx and dw. At stride 1 with
 # whole vectors of channels the kernels take the channels-last form of
@@ -22,6 +26,7 @@ m4_define(`DW_P', `m4_eval(m4_indir(`K$1') / 2)')
 m4_define(`DW_WOFF', `m4_indir(`WOFF$1')')
 m4_define(`DW_EACH', `MC_FOR(`j', 0, m4_eval(NK - 1), `$1')')
 m4_include(`../c/depthwise_cl.m4')m4_divert(-1)
+m4_ifdef(`MC_RELU_KERNEL', `', `m4_include(`../c/activation.m4')m4_divert(-1)')
 
 # Channel c of kernel j: weights wj, and yj, the output plane of image b
 # (or dj, its gradient).
@@ -80,10 +85,11 @@ DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[m4_eval(j * C
         }
 ')
 
-# DW_ROW_PASS(dst, src, weight, init): one row ky of the taps of kernel j
+# DW_ROW_PASS(dst, src, weight, init[, act]): one row ky of the taps of kernel j
 # over the flat grid: dst += the K taps of that row, src read at each tap
 # offset, weight (an expression of kx) the weight of tap kx; init, when
-# given, starts dst instead. A row at a time keeps its K weights and a
+# given, starts dst instead; with act (the last row of the forward), dst
+# is stored through the activation FUSED. A row at a time keeps its K weights and a
 # block of accumulators in registers (all the taps of a kernel list at
 # once would not fit, and spill).
 m4_define(`DW_ROW_PASS',
@@ -94,7 +100,7 @@ MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        const float v`'kx = $3;
         for (int i = 0; i < DW_NG; i += m4_eval(VL * DW_U)) {
 DW_ACCS(DW_U, `            mc_vf a`'u = m4_ifelse(`$4', `', `*(const mc_vf *)($1 + i + m4_eval(VL * u))', `$4');')m4_dnl
 MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_U, `            a`'u += v`'kx * *(const mc_vf *)($2 + i + m4_eval(DW_OFF(j, ky, kx) + VL * u));')')m4_dnl
-DW_ACCS(DW_U, `            *(mc_vf *)($1 + i + m4_eval(VL * u)) = a`'u;')m4_dnl
+DW_ACCS(DW_U, `            *(mc_vf *)($1 + i + m4_eval(VL * u)) = m4_ifelse(`$5', `act', `ACT_FUSED_V(a`'u)', `a`'u');')m4_dnl
         }
     }
 ')
@@ -102,7 +108,7 @@ DW_ACCS(DW_U, `            *(mc_vf *)($1 + i + m4_eval(VL * u)) = a`'u;')m4_dnl
 m4_define(`DW_FWD_FLAT',
 `DW_EACH(`    float yg`'j[DW_NG];
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(yg`'j, xp, `w`'j[m4_eval(ky * DW_K(j) + kx)]',
-    m4_ifelse(ky, 0, `(mc_vf){0}`'m4_ifelse(BIAS, 1, ` + bias[m4_eval(j * C) + c]')'))')m4_dnl
+    m4_ifelse(ky, 0, `(mc_vf){0}`'m4_ifelse(BIAS, 1, ` + bias[m4_eval(j * C) + c]')'), m4_ifelse(ky, m4_eval(DW_K(j) - 1), DW_ACT))')m4_dnl
 ')m4_dnl
     for (int oy = 0; oy < HO; oy++) {
 DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
@@ -115,8 +121,13 @@ DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
 m4_define(`DW_FWD_PARAMS', `int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y`'m4_ifelse(PSTATS, 1, `,
     float *restrict stats')')
 
+# DW_ACT: act where the forward applies FUSED as it stores its results, else empty.
+m4_define(`DW_ACT', `m4_ifelse(FUSED, none, `', `act')')
+
 m4_define(`MC_DEPTHWISE_FWD',
-`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last')`'m4_ifelse(PSTATS, 1, `, with the batch statistics of its output') */
+`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last')`'m4_ifelse(PSTATS, 1, `, with the batch statistics of its output')`'m4_ifelse(FUSED, none, `', `, then FUSED') */
+ACT_STORE_CHECK(`depthwise')m4_dnl
+ACT_FUSED_FUNCTIONS()m4_dnl
 m4_ifelse(m4_eval(PSTATS && !(DW_CL && DW_CL_ROWS == HO && C % VL == 0)), 1, `m4_errprint(`depthwise.m4: NAME: batch statistics need the channels-last form, the plane in one band, channels in whole vectors (plan.c, producer_statistics)
 ')m4_m4exit(1)')m4_dnl
 m4_ifelse(m4_eval(DW_CL && !(DW_CL_RENDERABLE && DW_CL_ROWS >= 1 && DW_CL_ROWS <= HO)), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for the channels-last form, which needs stride 1, odd kernels and a band of 1 to HO rows (plan.c, depthwise_cl_rows)
@@ -158,7 +169,7 @@ static inline void NAME`'_fwd_plane(const float *restrict xc, const float *restr
     float xp[DW_XPN];
     NAME`'_pad(xc, xp);
 DW_PTRS(`float', `y', `y')m4_dnl
-m4_ifelse(DW_FLAT, 1, `DW_FWD_FLAT()', `DW_FWD_ROWS()')m4_dnl
+m4_ifelse(DW_FLAT, 1, `DW_FWD_FLAT()', `DW_FWD_ROWS()DW_EACH(`ACT_FUSED_RUN(`    ', `y`'j', m4_eval(HO * WO))')')m4_dnl
 }
 
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)

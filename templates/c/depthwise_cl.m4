@@ -95,13 +95,15 @@ $2(m4_eval(WO - DW_FULL))m4_dnl
 m4_popdef(`DW_FULL')m4_dnl
 ')
 
-# DW_CL_TAPS(j, fn, init): static void fn(dst, src, wj[, bias]), one pass
+# DW_CL_TAPS(j, fn, init[, act]): static void fn(dst, src, wj[, bias]), one pass
 # of kernel j over the padded channels-last image src into the
 # channels-last result dst (HO x WO pixels): dst = init + the taps, tap t
 # weighing wj[t] (a vector of VL channels). init is zero, bias (the VL at
-# bias) or load (dst, to add to it).
+# bias) or load (dst, to add to it); with act, dst is stored through the
+# activation FUSED (the lanes past the channels of a partial group too:
+# they are never written back).
 m4_define(`DW_CL_TAPS',
-`m4_pushdef(`DW_CL_ARGS', `$1, `dst', `src', `$3'')m4_dnl
+`m4_pushdef(`DW_CL_ARGS', `$1, `dst', `src', `$3', `$4'')m4_dnl
 /* Kernel $1 (m4_eval(DW_K($1))x`'m4_eval(DW_K($1))) of the list, m4_ifelse(`$3', `load', `added to', `into') dst. */
 static void $2(float *restrict dst, const float *restrict src, const mc_vf *restrict w$1`'m4_ifelse(`$3', `bias', `,
     const float *restrict bias')`'DW_CL_RARG)
@@ -116,7 +118,7 @@ m4_popdef(`DW_CL_ARGS')m4_dnl
 m4_define(`DW_CL_BLOCK', `_DW_CL_BLOCK($1, DW_CL_ARGS)')
 m4_define(`DW_CL_INIT', `m4_ifelse(`$1', `zero', `(mc_vf){0}', `$1', `bias', `*(const mc_vf *)bias',
     `*(const mc_vf *)(o + m4_eval(VL * u))')')
-# _DW_CL_BLOCK(n, j, dst, src, init): outputs ox .. ox + n - 1 of row
+# _DW_CL_BLOCK(n, j, dst, src, init, act): outputs ox .. ox + n - 1 of row
 # oy. Per row ky of the window, the n + K - 1 input pixels it reads are
 # loaded once and each weighs into every output it reaches.
 m4_define(`_DW_CL_BLOCK',
@@ -135,7 +137,7 @@ DW_ACCS($1, `                        a`'u += v * x`'m4_eval(u + kx);')m4_dnl
 ')m4_dnl
                 }
 ')m4_dnl
-DW_ACCS($1, `                *(mc_vf *)(o + m4_eval(VL * u)) = a`'u;')m4_dnl
+DW_ACCS($1, `                *(mc_vf *)(o + m4_eval(VL * u)) = m4_ifelse(`$6', `act', `ACT_FUSED_V(a`'u)', `a`'u');')m4_dnl
             }
 m4_popdef(`DW_KK')m4_dnl
 ')
@@ -205,7 +207,7 @@ m4_define(`DW_CL_WEIGHTS', `DW_EACH(`$1const mc_vf *restrict w`'j = (const mc_vf
 
 # Forward: threads take (image, group) pairs.
 m4_define(`DW_CL_FWD_HELPERS',
-`DW_EACH(`DW_CL_TAPS(j, NAME`'_fwd_k`'j, m4_ifelse(BIAS, 1, `bias', `zero'))')m4_dnl
+`DW_EACH(`DW_CL_TAPS(j, NAME`'_fwd_k`'j, m4_ifelse(BIAS, 1, `bias', `zero'), DW_ACT)')m4_dnl
 m4_ifelse(PSTATS, 1, `MC_BN_SUMS(NAME`'_bn_sums, DW_CL_HW, VL, 1, YC)')')
 # (With PSTATS, plan.c producer_statistics, the training forward also
 # writes the batch statistics of each channels-last result for the batch

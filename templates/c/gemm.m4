@@ -3,12 +3,14 @@ m4_divert(-1)
 # convolutions (conv.m4 includes this file once). Row-major, accumulating:
 # the caller sets c.
 #
-# MC_GEMM_NN(fn, M, N, K[, serial]): static void fn(a, b, c): c[M x N] +=
+# MC_GEMM_NN(fn, M, N, K[, serial[, act]]): static void fn(a, b, c): c[M x N] +=
 # a[M x K] b[K x N]. Threads share its tiles of columns, unless serial
 # (the caller runs one per thread: a parallel region nested in each call,
 # though it runs on one thread and its loop compiled apart from the
-# caller, made the pointwise forwards 1.1x to 1.2x slower).
-# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, serial]): the same with row p of b
+# caller, made the pointwise forwards 1.1x to 1.2x slower). With act, each
+# element of c is stored through the activation FUSED (activation.m4): a
+# forward that applies the activation after it (the inference library).
+# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, serial[, act]]): the same with row p of b
 # not at p * N but at a shifted view of a padded image: p = (ci, ky, kx)
 # over C channels and a KS x KS window, row at ci * PLANE + ky * ROW + kx
 # (the rows of an im2col matrix, never built). N is a multiple of 16.
@@ -24,9 +26,9 @@ m4_divert(-1)
 # tap (ky, kx). C is a multiple of 16, so no vector of columns straddles
 # two taps. Threads share its blocks of rows, unless serial (the caller
 # runs one per thread).
-# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP): static void fn(a, b, bias, c):
+# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act]): static void fn(a, b, bias, c):
 # the forward in that layout, c[P x N] = (a padded channels-last image
-# seen through every tap) b; see below.
+# seen through every tap) b, through FUSED with act; see below.
 #
 # A tile of 8 rows x 32 columns of c (16 vectors of 16 floats) stays in
 # registers over the whole sum; per term it loads 2 vectors of b and 8
@@ -98,11 +100,16 @@ m4_popdef(`GPART', `GCOUNT')m4_dnl
 ')
 
 # GEMM_VLOAD(v, p, index): declare the vector v and load it from p (the
-# partial vector masked); GEMM_VSTORE(p, v, index) stores it back.
+# partial vector masked); GEMM_VSTORE(p, v, index) stores it back, through
+# the activation when the product has one (its only store of the
+# element, the sum complete).
 m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_vf $1; mc_vf_part(&$1, $2, GCOUNT);', `mc_vf $1 = *(const mc_vf *)($2);')')
-m4_define(`GEMM_VSTORE', `m4_ifelse(m4_eval($3 == GPART), 1,
+m4_define(`GEMM_VSTORE', `m4_ifelse(GEMM_ACT, 1, `$2 = ACT_FUSED_V($2); ')m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_vf_store_part($1, &$2, GCOUNT);', `*(mc_vf *)($1) = $2;')')
+m4_define(`GEMM_ACT', 0)
+# GEMM_WITH_ACT(act, text): text with GEMM_ACT 1 when act is given.
+m4_define(`GEMM_WITH_ACT', `m4_pushdef(`GEMM_ACT', m4_ifelse(`$1', `act', 1, 0))$2`'m4_popdef(`GEMM_ACT')')
 
 # GEMM_ROW_BLOCKS(M, tile, args[, rows]): the row blocks of M rows,
 # tile(rows, args) for each: blocks of 8 (or of rows) from i0, then the
@@ -154,7 +161,7 @@ m4_define(`MC_GEMM_NN',
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
 static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
-GEMM_BODY($2, $3, $4, $5)m4_dnl
+GEMM_WITH_ACT(`$6', `GEMM_BODY($2, $3, $4, $5)')m4_dnl
 }
 ')
 
@@ -163,7 +170,7 @@ m4_define(`MC_GEMM_NN_TAPS',
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
 static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
-GEMM_BODY($2, $3, m4_eval($4 * $5 * $5), $8)m4_dnl
+GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5), $8)')m4_dnl
 }
 ')
 
@@ -393,7 +400,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
                     }
                 }
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_vf *)(c + (i0 + GR) * $5 + j0 + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_vf *)(c + (i0 + GR) * $5 + j0 + m4_eval(GV * MC_GEMM_VL)) = m4_ifelse(GEMM_ACT, 1, `ACT_FUSED_V(s`'GR`'_`'GV)', `s`'GR`'_`'GV');
 ')')m4_dnl
             }
 ')
@@ -464,6 +471,7 @@ m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
 m4_pushdef(`GFULL', m4_eval($4 / GW * GW))m4_dnl
 m4_pushdef(`GRB', GEMM_CLF_RB(MC_GEMM_NV, $2, $3))m4_dnl
 m4_pushdef(`GPM', m4_eval($2 / GRB * GRB))m4_dnl
+m4_pushdef(`GEMM_ACT', m4_ifelse(`$8', `act', 1, 0))m4_dnl
 static __attribute__((noinline)) void $1(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
@@ -479,7 +487,7 @@ GEMM_CLF_COLS(m4_eval(($4 - GFULL) / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)m4_dnl
     }
 ')m4_dnl
 }
-m4_popdef(`GW', `GFULL', `GRB', `GPM')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.

@@ -2,9 +2,12 @@ m4_divert(-1)
 # MixConv as the reference codes it: input and output channels split in
 # three groups; group j is a dense conv with kernel GKj (3, 5, 7), padding
 # GKj/2 and the common stride S from its input channels to its output
-# channels. No bias.
+# channels. No bias, but in the inference library, where its groups take
+# that of the batch norm folded into its weights (BIAS 1, plan.c
+# fold_into_weights), and apply the activation after it as they store
+# their results (FUSED, plan.c fuse_activations; conv.m4).
 #
-# Constants: NAME, C, H, W (input), CO, HO, WO (output), S, and per group
+# Constants: NAME, C, H, W (input), CO, HO, WO (output), S, BIAS, FUSED, and per group
 # j = 0, 1, 2: GKj, GCIj input channels from GCIOFFj, GCOj output channels
 # from GCOOFFj, weights [GCOj, GCIj, GKj, GKj] from GWOFFj in w, its
 # interior GOY0j, GOY1j, GOX0j, GOX1j (as the interior of conv.m4), and
@@ -42,7 +45,7 @@ m4_define(`MX_CONV_NAMES', ``NAME', `CV_XS', `CV_YS', `CV_LINKAGE', `C', `CO', `
 m4_define(`MX_AS_CONV',
 `m4_pushdef(`NAME', NAME`'_g$1)m4_pushdef(`CV_XS', m4_eval(C * H * W))m4_pushdef(`CV_YS', m4_eval(CO * HO * WO))m4_dnl
 m4_pushdef(`CV_LINKAGE', `static ')m4_pushdef(`C', MX_CI($1))m4_pushdef(`CO', MX_CO($1))m4_pushdef(`K', MX_K($1))m4_dnl
-m4_pushdef(`PAD', MX_P($1))m4_pushdef(`G', 1)m4_pushdef(`BIAS', 0)m4_dnl
+m4_pushdef(`PAD', MX_P($1))m4_pushdef(`G', 1)m4_pushdef(`BIAS', BIAS)m4_dnl
 m4_pushdef(`OY0', m4_indir(`GOY0$1'))m4_pushdef(`OY1', m4_indir(`GOY1$1'))m4_dnl
 m4_pushdef(`OX0', m4_indir(`GOX0$1'))m4_pushdef(`OX1', m4_indir(`GOX1$1'))m4_dnl
 m4_pushdef(`CV_CLF', m4_indir(`CV_CLF_G$1'))m4_pushdef(`CV_CLX', m4_indir(`CV_CLX_G$1'))m4_dnl
@@ -67,12 +70,13 @@ MX_EACH(`MX_AS_CONV(j, `m4_ifelse(PACKED, 1, `    NAME`'_pack(w + MX_WOFF(j), pa
 }
 
 ')m4_dnl
-void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y)
+void NAME`'_fwd(MX_FWD_PARAMS)
 {
-MX_EACH(`    NAME`'_g`'j`'_fwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), 0, y + m4_eval(MX_COOFF(j) * HO * WO));
+MX_EACH(`    NAME`'_g`'j`'_fwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), m4_ifelse(BIAS, 1, `bias + MX_COOFF(j)', 0), y + m4_eval(MX_COOFF(j) * HO * WO));
 ')m4_dnl
 }
 ')
+m4_define(`MX_FWD_PARAMS', `int n, const float *restrict x, const float *restrict w, m4_ifelse(BIAS, 1, `const float *restrict bias, ')float *restrict y')
 
 # The input gradient is added to dx (the step clears it first).
 m4_define(`MC_MIXCONV_BWD',
@@ -92,14 +96,15 @@ MC_MIXCONV_BWD()')
 
 m4_define(`MC_MIXCONV_PROTO',
 `m4_ifelse(PACKED, 1, `void NAME`'_pack(const float *restrict w, float *restrict packed);
-')void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, float *restrict y);
+')void NAME`'_fwd(MX_FWD_PARAMS);
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw);
 ')')
 
-# Calls: IN0, OUT (activation slots), WEIGHT (the parameters).
+# Calls: IN0, OUT (activation slots), WEIGHT (the parameters), BIAS_AT
+# (the bias of the inference library, -1 for none).
 m4_define(`MC_MIXCONV_CALL_FWD',
-`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_ACT(OUT));
+`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), m4_ifelse(m4_eval(BIAS_AT >= 0), 1, `MC_PARAM(BIAS_AT), ')MC_ACT(OUT));
 ')
 m4_define(`MC_MIXCONV_CALL_BWD',
 `    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(WEIGHT));
