@@ -426,7 +426,7 @@ static struct mc_wino_tiles wino_pass_tiles(const mc_target *t, const mc_conv_sh
 }
 
 /* Whether every Winograd pass of conv c fits a thread's budget: the
- * padded channels-last image (a row more below), the channels-last result
+ * padded channels-last image (the tiles' grid), the channels-last result
  * (the output gradient on the tiles' grid for the filter gradient) and a
  * block of products. */
 static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
@@ -437,7 +437,7 @@ static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
     for (int d = 0; d < 3; d++) {
         const long long ci = d == 1 ? c->out.c : c->in.c, co = d == 1 ? c->in.c : c->out.c;
         const struct mc_wino_tiles w = wino_pass_tiles(t, c, d);
-        const long long floats = (long long)(c->in.h + 3) * (c->in.w + 2) * ci +
+        const long long floats = (long long)((c->in.h + 1) / 2 * 2 + 2) * ((c->in.w + 1) / 2 * 2 + 2) * ci +
                                  (d == 2 ? grid : (long long)c->in.h * c->in.w) * co + 16LL * w.nt * (ci + co);
         if (floats > t->l2 / 4)
             return false;

@@ -37,7 +37,13 @@ done
 # machine's vectors with multiply-adds fused, as mcgen build does (without
 # them gcc splits the 64-byte vectors and takes minutes on the larger
 # kernel lists); clang checks the serial form.
-gcc "${flags[@]}" "${cpu_flags[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
+# MCGEN_CHECK_SANITIZE=1: the emitted kernels built with AddressSanitizer and
+# UBSan (a read past a kernel's scratch, which only sometimes meets a NaN).
+san=()
+if [ "${MCGEN_CHECK_SANITIZE:-0}" = 1 ]; then
+  san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+fi
+gcc "${flags[@]}" "${cpu_flags[@]}" "${san[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$build/libmcgen_runtime.a" $(cat "$build/blas_libs") $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
 if [ $run = 0 ]; then

@@ -23,9 +23,9 @@ m4_divert(-1)
 #
 # WINO_HELPERS(fn, CI, CO, RB, CB, NT): for a conv of CI to CO channels on
 # H x W planes, static void fn_tiles(xt, u, bias, yt): the channels-last
-# image xt, padded by one pixel on each side and one more row below (H +
-# 3 rows of W + 2 pixels: the tiles of an odd plane read past its last
-# row and column, zeros), through the transformed filters u
+# image xt, padded by one pixel on each side and, where the plane is odd,
+# by one more row below and column on the right (the last tiles read
+# them: zeros), through the transformed filters u
 # (u[xi][ci][co]), to the channels-last result yt (H x W pixels of CO),
 # plus bias per output channel when it is not null. The products go RB
 # tiles by CB vectors of output channels at a time, NT tiles (a multiple
@@ -34,9 +34,11 @@ m4_divert(-1)
 
 m4_define(`WINO_TW', `m4_eval((W + 1) / 2)')
 m4_define(`WINO_T', `m4_eval((H + 1) / 2 * WINO_TW)')
-m4_define(`WINO_WP', `m4_eval(W + 2)')
-# The padded channels-last image of CI channels.
-m4_define(`WINO_XT', `m4_eval((H + 3) * WINO_WP * $1)')
+# The padded channels-last image of CI channels: the tiles' grid of 4 x 4
+# windows, 2 TH + 2 rows of 2 TW + 2 pixels (a row and a column more than
+# the padding where the plane is odd; zeros, as the padding).
+m4_define(`WINO_WP', `m4_eval(2 * WINO_TW + 2)')
+m4_define(`WINO_XT', `m4_eval(((H + 1) / 2 * 2 + 2) * WINO_WP * $1)')
 # The tiles rounded up to the register block RB.
 m4_define(`WINO_TP', `m4_eval((WINO_T + $1 - 1) / $1 * $1)')
 

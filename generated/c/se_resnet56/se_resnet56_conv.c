@@ -1465,7 +1465,7 @@ void conv_k3_c16_16_32x32_s1_p1_stats_fwd(int n, const float *restrict x, const 
     conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(w, u, 0);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[19040], yt[16384];
+        _Alignas(64) float xt[18496], yt[16384];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
@@ -1487,7 +1487,7 @@ void conv_k3_c16_16_32x32_s1_p1_stats_bwd(int n, const float *restrict x, const 
     static float dut[65536];
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[19040], dyg[16384];
+        _Alignas(64) float xt[18496], dyg[16384];
         memset(xt, 0, sizeof xt);
         memset(dyg, 0, sizeof dyg);
         MC_OMP_FOR_IN
@@ -1532,7 +1532,7 @@ void conv_k3_c16_16_32x32_s1_p1_stats_bwd(int n, const float *restrict x, const 
     conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(w, ux, 1);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float dyt[19040], dxt[16384];
+        _Alignas(64) float dyt[18496], dxt[16384];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
@@ -2825,7 +2825,7 @@ void conv_k3_c32_32_16x16_s1_p1_stats_fwd(int n, const float *restrict x, const 
     conv_k3_c32_32_16x16_s1_p1_stats_wino_filters(w, u, 0);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[10944], yt[8192];
+        _Alignas(64) float xt[10368], yt[8192];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
@@ -2847,7 +2847,7 @@ void conv_k3_c32_32_16x16_s1_p1_stats_bwd(int n, const float *restrict x, const 
     static float dut[262144];
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[10944], dyg[8192];
+        _Alignas(64) float xt[10368], dyg[8192];
         memset(xt, 0, sizeof xt);
         memset(dyg, 0, sizeof dyg);
         MC_OMP_FOR_IN
@@ -2892,7 +2892,7 @@ void conv_k3_c32_32_16x16_s1_p1_stats_bwd(int n, const float *restrict x, const 
     conv_k3_c32_32_16x16_s1_p1_stats_wino_filters(w, ux, 1);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float dyt[10944], dxt[8192];
+        _Alignas(64) float dyt[10368], dxt[8192];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
@@ -5465,7 +5465,7 @@ void conv_k3_c64_64_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const fl
     conv_k3_c64_64_8x8_s1_p1_stats_wino_filters(w, u, 0);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[7040], yt[4096];
+        _Alignas(64) float xt[6400], yt[4096];
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
@@ -5487,7 +5487,7 @@ void conv_k3_c64_64_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const fl
     static float dut[1048576];
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[7040], dyg[4096];
+        _Alignas(64) float xt[6400], dyg[4096];
         memset(xt, 0, sizeof xt);
         memset(dyg, 0, sizeof dyg);
         MC_OMP_FOR_IN
@@ -5532,7 +5532,7 @@ void conv_k3_c64_64_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const fl
     conv_k3_c64_64_8x8_s1_p1_stats_wino_filters(w, ux, 1);
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float dyt[7040], dxt[4096];
+        _Alignas(64) float dyt[6400], dxt[4096];
         memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
