@@ -108,6 +108,24 @@ static bool read_stat(unsigned long long *busy, unsigned long long *total, int n
     return true;
 }
 
+/* This process's user and system jiffies, all its threads (fields 14 and
+ * 15 of /proc/self/stat, after the parenthesized name). */
+static bool own_jiffies(unsigned long long *jiffies)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return false;
+    char line[1024];
+    const bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    const char *p = got ? strrchr(line, ')') : NULL;
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return false;
+    *jiffies = utime + stime;
+    return true;
+}
+
 int mc_cpu_free_count(void)
 {
     cpu_set_t set;
@@ -115,15 +133,24 @@ int mc_cpu_free_count(void)
         return 1;
     const int allowed = CPU_COUNT(&set);
     static unsigned long long busy[2][CPU_SETSIZE], total[2][CPU_SETSIZE];
-    if (!read_stat(busy[0], total[0], CPU_SETSIZE))
+    unsigned long long own[2];
+    if (!own_jiffies(&own[0]) || !read_stat(busy[0], total[0], CPU_SETSIZE))
         return allowed;
     nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-    if (!read_stat(busy[1], total[1], CPU_SETSIZE))
+    if (!own_jiffies(&own[1]) || !read_stat(busy[1], total[1], CPU_SETSIZE))
         return allowed;
-    int taken = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-        const unsigned long long db = busy[1][cpu] - busy[0][cpu], dt = total[1][cpu] - total[0][cpu];
-        taken += CPU_ISSET(cpu, &set) && dt > 0 && 2 * db > dt;
-    }
+    /* The busy time of the allowed processors, less this process's own
+     * (a BLAS library's threads spin for a while after it loads: counted,
+     * they took one of 2 cores and the step ran on 1 thread), in
+     * processors' worth, rounded. */
+    unsigned long long busy_sum = 0, window = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set)) {
+            busy_sum += busy[1][cpu] - busy[0][cpu];
+            window += total[1][cpu] - total[0][cpu];
+        }
+    const unsigned long long mine = own[1] - own[0], others = busy_sum > mine ? busy_sum - mine : 0;
+    window /= (unsigned long long)allowed; /* one processor's jiffies in the window */
+    const int taken = window ? (int)((2 * others + window) / (2 * window)) : 0;
     return allowed - taken > 1 ? allowed - taken : 1;
 }

@@ -24,8 +24,8 @@ bool mc_cpu_runs(const char *target, char *why, size_t whylen);
 const char *mc_cpu_name(void);
 
 /* The processors this process may run on (its affinity mask) that no other
- * process keeps busy: each one's busy share over 100 ms of /proc/stat,
- * those busy more than half the time left out; at least 1. The kernels
+ * process keeps busy: their busy time over 100 ms of /proc/stat less this
+ * process's own, in processors' worth (rounded) left out; at least 1. The kernels
  * split their work evenly over their threads, so a thread sharing a core
  * with another process holds every other one up: on 2 cores with one
  * busy, 2 threads ran the resnet20 step slower than 1 (docs/targets.md). */
