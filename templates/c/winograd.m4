@@ -246,11 +246,11 @@ WINO_HELPERS(NAME`'_wx, CO, C, WINO_RB_DX, WINO_CB_DX, WINO_NT_DX)
 MC_CL_IN(NAME`'_wdyg, H, W, 0, m4_eval(2 * WINO_TW), CO, m4_eval(CO / VL))
 WINO_DW_HELPERS(NAME`'_wg, WINO_RB_DW, WINO_CB_DW, WINO_NT_DW)')')
 
+# The training step's forward (the inference library keeps the direct
+# forms, whose filters it packs in place: CV_CHECK_FORM).
 m4_define(`WINO_FWD',
-`m4_ifelse(PACKED, 1, `    const float *restrict u = w; /* transformed by NAME`'_pack */
-', `    MC_STATIC(float, u, m4_eval(16 * C * CO));
+`    static _Alignas(64) float u[m4_eval(16 * C * CO)];
     NAME`'_wino_filters(w, u, 0);
-')m4_dnl
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[WINO_XT(C)], yt[m4_eval(H * W * CO)];
