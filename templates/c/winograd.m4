@@ -2,7 +2,8 @@ m4_divert(-1)
 # Winograd's minimal filtering F(2 x 2, 3 x 3) (Lavin and Gray, "Fast
 # Algorithms for Convolutional Neural Networks", 2016) for a dense 3x3
 # conv at stride 1 with padding 1 (conv.m4 includes this file once; the
-# plan chooses the form: generator/plan.c, conv_form, and its tiles).
+# plan chooses the form and its blocks: generator/plan.c,
+# mc_plan_conv_form, wino_tiles and wino_dw_tiles).
 #
 # The output is cut in tiles of 2 x 2 pixels; tile t reads the 4 x 4 input
 # pixels around it. Per tile and input channel, V = B^T d B (adds only);
@@ -19,7 +20,9 @@ m4_divert(-1)
 # holds VL channels of one pixel, so every transform is adds of whole
 # vectors, and the products are the channels-last product of gemm.m4
 # with tiles for pixels. The input gradient is the same conv of the
-# output gradient through the filters flipped and transposed.
+# output gradient through the filters flipped and transposed; the filter
+# gradient sums the transformed input times the transposed output
+# transform of the output gradient (below).
 #
 # WINO_HELPERS(fn, CI, CO, RB, CB, NT): for a conv of CI to CO channels on
 # H x W planes, static void fn_tiles(xt, u, bias, yt): the channels-last
