@@ -168,9 +168,7 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
         em_defi(e, arena_printf(e->a, "GWOFF%d", j), woff);
         window_interior(e, "G", arena_printf(e->a, "%d", j), in, n->shape, k, k / 2, n->stride);
         const mc_conv_shape g = {{ci[j], in.h, in.w}, {co[j], n->shape.h, n->shape.w}, k, k / 2, n->stride, 1};
-        mc_form gf = mc_plan_conv_form(e->p, &g);
-        gf.wino = false; /* a group's image is part of the whole's: its direct forms */
-        conv_form(e, arena_printf(e->a, "_G%d", j), gf);
+        conv_form(e, arena_printf(e->a, "_G%d", j), mc_plan_group_form(e->p, &g));
         cioff += ci[j];
         cooff += co[j];
         woff += (long long)co[j] * ci[j] * k * k;

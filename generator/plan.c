@@ -503,6 +503,15 @@ mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
     return f;
 }
 
+/* A MixConv group's form (mixconv.m4): its conv's, without Winograd (the
+ * group's view of the image has not been checked with that form). */
+mc_form mc_plan_group_form(const mc_plan *p, const mc_conv_shape *g)
+{
+    mc_form f = mc_plan_conv_form(p, g);
+    f.wino = false;
+    return f;
+}
+
 static mc_conv_shape conv_shape(const mc_model *m, const mc_node *n)
 {
     return (mc_conv_shape){m->nodes[n->inputs[0]].shape, n->shape, n->k, n->pad, n->stride, n->groups};
@@ -569,7 +578,7 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
 /* What a form's shape and the target decide, whoever chose the form: a
  * depthwise form's band of rows (depthwise_cl_rows), channels-last only
  * where a band fits; a Winograd conv's blocks (wino_tiles). */
-static mc_form with_rows(const mc_plan *p, const mc_node *n, int k, mc_form f)
+static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f)
 {
     if (n->op->code == OP_CONV && f.wino) {
         const mc_conv_shape c = conv_shape(p->m, n);
@@ -590,14 +599,14 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k)
 {
     for (int i = 0; i < p->opt.ntuned && !k; i++)
         if (p->opt.tuned[i].node == n - p->m->nodes)
-            return with_rows(p, n, k, p->opt.tuned[i].form);
+            return with_derived(p, n, k, p->opt.tuned[i].form);
     mc_form f = {0};
     const mc_conv_shape c = n->op->code == OP_CONV ? conv_shape(p->m, n) : (mc_conv_shape){0};
     if (n->op->code == OP_CONV)
         f = mc_plan_conv_form(p, &c);
     else if (n->op->code == OP_DEPTHWISE)
         f.dw_cl = true;
-    return with_rows(p, n, k, f);
+    return with_derived(p, n, k, f);
 }
 
 /* A batch norm reading the output of a depthwise conv in its channels-last

@@ -182,6 +182,7 @@ typedef struct mc_conv_shape {
 
 /* The form of such a conv on the plan's target (plan.c, the rules). */
 mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c);
+mc_form mc_plan_group_form(const mc_plan *p, const mc_conv_shape *g); /* a MixConv group's */
 
 /* The forms node n (a conv or depthwise) can take on the plan's target
  * that a tuner should measure: the rules' choice first, then each other

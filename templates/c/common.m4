@@ -468,6 +468,21 @@ m4_define(`MC_BN_SQDEV', `($1 - mean) * ($1 - mean)')
 m4_define(`MC_NCH', `m4_ifelse(m4_eval(($1) * 16 <= 16 * L2_FLOATS), 1, 16,
     m4_eval(($1) * 2 >= 16 * L2_FLOATS), 1, 2, `m4_eval(16 * L2_FLOATS / ($1))')')
 
+# MC_IMAGE_CHUNKS(parts, nch, floats, body): inside a parallel region, the
+# images in nch fixed chunks, a thread taking whole chunks, each
+# chunk's sums into its own part of parts (floats each, cleared first):
+# body, for image b, adds into part. The caller adds the parts in chunk
+# order after the region.
+m4_define(`MC_IMAGE_CHUNKS',
+`        MC_OMP_FOR_IN
+        for (int k = 0; k < $2; k++) {
+            float *restrict part = $1 + (long)k * $3;
+            memset(part, 0, sizeof(float) * $3);
+            for (int b = k * n / $2; b < (k + 1) * n / $2; b++) {
+$4            }
+        }
+')
+
 # MC_ADD_OR_STORE(indent, loop, lhs, rhs): the last pass of a backward
 # into an input gradient: lhs += rhs in the loop, or lhs = rhs when acc is
 # 0 (the kernel writes that gradient first: nothing cleared it).

@@ -496,15 +496,9 @@ m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
 ')m4_dnl
-        MC_OMP_FOR_IN
-        for (int k = 0; k < CV_NCH; k++) {
-            float *restrict part = dwt + (long)k * m4_eval(CO * CV_CKK);
-            memset(part, 0, sizeof(float) * m4_eval(CO * CV_CKK));
-            for (int b = k * n / CV_NCH; b < (k + 1) * n / CV_NCH; b++) {
-CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
+MC_IMAGE_CHUNKS(dwt, CV_NCH, m4_eval(CO * CV_CKK), `CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
                 NAME`'_gemm_dw(1, dy + (long)b * CV_YS, xt, part);
-            }
-        }
+')m4_dnl
     }
     MC_OMP_FOR
     for (int co = 0; co < CO; co++)

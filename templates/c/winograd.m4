@@ -282,16 +282,10 @@ m4_define(`WINO_BWD_DW',
         _Alignas(64) float xt[WINO_XT(C)], dyg[m4_eval((H + 1) / 2 * 4 * WINO_TW * CO)];
         memset(xt, 0, sizeof xt);
         memset(dyg, 0, sizeof dyg);
-        MC_OMP_FOR_IN
-        for (int k = 0; k < WINO_NCH; k++) {
-            float *restrict part = dut + (long)k * WINO_DU;
-            memset(part, 0, sizeof(float) * WINO_DU);
-            for (int b = k * n / WINO_NCH; b < (k + 1) * n / WINO_NCH; b++) {
-                NAME`'_wpad(x + (long)b * CV_XS, xt);
+MC_IMAGE_CHUNKS(dut, WINO_NCH, WINO_DU, `                NAME`'_wpad(x + (long)b * CV_XS, xt);
                 NAME`'_wdyg(dy + (long)b * CV_YS, dyg);
                 NAME`'_wg_tiles(xt, dyg, part);
-            }
-        }
+')m4_dnl
     }
     /* the parts summed into the first in chunk order, read in the order they lie */
     MC_OMP_FOR
