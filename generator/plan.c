@@ -368,8 +368,9 @@ static bool grouped_products(const mc_conv_shape *c)
 /* Winograd F(2x2, 3x3) (winograd.m4): the products of each of the 16
  * transform points take a block of rb tiles by cb vectors of output
  * channels in registers. Sums in flight: at least 8 keep two FMA pipes
- * of latency 4 busy; at most 16, and 4 registers left for cb (at most 4)
- * filter vectors and a broadcast. The tiles are rounded up to a multiple
+ * of latency 4 busy; at most 16, with registers left for the cb (at most
+ * 4) filter vectors the block holds and a broadcast (on avx2, 3 x 4 sums
+ * spilled: 0.63x the 2 x 4 block). The tiles are rounded up to a multiple
  * of rb (the extra ones computed for nothing), so the block that divides
  * them best wins. A block of nt tiles keeps its transformed input and its
  * products (16 points each) in L1: with blocks 4x as large the avx2
@@ -384,7 +385,7 @@ static struct mc_wino_tiles wino_tiles(const mc_target *t, long long tiles, long
     for (int cb = 1; cb <= 4 && cb <= nv; cb++) {
         if (nv % cb)
             continue;
-        for (int rb = 1; rb * cb <= most; rb++) {
+        for (int rb = 1; rb * cb <= most && rb * cb + cb + 1 <= t->vregs; rb++) {
             const long long tp = (tiles + rb - 1) / rb * rb;
             const double busy = rb * cb >= 8 ? 1.0 : rb * cb / 8.0;
             const double score = busy * (double)tiles / (double)tp + 1e-3 * rb * cb + 1e-4 * cb;

@@ -88,6 +88,13 @@ typedef int mc_vi __attribute__((vector_size(m4_eval(4 * VL)), aligned(4), may_a
 typedef MC_BITS_TYPE mc_bits;
 MC_ISA_INCLUDE()m4_dnl
 
+/* MC_HOLD(v): the vector v kept in a register. The tile of a product multiplies
+ * each vector it loads by several rows; short of registers (16 on avx2),
+ * gcc folds the load into every multiply-add that uses it instead, so the
+ * loads, not the multiply-adds, bound the tile. The empty asm makes v a
+ * value that only a register holds. */
+MC_ISA_HOLD()
+
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p (no lane past count touched).
  * (Vectors go by pointer: by value they would change the ABI where the
@@ -202,6 +209,18 @@ m4_define(`MC_ISA_KEEP', `m4_ifelse(MC_ISA, avx512,
 ', `    const mc_vi lane = {MC_LANES(`1 << l')};
     *g = (mc_vf)((mc_vi)*g & ((((mc_vi){0} + (int)bits) & lane) != 0));
 ')')
+
+# MC_ISA_HOLD: the definition of MC_HOLD, by the register class of the
+# target's vectors (generic vectors: neon's, or 16 bytes on x86-64;
+# elsewhere the compiler decides).
+m4_define(`MC_ISA_HOLD', `m4_ifelse(MC_ISA, avx512, `#define MC_HOLD(v) __asm__("" : "+v"(v))',
+    MC_ISA, avx2, `#define MC_HOLD(v) __asm__("" : "+x"(v))', `#if defined(__aarch64__)
+#define MC_HOLD(v) __asm__("" : "+w"(v))
+#elif defined(__x86_64__)
+#define MC_HOLD(v) __asm__("" : "+x"(v))
+#else
+#define MC_HOLD(v) ((void)0)
+#endif')')
 
 # MC_TR_ROUNDS(d): the rounds d, d / 2, ..., 1 of the transpose.
 m4_define(`MC_TR_ROUNDS', `MC_TR_ROUND($1)m4_ifelse(m4_eval($1 > 1), 1, `MC_TR_ROUNDS(m4_eval($1 / 2))')')

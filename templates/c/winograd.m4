@@ -82,7 +82,8 @@ static void $1_product(const float *restrict v, const float *restrict u, float *
 MC_FOR(`WR', 0, m4_eval($4 - 1), `MC_FOR(`WV', 0, m4_eval($5 - 1), `                mc_vf s`'WR`'_`'WV = {0};
 ')')m4_dnl
                 for (int ci = 0; ci < $2; ci++) {
-MC_FOR(`WV', 0, m4_eval($5 - 1), `                    const mc_vf b`'WV = *(const mc_vf *)(b + ci * $3`'CV_PLUS(m4_eval(WV * VL)));
+MC_FOR(`WV', 0, m4_eval($5 - 1), `                    mc_vf b`'WV = *(const mc_vf *)(b + ci * $3`'CV_PLUS(m4_eval(WV * VL)));
+                    MC_HOLD(b`'WV);
 ')m4_dnl
 MC_FOR(`WR', 0, m4_eval($4 - 1), `                    const float x`'WR = a[CV_PLUS2(m4_eval(WR * $2))ci];
 MC_FOR(`WV', 0, m4_eval($5 - 1), `                    s`'WR`'_`'WV += x`'WR * b`'WV;
@@ -183,7 +184,8 @@ MC_FOR(`WR', 0, m4_eval($2 - 1), `MC_FOR(`WV', 0, m4_eval($3 - 1), `            
                 const float *restrict a = v + xi * m4_eval($4 * C) + i0;
                 const float *restrict b = z + xi * m4_eval($4 * CO) + c0;
                 for (int tt = 0; tt < nt; tt++) {
-MC_FOR(`WV', 0, m4_eval($3 - 1), `                    const mc_vf b`'WV = *(const mc_vf *)(b + tt * CO`'CV_PLUS(m4_eval(WV * VL)));
+MC_FOR(`WV', 0, m4_eval($3 - 1), `                    mc_vf b`'WV = *(const mc_vf *)(b + tt * CO`'CV_PLUS(m4_eval(WV * VL)));
+                    MC_HOLD(b`'WV);
 ')m4_dnl
 MC_FOR(`WR', 0, m4_eval($2 - 1), `                    const float x`'WR = a[tt * C`'CV_PLUS(WR)];
 MC_FOR(`WV', 0, m4_eval($3 - 1), `                    s`'WR`'_`'WV += x`'WR * b`'WV;

@@ -15,6 +15,13 @@ typedef uint8_t mc_bits;
 #error "these kernels are for the avx2 CPU target: compile them with -march=x86-64-v3 or -march=native on such a CPU"
 #endif
 #include <immintrin.h>
+/* MC_HOLD(v): the vector v kept in a register. The tile of a product multiplies
+ * each vector it loads by several rows; short of registers (16 on avx2),
+ * gcc folds the load into every multiply-add that uses it instead, so the
+ * loads, not the multiply-adds, bound the tile. The empty asm makes v a
+ * value that only a register holds. */
+#define MC_HOLD(v) __asm__("" : "+x"(v))
+
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p (no lane past count touched).
  * (Vectors go by pointer: by value they would change the ABI where the

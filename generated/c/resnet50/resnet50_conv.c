@@ -15,6 +15,13 @@ typedef uint8_t mc_bits;
 #error "these kernels are for the avx2 CPU target: compile them with -march=x86-64-v3 or -march=native on such a CPU"
 #endif
 #include <immintrin.h>
+/* MC_HOLD(v): the vector v kept in a register. The tile of a product multiplies
+ * each vector it loads by several rows; short of registers (16 on avx2),
+ * gcc folds the load into every multiply-add that uses it instead, so the
+ * loads, not the multiply-adds, bound the tile. The empty asm makes v a
+ * value that only a register holds. */
+#define MC_HOLD(v) __asm__("" : "+x"(v))
+
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p (no lane past count touched).
  * (Vectors go by pointer: by value they would change the ABI where the
@@ -1112,8 +1119,10 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wf_product(const float *restrict v,
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 for (int ci = 0; ci < 16; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 16);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 16);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    MC_HOLD(b1);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -1293,8 +1302,10 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wx_product(const float *restrict v,
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 for (int ci = 0; ci < 16; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 16);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 16);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 16 + 8);
+                    MC_HOLD(b1);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -1415,8 +1426,10 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wg_product(const float *restrict v,
                 const float *restrict a = v + xi * 256 + i0;
                 const float *restrict b = z + xi * 256 + c0;
                 for (int tt = 0; tt < nt; tt++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + tt * 16);
-                    const mc_vf b1 = *(const mc_vf *)(b + tt * 16 + 8);
+                    mc_vf b0 = *(const mc_vf *)(b + tt * 16);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + tt * 16 + 8);
+                    MC_HOLD(b1);
                     const float x0 = a[tt * 16];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -2472,10 +2485,14 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wf_product(const float *restrict v,
                 mc_vf s1_2 = {0};
                 mc_vf s1_3 = {0};
                 for (int ci = 0; ci < 32; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 32);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 32 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + ci * 32 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + ci * 32 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 32);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 32 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + ci * 32 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + ci * 32 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -2653,10 +2670,14 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wx_product(const float *restrict v,
                 mc_vf s1_2 = {0};
                 mc_vf s1_3 = {0};
                 for (int ci = 0; ci < 32; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 32);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 32 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + ci * 32 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + ci * 32 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 32);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 32 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + ci * 32 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + ci * 32 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -2775,10 +2796,14 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wg_product(const float *restrict v,
                 const float *restrict a = v + xi * 256 + i0;
                 const float *restrict b = z + xi * 256 + c0;
                 for (int tt = 0; tt < nt; tt++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + tt * 32);
-                    const mc_vf b1 = *(const mc_vf *)(b + tt * 32 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + tt * 32 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + tt * 32 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + tt * 32);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + tt * 32 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + tt * 32 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + tt * 32 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[tt * 32];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -5112,10 +5137,14 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wf_product(const float *restrict v, c
                 mc_vf s1_2 = {0};
                 mc_vf s1_3 = {0};
                 for (int ci = 0; ci < 64; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 64);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 64 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + ci * 64 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + ci * 64 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 64);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 64 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + ci * 64 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + ci * 64 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -5293,10 +5322,14 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wx_product(const float *restrict v, c
                 mc_vf s1_2 = {0};
                 mc_vf s1_3 = {0};
                 for (int ci = 0; ci < 64; ci++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + ci * 64);
-                    const mc_vf b1 = *(const mc_vf *)(b + ci * 64 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + ci * 64 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + ci * 64 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + ci * 64);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + ci * 64 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + ci * 64 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + ci * 64 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[ci];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
@@ -5415,10 +5448,14 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wg_product(const float *restrict v, c
                 const float *restrict a = v + xi * 256 + i0;
                 const float *restrict b = z + xi * 256 + c0;
                 for (int tt = 0; tt < nt; tt++) {
-                    const mc_vf b0 = *(const mc_vf *)(b + tt * 64);
-                    const mc_vf b1 = *(const mc_vf *)(b + tt * 64 + 8);
-                    const mc_vf b2 = *(const mc_vf *)(b + tt * 64 + 16);
-                    const mc_vf b3 = *(const mc_vf *)(b + tt * 64 + 24);
+                    mc_vf b0 = *(const mc_vf *)(b + tt * 64);
+                    MC_HOLD(b0);
+                    mc_vf b1 = *(const mc_vf *)(b + tt * 64 + 8);
+                    MC_HOLD(b1);
+                    mc_vf b2 = *(const mc_vf *)(b + tt * 64 + 16);
+                    MC_HOLD(b2);
+                    mc_vf b3 = *(const mc_vf *)(b + tt * 64 + 24);
+                    MC_HOLD(b3);
                     const float x0 = a[tt * 64];
                     s0_0 += x0 * b0;
                     s0_1 += x0 * b1;
