@@ -300,7 +300,9 @@ _MC_CL_IN_PIXELS(ylo * $3, yhi * $3, m4_eval($2 * $3), $3, $4, $5, VL, `iy - y0 
 # VL at a time, pixel (iy, ix) stored as value at row `row' of xt; with
 # nch, the planes from the nch-th on are zeros, not read.
 m4_define(`_MC_CL_IN_PIXELS',
-`        for (int p0 = $1; p0 < $2; p0 += VL) {
+`m4_ifelse(_MC_CL_IN_FLAT($4, $5, $6), 1, `', `        int iy = ($1) / $4, ix = ($1) % $4; /* pixel p0, the first of each block */
+')m4_dnl
+        for (int p0 = $1; p0 < $2; p0 += VL) {
             const int count = $2 - p0 < VL ? $2 - p0 : VL;
             mc_vf r[VL];
             for (int c = 0; c < VL; c++) {
@@ -318,12 +320,19 @@ m4_ifelse(`$10', `', `', `                if (c >= $10) {
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / $4, ix = (p0 + q) % $4;
+m4_ifelse(_MC_CL_IN_FLAT($4, $5, $6), 1, `            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * $7 + g * VL) = $9;
+', `            for (int q = 0; q < count; q++) {
                 *(mc_vf *)(xt + (($8) * $6 + ix + $5) * $7 + g * VL) = $9;
+                if (++ix == $4)
+                    ix = 0, iy++;
             }
+')m4_dnl
         }
 ')
+# _MC_CL_IN_FLAT(W, PAD, WP): 1 when the image has no padding, its pixels
+# stored in the order of the planes (a gathered strided image).
+m4_define(`_MC_CL_IN_FLAT', `m4_eval($2 == 0 && $3 == $1)')
 
 # MC_CL_OUT(fn, P, PITCH, G[, STRIDE[, nch]]): static void fn(xt, planes, acc): the inverse
 # of the transpose above, without padding: pixel p of a channels-last

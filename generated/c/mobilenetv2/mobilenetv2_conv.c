@@ -682,10 +682,8 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
-                *(mc_vf *)(xt + ((iy + 0) * 96 + ix + 0) * 96 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 96 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -1081,10 +1079,8 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(const float *restrict planes, f
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
-                *(mc_vf *)(xt + ((iy + 0) * 96 + ix + 0) * 16 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 16 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -1849,10 +1845,8 @@ static void conv_k1_c24_144_48x48_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 48, ix = (p0 + q) % 48;
-                *(mc_vf *)(xt + ((iy + 0) * 48 + ix + 0) * 24 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 24 + g * 8) = r[q];
         }
     }
 }
@@ -2174,10 +2168,8 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 48, ix = (p0 + q) % 48;
-                *(mc_vf *)(xt + ((iy + 0) * 48 + ix + 0) * 288 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 288 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -2619,10 +2611,8 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
-                *(mc_vf *)(xt + ((iy + 0) * 24 + ix + 0) * 144 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 144 + g * 8) = r[q];
         }
     }
 }
@@ -2968,10 +2958,8 @@ static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
-                *(mc_vf *)(xt + ((iy + 0) * 24 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -3358,10 +3346,8 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
-                *(mc_vf *)(xt + ((iy + 0) * 24 + ix + 0) * 192 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 192 + g * 8) = r[q];
         }
     }
 }
@@ -3721,10 +3707,8 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 192 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 192 + g * 8) = r[q];
         }
     }
 }
@@ -4097,10 +4081,8 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 64 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = r[q];
         }
     }
 }
@@ -4522,10 +4504,8 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 384 + g * 8) = r[q];
         }
     }
 }
@@ -4841,10 +4821,8 @@ static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 384 + g * 8) = r[q];
         }
     }
 }
@@ -5160,10 +5138,8 @@ static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 96 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 96 + g * 8) = r[q];
         }
     }
 }
@@ -5480,10 +5456,8 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-                *(mc_vf *)(xt + ((iy + 0) * 12 + ix + 0) * 576 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 576 + g * 8) = r[q];
         }
     }
 }
@@ -5894,10 +5868,8 @@ static void conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 576 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 576 + g * 8) = r[q];
         }
     }
 }
@@ -5985,10 +5957,8 @@ static void conv_k1_c576_160_6x6_s1_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 160 + g * 8) = r[q];
         }
     }
 }
@@ -6423,10 +6393,8 @@ static void conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 160 + g * 8) = r[q];
         }
     }
 }
@@ -6514,10 +6482,8 @@ static void conv_k1_c160_960_6x6_s1_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 960 + g * 8) = r[q];
         }
     }
 }
@@ -6895,10 +6861,8 @@ static void conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 960 + g * 8) = r[q];
         }
     }
 }
@@ -6986,10 +6950,8 @@ static void conv_k1_c960_160_6x6_s1_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 160 + g * 8) = r[q];
         }
     }
 }
@@ -7367,10 +7329,8 @@ static void conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 960 + g * 8) = r[q];
         }
     }
 }
@@ -7458,10 +7418,8 @@ static void conv_k1_c960_320_6x6_s1_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 320 + g * 8) = r[q];
         }
     }
 }
@@ -7878,10 +7836,8 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(const float *restrict pl
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 320 + g * 8) = r[q];
         }
     }
 }
@@ -7907,10 +7863,8 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_hat_cl(const float *restrict pl
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 320 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -7998,10 +7952,8 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_dy_cl(const float *restrict pla
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-                *(mc_vf *)(xt + ((iy + 0) * 6 + ix + 0) * 1280 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 1280 + g * 8) = r[q];
         }
     }
 }

@@ -128,6 +128,7 @@ static void dw_k3_5_7_c32_96x96_s1_cl_in(const float *restrict planes, float *re
     memset(xt, 0, sizeof(float) * (ylo - y0 + 3) * 816);
     memset(xt + (yhi - y0 + 3) * 816, 0, sizeof(float) * (y0 + 23 - yhi) * 816);
     for (int g = 0; g < 1; g++) {
+        int iy = (ylo * 96) / 96, ix = (ylo * 96) % 96; /* pixel p0, the first of each block */
         for (int p0 = ylo * 96; p0 < yhi * 96; p0 += 8) {
             const int count = yhi * 96 - p0 < 8 ? yhi * 96 - p0 : 8;
             mc_vf r[8];
@@ -142,8 +143,9 @@ static void dw_k3_5_7_c32_96x96_s1_cl_in(const float *restrict planes, float *re
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
                 *(mc_vf *)(xt + ((iy - y0 + 3) * 102 + ix + 3) * 8 + g * 8) = r[q];
+                if (++ix == 96)
+                    ix = 0, iy++;
             }
         }
     }
@@ -3736,6 +3738,7 @@ static void dw_k3_5_c96_96x96_s1_cl_in(const float *restrict planes, float *rest
     memset(xt, 0, sizeof(float) * (ylo - y0 + 2) * 800);
     memset(xt + (yhi - y0 + 2) * 800, 0, sizeof(float) * (y0 + 26 - yhi) * 800);
     for (int g = 0; g < 1; g++) {
+        int iy = (ylo * 96) / 96, ix = (ylo * 96) % 96; /* pixel p0, the first of each block */
         for (int p0 = ylo * 96; p0 < yhi * 96; p0 += 8) {
             const int count = yhi * 96 - p0 < 8 ? yhi * 96 - p0 : 8;
             mc_vf r[8];
@@ -3750,8 +3753,9 @@ static void dw_k3_5_c96_96x96_s1_cl_in(const float *restrict planes, float *rest
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
                 *(mc_vf *)(xt + ((iy - y0 + 2) * 100 + ix + 2) * 8 + g * 8) = r[q];
+                if (++ix == 96)
+                    ix = 0, iy++;
             }
         }
     }
@@ -5420,6 +5424,7 @@ static void dw_k3_5_c144_48x48_s1_stats_cl_filters(const float *restrict w, floa
 static void dw_k3_5_c144_48x48_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 48, ix = (0) % 48; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 2304; p0 += 8) {
             const int count = 2304 - p0 < 8 ? 2304 - p0 : 8;
             mc_vf r[8];
@@ -5434,8 +5439,9 @@ static void dw_k3_5_c144_48x48_s1_stats_cl_in(const float *restrict planes, floa
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 48, ix = (p0 + q) % 48;
                 *(mc_vf *)(xt + ((iy + 2) * 52 + ix + 2) * 8 + g * 8) = r[q];
+                if (++ix == 48)
+                    ix = 0, iy++;
             }
         }
     }
@@ -7425,6 +7431,7 @@ static void dw_k3_c192_24x24_s1_stats_cl_filters(const float *restrict w, float 
 static void dw_k3_c192_24x24_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 24, ix = (0) % 24; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 576; p0 += 8) {
             const int count = 576 - p0 < 8 ? 576 - p0 : 8;
             mc_vf r[8];
@@ -7439,8 +7446,9 @@ static void dw_k3_c192_24x24_s1_stats_cl_in(const float *restrict planes, float 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
                 *(mc_vf *)(xt + ((iy + 1) * 26 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 24)
+                    ix = 0, iy++;
             }
         }
     }
@@ -8355,6 +8363,7 @@ static void dw_k3_c384_12x12_s1_stats_cl_filters(const float *restrict w, float 
 static void dw_k3_c384_12x12_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 12, ix = (0) % 12; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 144; p0 += 8) {
             const int count = 144 - p0 < 8 ? 144 - p0 : 8;
             mc_vf r[8];
@@ -8369,8 +8378,9 @@ static void dw_k3_c384_12x12_s1_stats_cl_in(const float *restrict planes, float 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
                 *(mc_vf *)(xt + ((iy + 1) * 14 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 12)
+                    ix = 0, iy++;
             }
         }
     }
@@ -8976,6 +8986,7 @@ static void dw_k3_c576_12x12_s1_stats_cl_filters(const float *restrict w, float 
 static void dw_k3_c576_12x12_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 12, ix = (0) % 12; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 144; p0 += 8) {
             const int count = 144 - p0 < 8 ? 144 - p0 : 8;
             mc_vf r[8];
@@ -8990,8 +9001,9 @@ static void dw_k3_c576_12x12_s1_stats_cl_in(const float *restrict planes, float 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
                 *(mc_vf *)(xt + ((iy + 1) * 14 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 12)
+                    ix = 0, iy++;
             }
         }
     }
@@ -9850,6 +9862,7 @@ static void dw_k3_c960_6x6_s1_stats_cl_filters(const float *restrict w, float *r
 static void dw_k3_c960_6x6_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 6, ix = (0) % 6; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 36; p0 += 8) {
             const int count = 36 - p0 < 8 ? 36 - p0 : 8;
             mc_vf r[8];
@@ -9864,8 +9877,9 @@ static void dw_k3_c960_6x6_s1_stats_cl_in(const float *restrict planes, float *r
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
                 *(mc_vf *)(xt + ((iy + 1) * 8 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 6)
+                    ix = 0, iy++;
             }
         }
     }

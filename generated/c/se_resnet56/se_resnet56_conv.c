@@ -706,10 +706,8 @@ static void conv_k1_c48_16_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 48 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -1025,6 +1023,7 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
 static void conv_k3_c16_16_32x32_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -1039,8 +1038,9 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wpad(const float *restrict planes, 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 1) * 34 + ix + 1) * 16 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -1208,6 +1208,7 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wino_filters(const float *restrict 
 static void conv_k3_c16_16_32x32_s1_p1_stats_wdy(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 2; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -1222,8 +1223,9 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wdy(const float *restrict planes, f
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 1) * 34 + ix + 1) * 16 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -1382,10 +1384,8 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_wdyg(const float *restrict planes, 
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 16 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 16 + g * 8) = r[q];
         }
     }
 }
@@ -1921,10 +1921,8 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(const float *restrict p
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -1950,10 +1948,8 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_hat_cl(const float *restrict p
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -2088,10 +2084,8 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dy_cl(const float *restrict pl
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -2391,6 +2385,7 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, f
 static void conv_k3_c32_32_16x16_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
+        int iy = (0) / 16, ix = (0) % 16; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 256; p0 += 8) {
             const int count = 256 - p0 < 8 ? 256 - p0 : 8;
             mc_vf r[8];
@@ -2405,8 +2400,9 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wpad(const float *restrict planes, 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
                 *(mc_vf *)(xt + ((iy + 1) * 18 + ix + 1) * 32 + g * 8) = r[q];
+                if (++ix == 16)
+                    ix = 0, iy++;
             }
         }
     }
@@ -2576,6 +2572,7 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wino_filters(const float *restrict 
 static void conv_k3_c32_32_16x16_s1_p1_stats_wdy(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 4; g++) {
+        int iy = (0) / 16, ix = (0) % 16; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 256; p0 += 8) {
             const int count = 256 - p0 < 8 ? 256 - p0 : 8;
             mc_vf r[8];
@@ -2590,8 +2587,9 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wdy(const float *restrict planes, f
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
                 *(mc_vf *)(xt + ((iy + 1) * 18 + ix + 1) * 32 + g * 8) = r[q];
+                if (++ix == 16)
+                    ix = 0, iy++;
             }
         }
     }
@@ -2752,10 +2750,8 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_wdyg(const float *restrict planes, 
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -3238,10 +3234,8 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 16 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 16 + g * 8) = r[q];
         }
     }
 }
@@ -3376,10 +3370,8 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -3776,10 +3768,8 @@ static void conv_k1_c64_32_16x16_s1_p0_b_bn_hat_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 64 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -4514,10 +4504,8 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(const float *restrict p
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = r[q];
         }
     }
 }
@@ -4543,10 +4531,8 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_hat_cl(const float *restrict p
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -4740,10 +4726,8 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dy_cl(const float *restrict pl
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = r[q];
         }
     }
 }
@@ -5043,6 +5027,7 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, flo
 static void conv_k3_c64_64_8x8_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 8; g++) {
+        int iy = (0) / 8, ix = (0) % 8; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 64; p0 += 8) {
             const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
@@ -5057,8 +5042,9 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wpad(const float *restrict planes, fl
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
                 *(mc_vf *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 8) = r[q];
+                if (++ix == 8)
+                    ix = 0, iy++;
             }
         }
     }
@@ -5228,6 +5214,7 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wino_filters(const float *restrict w,
 static void conv_k3_c64_64_8x8_s1_p1_stats_wdy(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 8; g++) {
+        int iy = (0) / 8, ix = (0) % 8; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 64; p0 += 8) {
             const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
@@ -5242,8 +5229,9 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wdy(const float *restrict planes, flo
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
                 *(mc_vf *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 8) = r[q];
+                if (++ix == 8)
+                    ix = 0, iy++;
             }
         }
     }
@@ -5404,10 +5392,8 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_wdyg(const float *restrict planes, fl
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = r[q];
         }
     }
 }
@@ -6004,10 +5990,8 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 32 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 32 + g * 8) = r[q];
         }
     }
 }
@@ -6142,10 +6126,8 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_dy_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 64 + g * 8) = r[q];
         }
     }
 }
@@ -6542,10 +6524,8 @@ static void conv_k1_c128_64_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes, 
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 128 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 128 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }

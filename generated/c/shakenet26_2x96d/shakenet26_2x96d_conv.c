@@ -657,10 +657,8 @@ static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, floa
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 16 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 16 + g * 8) = r[q];
         }
     }
 }
@@ -1034,10 +1032,8 @@ static void conv_k1_c48_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 48 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -1443,6 +1439,7 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 12; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -1457,8 +1454,9 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, floa
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 1) * 34 + ix + 1) * 96 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -1803,10 +1801,8 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_vf *)(xt + ((iy + 0) * 32 + ix + 0) * 288 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 288 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -2212,10 +2208,8 @@ static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, floa
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 96 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 96 + g * 8) = r[q];
         }
     }
 }
@@ -2536,10 +2530,8 @@ static void conv_k1_c192_192_32x32_s2_p0_b_bn_hat_cl(const float *restrict plane
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 192 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 192 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -2975,6 +2967,7 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
 static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 24; g++) {
+        int iy = (0) / 16, ix = (0) % 16; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 256; p0 += 8) {
             const int count = 256 - p0 < 8 ? 256 - p0 : 8;
             mc_vf r[8];
@@ -2989,8 +2982,9 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, fl
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
                 *(mc_vf *)(xt + ((iy + 1) * 18 + ix + 1) * 192 + g * 8) = r[q];
+                if (++ix == 16)
+                    ix = 0, iy++;
             }
         }
     }
@@ -3345,10 +3339,8 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(const float *restrict plane
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_vf *)(xt + ((iy + 0) * 16 + ix + 0) * 384 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 384 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -3754,10 +3746,8 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 192 + g * 8) = r[q];
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 192 + g * 8) = r[q];
         }
     }
 }
@@ -4078,10 +4068,8 @@ static void conv_k1_c384_384_16x16_s2_p0_b_bn_hat_cl(const float *restrict plane
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 384 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 384 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }
@@ -4678,6 +4666,7 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dw(int nb, const float *restri
 static void conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 48; g++) {
+        int iy = (0) / 8, ix = (0) % 8; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 64; p0 += 8) {
             const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
@@ -4692,8 +4681,9 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(const float *restrict planes
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
                 *(mc_vf *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 8) = r[q];
+                if (++ix == 8)
+                    ix = 0, iy++;
             }
         }
     }
@@ -4829,6 +4819,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_dx_c
 static void conv_k3_c384_384_8x8_s1_p1_stats_dy_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 48; g++) {
+        int iy = (0) / 8, ix = (0) % 8; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 64; p0 += 8) {
             const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
@@ -4843,8 +4834,9 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_dy_cl(const float *restrict planes,
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
                 *(mc_vf *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 8) = r[q];
+                if (++ix == 8)
+                    ix = 0, iy++;
             }
         }
     }
@@ -5137,10 +5129,8 @@ static void conv_k1_c768_384_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes,
                     mc_vf_part(&r[c], p, count);
             }
             mc_vf_transpose(r);
-            for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_vf *)(xt + ((iy + 0) * 8 + ix + 0) * 768 + g * 8) = (r[q] - mv) * sv;
-            }
+            for (int q = 0; q < count; q++)
+                *(mc_vf *)(xt + (p0 + q) * 768 + g * 8) = (r[q] - mv) * sv;
         }
     }
 }

@@ -125,6 +125,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_cl_filters(const float *restrict w, flo
 static void dw_k3_5_7_c16_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -139,8 +140,9 @@ static void dw_k3_5_7_c16_32x32_s1_stats_cl_in(const float *restrict planes, flo
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 3) * 38 + ix + 3) * 8 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -3806,6 +3808,7 @@ static void dw_k3_5_7_c96_32x32_s1_stats_cl_filters(const float *restrict w, flo
 static void dw_k3_5_7_c96_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -3820,8 +3823,9 @@ static void dw_k3_5_7_c96_32x32_s1_stats_cl_in(const float *restrict planes, flo
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 3) * 38 + ix + 3) * 8 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -7484,6 +7488,7 @@ static void dw_k3_5_c96_32x32_s1_stats_cl_filters(const float *restrict w, float
 static void dw_k3_5_c96_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 32, ix = (0) % 32; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 1024; p0 += 8) {
             const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
             mc_vf r[8];
@@ -7498,8 +7503,9 @@ static void dw_k3_5_c96_32x32_s1_stats_cl_in(const float *restrict planes, float
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
                 *(mc_vf *)(xt + ((iy + 2) * 36 + ix + 2) * 8 + g * 8) = r[q];
+                if (++ix == 32)
+                    ix = 0, iy++;
             }
         }
     }
@@ -9239,6 +9245,7 @@ static void dw_k3_5_c192_16x16_s1_stats_cl_filters(const float *restrict w, floa
 static void dw_k3_5_c192_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 16, ix = (0) % 16; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 256; p0 += 8) {
             const int count = 256 - p0 < 8 ? 256 - p0 : 8;
             mc_vf r[8];
@@ -9253,8 +9260,9 @@ static void dw_k3_5_c192_16x16_s1_stats_cl_in(const float *restrict planes, floa
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
                 *(mc_vf *)(xt + ((iy + 2) * 20 + ix + 2) * 8 + g * 8) = r[q];
+                if (++ix == 16)
+                    ix = 0, iy++;
             }
         }
     }
@@ -10994,6 +11002,7 @@ static void dw_k3_3_c192_16x16_s1_stats_cl_filters(const float *restrict w, floa
 static void dw_k3_3_c192_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 16, ix = (0) % 16; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 256; p0 += 8) {
             const int count = 256 - p0 < 8 ? 256 - p0 : 8;
             mc_vf r[8];
@@ -11008,8 +11017,9 @@ static void dw_k3_3_c192_16x16_s1_stats_cl_in(const float *restrict planes, floa
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
                 *(mc_vf *)(xt + ((iy + 1) * 18 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 16)
+                    ix = 0, iy++;
             }
         }
     }
@@ -12166,6 +12176,7 @@ static void dw_k3_3_c384_8x8_s1_stats_cl_filters(const float *restrict w, float 
 static void dw_k3_3_c384_8x8_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
+        int iy = (0) / 8, ix = (0) % 8; /* pixel p0, the first of each block */
         for (int p0 = 0; p0 < 64; p0 += 8) {
             const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
@@ -12180,8 +12191,9 @@ static void dw_k3_3_c384_8x8_s1_stats_cl_in(const float *restrict planes, float 
             }
             mc_vf_transpose(r);
             for (int q = 0; q < count; q++) {
-                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
                 *(mc_vf *)(xt + ((iy + 1) * 10 + ix + 1) * 8 + g * 8) = r[q];
+                if (++ix == 8)
+                    ix = 0, iy++;
             }
         }
     }
