@@ -119,8 +119,12 @@ m4_define(`DW_CL_BLOCK', `_DW_CL_BLOCK($1, DW_CL_ARGS)')
 m4_define(`DW_CL_INIT', `m4_ifelse(`$1', `zero', `(mc_vf){0}', `$1', `bias', `*(const mc_vf *)bias',
     `*(const mc_vf *)(o + m4_eval(VL * u))')')
 # _DW_CL_BLOCK(n, j, dst, src, init, act): outputs ox .. ox + n - 1 of row
-# oy. Per row ky of the window, the n + K - 1 input pixels it reads are
-# loaded once and each weighs into every output it reaches.
+# oy. Per row ky of the window, its K weights are held in registers and
+# the n + K - 1 input pixels it reads are loaded once each, in turn, each
+# weighing into every output it reaches (n + K + 1 registers; with the
+# pixels loaded first and the weights one by one, gcc ran out of the 16 of
+# avx2 and loaded a pixel for every multiply-add). Every output adds its
+# taps in the order of the window all the same.
 m4_define(`_DW_CL_BLOCK',
 `m4_pushdef(`DW_KK', DW_K($2))m4_dnl
             {
@@ -128,11 +132,13 @@ m4_define(`_DW_CL_BLOCK',
 DW_ACCS($1, `                mc_vf a`'u = DW_CL_INIT(`$5');')m4_dnl
 MC_FOR(`ky', 0, m4_eval(DW_KK - 1), `                {
                     const float *restrict r = $4 + ((oy + m4_eval(PMAX - DW_P($2) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P($2))) * VL;
-MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                    const mc_vf x`'xm = *(const mc_vf *)(r + m4_eval(VL * xm));
+MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `                    mc_vf v`'kx = w$2[m4_eval(ky * DW_KK + kx)];
+m4_ifelse(m4_eval($1 + DW_KK + 1 <= VREGS), 1, `                    MC_HOLD(v`'kx);
+')')m4_dnl
+MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                    {
+                        const mc_vf x = *(const mc_vf *)(r + m4_eval(VL * xm));
+MC_FOR(`kx', MC_MAX(0, m4_eval(xm - $1 + 1)), MC_MIN(m4_eval(DW_KK - 1), xm), `                        a`'m4_eval(xm - kx) += v`'kx * x;
 ')m4_dnl
-MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `                    {
-                        const mc_vf v = w$2[m4_eval(ky * DW_KK + kx)];
-DW_ACCS($1, `                        a`'u += v * x`'m4_eval(u + kx);')m4_dnl
                     }
 ')m4_dnl
                 }

@@ -198,140 +198,191 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -363,352 +414,447 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -740,660 +886,807 @@ static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[4];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[5];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[6];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[7];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[8];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[9];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[10];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[11];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[12];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[13];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[14];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[15];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[16];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[17];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[18];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[19];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[20];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[21];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[22];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[23];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[24];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[25];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[26];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[27];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[28];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[29];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[30];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[31];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[32];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[33];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[34];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[35];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[36];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[37];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[38];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[39];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[40];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[41];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[42];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[43];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[44];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[45];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[46];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[47];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[48];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -1531,140 +1824,191 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float 
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -1842,352 +2186,447 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float 
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -2524,660 +2963,807 @@ static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float 
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[4];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[5];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[6];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[5];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[6];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[7];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[8];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[9];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[10];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[11];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[12];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[13];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[7];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[8];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[9];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[10];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[11];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[12];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[13];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[14];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[15];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[16];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[17];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[18];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[19];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[20];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[14];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[15];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[16];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[17];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[18];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[19];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[20];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[21];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[22];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[23];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[24];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[25];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[26];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[27];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[21];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[22];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[23];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[24];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[25];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[26];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[27];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[28];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[29];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[30];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[31];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[32];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[33];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[34];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[28];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[29];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[30];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[31];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[32];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[33];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[34];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[35];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[36];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[37];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[38];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[39];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[40];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[41];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[35];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[36];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[37];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[38];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[39];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[40];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[41];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
-                    const mc_vf x12 = *(const mc_vf *)(r + 96);
-                    const mc_vf x13 = *(const mc_vf *)(r + 104);
+                    mc_vf v0 = w2[42];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w2[43];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w2[44];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w2[45];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w2[46];
+                    MC_HOLD(v4);
+                    mc_vf v5 = w2[47];
+                    MC_HOLD(v5);
+                    mc_vf v6 = w2[48];
+                    MC_HOLD(v6);
                     {
-                        const mc_vf v = w2[42];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w2[43];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w2[44];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w2[45];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w2[46];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
                     }
                     {
-                        const mc_vf v = w2[47];
-                        a0 += v * x5;
-                        a1 += v * x6;
-                        a2 += v * x7;
-                        a3 += v * x8;
-                        a4 += v * x9;
-                        a5 += v * x10;
-                        a6 += v * x11;
-                        a7 += v * x12;
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                        a0 += v5 * x;
                     }
                     {
-                        const mc_vf v = w2[48];
-                        a0 += v * x6;
-                        a1 += v * x7;
-                        a2 += v * x8;
-                        a3 += v * x9;
-                        a4 += v * x10;
-                        a5 += v * x11;
-                        a6 += v * x12;
-                        a7 += v * x13;
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                        a1 += v5 * x;
+                        a0 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                        a2 += v5 * x;
+                        a1 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                        a3 += v5 * x;
+                        a2 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                        a4 += v5 * x;
+                        a3 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                        a5 += v5 * x;
+                        a4 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
+                        a6 += v5 * x;
+                        a5 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 96);
+                        a7 += v5 * x;
+                        a6 += v6 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 104);
+                        a7 += v6 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -3878,140 +4464,191 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4043,352 +4680,447 @@ static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4521,140 +5253,191 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -4832,352 +5615,447 @@ static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5635,140 +6513,191 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -5800,352 +6729,447 @@ static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6278,140 +7302,191 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -6589,352 +7664,447 @@ static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[3];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[4];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[5];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[6];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[7];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[8];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[9];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[9];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[10];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[11];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[12];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[13];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[14];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[10];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[11];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[12];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[13];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[14];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[15];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[16];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[17];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[18];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[19];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[15];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[16];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[17];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[18];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[19];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
-                    const mc_vf x10 = *(const mc_vf *)(r + 80);
-                    const mc_vf x11 = *(const mc_vf *)(r + 88);
+                    mc_vf v0 = w1[20];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[21];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[22];
+                    MC_HOLD(v2);
+                    mc_vf v3 = w1[23];
+                    MC_HOLD(v3);
+                    mc_vf v4 = w1[24];
+                    MC_HOLD(v4);
                     {
-                        const mc_vf v = w1[20];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[21];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[22];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
                     }
                     {
-                        const mc_vf v = w1[23];
-                        a0 += v * x3;
-                        a1 += v * x4;
-                        a2 += v * x5;
-                        a3 += v * x6;
-                        a4 += v * x7;
-                        a5 += v * x8;
-                        a6 += v * x9;
-                        a7 += v * x10;
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                        a0 += v3 * x;
                     }
                     {
-                        const mc_vf v = w1[24];
-                        a0 += v * x4;
-                        a1 += v * x5;
-                        a2 += v * x6;
-                        a3 += v * x7;
-                        a4 += v * x8;
-                        a5 += v * x9;
-                        a6 += v * x10;
-                        a7 += v * x11;
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                        a1 += v3 * x;
+                        a0 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                        a2 += v3 * x;
+                        a1 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                        a3 += v3 * x;
+                        a2 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                        a4 += v3 * x;
+                        a3 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                        a5 += v3 * x;
+                        a4 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
+                        a6 += v3 * x;
+                        a5 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 80);
+                        a7 += v3 * x;
+                        a6 += v4 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 88);
+                        a7 += v4 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -7392,140 +8562,191 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -7557,140 +8778,191 @@ static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -7823,140 +9095,191 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *r
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8134,140 +9457,191 @@ static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *r
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8566,140 +9940,191 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *re
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8731,140 +10156,191 @@ static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *re
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -8997,140 +10473,191 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *res
                 mc_vf a7 = (mc_vf){0};
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w0[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w0[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w0[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w0[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w0[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w0[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
@@ -9308,140 +10835,191 @@ static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *res
                 mc_vf a7 = *(const mc_vf *)(o + 56);
                 {
                     const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[0];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[1];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[2];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[0];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[1];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[2];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[3];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[4];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[5];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[3];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[4];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[5];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 {
                     const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 8;
-                    const mc_vf x0 = *(const mc_vf *)(r + 0);
-                    const mc_vf x1 = *(const mc_vf *)(r + 8);
-                    const mc_vf x2 = *(const mc_vf *)(r + 16);
-                    const mc_vf x3 = *(const mc_vf *)(r + 24);
-                    const mc_vf x4 = *(const mc_vf *)(r + 32);
-                    const mc_vf x5 = *(const mc_vf *)(r + 40);
-                    const mc_vf x6 = *(const mc_vf *)(r + 48);
-                    const mc_vf x7 = *(const mc_vf *)(r + 56);
-                    const mc_vf x8 = *(const mc_vf *)(r + 64);
-                    const mc_vf x9 = *(const mc_vf *)(r + 72);
+                    mc_vf v0 = w1[6];
+                    MC_HOLD(v0);
+                    mc_vf v1 = w1[7];
+                    MC_HOLD(v1);
+                    mc_vf v2 = w1[8];
+                    MC_HOLD(v2);
                     {
-                        const mc_vf v = w1[6];
-                        a0 += v * x0;
-                        a1 += v * x1;
-                        a2 += v * x2;
-                        a3 += v * x3;
-                        a4 += v * x4;
-                        a5 += v * x5;
-                        a6 += v * x6;
-                        a7 += v * x7;
+                        const mc_vf x = *(const mc_vf *)(r + 0);
+                        a0 += v0 * x;
                     }
                     {
-                        const mc_vf v = w1[7];
-                        a0 += v * x1;
-                        a1 += v * x2;
-                        a2 += v * x3;
-                        a3 += v * x4;
-                        a4 += v * x5;
-                        a5 += v * x6;
-                        a6 += v * x7;
-                        a7 += v * x8;
+                        const mc_vf x = *(const mc_vf *)(r + 8);
+                        a1 += v0 * x;
+                        a0 += v1 * x;
                     }
                     {
-                        const mc_vf v = w1[8];
-                        a0 += v * x2;
-                        a1 += v * x3;
-                        a2 += v * x4;
-                        a3 += v * x5;
-                        a4 += v * x6;
-                        a5 += v * x7;
-                        a6 += v * x8;
-                        a7 += v * x9;
+                        const mc_vf x = *(const mc_vf *)(r + 16);
+                        a2 += v0 * x;
+                        a1 += v1 * x;
+                        a0 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 24);
+                        a3 += v0 * x;
+                        a2 += v1 * x;
+                        a1 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 32);
+                        a4 += v0 * x;
+                        a3 += v1 * x;
+                        a2 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 40);
+                        a5 += v0 * x;
+                        a4 += v1 * x;
+                        a3 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 48);
+                        a6 += v0 * x;
+                        a5 += v1 * x;
+                        a4 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 56);
+                        a7 += v0 * x;
+                        a6 += v1 * x;
+                        a5 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 64);
+                        a7 += v1 * x;
+                        a6 += v2 * x;
+                    }
+                    {
+                        const mc_vf x = *(const mc_vf *)(r + 72);
+                        a7 += v2 * x;
                     }
                 }
                 *(mc_vf *)(o + 0) = a0;
