@@ -174,9 +174,12 @@ m4_define(`DW_CL_GBLOCK',
                 const float *restrict dr = dyt + ((oy + PMAX) * DW_CL_WP + ox + PMAX) * VL;
                 const float *restrict r = xt + ((oy + m4_eval(PMAX - DW_P(DW_GJ) + ky)) * DW_CL_WP + ox + m4_eval(PMAX - DW_P(DW_GJ))) * VL;
 DW_ACCS($1, `                const mc_vf d`'u = *(const mc_vf *)(dr + m4_eval(VL * u));')m4_dnl
-MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                const mc_vf x`'xm = *(const mc_vf *)(r + m4_eval(VL * xm));
+MC_FOR(`xm', 0, m4_eval($1 + DW_KK - 2), `                {
+                    const mc_vf x = *(const mc_vf *)(r + m4_eval(VL * xm));
+MC_FOR(`kx', MC_MAX(0, m4_eval(xm - $1 + 1)), MC_MIN(m4_eval(DW_KK - 1), xm), `                    g`'kx`'_`'m4_eval((xm - kx) % DW_NS) += d`'m4_eval(xm - kx) * x;
 ')m4_dnl
-MC_FOR(`kx', 0, m4_eval(DW_KK - 1), `DW_ACCS($1, `                g`'kx`'_`'m4_eval(u % DW_NS) += d`'u * x`'m4_eval(u + kx);')')m4_dnl
+                }
+')m4_dnl
             }
 ')
 

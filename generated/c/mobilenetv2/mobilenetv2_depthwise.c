@@ -1971,24 +1971,36 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k0_r0(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2017,24 +2029,36 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k0_r1(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2063,24 +2087,36 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k0_r2(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2590,34 +2626,50 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k1_r0(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2649,34 +2701,50 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k1_r1(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2708,34 +2776,50 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k1_r2(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2767,34 +2851,50 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k1_r3(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2826,34 +2926,50 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k1_r4(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3731,44 +3847,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r0(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3806,44 +3942,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r1(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3881,44 +4037,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r2(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3956,44 +4132,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r3(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4031,44 +4227,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r4(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4106,44 +4322,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r5(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4181,44 +4417,64 @@ static inline void dw_k3_5_7_c32_96x96_s1_dw_k2_r6(mc_vf *restrict gp, const flo
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -5332,24 +5588,36 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k0_r0(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -5378,24 +5646,36 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k0_r1(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -5424,24 +5704,36 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k0_r2(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -5951,34 +6243,50 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k1_r0(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6010,34 +6318,50 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k1_r1(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6069,34 +6393,50 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k1_r2(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6128,34 +6468,50 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k1_r3(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6187,34 +6543,50 @@ static inline void dw_k3_5_c96_96x96_s1_dw_k1_r4(mc_vf *restrict gp, const float
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -7384,24 +7756,36 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k0_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -7430,24 +7814,36 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k0_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -7476,24 +7872,36 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k0_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -8003,34 +8411,50 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k1_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8062,34 +8486,50 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k1_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8121,34 +8561,50 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k1_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8180,34 +8636,50 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k1_r3(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8239,34 +8711,50 @@ static inline void dw_k3_5_c144_48x48_s1_stats_dw_k1_r4(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -9206,24 +9694,36 @@ static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r0(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9252,24 +9752,36 @@ static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r1(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9298,24 +9810,36 @@ static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r2(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10160,24 +10684,36 @@ static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r0(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10206,24 +10742,36 @@ static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r1(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10252,24 +10800,36 @@ static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r2(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10861,24 +11421,36 @@ static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r0(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10907,24 +11479,36 @@ static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r1(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10953,24 +11537,36 @@ static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r2(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11815,24 +12411,36 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r0(mc_vf *restrict gp, const fl
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
         {
             const int ox = 4;
@@ -11841,16 +12449,24 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r0(mc_vf *restrict gp, const fl
                 const float *restrict r = xt + ((oy + 0) * 8 + ox + 0) * 8;
                 const mc_vf d0 = *(const mc_vf *)(dr + 0);
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g2_1 += d1 * x;
+                }
             }
         }
     }
@@ -11880,24 +12496,36 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r1(mc_vf *restrict gp, const fl
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
         {
             const int ox = 4;
@@ -11906,16 +12534,24 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r1(mc_vf *restrict gp, const fl
                 const float *restrict r = xt + ((oy + 1) * 8 + ox + 0) * 8;
                 const mc_vf d0 = *(const mc_vf *)(dr + 0);
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g2_1 += d1 * x;
+                }
             }
         }
     }
@@ -11945,24 +12581,36 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r2(mc_vf *restrict gp, const fl
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
         {
             const int ox = 4;
@@ -11971,16 +12619,24 @@ static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r2(mc_vf *restrict gp, const fl
                 const float *restrict r = xt + ((oy + 2) * 8 + ox + 0) * 8;
                 const mc_vf d0 = *(const mc_vf *)(dr + 0);
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g2_1 += d1 * x;
+                }
             }
         }
     }

@@ -2044,24 +2044,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2090,24 +2102,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2136,24 +2160,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2663,34 +2699,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2722,34 +2774,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2781,34 +2849,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2840,34 +2924,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2899,34 +2999,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3804,44 +3920,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3879,44 +4015,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3954,44 +4110,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4029,44 +4205,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4104,44 +4300,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4179,44 +4395,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4254,44 +4490,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -5473,24 +5729,36 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -5519,24 +5787,36 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -5565,24 +5845,36 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -6092,34 +6384,50 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6151,34 +6459,50 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6210,34 +6534,50 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6269,34 +6609,50 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r3(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6328,34 +6684,50 @@ static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r4(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -7522,24 +7894,36 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -7568,24 +7952,36 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -7614,24 +8010,36 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -8141,34 +8549,50 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8200,34 +8624,50 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8259,34 +8699,50 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8318,34 +8774,50 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r3(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8377,34 +8849,50 @@ static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r4(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -9315,24 +9803,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9361,24 +9861,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9407,24 +9919,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9677,24 +10201,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9723,24 +10259,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9769,24 +10317,36 @@ static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10693,24 +11253,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r0(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10739,24 +11311,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r1(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10785,24 +11369,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r2(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11055,24 +11651,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r0(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11101,24 +11709,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r1(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11147,24 +11767,36 @@ static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r2(mc_vf *restrict gp, const f
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;

@@ -2044,24 +2044,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2090,24 +2102,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2136,24 +2160,36 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -2663,34 +2699,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2722,34 +2774,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2781,34 +2849,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2840,34 +2924,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -2899,34 +2999,50 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3804,44 +3920,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3879,44 +4015,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -3954,44 +4110,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4029,44 +4205,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4104,44 +4300,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4179,44 +4395,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -4254,44 +4490,64 @@ static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6313,24 +6569,36 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -6359,24 +6627,36 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -6405,24 +6685,36 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -6932,34 +7224,50 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -6991,34 +7299,50 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -7050,34 +7374,50 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -7109,34 +7449,50 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -7168,34 +7524,50 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8073,44 +8445,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r0(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8148,44 +8540,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r1(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8223,44 +8635,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r2(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8298,44 +8730,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r3(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8373,44 +8825,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r4(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8448,44 +8920,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r5(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -8523,44 +9015,64 @@ static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r6(mc_vf *restrict gp, con
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                const mc_vf x8 = *(const mc_vf *)(r + 64);
-                const mc_vf x9 = *(const mc_vf *)(r + 72);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
-                g5_0 += d0 * x5;
-                g5_1 += d1 * x6;
-                g5_0 += d2 * x7;
-                g5_1 += d3 * x8;
-                g6_0 += d0 * x6;
-                g6_1 += d1 * x7;
-                g6_0 += d2 * x8;
-                g6_1 += d3 * x9;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                    g5_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                    g5_1 += d1 * x;
+                    g6_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                    g5_0 += d2 * x;
+                    g6_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 64);
+                    g5_1 += d3 * x;
+                    g6_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 72);
+                    g6_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -9742,24 +10254,36 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9788,24 +10312,36 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -9834,24 +10370,36 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -10361,34 +10909,50 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r0(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -10420,34 +10984,50 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r1(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -10479,34 +11059,50 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r2(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -10538,34 +11134,50 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r3(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -10597,34 +11209,50 @@ static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r4(mc_vf *restrict gp, const
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -11791,24 +12419,36 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11837,24 +12477,36 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -11883,24 +12535,36 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -12410,34 +13074,50 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -12469,34 +13149,50 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -12528,34 +13224,50 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -12587,34 +13299,50 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r3(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -12646,34 +13374,50 @@ static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r4(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                const mc_vf x6 = *(const mc_vf *)(r + 48);
-                const mc_vf x7 = *(const mc_vf *)(r + 56);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_0 += d2 * x2;
-                g0_1 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_0 += d2 * x3;
-                g1_1 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_0 += d2 * x4;
-                g2_1 += d3 * x5;
-                g3_0 += d0 * x3;
-                g3_1 += d1 * x4;
-                g3_0 += d2 * x5;
-                g3_1 += d3 * x6;
-                g4_0 += d0 * x4;
-                g4_1 += d1 * x5;
-                g4_0 += d2 * x6;
-                g4_1 += d3 * x7;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_0 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_1 += d3 * x;
+                    g1_0 += d2 * x;
+                    g2_1 += d1 * x;
+                    g3_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_1 += d3 * x;
+                    g2_0 += d2 * x;
+                    g3_1 += d1 * x;
+                    g4_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_1 += d3 * x;
+                    g3_0 += d2 * x;
+                    g4_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 48);
+                    g3_1 += d3 * x;
+                    g4_0 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 56);
+                    g4_1 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1;
@@ -13584,24 +14328,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -13630,24 +14386,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -13676,24 +14444,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -13946,24 +14726,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r0(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -13992,24 +14784,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r1(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -14038,24 +14842,36 @@ static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r2(mc_vf *restrict gp, cons
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -14962,24 +15778,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r0(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -15008,24 +15836,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r1(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -15054,24 +15894,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r2(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -15324,24 +16176,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r0(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -15370,24 +16234,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r1(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
@@ -15416,24 +16292,36 @@ static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r2(mc_vf *restrict gp, const 
                 const mc_vf d1 = *(const mc_vf *)(dr + 8);
                 const mc_vf d2 = *(const mc_vf *)(dr + 16);
                 const mc_vf d3 = *(const mc_vf *)(dr + 24);
-                const mc_vf x0 = *(const mc_vf *)(r + 0);
-                const mc_vf x1 = *(const mc_vf *)(r + 8);
-                const mc_vf x2 = *(const mc_vf *)(r + 16);
-                const mc_vf x3 = *(const mc_vf *)(r + 24);
-                const mc_vf x4 = *(const mc_vf *)(r + 32);
-                const mc_vf x5 = *(const mc_vf *)(r + 40);
-                g0_0 += d0 * x0;
-                g0_1 += d1 * x1;
-                g0_2 += d2 * x2;
-                g0_0 += d3 * x3;
-                g1_0 += d0 * x1;
-                g1_1 += d1 * x2;
-                g1_2 += d2 * x3;
-                g1_0 += d3 * x4;
-                g2_0 += d0 * x2;
-                g2_1 += d1 * x3;
-                g2_2 += d2 * x4;
-                g2_0 += d3 * x5;
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 0);
+                    g0_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 8);
+                    g0_1 += d1 * x;
+                    g1_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 16);
+                    g0_2 += d2 * x;
+                    g1_1 += d1 * x;
+                    g2_0 += d0 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 24);
+                    g0_0 += d3 * x;
+                    g1_2 += d2 * x;
+                    g2_1 += d1 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 32);
+                    g1_0 += d3 * x;
+                    g2_2 += d2 * x;
+                }
+                {
+                    const mc_vf x = *(const mc_vf *)(r + 40);
+                    g2_0 += d3 * x;
+                }
             }
     }
     gp[0] = g0_0 + g0_1 + g0_2;
