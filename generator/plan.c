@@ -470,6 +470,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
     f.planes = c->groups > 1;
     f.wino = cl && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
+    f.lin = point && in.h == 1 && in.w == 1 && o.h == 1 && o.w == 1;
     return f;
 }
 
@@ -488,7 +489,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
  * 7 x 7 to 28 x 28 planes (docs/performance.md). The inference library
  * keeps the direct forms: it packs its filters in place, and transformed
  * ones take 16/9 the room. */
-mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
+static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
 {
     const mc_form r = conv_reach(p->opt.target, c);
     const long long vl = p->opt.target->lanes, pix = (long long)c->out.h * c->out.w;
@@ -504,11 +505,27 @@ mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
     return f;
 }
 
-/* A MixConv group's form (mixconv.m4): its conv's, without Winograd (the
- * group's view of the image has not been checked with that form). */
+/* A pointwise conv on a 1x1 plane (squeeze-excitation's) is a linear
+ * layer: its products take tiles of images by output channels
+ * (linear.m4), where one image at a time multiplied a matrix by a vector
+ * (at 240 -> 60 channels 4x slower than the generic kernels' one product
+ * over the batch: docs/shapes.md). */
+mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)
+{
+    mc_form f = conv_rules(p, c);
+    if (conv_reach(p->opt.target, c).lin) {
+        f.lin = true;
+        f.cl_fwd = f.cl_dx = f.cl_dw = f.pw_planar = false;
+    }
+    return f;
+}
+
+/* A MixConv group's form (mixconv.m4): its conv's, without Winograd or
+ * the linear products (the group's view of the image has not been checked
+ * with those forms). */
 mc_form mc_plan_group_form(const mc_plan *p, const mc_conv_shape *g)
 {
-    mc_form f = mc_plan_conv_form(p, g);
+    mc_form f = conv_rules(p, g);
     f.wino = false;
     return f;
 }
@@ -521,7 +538,8 @@ static mc_conv_shape conv_shape(const mc_model *m, const mc_node *n)
 static bool same_form(mc_form a, mc_form b)
 {
     return a.dw_cl == b.dw_cl && a.cl_fwd == b.cl_fwd && a.cl_dx == b.cl_dx && a.cl_dw == b.cl_dw &&
-           a.dw_own == b.dw_own && a.pw_planar == b.pw_planar && a.planes == b.planes && a.wino == b.wino;
+           a.dw_own == b.dw_own && a.pw_planar == b.pw_planar && a.planes == b.planes && a.wino == b.wino &&
+           a.lin == b.lin;
 }
 
 static int add_candidate(mc_form *out, int count, mc_form f)
@@ -555,6 +573,7 @@ int mc_plan_form_candidates(const mc_plan *p, const mc_node *n, mc_form out[MC_F
     dw_only.cl_fwd = dw_only.cl_dx = false, dw_only.cl_dw = r.cl_dw, dw_only.pw_planar = r.pw_planar;
     flip.planes = r.planes && !rules.planes;
     all.wino = none.wino = dw_only.wino = false;
+    all.lin = none.lin = dw_only.lin = false;
     count = add_candidate(out, count, all);
     count = add_candidate(out, count, none);
     count = add_candidate(out, count, r.planes ? flip : dw_only);

@@ -26,6 +26,7 @@ typedef struct mc_form {
     bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
     bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
     bool wino;      /* conv: forward and input gradient by Winograd F(2x2, 3x3) (CV_WINO, winograd.m4) */
+    bool lin;       /* conv: pointwise on a 1x1 plane, as a linear layer: products over images (CV_LIN, linear.m4) */
     /* its products' register blocks and blocks of tiles, forward [0], input gradient [1] and filter gradient
      * [2]; from the shape and target (plan.c, wino_tiles), not a choice of the tuner */
     struct mc_wino_tiles {

@@ -20,6 +20,7 @@ static const struct {
     {"cl_dx", offsetof(mc_form, cl_dx)},   {"cl_dw", offsetof(mc_form, cl_dw)},
     {"dw_own", offsetof(mc_form, dw_own)}, {"pw_planar", offsetof(mc_form, pw_planar)},
     {"planes", offsetof(mc_form, planes)}, {"wino", offsetof(mc_form, wino)},
+    {"lin", offsetof(mc_form, lin)},
 };
 enum { NFLAGS = sizeof flags / sizeof *flags };
 
@@ -233,7 +234,7 @@ static bool parse_form(reader *r, const char *text, mc_form *f)
             i++;
         if (i == NFLAGS)
             return fail(r, "unknown form flag '%s'; expected %s", w,
-                        "dw_cl, cl_fwd, cl_dx, cl_dw, dw_own, pw_planar, planes or wino (or - for none)", "");
+                        "dw_cl, cl_fwd, cl_dx, cl_dw, dw_own, pw_planar, planes, wino or lin (or - for none)", "");
         *flag(f, i) = true;
     }
     return true;

@@ -39,11 +39,12 @@ done
 # kernel lists); clang checks the serial form.
 # MCGEN_CHECK_SANITIZE=1: the emitted kernels built with AddressSanitizer and
 # UBSan (a read past a kernel's scratch, which only sometimes meets a NaN).
-san=()
+# MCGEN_CHECK_BATCH: the batch of the check (default 4).
+check_flags=(-DMC_CHECK_BATCH="${MCGEN_CHECK_BATCH:-4}")
 if [ "${MCGEN_CHECK_SANITIZE:-0}" = 1 ]; then
-  san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  check_flags+=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 fi
-gcc "${flags[@]}" "${cpu_flags[@]}" "${san[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
+gcc "${flags[@]}" "${cpu_flags[@]}" "${check_flags[@]}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$build/libmcgen_runtime.a" $(cat "$build/blas_libs") $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
 if [ $run = 0 ]; then

@@ -30,7 +30,12 @@
 #include "numeric.h"
 #include "reference_conv.h"
 
-enum { BATCH = 4 };
+/* The batch: 4 unless the check is built with another (emit_check.sh,
+ * MCGEN_CHECK_BATCH: images past the tiles of the products over images). */
+#ifndef MC_CHECK_BATCH
+#define MC_CHECK_BATCH 4
+#endif
+enum { BATCH = MC_CHECK_BATCH };
 
 static float *zeros(int64_t count)
 {

@@ -17,7 +17,9 @@ trap 'rm -rf "$out"' EXIT
 
 "$build/mcgen" emit "$model" --cpu neon "$@" -o "$out/gen"
 name=$(sed -n 's/^model[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$model" | head -1)
+# MCGEN_CHECK_BATCH: the batch of the check, as in emit_check.sh.
 aarch64-linux-gnu-gcc -std=c11 -Wall -Wextra -Werror -O2 -ffp-contract=fast -static -DMC_CHECK_SHIM \
+  -DMC_CHECK_BATCH="${MCGEN_CHECK_BATCH:-4}" \
   -I "$src/runtime" -I "$src/tests" -I "$out/gen" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$src/runtime/generic_model.c" "$src/runtime/generic_conv.c" "$src/runtime/generic_conv_gemm.c" "$src/runtime/gemm.c" \

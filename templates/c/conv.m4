@@ -25,6 +25,7 @@ m4_divert(-1)
 m4_ifdef(`MC_CONV_KERNEL', `',
 `m4_ifdef(`MC_GEMM_NN', `', `m4_include(`gemm.m4')m4_divert(-1)')
 m4_ifdef(`WINO_HELPERS', `', `m4_include(`winograd.m4')m4_divert(-1)')
+m4_ifdef(`LIN_FWD_BODY', `', `m4_include(`linear_products.m4')m4_divert(-1)')
 m4_ifdef(`MC_RELU_KERNEL', `', `m4_include(`../c/activation.m4')m4_divert(-1)')
 
 # CV_PLUS(e): " + e", and CV_PLUS2(e): "e + ", or nothing when e is 0
@@ -588,7 +589,9 @@ m4_eval(CV_WINO && !(K == 3 && S == 1 && PAD == 1 && G == 1 && C % VL == 0 && CO
 m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv with channels in vectors of VL')',
 m4_eval(CV_CLW && !(C % VL == 0 && (CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN))))), 1,
     `CV_FORM_ERROR(`a channels-last filter gradient, which needs input channels in vectors of VL')',
-m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')')')
+m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')',
+m4_eval(CV_LIN && !(CV_POINT && G == 1 && H * W == 1 && HO * WO == 1 && CV_XS == C && CV_YS == CO && !FOLD && !PSTATS && !PACKED)), 1,
+    `CV_FORM_ERROR(`the products of a linear layer, which need a 1x1 conv on a 1x1 plane of whole images, without a folded batch norm, batch statistics or packed filters')')')
 m4_define(`CV_FORM_ERROR', `m4_errprint(`conv.m4: NAME: the plan (generator/plan.c, conv_form) asks for $1
 ')m4_m4exit(1)')
 # Pixels a row of xt (padded, or gathered when strided), of the padded dy,
@@ -802,7 +805,7 @@ CV_CHECK_FORM()m4_dnl
 ACT_STORE_CHECK(`conv')m4_dnl
 ACT_FUSED_FUNCTIONS()m4_dnl
 CV_STATS_HELPERS()m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
+m4_ifelse(CV_LIN, 1, `MC_VEC_PRELUDE()', CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
 m4_ifelse(PACKED, 1, `m4_ifelse(CV_CLF, 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
@@ -820,7 +823,8 @@ m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
     const float *restrict w = wf, *restrict bias = bf;
 ', BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-m4_ifelse(CV_WINO, 1, `WINO_FWD()', CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', CV_PLANES, 0, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
+m4_ifelse(CV_LIN, 1, `m4_pushdef(`LIN_ACT', m4_ifelse(FUSED, none, 0, 1))LIN_FWD_BODY()m4_popdef(`LIN_ACT')',
+    CV_WINO, 1, `WINO_FWD()', CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', CV_PLANES, 0, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
@@ -840,7 +844,9 @@ m4_define(`MC_CONV_BWD',
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 MC_TRAINING_ONLY(`CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
-m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
+m4_ifelse(CV_LIN, 1, `    if (!acc)
+        memset(dx, 0, sizeof(float) * n * C);
+', m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
 m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
 ', `        for (int b = 0; b < n; b++)
             memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));
@@ -848,7 +854,7 @@ m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * 
 m4_ifelse(FOLD, 1, `    double sz[CO];
     static float fold_g[m4_eval(CO * C)], w2[m4_eval(CO * C)], fa[C], fb[C];
 MC_BIAS_GRAD(CO, CO, sz)', `MC_BIAS_GRAD(CO, CO)')m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', CV_PLANES, 0, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
+m4_ifelse(CV_LIN, 1, `LIN_BWD_PRODUCTS()', CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', CV_PLANES, 0, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')')
 

@@ -108,22 +108,70 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 void linear_16_2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 16;
-        float *restrict yb = y + b * 2;
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(0 + 0) * 16;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(0 + 1) * 16;
-            for (int i = 0; i < 16; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 16;
+                const float *restrict x1 = x + (long)(b + 1) * 16;
+                const float *restrict x2 = x + (long)(b + 2) * 16;
+                const float *restrict w0 = w + (long)(0 + 0) * 16;
+                const float *restrict w1 = w + (long)(0 + 1) * 16;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                for (int i = 0; i < 16; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 2 + 0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 2 + 0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 1) * 2 + 0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 2 + 0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 2) * 2 + 0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 2 + 0 + 1] = mc_vf_sum(&s2_1);
             }
-            yb[0 + 0] = mc_vf_sum(&s0);
-            yb[0 + 1] = mc_vf_sum(&s1);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 16;
+                const float *restrict w0 = w + (long)(0 + 0) * 16;
+                const float *restrict w1 = w + (long)(0 + 1) * 16;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                for (int i = 0; i < 16; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 2 + 0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 2 + 0 + 1] = mc_vf_sum(&s0_1);
+            }
     }
 }
 
@@ -131,50 +179,254 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 2; o++) {
-            const float g = dy[b * 2 + o];
-            for (int i = 0; i < 16; i++) {
-                dx[b * 16 + i] += g * w[(long)o * 16 + i];
-                dw[(long)o * 16 + i] += g * x[b * 16 + i];
+    for (int i0 = 0; i0 < 16; i0 += 16) {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 16 + i0;
+                float *restrict d1 = dx + (long)(b + 1) * 16 + i0;
+                float *restrict d2 = dx + (long)(b + 2) * 16 + i0;
+                float *restrict d3 = dx + (long)(b + 3) * 16 + i0;
+                float *restrict d4 = dx + (long)(b + 4) * 16 + i0;
+                float *restrict d5 = dx + (long)(b + 5) * 16 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int o = 0; o < 2; o++) {
+                    const float *restrict wo = w + (long)o * 16 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 2 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 2 + o];
+                        s1_0 += g * wv0;
+                        s1_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 2 + o];
+                        s2_0 += g * wv0;
+                        s2_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 2 + o];
+                        s3_0 += g * wv0;
+                        s3_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 2 + o];
+                        s4_0 += g * wv0;
+                        s4_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 2 + o];
+                        s5_0 += g * wv0;
+                        s5_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 16 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                for (int o = 0; o < 2; o++) {
+                    const float *restrict wo = w + (long)o * 16 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 2 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+            }
+    }
+    {
+        for (int i0 = 0; i0 < 16; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(0 + 0) * 16 + i0;
+                float *restrict d1 = dw + (long)(0 + 1) * 16 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 16 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 2 + 0 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 2 + 0 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+            }
+    }
 }
 
 /* linear_2_16: linear 2 -> 16 */
 void linear_2_16_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 2;
-        float *restrict yb = y + b * 16;
-        for (int o0 = 0; o0 < 16; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 2;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 2;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 2;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 2;
+    for (int o0 = 0; o0 < 15; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
             {
-                mc_vf xv, wv;
-                mc_vf_part(&xv, xb + 0, 2);
-                mc_vf_part(&wv, w0 + 0, 2);
-                s0 += xv * wv;
-                mc_vf_part(&wv, w1 + 0, 2);
-                s1 += xv * wv;
-                mc_vf_part(&wv, w2 + 0, 2);
-                s2 += xv * wv;
-                mc_vf_part(&wv, w3 + 0, 2);
-                s3 += xv * wv;
+                const float *restrict x0 = x + (long)(b + 0) * 2;
+                const float *restrict x1 = x + (long)(b + 1) * 2;
+                const float *restrict x2 = x + (long)(b + 2) * 2;
+                const float *restrict w0 = w + (long)(o0 + 0) * 2;
+                const float *restrict w1 = w + (long)(o0 + 1) * 2;
+                const float *restrict w2 = w + (long)(o0 + 2) * 2;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 2);
+                    s1_0 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 2);
+                    s2_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_1 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 2);
+                    s1_1 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 2);
+                    s2_1 += xv * wv;
+                    mc_vf_part(&wv, w2 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_2 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 2);
+                    s1_2 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 2);
+                    s2_2 += xv * wv;
+                }
+                y[(long)(b + 0) * 16 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 16 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 16 + o0 + 2] = mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 16 + o0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 16 + o0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 16 + o0 + 2] = mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 16 + o0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 16 + o0 + 1] = mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 16 + o0 + 2] = mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = mc_vf_sum(&s0);
-            yb[o0 + 1] = mc_vf_sum(&s1);
-            yb[o0 + 2] = mc_vf_sum(&s2);
-            yb[o0 + 3] = mc_vf_sum(&s3);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 2;
+                const float *restrict w0 = w + (long)(o0 + 0) * 2;
+                const float *restrict w1 = w + (long)(o0 + 1) * 2;
+                const float *restrict w2 = w + (long)(o0 + 2) * 2;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_1 += xv * wv;
+                    mc_vf_part(&wv, w2 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_2 += xv * wv;
+                }
+                y[(long)(b + 0) * 16 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 16 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 16 + o0 + 2] = mc_vf_sum(&s0_2);
+            }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 2;
+                const float *restrict x1 = x + (long)(b + 1) * 2;
+                const float *restrict x2 = x + (long)(b + 2) * 2;
+                const float *restrict w0 = w + (long)(15 + 0) * 2;
+                mc_vf s0_0 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s2_0 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 2);
+                    s1_0 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 2);
+                    s2_0 += xv * wv;
+                }
+                y[(long)(b + 0) * 16 + 15 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 1) * 16 + 15 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 2) * 16 + 15 + 0] = mc_vf_sum(&s2_0);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 2;
+                const float *restrict w0 = w + (long)(15 + 0) * 2;
+                mc_vf s0_0 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 2);
+                    mc_vf_part(&xv, x0 + 0, 2);
+                    s0_0 += xv * wv;
+                }
+                y[(long)(b + 0) * 16 + 15 + 0] = mc_vf_sum(&s0_0);
+            }
     }
 }
 
@@ -182,45 +434,297 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 16; o++) {
-            const float g = dy[b * 16 + o];
-            for (int i = 0; i < 2; i++) {
-                dx[b * 2 + i] += g * w[(long)o * 2 + i];
-                dw[(long)o * 2 + i] += g * x[b * 2 + i];
+    {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 2 + 0;
+                float *restrict d1 = dx + (long)(b + 1) * 2 + 0;
+                float *restrict d2 = dx + (long)(b + 2) * 2 + 0;
+                float *restrict d3 = dx + (long)(b + 3) * 2 + 0;
+                float *restrict d4 = dx + (long)(b + 4) * 2 + 0;
+                float *restrict d5 = dx + (long)(b + 5) * 2 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 2);
+                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 2);
+                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 2);
+                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 2);
+                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 2);
+                for (int o = 0; o < 16; o++) {
+                    const float *restrict wo = w + (long)o * 2 + 0;
+                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 2);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 16 + o];
+                        s0_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 16 + o];
+                        s1_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 16 + o];
+                        s2_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 16 + o];
+                        s3_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 16 + o];
+                        s4_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 16 + o];
+                        s5_0 += g * wv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 2);
+                mc_vf_store_part(d1 + 0, &s1_0, 2);
+                mc_vf_store_part(d2 + 0, &s2_0, 2);
+                mc_vf_store_part(d3 + 0, &s3_0, 2);
+                mc_vf_store_part(d4 + 0, &s4_0, 2);
+                mc_vf_store_part(d5 + 0, &s5_0, 2);
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 2 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
+                for (int o = 0; o < 16; o++) {
+                    const float *restrict wo = w + (long)o * 2 + 0;
+                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 2);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 16 + o];
+                        s0_0 += g * wv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 2);
+            }
+    }
+    for (int o0 = 0; o0 < 12; o0 += 6) {
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 2 + 0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 2 + 0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 2 + 0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 2 + 0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 2 + 0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 2 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 2);
+                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 2);
+                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 2);
+                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 2);
+                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 2);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 2 + 0;
+                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 2);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 1];
+                        s1_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 2];
+                        s2_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 3];
+                        s3_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 4];
+                        s4_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + o0 + 5];
+                        s5_0 += g * xv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 2);
+                mc_vf_store_part(d1 + 0, &s1_0, 2);
+                mc_vf_store_part(d2 + 0, &s2_0, 2);
+                mc_vf_store_part(d3 + 0, &s3_0, 2);
+                mc_vf_store_part(d4 + 0, &s4_0, 2);
+                mc_vf_store_part(d5 + 0, &s5_0, 2);
+            }
+    }
+    {
+            {
+                float *restrict d0 = dw + (long)(12 + 0) * 2 + 0;
+                float *restrict d1 = dw + (long)(12 + 1) * 2 + 0;
+                float *restrict d2 = dw + (long)(12 + 2) * 2 + 0;
+                float *restrict d3 = dw + (long)(12 + 3) * 2 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 2);
+                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 2);
+                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 2);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 2 + 0;
+                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 2);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 16 + 12 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + 12 + 1];
+                        s1_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + 12 + 2];
+                        s2_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 16 + 12 + 3];
+                        s3_0 += g * xv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 2);
+                mc_vf_store_part(d1 + 0, &s1_0, 2);
+                mc_vf_store_part(d2 + 0, &s2_0, 2);
+                mc_vf_store_part(d3 + 0, &s3_0, 2);
+            }
+    }
 }
 
 /* linear_32_4: linear 32 -> 4 */
 void linear_32_4_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 32;
-        float *restrict yb = y + b * 4;
-        for (int o0 = 0; o0 < 4; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 32;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 32;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 32;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 32;
-            for (int i = 0; i < 32; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
-                s2 += xv * *(const mc_vf *)(w2 + i);
-                s3 += xv * *(const mc_vf *)(w3 + i);
+    for (int o0 = 0; o0 < 3; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 32;
+                const float *restrict x1 = x + (long)(b + 1) * 32;
+                const float *restrict x2 = x + (long)(b + 2) * 32;
+                const float *restrict w0 = w + (long)(o0 + 0) * 32;
+                const float *restrict w1 = w + (long)(o0 + 1) * 32;
+                const float *restrict w2 = w + (long)(o0 + 2) * 32;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                for (int i = 0; i < 32; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                        s1_2 += xv1 * wv;
+                        s2_2 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 4 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 4 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 4 + o0 + 2] = mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 4 + o0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 4 + o0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 4 + o0 + 2] = mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 4 + o0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 4 + o0 + 1] = mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 4 + o0 + 2] = mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = mc_vf_sum(&s0);
-            yb[o0 + 1] = mc_vf_sum(&s1);
-            yb[o0 + 2] = mc_vf_sum(&s2);
-            yb[o0 + 3] = mc_vf_sum(&s3);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 32;
+                const float *restrict w0 = w + (long)(o0 + 0) * 32;
+                const float *restrict w1 = w + (long)(o0 + 1) * 32;
+                const float *restrict w2 = w + (long)(o0 + 2) * 32;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                for (int i = 0; i < 32; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 4 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 4 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 4 + o0 + 2] = mc_vf_sum(&s0_2);
+            }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 32;
+                const float *restrict x1 = x + (long)(b + 1) * 32;
+                const float *restrict x2 = x + (long)(b + 2) * 32;
+                const float *restrict w0 = w + (long)(3 + 0) * 32;
+                mc_vf s0_0 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s2_0 = {0};
+                for (int i = 0; i < 32; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 4 + 3 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 1) * 4 + 3 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 2) * 4 + 3 + 0] = mc_vf_sum(&s2_0);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 32;
+                const float *restrict w0 = w + (long)(3 + 0) * 32;
+                mc_vf s0_0 = {0};
+                for (int i = 0; i < 32; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 4 + 3 + 0] = mc_vf_sum(&s0_0);
+            }
     }
 }
 
@@ -228,50 +732,294 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 4; o++) {
-            const float g = dy[b * 4 + o];
-            for (int i = 0; i < 32; i++) {
-                dx[b * 32 + i] += g * w[(long)o * 32 + i];
-                dw[(long)o * 32 + i] += g * x[b * 32 + i];
+    for (int i0 = 0; i0 < 32; i0 += 16) {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 32 + i0;
+                float *restrict d1 = dx + (long)(b + 1) * 32 + i0;
+                float *restrict d2 = dx + (long)(b + 2) * 32 + i0;
+                float *restrict d3 = dx + (long)(b + 3) * 32 + i0;
+                float *restrict d4 = dx + (long)(b + 4) * 32 + i0;
+                float *restrict d5 = dx + (long)(b + 5) * 32 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int o = 0; o < 4; o++) {
+                    const float *restrict wo = w + (long)o * 32 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 4 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 4 + o];
+                        s1_0 += g * wv0;
+                        s1_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 4 + o];
+                        s2_0 += g * wv0;
+                        s2_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 4 + o];
+                        s3_0 += g * wv0;
+                        s3_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 4 + o];
+                        s4_0 += g * wv0;
+                        s4_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 4 + o];
+                        s5_0 += g * wv0;
+                        s5_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 32 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                for (int o = 0; o < 4; o++) {
+                    const float *restrict wo = w + (long)o * 32 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 4 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+            }
+    }
+    {
+        for (int i0 = 0; i0 < 32; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(0 + 0) * 32 + i0;
+                float *restrict d1 = dw + (long)(0 + 1) * 32 + i0;
+                float *restrict d2 = dw + (long)(0 + 2) * 32 + i0;
+                float *restrict d3 = dw + (long)(0 + 3) * 32 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 32 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 4 + 0 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 4 + 0 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 4 + 0 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 4 + 0 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+            }
+    }
 }
 
 /* linear_4_32: linear 4 -> 32 */
 void linear_4_32_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 4;
-        float *restrict yb = y + b * 32;
-        for (int o0 = 0; o0 < 32; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 4;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 4;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 4;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 4;
+    for (int o0 = 0; o0 < 30; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
             {
-                mc_vf xv, wv;
-                mc_vf_part(&xv, xb + 0, 4);
-                mc_vf_part(&wv, w0 + 0, 4);
-                s0 += xv * wv;
-                mc_vf_part(&wv, w1 + 0, 4);
-                s1 += xv * wv;
-                mc_vf_part(&wv, w2 + 0, 4);
-                s2 += xv * wv;
-                mc_vf_part(&wv, w3 + 0, 4);
-                s3 += xv * wv;
+                const float *restrict x0 = x + (long)(b + 0) * 4;
+                const float *restrict x1 = x + (long)(b + 1) * 4;
+                const float *restrict x2 = x + (long)(b + 2) * 4;
+                const float *restrict w0 = w + (long)(o0 + 0) * 4;
+                const float *restrict w1 = w + (long)(o0 + 1) * 4;
+                const float *restrict w2 = w + (long)(o0 + 2) * 4;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 4);
+                    s1_0 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 4);
+                    s2_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_1 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 4);
+                    s1_1 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 4);
+                    s2_1 += xv * wv;
+                    mc_vf_part(&wv, w2 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_2 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 4);
+                    s1_2 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 4);
+                    s2_2 += xv * wv;
+                }
+                y[(long)(b + 0) * 32 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 32 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 32 + o0 + 2] = mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 32 + o0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 32 + o0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 32 + o0 + 2] = mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 32 + o0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 32 + o0 + 1] = mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 32 + o0 + 2] = mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = mc_vf_sum(&s0);
-            yb[o0 + 1] = mc_vf_sum(&s1);
-            yb[o0 + 2] = mc_vf_sum(&s2);
-            yb[o0 + 3] = mc_vf_sum(&s3);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 4;
+                const float *restrict w0 = w + (long)(o0 + 0) * 4;
+                const float *restrict w1 = w + (long)(o0 + 1) * 4;
+                const float *restrict w2 = w + (long)(o0 + 2) * 4;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_1 += xv * wv;
+                    mc_vf_part(&wv, w2 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_2 += xv * wv;
+                }
+                y[(long)(b + 0) * 32 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 32 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 32 + o0 + 2] = mc_vf_sum(&s0_2);
+            }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 4;
+                const float *restrict x1 = x + (long)(b + 1) * 4;
+                const float *restrict x2 = x + (long)(b + 2) * 4;
+                const float *restrict w0 = w + (long)(30 + 0) * 4;
+                const float *restrict w1 = w + (long)(30 + 1) * 4;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 4);
+                    s1_0 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 4);
+                    s2_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_1 += xv * wv;
+                    mc_vf_part(&xv, x1 + 0, 4);
+                    s1_1 += xv * wv;
+                    mc_vf_part(&xv, x2 + 0, 4);
+                    s2_1 += xv * wv;
+                }
+                y[(long)(b + 0) * 32 + 30 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 32 + 30 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 1) * 32 + 30 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 32 + 30 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 2) * 32 + 30 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 32 + 30 + 1] = mc_vf_sum(&s2_1);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 4;
+                const float *restrict w0 = w + (long)(30 + 0) * 4;
+                const float *restrict w1 = w + (long)(30 + 1) * 4;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                {
+                    mc_vf xv, wv;
+                    mc_vf_part(&wv, w0 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_0 += xv * wv;
+                    mc_vf_part(&wv, w1 + 0, 4);
+                    mc_vf_part(&xv, x0 + 0, 4);
+                    s0_1 += xv * wv;
+                }
+                y[(long)(b + 0) * 32 + 30 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 32 + 30 + 1] = mc_vf_sum(&s0_1);
+            }
     }
 }
 
@@ -279,45 +1027,303 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 32; o++) {
-            const float g = dy[b * 32 + o];
-            for (int i = 0; i < 4; i++) {
-                dx[b * 4 + i] += g * w[(long)o * 4 + i];
-                dw[(long)o * 4 + i] += g * x[b * 4 + i];
+    {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 4 + 0;
+                float *restrict d1 = dx + (long)(b + 1) * 4 + 0;
+                float *restrict d2 = dx + (long)(b + 2) * 4 + 0;
+                float *restrict d3 = dx + (long)(b + 3) * 4 + 0;
+                float *restrict d4 = dx + (long)(b + 4) * 4 + 0;
+                float *restrict d5 = dx + (long)(b + 5) * 4 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 4);
+                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 4);
+                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 4);
+                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 4);
+                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 4);
+                for (int o = 0; o < 32; o++) {
+                    const float *restrict wo = w + (long)o * 4 + 0;
+                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 4);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 32 + o];
+                        s0_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 32 + o];
+                        s1_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 32 + o];
+                        s2_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 32 + o];
+                        s3_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 32 + o];
+                        s4_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 32 + o];
+                        s5_0 += g * wv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 4);
+                mc_vf_store_part(d1 + 0, &s1_0, 4);
+                mc_vf_store_part(d2 + 0, &s2_0, 4);
+                mc_vf_store_part(d3 + 0, &s3_0, 4);
+                mc_vf_store_part(d4 + 0, &s4_0, 4);
+                mc_vf_store_part(d5 + 0, &s5_0, 4);
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 4 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
+                for (int o = 0; o < 32; o++) {
+                    const float *restrict wo = w + (long)o * 4 + 0;
+                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 4);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 32 + o];
+                        s0_0 += g * wv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 4);
+            }
+    }
+    for (int o0 = 0; o0 < 30; o0 += 6) {
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 4 + 0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 4 + 0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 4 + 0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 4 + 0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 4 + 0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 4 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 4);
+                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 4);
+                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 4);
+                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 4);
+                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 4);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 4 + 0;
+                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 4);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 1];
+                        s1_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 2];
+                        s2_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 3];
+                        s3_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 4];
+                        s4_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + o0 + 5];
+                        s5_0 += g * xv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 4);
+                mc_vf_store_part(d1 + 0, &s1_0, 4);
+                mc_vf_store_part(d2 + 0, &s2_0, 4);
+                mc_vf_store_part(d3 + 0, &s3_0, 4);
+                mc_vf_store_part(d4 + 0, &s4_0, 4);
+                mc_vf_store_part(d5 + 0, &s5_0, 4);
+            }
+    }
+    {
+            {
+                float *restrict d0 = dw + (long)(30 + 0) * 4 + 0;
+                float *restrict d1 = dw + (long)(30 + 1) * 4 + 0;
+                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
+                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 4);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 4 + 0;
+                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 4);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 32 + 30 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 32 + 30 + 1];
+                        s1_0 += g * xv0;
+                    }
+                }
+                mc_vf_store_part(d0 + 0, &s0_0, 4);
+                mc_vf_store_part(d1 + 0, &s1_0, 4);
+            }
+    }
 }
 
 /* linear_64_8: linear 64 -> 8 */
 void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 64;
-        float *restrict yb = y + b * 8;
-        for (int o0 = 0; o0 < 8; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 64;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 64;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 64;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 64;
-            for (int i = 0; i < 64; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
-                s2 += xv * *(const mc_vf *)(w2 + i);
-                s3 += xv * *(const mc_vf *)(w3 + i);
+    for (int o0 = 0; o0 < 6; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict x1 = x + (long)(b + 1) * 64;
+                const float *restrict x2 = x + (long)(b + 2) * 64;
+                const float *restrict w0 = w + (long)(o0 + 0) * 64;
+                const float *restrict w1 = w + (long)(o0 + 1) * 64;
+                const float *restrict w2 = w + (long)(o0 + 2) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                        s1_2 += xv1 * wv;
+                        s2_2 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 8 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 8 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 8 + o0 + 2] = mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 8 + o0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 8 + o0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 8 + o0 + 2] = mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 8 + o0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 8 + o0 + 1] = mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 8 + o0 + 2] = mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = mc_vf_sum(&s0);
-            yb[o0 + 1] = mc_vf_sum(&s1);
-            yb[o0 + 2] = mc_vf_sum(&s2);
-            yb[o0 + 3] = mc_vf_sum(&s3);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict w0 = w + (long)(o0 + 0) * 64;
+                const float *restrict w1 = w + (long)(o0 + 1) * 64;
+                const float *restrict w2 = w + (long)(o0 + 2) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 8 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 8 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 8 + o0 + 2] = mc_vf_sum(&s0_2);
+            }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict x1 = x + (long)(b + 1) * 64;
+                const float *restrict x2 = x + (long)(b + 2) * 64;
+                const float *restrict w0 = w + (long)(6 + 0) * 64;
+                const float *restrict w1 = w + (long)(6 + 1) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 8 + 6 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 8 + 6 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 1) * 8 + 6 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 8 + 6 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 2) * 8 + 6 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 8 + 6 + 1] = mc_vf_sum(&s2_1);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict w0 = w + (long)(6 + 0) * 64;
+                const float *restrict w1 = w + (long)(6 + 1) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 8 + 6 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 8 + 6 + 1] = mc_vf_sum(&s0_1);
+            }
     }
 }
 
@@ -325,45 +1331,338 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 8; o++) {
-            const float g = dy[b * 8 + o];
-            for (int i = 0; i < 64; i++) {
-                dx[b * 64 + i] += g * w[(long)o * 64 + i];
-                dw[(long)o * 64 + i] += g * x[b * 64 + i];
+    for (int i0 = 0; i0 < 64; i0 += 16) {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
+                float *restrict d1 = dx + (long)(b + 1) * 64 + i0;
+                float *restrict d2 = dx + (long)(b + 2) * 64 + i0;
+                float *restrict d3 = dx + (long)(b + 3) * 64 + i0;
+                float *restrict d4 = dx + (long)(b + 4) * 64 + i0;
+                float *restrict d5 = dx + (long)(b + 5) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int o = 0; o < 8; o++) {
+                    const float *restrict wo = w + (long)o * 64 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 8 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 8 + o];
+                        s1_0 += g * wv0;
+                        s1_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 8 + o];
+                        s2_0 += g * wv0;
+                        s2_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 8 + o];
+                        s3_0 += g * wv0;
+                        s3_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 8 + o];
+                        s4_0 += g * wv0;
+                        s4_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 8 + o];
+                        s5_0 += g * wv0;
+                        s5_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                for (int o = 0; o < 8; o++) {
+                    const float *restrict wo = w + (long)o * 64 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 8 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+            }
+    }
+    for (int o0 = 0; o0 < 6; o0 += 6) {
+        for (int i0 = 0; i0 < 64; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 64 + i0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 64 + i0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 64 + i0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 64 + i0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 64 + i0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 64 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 4];
+                        s4_0 += g * xv0;
+                        s4_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + o0 + 5];
+                        s5_0 += g * xv0;
+                        s5_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
+            }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(6 + 0) * 64 + i0;
+                float *restrict d1 = dw + (long)(6 + 1) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 64 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 8 + 6 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 8 + 6 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+            }
+    }
 }
 
 /* linear_8_64: linear 8 -> 64 */
 void linear_8_64_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 8;
-        float *restrict yb = y + b * 64;
-        for (int o0 = 0; o0 < 64; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 8;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 8;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 8;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 8;
-            for (int i = 0; i < 8; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
-                s2 += xv * *(const mc_vf *)(w2 + i);
-                s3 += xv * *(const mc_vf *)(w3 + i);
+    for (int o0 = 0; o0 < 63; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 8;
+                const float *restrict x1 = x + (long)(b + 1) * 8;
+                const float *restrict x2 = x + (long)(b + 2) * 8;
+                const float *restrict w0 = w + (long)(o0 + 0) * 8;
+                const float *restrict w1 = w + (long)(o0 + 1) * 8;
+                const float *restrict w2 = w + (long)(o0 + 2) * 8;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                for (int i = 0; i < 8; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                        s1_2 += xv1 * wv;
+                        s2_2 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 64 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 64 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 64 + o0 + 2] = mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 64 + o0 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 64 + o0 + 1] = mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 64 + o0 + 2] = mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 64 + o0 + 0] = mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 64 + o0 + 1] = mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 64 + o0 + 2] = mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = mc_vf_sum(&s0);
-            yb[o0 + 1] = mc_vf_sum(&s1);
-            yb[o0 + 2] = mc_vf_sum(&s2);
-            yb[o0 + 3] = mc_vf_sum(&s3);
-        }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 8;
+                const float *restrict w0 = w + (long)(o0 + 0) * 8;
+                const float *restrict w1 = w + (long)(o0 + 1) * 8;
+                const float *restrict w2 = w + (long)(o0 + 2) * 8;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                for (int i = 0; i < 8; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 64 + o0 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 64 + o0 + 1] = mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 64 + o0 + 2] = mc_vf_sum(&s0_2);
+            }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 8;
+                const float *restrict x1 = x + (long)(b + 1) * 8;
+                const float *restrict x2 = x + (long)(b + 2) * 8;
+                const float *restrict w0 = w + (long)(63 + 0) * 8;
+                mc_vf s0_0 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s2_0 = {0};
+                for (int i = 0; i < 8; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 64 + 63 + 0] = mc_vf_sum(&s0_0);
+                y[(long)(b + 1) * 64 + 63 + 0] = mc_vf_sum(&s1_0);
+                y[(long)(b + 2) * 64 + 63 + 0] = mc_vf_sum(&s2_0);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 8;
+                const float *restrict w0 = w + (long)(63 + 0) * 8;
+                mc_vf s0_0 = {0};
+                for (int i = 0; i < 8; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 64 + 63 + 0] = mc_vf_sum(&s0_0);
+            }
     }
 }
 
@@ -371,58 +1670,297 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 64; o++) {
-            const float g = dy[b * 64 + o];
-            for (int i = 0; i < 8; i++) {
-                dx[b * 8 + i] += g * w[(long)o * 8 + i];
-                dw[(long)o * 8 + i] += g * x[b * 8 + i];
+    {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 8 + 0;
+                float *restrict d1 = dx + (long)(b + 1) * 8 + 0;
+                float *restrict d2 = dx + (long)(b + 2) * 8 + 0;
+                float *restrict d3 = dx + (long)(b + 3) * 8 + 0;
+                float *restrict d4 = dx + (long)(b + 4) * 8 + 0;
+                float *restrict d5 = dx + (long)(b + 5) * 8 + 0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                for (int o = 0; o < 64; o++) {
+                    const float *restrict wo = w + (long)o * 8 + 0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 64 + o];
+                        s0_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 64 + o];
+                        s1_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 64 + o];
+                        s2_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 64 + o];
+                        s3_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 64 + o];
+                        s4_0 += g * wv0;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 64 + o];
+                        s5_0 += g * wv0;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d5 + 0) = s5_0;
             }
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 8 + 0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                for (int o = 0; o < 64; o++) {
+                    const float *restrict wo = w + (long)o * 8 + 0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    {
+                        const float g = dy[(long)(b + 0) * 64 + o];
+                        s0_0 += g * wv0;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+            }
+    }
+    for (int o0 = 0; o0 < 60; o0 += 6) {
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 8 + 0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 8 + 0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 8 + 0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 8 + 0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 8 + 0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 8 + 0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 8 + 0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 1];
+                        s1_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 2];
+                        s2_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 3];
+                        s3_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 4];
+                        s4_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + o0 + 5];
+                        s5_0 += g * xv0;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d5 + 0) = s5_0;
+            }
+    }
+    {
+            {
+                float *restrict d0 = dw + (long)(60 + 0) * 8 + 0;
+                float *restrict d1 = dw + (long)(60 + 1) * 8 + 0;
+                float *restrict d2 = dw + (long)(60 + 2) * 8 + 0;
+                float *restrict d3 = dw + (long)(60 + 3) * 8 + 0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 8 + 0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    {
+                        const float g = dy[(long)b * 64 + 60 + 0];
+                        s0_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + 60 + 1];
+                        s1_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + 60 + 2];
+                        s2_0 += g * xv0;
+                    }
+                    {
+                        const float g = dy[(long)b * 64 + 60 + 3];
+                        s3_0 += g * xv0;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d3 + 0) = s3_0;
+            }
+    }
 }
 
 /* linear_64_10_b: linear 64 -> 10 with bias */
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 64;
-        float *restrict yb = y + b * 10;
-        for (int o0 = 0; o0 < 8; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 64;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 64;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 64;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 64;
-            for (int i = 0; i < 64; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
-                s2 += xv * *(const mc_vf *)(w2 + i);
-                s3 += xv * *(const mc_vf *)(w3 + i);
+    for (int o0 = 0; o0 < 9; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict x1 = x + (long)(b + 1) * 64;
+                const float *restrict x2 = x + (long)(b + 2) * 64;
+                const float *restrict w0 = w + (long)(o0 + 0) * 64;
+                const float *restrict w1 = w + (long)(o0 + 1) * 64;
+                const float *restrict w2 = w + (long)(o0 + 2) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                        s1_2 += xv1 * wv;
+                        s2_2 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0);
-            yb[o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s1);
-            yb[o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s2);
-            yb[o0 + 3] = bias[o0 + 3] + mc_vf_sum(&s3);
-        }
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(8 + 0) * 64;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(8 + 1) * 64;
-            for (int i = 0; i < 64; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict w0 = w + (long)(o0 + 0) * 64;
+                const float *restrict w1 = w + (long)(o0 + 1) * 64;
+                const float *restrict w2 = w + (long)(o0 + 2) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s0_2);
             }
-            yb[8 + 0] = bias[8 + 0] + mc_vf_sum(&s0);
-            yb[8 + 1] = bias[8 + 1] + mc_vf_sum(&s1);
-        }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict x1 = x + (long)(b + 1) * 64;
+                const float *restrict x2 = x + (long)(b + 2) * 64;
+                const float *restrict w0 = w + (long)(9 + 0) * 64;
+                mc_vf s0_0 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s2_0 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 1) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s1_0);
+                y[(long)(b + 2) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s2_0);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 64;
+                const float *restrict w0 = w + (long)(9 + 0) * 64;
+                mc_vf s0_0 = {0};
+                for (int i = 0; i < 64; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s0_0);
+            }
     }
 }
 
@@ -430,13 +1968,224 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 10; o++) {
-            const float g = dy[b * 10 + o];
-            for (int i = 0; i < 64; i++) {
-                dx[b * 64 + i] += g * w[(long)o * 64 + i];
-                dw[(long)o * 64 + i] += g * x[b * 64 + i];
+    for (int i0 = 0; i0 < 64; i0 += 16) {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
+                float *restrict d1 = dx + (long)(b + 1) * 64 + i0;
+                float *restrict d2 = dx + (long)(b + 2) * 64 + i0;
+                float *restrict d3 = dx + (long)(b + 3) * 64 + i0;
+                float *restrict d4 = dx + (long)(b + 4) * 64 + i0;
+                float *restrict d5 = dx + (long)(b + 5) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int o = 0; o < 10; o++) {
+                    const float *restrict wo = w + (long)o * 64 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 10 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 10 + o];
+                        s1_0 += g * wv0;
+                        s1_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 10 + o];
+                        s2_0 += g * wv0;
+                        s2_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 10 + o];
+                        s3_0 += g * wv0;
+                        s3_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 10 + o];
+                        s4_0 += g * wv0;
+                        s4_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 10 + o];
+                        s5_0 += g * wv0;
+                        s5_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
             }
-            dbias[o] += g;
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                for (int o = 0; o < 10; o++) {
+                    const float *restrict wo = w + (long)o * 64 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 10 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+            }
+    }
+    for (int o0 = 0; o0 < 6; o0 += 6) {
+        for (int i0 = 0; i0 < 64; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 64 + i0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 64 + i0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 64 + i0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 64 + i0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 64 + i0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 64 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 4];
+                        s4_0 += g * xv0;
+                        s4_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 5];
+                        s5_0 += g * xv0;
+                        s5_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
+            }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(6 + 0) * 64 + i0;
+                float *restrict d1 = dw + (long)(6 + 1) * 64 + i0;
+                float *restrict d2 = dw + (long)(6 + 2) * 64 + i0;
+                float *restrict d3 = dw + (long)(6 + 3) * 64 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 64 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+            }
+    }
+    for (int o = 0; o < 10; o++)
+        for (long b = 0; b < n; b++)
+            dbias[o] += dy[b * 10 + o];
 }

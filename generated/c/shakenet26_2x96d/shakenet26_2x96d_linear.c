@@ -108,44 +108,135 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 void linear_384_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    for (long b = 0; b < n; b++) {
-        const float *restrict xb = x + b * 384;
-        float *restrict yb = y + b * 10;
-        for (int o0 = 0; o0 < 8; o0 += 4)
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(o0 + 0) * 384;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(o0 + 1) * 384;
-            mc_vf s2 = {0};
-            const float *restrict w2 = w + (long)(o0 + 2) * 384;
-            mc_vf s3 = {0};
-            const float *restrict w3 = w + (long)(o0 + 3) * 384;
-            for (int i = 0; i < 384; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
-                s2 += xv * *(const mc_vf *)(w2 + i);
-                s3 += xv * *(const mc_vf *)(w3 + i);
+    for (int o0 = 0; o0 < 9; o0 += 3) {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 384;
+                const float *restrict x1 = x + (long)(b + 1) * 384;
+                const float *restrict x2 = x + (long)(b + 2) * 384;
+                const float *restrict w0 = w + (long)(o0 + 0) * 384;
+                const float *restrict w1 = w + (long)(o0 + 1) * 384;
+                const float *restrict w2 = w + (long)(o0 + 2) * 384;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s1_1 = {0};
+                mc_vf s1_2 = {0};
+                mc_vf s2_0 = {0};
+                mc_vf s2_1 = {0};
+                mc_vf s2_2 = {0};
+                for (int i = 0; i < 384; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                        s1_1 += xv1 * wv;
+                        s2_1 += xv2 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                        s1_2 += xv1 * wv;
+                        s2_2 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s0_2);
+                y[(long)(b + 1) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s1_0);
+                y[(long)(b + 1) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s1_1);
+                y[(long)(b + 1) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s1_2);
+                y[(long)(b + 2) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s2_0);
+                y[(long)(b + 2) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s2_1);
+                y[(long)(b + 2) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s2_2);
             }
-            yb[o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0);
-            yb[o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s1);
-            yb[o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s2);
-            yb[o0 + 3] = bias[o0 + 3] + mc_vf_sum(&s3);
-        }
-        {
-            mc_vf s0 = {0};
-            const float *restrict w0 = w + (long)(8 + 0) * 384;
-            mc_vf s1 = {0};
-            const float *restrict w1 = w + (long)(8 + 1) * 384;
-            for (int i = 0; i < 384; i += 8) {
-                const mc_vf xv = *(const mc_vf *)(xb + i);
-                s0 += xv * *(const mc_vf *)(w0 + i);
-                s1 += xv * *(const mc_vf *)(w1 + i);
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 384;
+                const float *restrict w0 = w + (long)(o0 + 0) * 384;
+                const float *restrict w1 = w + (long)(o0 + 1) * 384;
+                const float *restrict w2 = w + (long)(o0 + 2) * 384;
+                mc_vf s0_0 = {0};
+                mc_vf s0_1 = {0};
+                mc_vf s0_2 = {0};
+                for (int i = 0; i < 384; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w1 + i);
+                        s0_1 += xv0 * wv;
+                    }
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w2 + i);
+                        s0_2 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + o0 + 0] = bias[o0 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 0) * 10 + o0 + 1] = bias[o0 + 1] + mc_vf_sum(&s0_1);
+                y[(long)(b + 0) * 10 + o0 + 2] = bias[o0 + 2] + mc_vf_sum(&s0_2);
             }
-            yb[8 + 0] = bias[8 + 0] + mc_vf_sum(&s0);
-            yb[8 + 1] = bias[8 + 1] + mc_vf_sum(&s1);
-        }
+    }
+    {
+        int b = 0;
+        for (; b + 3 <= n; b += 3)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 384;
+                const float *restrict x1 = x + (long)(b + 1) * 384;
+                const float *restrict x2 = x + (long)(b + 2) * 384;
+                const float *restrict w0 = w + (long)(9 + 0) * 384;
+                mc_vf s0_0 = {0};
+                mc_vf s1_0 = {0};
+                mc_vf s2_0 = {0};
+                for (int i = 0; i < 384; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(x1 + i);
+                    MC_HOLD(xv1);
+                    mc_vf xv2 = *(const mc_vf *)(x2 + i);
+                    MC_HOLD(xv2);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                        s1_0 += xv1 * wv;
+                        s2_0 += xv2 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s0_0);
+                y[(long)(b + 1) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s1_0);
+                y[(long)(b + 2) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s2_0);
+            }
+        for (; b < n; b++)
+            {
+                const float *restrict x0 = x + (long)(b + 0) * 384;
+                const float *restrict w0 = w + (long)(9 + 0) * 384;
+                mc_vf s0_0 = {0};
+                for (int i = 0; i < 384; i += 8) {
+                    mc_vf xv0 = *(const mc_vf *)(x0 + i);
+                    MC_HOLD(xv0);
+                    {
+                        const mc_vf wv = *(const mc_vf *)(w0 + i);
+                        s0_0 += xv0 * wv;
+                    }
+                }
+                y[(long)(b + 0) * 10 + 9 + 0] = bias[9 + 0] + mc_vf_sum(&s0_0);
+            }
     }
 }
 
@@ -153,13 +244,224 @@ void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (long b = 0; b < n; b++)
-        for (int o = 0; o < 10; o++) {
-            const float g = dy[b * 10 + o];
-            for (int i = 0; i < 384; i++) {
-                dx[b * 384 + i] += g * w[(long)o * 384 + i];
-                dw[(long)o * 384 + i] += g * x[b * 384 + i];
+    for (int i0 = 0; i0 < 384; i0 += 16) {
+        int b = 0;
+        for (; b + 6 <= n; b += 6)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 384 + i0;
+                float *restrict d1 = dx + (long)(b + 1) * 384 + i0;
+                float *restrict d2 = dx + (long)(b + 2) * 384 + i0;
+                float *restrict d3 = dx + (long)(b + 3) * 384 + i0;
+                float *restrict d4 = dx + (long)(b + 4) * 384 + i0;
+                float *restrict d5 = dx + (long)(b + 5) * 384 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int o = 0; o < 10; o++) {
+                    const float *restrict wo = w + (long)o * 384 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 10 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 1) * 10 + o];
+                        s1_0 += g * wv0;
+                        s1_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 2) * 10 + o];
+                        s2_0 += g * wv0;
+                        s2_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 3) * 10 + o];
+                        s3_0 += g * wv0;
+                        s3_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 4) * 10 + o];
+                        s4_0 += g * wv0;
+                        s4_1 += g * wv1;
+                    }
+                    {
+                        const float g = dy[(long)(b + 5) * 10 + o];
+                        s5_0 += g * wv0;
+                        s5_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
             }
-            dbias[o] += g;
-        }
+        for (; b < n; b++)
+            {
+                float *restrict d0 = dx + (long)(b + 0) * 384 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                for (int o = 0; o < 10; o++) {
+                    const float *restrict wo = w + (long)o * 384 + i0;
+                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
+                    MC_HOLD(wv0);
+                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
+                    MC_HOLD(wv1);
+                    {
+                        const float g = dy[(long)(b + 0) * 10 + o];
+                        s0_0 += g * wv0;
+                        s0_1 += g * wv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+            }
+    }
+    for (int o0 = 0; o0 < 6; o0 += 6) {
+        for (int i0 = 0; i0 < 384; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(o0 + 0) * 384 + i0;
+                float *restrict d1 = dw + (long)(o0 + 1) * 384 + i0;
+                float *restrict d2 = dw + (long)(o0 + 2) * 384 + i0;
+                float *restrict d3 = dw + (long)(o0 + 3) * 384 + i0;
+                float *restrict d4 = dw + (long)(o0 + 4) * 384 + i0;
+                float *restrict d5 = dw + (long)(o0 + 5) * 384 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 384 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 4];
+                        s4_0 += g * xv0;
+                        s4_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + o0 + 5];
+                        s5_0 += g * xv0;
+                        s5_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+                *(mc_vf *)(d4 + 0) = s4_0;
+                *(mc_vf *)(d4 + 8) = s4_1;
+                *(mc_vf *)(d5 + 0) = s5_0;
+                *(mc_vf *)(d5 + 8) = s5_1;
+            }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 16)
+            {
+                float *restrict d0 = dw + (long)(6 + 0) * 384 + i0;
+                float *restrict d1 = dw + (long)(6 + 1) * 384 + i0;
+                float *restrict d2 = dw + (long)(6 + 2) * 384 + i0;
+                float *restrict d3 = dw + (long)(6 + 3) * 384 + i0;
+                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                for (int b = 0; b < n; b++) {
+                    const float *restrict xb = x + (long)b * 384 + i0;
+                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
+                    MC_HOLD(xv0);
+                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
+                    MC_HOLD(xv1);
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 0];
+                        s0_0 += g * xv0;
+                        s0_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 1];
+                        s1_0 += g * xv0;
+                        s1_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 2];
+                        s2_0 += g * xv0;
+                        s2_1 += g * xv1;
+                    }
+                    {
+                        const float g = dy[(long)b * 10 + 6 + 3];
+                        s3_0 += g * xv0;
+                        s3_1 += g * xv1;
+                    }
+                }
+                *(mc_vf *)(d0 + 0) = s0_0;
+                *(mc_vf *)(d0 + 8) = s0_1;
+                *(mc_vf *)(d1 + 0) = s1_0;
+                *(mc_vf *)(d1 + 8) = s1_1;
+                *(mc_vf *)(d2 + 0) = s2_0;
+                *(mc_vf *)(d2 + 8) = s2_1;
+                *(mc_vf *)(d3 + 0) = s3_0;
+                *(mc_vf *)(d3 + 8) = s3_1;
+            }
+    }
+    for (int o = 0; o < 10; o++)
+        for (long b = 0; b < n; b++)
+            dbias[o] += dy[b * 10 + o];
 }
