@@ -507,7 +507,7 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
 
 /* A pointwise conv on a 1x1 plane (squeeze-excitation's) is a linear
  * layer: its products take tiles of images by output channels
- * (linear.m4), where one image at a time multiplied a matrix by a vector
+ * (linear_products.m4), where one image at a time multiplied a matrix by a vector
  * (at 240 -> 60 channels 4x slower than the generic kernels' one product
  * over the batch: docs/shapes.md). */
 mc_form mc_plan_conv_form(const mc_plan *p, const mc_conv_shape *c)

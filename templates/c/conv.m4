@@ -868,15 +868,14 @@ ACT_FUSED_RUN(`        ', `(y + (long)b * CV_YS)', m4_eval(CO * HO * WO))m4_dnl
 # Backward: the bias gradient sums every output gradient of a channel in
 # double and adds it once. The input gradient is added to dx, or stored
 # when acc is 0 (the first writer of dx): the shifted and pointwise forms
-# store their last pass, the others clear dx first.
+# store their last pass, the others (the linear products too) clear dx
+# first.
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(CV_PLANES, 1, `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 MC_TRAINING_ONLY(`CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
-m4_ifelse(CV_LIN, 1, `    if (!acc)
-        memset(dx, 0, sizeof(float) * n * C);
-', m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
+m4_ifelse(m4_eval((CV_SHIFTED || CV_POINT) && !CV_LIN), 1, `', `    if (!acc)
 m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
 ', `        for (int b = 0; b < n; b++)
             memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));
