@@ -75,31 +75,41 @@ m4_define(`LIN_WR', GEMM_MR)
 m4_define(`LIN_WV', GEMM_NV)
 m4_define(`LIN_WW', `m4_eval(LIN_WV * VL)')
 m4_define(`LIN_WFULL', `m4_eval(LIN_IN / LIN_WW * LIN_WW)')
+# The strip of columns past the last whole tile: its vectors, and the columns of its
+# last one when that is partial (else 0).
+m4_define(`LIN_WREST', `m4_eval((LIN_IN - LIN_WFULL + VL - 1) / VL)')
+m4_define(`LIN_WTAIL', `m4_eval((LIN_IN - LIN_WFULL) % VL)')
 
-# LIN_DW_TILE(rows, vecs, o0, i0, tail): dw[o0 .. o0 + rows) x [i0, i0 +
-# vecs VL), the last vector only its first tail columns when tail is given.
-m4_define(`LIN_DW_TILE',
+# LIN_SUMS_TILE(rows, vecs, tail, dst, loop, src, g): the tile of both
+# backward products, rows by vecs vectors of the rows dst (row LR of the
+# tile), the last vector partial when tail is given: to each, over the
+# terms of loop, g (of row LR) times the vector at src, in loop order.
+m4_define(`LIN_SUMS_TILE',
 `            {
-MC_FOR(`LR', 0, m4_eval($1 - 1), `                float *restrict d`'LR = dw + (long)($3 + LR) * LIN_IN + $4;
+MC_FOR(`LR', 0, m4_eval($1 - 1), `                float *restrict d`'LR = $4;
 ')m4_dnl
-MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_LOAD(s`'LR`'_`'LV, d`'LR + m4_eval(LV * VL), LV, $2, $5)
+MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_LOAD(s`'LR`'_`'LV, d`'LR + m4_eval(LV * VL), LV, $2, $3)
 ')')m4_dnl
-                for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * LIN_IN + $4;
-MC_FOR(`LV', 0, m4_eval($2 - 1), `                    LIN_LOAD(xv`'LV, xb + m4_eval(LV * VL), LV, $2, $5)
-                    MC_HOLD(xv`'LV);
+                $5 {
+                    const float *restrict src = $6;
+MC_FOR(`LV', 0, m4_eval($2 - 1), `                    LIN_LOAD(v`'LV, src + m4_eval(LV * VL), LV, $2, $3)
+                    MC_HOLD(v`'LV);
 ')m4_dnl
 MC_FOR(`LR', 0, m4_eval($1 - 1), `                    {
-                        const float g = dy[(long)b * CO + $3 + LR];
-MC_FOR(`LV', 0, m4_eval($2 - 1), `                        s`'LR`'_`'LV += g * xv`'LV;
+                        const float g = $7;
+MC_FOR(`LV', 0, m4_eval($2 - 1), `                        s`'LR`'_`'LV += g * v`'LV;
 ')m4_dnl
                     }
 ')m4_dnl
                 }
-MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_STORE(d`'LR + m4_eval(LV * VL), s`'LR`'_`'LV, LV, $2, $5)
+MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_STORE(d`'LR + m4_eval(LV * VL), s`'LR`'_`'LV, LV, $2, $3)
 ')')m4_dnl
             }
 ')
+# LIN_DW_TILE(rows, vecs, o0, i0, tail): dw[o0 .. o0 + rows) x [i0, i0 +
+# vecs VL), summed over the images in order.
+m4_define(`LIN_DW_TILE', `LIN_SUMS_TILE($1, $2, $5, `dw + (long)($3 + LR) * LIN_IN + $4', `for (int b = 0; b < n; b++)',
+    `x + (long)b * LIN_IN + $4', `dy[(long)b * CO + $3 + LR]')')
 # LIN_LOAD(v, p, index, vecs, tail), LIN_STORE(p, v, index, vecs, tail):
 # vector index of a tile, the last one partial when tail is given.
 m4_define(`LIN_LOAD', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
@@ -110,31 +120,11 @@ m4_define(`LIN_STORE', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
 # The input gradient's tile: LIN_XB images by LIN_WV vectors of their
 # inputs (the target's product tile again), summed over the rows of w in
 # order, the strip of w it reads (CO x LIN_WV VL floats) kept in cache for
-# every image. LIN_DX_TILE(images, vecs, i0, tail): dx of images b .. b + images
-# - 1, columns [i0, i0 + vecs VL), the last vector partial as above.
+# every image. LIN_DX_TILE(images, vecs, i0, tail): dx of images b .. b +
+# images - 1, columns [i0, i0 + vecs VL).
 m4_define(`LIN_XB', GEMM_MR)
-m4_define(`LIN_DX_TILE',
-`            {
-MC_FOR(`LI', 0, m4_eval($1 - 1), `                float *restrict d`'LI = dx + (long)(b + LI) * LIN_IN + $3;
-')m4_dnl
-MC_FOR(`LI', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_LOAD(s`'LI`'_`'LV, d`'LI + m4_eval(LV * VL), LV, $2, $4)
-')')m4_dnl
-                for (int o = 0; o < CO; o++) {
-                    const float *restrict wo = w + (long)o * LIN_IN + $3;
-MC_FOR(`LV', 0, m4_eval($2 - 1), `                    LIN_LOAD(wv`'LV, wo + m4_eval(LV * VL), LV, $2, $4)
-                    MC_HOLD(wv`'LV);
-')m4_dnl
-MC_FOR(`LI', 0, m4_eval($1 - 1), `                    {
-                        const float g = dy[(long)(b + LI) * CO + o];
-MC_FOR(`LV', 0, m4_eval($2 - 1), `                        s`'LI`'_`'LV += g * wv`'LV;
-')m4_dnl
-                    }
-')m4_dnl
-                }
-MC_FOR(`LI', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_STORE(d`'LI + m4_eval(LV * VL), s`'LI`'_`'LV, LV, $2, $4)
-')')m4_dnl
-            }
-')
+m4_define(`LIN_DX_TILE', `LIN_SUMS_TILE($1, $2, $4, `dx + (long)(b + LR) * LIN_IN + $3', `for (int o = 0; o < CO; o++)',
+    `w + (long)o * LIN_IN + $3', `dy[(long)(b + LR) * CO + o]')')
 # LIN_DX_COLS(vecs, i0, tail): the columns of a strip for every image.
 m4_define(`LIN_DX_COLS',
 `        int b = 0;
@@ -148,7 +138,7 @@ LIN_DX_TILE(1, $1, $2, $3)m4_dnl
 m4_define(`LIN_DW_ROWS',
 `m4_ifelse(m4_eval(LIN_WFULL > 0), 1, `        for (int i0 = 0; i0 < LIN_WFULL; i0 += LIN_WW)
 LIN_DW_TILE($1, LIN_WV, $2, i0, 0)')m4_dnl
-m4_ifelse(m4_eval(LIN_WFULL < LIN_IN), 1, `LIN_DW_TILE($1, m4_eval((LIN_IN - LIN_WFULL + VL - 1) / VL), $2, LIN_WFULL, m4_eval((LIN_IN - LIN_WFULL) % VL))')m4_dnl
+m4_ifelse(m4_eval(LIN_WFULL < LIN_IN), 1, `LIN_DW_TILE($1, LIN_WREST, $2, LIN_WFULL, LIN_WTAIL)')m4_dnl
 ')
 
 # Threads only for a layer of at least LIN_PAR weights: a parallel region
@@ -182,7 +172,7 @@ LIN_DX_COLS(LIN_WV, `i0', 0)m4_dnl
     }
 ')m4_dnl
 m4_ifelse(m4_eval(LIN_WFULL < LIN_IN), 1, `    {
-LIN_DX_COLS(m4_eval((LIN_IN - LIN_WFULL + VL - 1) / VL), LIN_WFULL, m4_eval((LIN_IN - LIN_WFULL) % VL))m4_dnl
+LIN_DX_COLS(LIN_WREST, LIN_WFULL, LIN_WTAIL)m4_dnl
     }
 ')m4_dnl
 m4_ifelse(m4_eval(CO >= LIN_WR), 1, `LIN_OMP()m4_dnl

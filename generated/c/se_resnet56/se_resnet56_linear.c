@@ -202,40 +202,40 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 2; o++) {
-                    const float *restrict wo = w + (long)o * 16 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 16 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 2 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 2 + o];
-                        s1_0 += g * wv0;
-                        s1_1 += g * wv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 2 + o];
-                        s2_0 += g * wv0;
-                        s2_1 += g * wv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 2 + o];
-                        s3_0 += g * wv0;
-                        s3_1 += g * wv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 2 + o];
-                        s4_0 += g * wv0;
-                        s4_1 += g * wv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 2 + o];
-                        s5_0 += g * wv0;
-                        s5_1 += g * wv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -257,15 +257,15 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 2; o++) {
-                    const float *restrict wo = w + (long)o * 16 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 16 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 2 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -282,20 +282,20 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
                 mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 16 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 16 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 2 + 0 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 2 + 0 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -451,32 +451,32 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 2);
                 mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 2);
                 for (int o = 0; o < 16; o++) {
-                    const float *restrict wo = w + (long)o * 2 + 0;
-                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 2);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 2 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 2);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 16 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 16 + o];
-                        s1_0 += g * wv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 16 + o];
-                        s2_0 += g * wv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 16 + o];
-                        s3_0 += g * wv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 16 + o];
-                        s4_0 += g * wv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 16 + o];
-                        s5_0 += g * wv0;
+                        s5_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 2);
@@ -491,12 +491,12 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d0 = dx + (long)(b + 0) * 2 + 0;
                 mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
                 for (int o = 0; o < 16; o++) {
-                    const float *restrict wo = w + (long)o * 2 + 0;
-                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 2);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 2 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 2);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 16 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 2);
@@ -517,32 +517,32 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 2);
                 mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 2);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 2 + 0;
-                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 2);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 2 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 2);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 16 + o0 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + o0 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + o0 + 2];
-                        s2_0 += g * xv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + o0 + 3];
-                        s3_0 += g * xv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + o0 + 4];
-                        s4_0 += g * xv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + o0 + 5];
-                        s5_0 += g * xv0;
+                        s5_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 2);
@@ -564,24 +564,24 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 2);
                 mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 2);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 2 + 0;
-                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 2);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 2 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 2);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 16 + 12 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + 12 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + 12 + 2];
-                        s2_0 += g * xv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 16 + 12 + 3];
-                        s3_0 += g * xv0;
+                        s3_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 2);
@@ -755,40 +755,40 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 4; o++) {
-                    const float *restrict wo = w + (long)o * 32 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 32 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 4 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 4 + o];
-                        s1_0 += g * wv0;
-                        s1_1 += g * wv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 4 + o];
-                        s2_0 += g * wv0;
-                        s2_1 += g * wv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 4 + o];
-                        s3_0 += g * wv0;
-                        s3_1 += g * wv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 4 + o];
-                        s4_0 += g * wv0;
-                        s4_1 += g * wv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 4 + o];
-                        s5_0 += g * wv0;
-                        s5_1 += g * wv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -810,15 +810,15 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 4; o++) {
-                    const float *restrict wo = w + (long)o * 32 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 32 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 4 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -841,30 +841,30 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
                 mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 32 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 32 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 4 + 0 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 4 + 0 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 4 + 0 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 4 + 0 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1044,32 +1044,32 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 4);
                 mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 4);
                 for (int o = 0; o < 32; o++) {
-                    const float *restrict wo = w + (long)o * 4 + 0;
-                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 4);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 4 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 4);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 32 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 32 + o];
-                        s1_0 += g * wv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 32 + o];
-                        s2_0 += g * wv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 32 + o];
-                        s3_0 += g * wv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 32 + o];
-                        s4_0 += g * wv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 32 + o];
-                        s5_0 += g * wv0;
+                        s5_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 4);
@@ -1084,12 +1084,12 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d0 = dx + (long)(b + 0) * 4 + 0;
                 mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
                 for (int o = 0; o < 32; o++) {
-                    const float *restrict wo = w + (long)o * 4 + 0;
-                    mc_vf wv0; mc_vf_part(&wv0, wo + 0, 4);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 4 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 4);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 32 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 4);
@@ -1110,32 +1110,32 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 4);
                 mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 4);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 4 + 0;
-                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 4);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 4 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 4);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 32 + o0 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + o0 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + o0 + 2];
-                        s2_0 += g * xv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + o0 + 3];
-                        s3_0 += g * xv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + o0 + 4];
-                        s4_0 += g * xv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + o0 + 5];
-                        s5_0 += g * xv0;
+                        s5_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 4);
@@ -1153,16 +1153,16 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
                 mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 4);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 4 + 0;
-                    mc_vf xv0; mc_vf_part(&xv0, xb + 0, 4);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 4 + 0;
+                    mc_vf v0; mc_vf_part(&v0, src + 0, 4);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 32 + 30 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 32 + 30 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                 }
                 mc_vf_store_part(d0 + 0, &s0_0, 4);
@@ -1354,40 +1354,40 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 8; o++) {
-                    const float *restrict wo = w + (long)o * 64 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 8 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 8 + o];
-                        s1_0 += g * wv0;
-                        s1_1 += g * wv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 8 + o];
-                        s2_0 += g * wv0;
-                        s2_1 += g * wv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 8 + o];
-                        s3_0 += g * wv0;
-                        s3_1 += g * wv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 8 + o];
-                        s4_0 += g * wv0;
-                        s4_1 += g * wv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 8 + o];
-                        s5_0 += g * wv0;
-                        s5_1 += g * wv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1409,15 +1409,15 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 8; o++) {
-                    const float *restrict wo = w + (long)o * 64 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 8 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1446,40 +1446,40 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 64 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 8 + o0 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + o0 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + o0 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + o0 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + o0 + 4];
-                        s4_0 += g * xv0;
-                        s4_1 += g * xv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + o0 + 5];
-                        s5_0 += g * xv0;
-                        s5_1 += g * xv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1506,20 +1506,20 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
                 mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 64 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 8 + 6 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 8 + 6 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1687,32 +1687,32 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 for (int o = 0; o < 64; o++) {
-                    const float *restrict wo = w + (long)o * 8 + 0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 8 + 0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 64 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 64 + o];
-                        s1_0 += g * wv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 64 + o];
-                        s2_0 += g * wv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 64 + o];
-                        s3_0 += g * wv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 64 + o];
-                        s4_0 += g * wv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 64 + o];
-                        s5_0 += g * wv0;
+                        s5_0 += g * v0;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1727,12 +1727,12 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d0 = dx + (long)(b + 0) * 8 + 0;
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 for (int o = 0; o < 64; o++) {
-                    const float *restrict wo = w + (long)o * 8 + 0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
+                    const float *restrict src = w + (long)o * 8 + 0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 64 + o];
-                        s0_0 += g * wv0;
+                        s0_0 += g * v0;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1753,32 +1753,32 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 8 + 0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 8 + 0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 64 + o0 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + o0 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + o0 + 2];
-                        s2_0 += g * xv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + o0 + 3];
-                        s3_0 += g * xv0;
+                        s3_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + o0 + 4];
-                        s4_0 += g * xv0;
+                        s4_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + o0 + 5];
-                        s5_0 += g * xv0;
+                        s5_0 += g * v0;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1800,24 +1800,24 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
                 mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 8 + 0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
+                    const float *restrict src = x + (long)b * 8 + 0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 64 + 60 + 0];
-                        s0_0 += g * xv0;
+                        s0_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + 60 + 1];
-                        s1_0 += g * xv0;
+                        s1_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + 60 + 2];
-                        s2_0 += g * xv0;
+                        s2_0 += g * v0;
                     }
                     {
                         const float g = dy[(long)b * 64 + 60 + 3];
-                        s3_0 += g * xv0;
+                        s3_0 += g * v0;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -1991,40 +1991,40 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 10; o++) {
-                    const float *restrict wo = w + (long)o * 64 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 10 + o];
-                        s1_0 += g * wv0;
-                        s1_1 += g * wv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 10 + o];
-                        s2_0 += g * wv0;
-                        s2_1 += g * wv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 10 + o];
-                        s3_0 += g * wv0;
-                        s3_1 += g * wv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 10 + o];
-                        s4_0 += g * wv0;
-                        s4_1 += g * wv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 10 + o];
-                        s5_0 += g * wv0;
-                        s5_1 += g * wv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -2046,15 +2046,15 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 10; o++) {
-                    const float *restrict wo = w + (long)o * 64 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -2083,40 +2083,40 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 64 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + o0 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 4];
-                        s4_0 += g * xv0;
-                        s4_1 += g * xv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 5];
-                        s5_0 += g * xv0;
-                        s5_1 += g * xv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -2149,30 +2149,30 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
                 mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 64 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 64 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + 6 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;

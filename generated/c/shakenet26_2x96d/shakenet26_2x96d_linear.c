@@ -267,40 +267,40 @@ void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 10; o++) {
-                    const float *restrict wo = w + (long)o * 384 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 384 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 1) * 10 + o];
-                        s1_0 += g * wv0;
-                        s1_1 += g * wv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 2) * 10 + o];
-                        s2_0 += g * wv0;
-                        s2_1 += g * wv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 3) * 10 + o];
-                        s3_0 += g * wv0;
-                        s3_1 += g * wv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 4) * 10 + o];
-                        s4_0 += g * wv0;
-                        s4_1 += g * wv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)(b + 5) * 10 + o];
-                        s5_0 += g * wv0;
-                        s5_1 += g * wv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -322,15 +322,15 @@ void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w
                 mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
                 mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 10; o++) {
-                    const float *restrict wo = w + (long)o * 384 + i0;
-                    mc_vf wv0 = *(const mc_vf *)(wo + 0);
-                    MC_HOLD(wv0);
-                    mc_vf wv1 = *(const mc_vf *)(wo + 8);
-                    MC_HOLD(wv1);
+                    const float *restrict src = w + (long)o * 384 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
-                        s0_0 += g * wv0;
-                        s0_1 += g * wv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -359,40 +359,40 @@ void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w
                 mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
                 mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 384 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 384 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + o0 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 4];
-                        s4_0 += g * xv0;
-                        s4_1 += g * xv1;
+                        s4_0 += g * v0;
+                        s4_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + o0 + 5];
-                        s5_0 += g * xv0;
-                        s5_1 += g * xv1;
+                        s5_0 += g * v0;
+                        s5_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
@@ -425,30 +425,30 @@ void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w
                 mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
                 mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
-                    const float *restrict xb = x + (long)b * 384 + i0;
-                    mc_vf xv0 = *(const mc_vf *)(xb + 0);
-                    MC_HOLD(xv0);
-                    mc_vf xv1 = *(const mc_vf *)(xb + 8);
-                    MC_HOLD(xv1);
+                    const float *restrict src = x + (long)b * 384 + i0;
+                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    MC_HOLD(v0);
+                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + 6 + 0];
-                        s0_0 += g * xv0;
-                        s0_1 += g * xv1;
+                        s0_0 += g * v0;
+                        s0_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 1];
-                        s1_0 += g * xv0;
-                        s1_1 += g * xv1;
+                        s1_0 += g * v0;
+                        s1_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 2];
-                        s2_0 += g * xv0;
-                        s2_1 += g * xv1;
+                        s2_0 += g * v0;
+                        s2_1 += g * v1;
                     }
                     {
                         const float g = dy[(long)b * 10 + 6 + 3];
-                        s3_0 += g * xv0;
-                        s3_1 += g * xv1;
+                        s3_0 += g * v0;
+                        s3_1 += g * v1;
                     }
                 }
                 *(mc_vf *)(d0 + 0) = s0_0;
