@@ -196,7 +196,7 @@ static void NAME`'_im2col(const float *restrict xb, float *restrict col)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
                 float *restrict row = col + r * CV_PIX;
-CV_TAP_COPY(`row + oy * WO', `o[ox]')m4_dnl
+CV_TAP_COPY(`row[oy * WO + ox]')m4_dnl
 ')m4_dnl
 }
 
@@ -206,7 +206,7 @@ static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
                 float *restrict ct = colt + m4_ifelse(G, 1, `r', `ci / CV_CIG * m4_eval(CV_PIX * CV_CIGKK) + r % CV_CIGKK');
-CV_TAP_COPY(`ct + oy * m4_eval(WO * CV_CIGKK)', `o[ox * CV_CIGKK]')m4_dnl
+CV_TAP_COPY(`ct[(oy * WO + ox) * CV_CIGKK]')m4_dnl
 ')m4_dnl
 }
 
@@ -220,14 +220,13 @@ m4_ifelse(CV_TAP_SPLIT, 1, `CV_TAP_SPAN()')m4_dnl
                     const int iy = oy * S - PAD + ky;
                     if (iy < 0 || iy >= H)
                         continue;
-                    const float *restrict ro = row + oy * WO;
 m4_ifelse(CV_TAP_SPLIT, 1, `                    const int at = iy * W - PAD + kx; /* input column ox * S at dxc + at + ox * S */
                     for (int ox = lo; ox < hi; ox++)
-                        dxc[at + ox * S] += ro[ox];
+                        dxc[at + ox * S] += row[oy * WO + ox];
 ', `                    for (int ox = 0; ox < WO; ox++) {
                         const int ix = ox * S - PAD + kx;
                         if (ix >= 0 && ix < W)
-                            dxc[iy * W + ix] += ro[ox];
+                            dxc[iy * W + ix] += row[oy * WO + ox];
                     }
 ')m4_dnl
                 }
@@ -238,35 +237,36 @@ m4_ifelse(CV_TAP_SPLIT, 1, `                    const int at = iy * W - PAD + kx
 # CV_TAP_SPAN: lo .. hi - 1, the output columns whose input column ox * S
 # - PAD + kx lies in the plane: the others read the padding. With rows of
 # at least 16 outputs (CV_TAP_SPLIT) the copies run over that span with
-# no bounds test per element (the avx2 inception_mix MixConv at 24 x 36,
-# stride 2: forward 1.8x, backward 1.6x faster); on shorter rows the loops
-# of a few elements each cost more than the tests (its MixConv at 12 x 18:
-# 0.78x and 0.84x), and one loop tests every element.
+# no bounds test per element (the inception_mix MixConv at 24 x 36, stride
+# 2: forward 1.8x, backward 1.6x faster on avx2, 1.9x and 1.5x on avx512);
+# on shorter rows the loops of a few elements each cost more than the
+# tests (its MixConv at 12 x 18: 0.78x and 0.84x on avx2), and one loop
+# tests every element, written as before (a row pointer beside it made the
+# avx512 build of that MixConv 0.8x).
 m4_define(`CV_TAP_SPLIT', `m4_eval(WO >= 16)')
 m4_define(`CV_TAP_SPAN',
 `                const int lo = PAD > kx ? (PAD - kx + S - 1) / S : 0;
                 const int hi_ = W + PAD - kx - 1 >= 0 ? (W + PAD - kx - 1) / S + 1 : 0;
                 const int hi = hi_ > WO ? WO : hi_ < lo ? lo : hi_;
 ')
-# CV_TAP_COPY(out row, element): row oy of the matrix of the tap, from plane xc
-# (element: the output of column ox at o).
+# CV_TAP_COPY(element): the matrix of the tap from plane xc, element its
+# entry for output (oy, ox).
 m4_define(`CV_TAP_COPY',
 `m4_ifelse(CV_TAP_SPLIT, 1, `CV_TAP_SPAN()')m4_dnl
                 for (int oy = 0; oy < HO; oy++) {
                     const int iy = oy * S - PAD + ky;
-                    float *restrict o = $1;
 m4_ifelse(CV_TAP_SPLIT, 1, `                    const int at = iy * W - PAD + kx; /* input column ox * S at xc + at + ox * S */
                     const int in = iy >= 0 && iy < H, a = in ? lo : WO, e = in ? hi : WO;
                     int ox = 0;
                     for (; ox < a; ox++)
-                        $2 = 0.0f;
+                        $1 = 0.0f;
                     for (; ox < e; ox++)
-                        $2 = xc[at + ox * S];
+                        $1 = xc[at + ox * S];
                     for (; ox < WO; ox++)
-                        $2 = 0.0f;
+                        $1 = 0.0f;
 ', `                    for (int ox = 0; ox < WO; ox++) {
                         const int ix = ox * S - PAD + kx;
-                        $2 = iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
+                        $1 = iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
                     }
 ')m4_dnl
                 }
