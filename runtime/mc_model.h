@@ -26,15 +26,24 @@ extern "C" { /* the CUDA step (C++) includes this header too */
  * otherwise). Every output element is computed by one thread in a fixed
  * order, so the results do not depend on the thread count. */
 #ifdef _OPENMP
+#include <omp.h>
 #define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
 /* A team whose threads each set up their own scratch once, then share a
  * loop (MC_OMP_FOR_IN inside MC_OMP_PARALLEL). */
 #define MC_OMP_PARALLEL _Pragma("omp parallel")
 #define MC_OMP_FOR_IN _Pragma("omp for schedule(static)")
+/* Fewer images than threads (batch 1 on 2 threads): the kernels that
+ * give each thread whole images split the work of each image over the
+ * team instead: one parallel region, the steps of an image shared out in
+ * turn, MC_OMP_SINGLE a step one thread takes while the others wait. */
+#define MC_FEW_IMAGES(n) ((n) < omp_get_max_threads())
+#define MC_OMP_SINGLE _Pragma("omp single")
 #else
 #define MC_OMP_FOR
 #define MC_OMP_PARALLEL
 #define MC_OMP_FOR_IN
+#define MC_FEW_IMAGES(n) 0
+#define MC_OMP_SINGLE
 #endif
 
 /* What a layer computes: MC_L_<ID>, one per line of mc_layer_kinds.def. */

@@ -39,7 +39,9 @@ done
 # kernel lists); clang checks the serial form.
 # MCGEN_CHECK_SANITIZE=1: the emitted kernels built with AddressSanitizer and
 # UBSan (a read past a kernel's scratch, which only sometimes meets a NaN).
-# MCGEN_CHECK_BATCH: the batch of the check (default 4).
+# MCGEN_CHECK_BATCH: the batch of the check (default 4); MCGEN_CHECK_THREADS:
+# its OpenMP threads (default 2; more threads than images take the kernels'
+# path that splits each image over the team).
 check_flags=(-DMC_CHECK_BATCH="${MCGEN_CHECK_BATCH:-4}")
 if [ "${MCGEN_CHECK_SANITIZE:-0}" = 1 ]; then
   check_flags+=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
@@ -51,4 +53,4 @@ if [ $run = 0 ]; then
   echo "emit_check.sh: compiled for $cpu; this CPU cannot run it, so not run"
   exit 0
 fi
-OMP_NUM_THREADS=2 "$out/check" --jobs 1
+OMP_NUM_THREADS="${MCGEN_CHECK_THREADS:-2}" "$out/check" --jobs 1

@@ -12,6 +12,25 @@ m4_define(`_MC_FOR',
   `m4_ifelse(m4_eval($1 > $2), 1, `',
     `$3`'m4_define(`$1', m4_incr($1))_MC_FOR(`$1', `$2', `$3')')')
 
+# MC_PARTS(fn, count, params, args): static void fn(params, int par),
+# which runs fn_part(args, t) for the parts t = 0 .. count - 1 (each
+# writing outputs of its own), fn_part(params, int t) written before it.
+# With par nonzero every thread of the team calls fn with the same
+# arguments and the parts are shared out over them (one image split over
+# threads: MC_FEW_IMAGES); otherwise they run in order on the caller.
+m4_define(`MC_PARTS',
+`static void $1($3, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < $2; t++)
+            $1_part($4, t);
+    } else
+        for (int t = 0; t < $2; t++)
+            $1_part($4, t);
+}
+')
+
 # MC_EVAL(expr): an integer literal computed at generation time.
 m4_define(`MC_EVAL', `m4_eval(`$1')')
 
@@ -341,40 +360,55 @@ m4_define(`_MC_CL_IN_FLAT', `m4_eval($2 == 0 && $3 == $1)')
 # planes, acc, pixels): the first pixels pixels of planes STRIDE floats
 # apart (a band of rows of larger planes). With nch, a last parameter
 # nch: only the first nch planes of the one group (G 1) are written.
+# With split (the seventh argument), fn(xt, planes, acc, par): the groups
+# run as parts, shared out over the team when par is nonzero.
 m4_define(`MC_CL_OUT',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`CLO_N', m4_ifelse(`$5', `', `$2', `pixels'))m4_pushdef(`CLO_STRIDE', m4_ifelse(`$5', `', `$2', `$5'))m4_dnl
-static void $1(const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels')`'m4_ifelse(`$6', `', `', `, int nch'))
+m4_pushdef(`CLO_PARAMS', `const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels')`'m4_ifelse(`$6', `', `', `, int nch')')m4_dnl
+m4_ifelse(`$7', `split', `static void $1_part(CLO_PARAMS, int g)
+{
+_MC_CL_OUT_GROUP(`    ', $3, `$6')m4_dnl
+}
+
+MC_PARTS($1, $4, `CLO_PARAMS', `xt, planes, acc`'m4_ifelse(`$5', `', `', `, pixels')`'m4_ifelse(`$6', `', `', `, nch')')m4_dnl
+', `static void $1(CLO_PARAMS)
 {
     for (int g = 0; g < $4; g++)
-        for (int p0 = 0; p0 < CLO_N; p0 += VL) {
-            const int count = CLO_N - p0 < VL ? CLO_N - p0 : VL;
-            mc_vf r[VL];
-            for (int q = 0; q < VL; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * $3 + g * VL) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < m4_ifelse(`$6', `', `VL', `$6'); c++) {
-                float *restrict p = planes + (g * VL + c) * CLO_STRIDE + p0;
-                /* VL planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == VL) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
-                }
-            }
-        }
+_MC_CL_OUT_GROUP(`        ', $3, `$6')m4_dnl
 }
-m4_popdef(`CLO_N', `CLO_STRIDE')m4_dnl
+')m4_dnl
+m4_popdef(`CLO_N', `CLO_STRIDE', `CLO_PARAMS')m4_dnl
+')
+
+# _MC_CL_OUT_GROUP(indent, PITCH, nch): the loop over the pixels of group g (the transpose above).
+m4_define(`_MC_CL_OUT_GROUP',
+`$1for (int p0 = 0; p0 < CLO_N; p0 += VL) {
+$1    const int count = CLO_N - p0 < VL ? CLO_N - p0 : VL;
+$1    mc_vf r[VL];
+$1    for (int q = 0; q < VL; q++)
+$1        r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * $2 + g * VL) : (mc_vf){0};
+$1    mc_vf_transpose(r);
+$1    for (int c = 0; c < m4_ifelse(`$3', `', `VL', `$3'); c++) {
+$1        float *restrict p = planes + (g * VL + c) * CLO_STRIDE + p0;
+$1        /* VL planes written a line at a time: without their lines
+$1         * asked for ahead, each store waits for its line (the
+$1         * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+$1        __builtin_prefetch(p + 64, 1, 2);
+$1        if (count == VL) {
+$1            if (acc)
+$1                r[c] += *(const mc_vf *)p;
+$1            *(mc_vf *)p = r[c];
+$1        } else {
+$1            if (acc) {
+$1                mc_vf old;
+$1                mc_vf_part(&old, p, count);
+$1                r[c] += old;
+$1            }
+$1            mc_vf_store_part(p, &r[c], count);
+$1        }
+$1    }
+$1}
 ')
 
 # MC_PREFETCH_LINES(indent, address, lines, write): prefetches of that many

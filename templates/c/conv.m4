@@ -274,22 +274,30 @@ m4_ifelse(CV_TAP_SPLIT, 1, `                    const int at = iy * W - PAD + kx
 
 m4_define(`CV_FWD_GEMM',
 `    MC_STATIC(float, col, m4_eval(CV_CKK * CV_PIX));
-CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * CV_XS, col);
-')m4_dnl
-')
-
-# CV_FWD_IMAGES(b, before): for every image, the product of the filters
-# and the matrix b, after the statements before, into y (from the bias).
-m4_define(`CV_FWD_IMAGES',
-`    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * CV_YS;
-$2`'m4_dnl
-        for (int co = 0; co < CO; co++)
-            for (int i = 0; i < CV_PIX; i++)
-                yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
-CV_EACH_GROUP(`        ', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX));')m4_dnl
+    for (int b = 0; b < n; b++) {
+CV_FWD_STEPS(`col', `NAME`'_im2col(x + (long)b * CV_XS, col);', `', `        ')m4_dnl
     }
 ')
+
+# CV_FWD_STEPS(b, before, par, indent): image b: the statement before,
+# then the product of the filters and the matrix b into y (from the
+# bias). par: 1 when the team splits the image
+# (before one thread, the rest shared out), 0 when the image is a
+# thread of its own, empty for a product that splits itself.
+m4_define(`CV_FWD_STEPS',
+`$4`'float *restrict yb = y + (long)b * CV_YS;
+m4_ifelse(`$2', `', `', `m4_ifelse(`$3', 1, `$4`'MC_OMP_SINGLE
+')$4`'$2
+')m4_dnl
+m4_ifelse(`$3', 1, `$4`'MC_OMP_FOR_IN
+')m4_dnl
+$4`'for (int co = 0; co < CO; co++)
+$4    for (int i = 0; i < CV_PIX; i++)
+$4        yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX)`'CV_PAR(`$3'));')m4_dnl
+')
+# CV_PAR(par): the last argument of a split product (none when par is empty).
+m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
 m4_define(`CV_BWD_GEMM',
 `    static float wt[m4_eval(CV_CIGKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
@@ -337,7 +345,7 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
 # gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIG,
-    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= L2_FLOATS), 1, serial), CV_ACT)')
+    m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX))')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
@@ -361,12 +369,13 @@ static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
 }
 ')')
 
+m4_define(`CV_FWD_POINT_SCRATCH', `m4_ifelse(S, 1, 0, CV_CPIX)')
 m4_define(`CV_FWD_POINT',
-`m4_ifelse(S, 1, `    MC_OMP_FOR
-CV_FWD_IMAGES(`x + (long)b * CV_XS')',
-`CV_IMAGES(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_IMAGES(`xs', `        NAME`'_gather(x + (long)b * CV_XS, xs);
-')')')m4_dnl
+`m4_ifelse(S, 1, `CV_IMAGE_STEPS(0, `', `CV_FWD_POINT_STEPS')',
+    `CV_IMAGE_STEPS(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_POINT_STEPS')')m4_dnl
 ')
+m4_define(`CV_FWD_POINT_STEPS', `m4_ifelse(S, 1, `CV_FWD_STEPS(`x + (long)b * CV_XS', `', `$1', `$2')',
+    `CV_FWD_STEPS(`xs', `NAME`'_gather(x + (long)b * CV_XS, xs);', `$1', `$2')')')
 
 m4_define(`CV_BWD_POINT',
 `m4_ifelse(S, 1, `m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_EACH_GROUP(`    ', `NAME`'_gemm_dw(n, dy`'CV_AT(CV_COG * CV_PIX), x`'CV_AT(CV_CIG * CV_PIX), dw`'CV_AT(CV_COG * CV_CIG));')')',
@@ -458,7 +467,7 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
-    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, serial), CV_ACT)')
+    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
 m4_ifelse(CV_WINO, 1, `', CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()')m4_dnl
@@ -481,6 +490,35 @@ static void NAME`'_pad(const float *restrict xb, float *restrict xp)
 # small (up to the target's L2 budget, L2_FLOATS); larger ones are static and the images take turns,
 # the products split over threads instead.
 m4_define(`CV_FWD_SCRATCH', `m4_eval(CV_XP + CO * CV_NP)')
+# CV_IMAGE_STEPS(floats, scratch, steps): the same for a forward whose
+# product splits (its parts shared out: common.m4), steps(par, indent) the body of the loop
+# over the images b. In the parallel case, with fewer images than
+# threads (MC_FEW_IMAGES), the team shares one scratch on the stack of
+# the caller and splits each image instead (steps with par 1).
+m4_define(`CV_IMAGE_STEPS',
+`m4_ifelse(m4_eval($1 <= L2_FLOATS), 1, `    if (MC_FEW_IMAGES(n)) {
+m4_ifelse(`$2', `', `', `        $2
+')m4_dnl
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+$3(1, `            ')m4_dnl
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+m4_ifelse(`$2', `', `', `            $2
+')m4_dnl
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+$3(0, `                ')m4_dnl
+            }
+        }
+    }
+', `    static $2
+    for (int b = 0; b < n; b++) {
+$3(`', `        ')m4_dnl
+    }
+')')
 m4_define(`CV_DX_SCRATCH', `m4_eval(CV_DYQ + C * CV_NQ)')
 m4_define(`CV_IMAGES',
 `m4_ifelse(m4_eval($1 <= L2_FLOATS), 1, `    MC_OMP_PARALLEL
@@ -492,19 +530,25 @@ $3    }
 $3')')
 
 m4_define(`CV_FWD_SHIFT',
-`CV_IMAGES(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];',
-`    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * CV_YS;
-        NAME`'_pad(x + (long)b * CV_XS, xp);
-        for (int co = 0; co < CO; co++)
-            for (int i = 0; i < CV_NP; i++)
-                yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
-CV_EACH_GROUP(`        ', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP));')m4_dnl
-        for (int co = 0; co < CO; co++)
-            for (int oy = 0; oy < HO; oy++)
-                memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
-    }
+`CV_IMAGE_STEPS(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];', `CV_FWD_SHIFT_STEPS')m4_dnl
+')
+# CV_FWD_SHIFT_STEPS(par, indent): image b, as the pointwise steps above.
+m4_define(`CV_FWD_SHIFT_STEPS',
+`$2`'float *restrict yb = y + (long)b * CV_YS;
+m4_ifelse(`$1', 1, `$2`'MC_OMP_SINGLE
 ')m4_dnl
+$2`'NAME`'_pad(x + (long)b * CV_XS, xp);
+m4_ifelse(`$1', 1, `$2`'MC_OMP_FOR_IN
+')m4_dnl
+$2`'for (int co = 0; co < CO; co++)
+$2    for (int i = 0; i < CV_NP; i++)
+$2        yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+CV_EACH_GROUP(`$2', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP)`'CV_PAR(`$1'));')m4_dnl
+m4_ifelse(`$1', 1, `$2`'MC_OMP_FOR_IN
+')m4_dnl
+$2`'for (int co = 0; co < CO; co++)
+$2    for (int oy = 0; oy < HO; oy++)
+$2        memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
 ')
 
 # The extra columns of dyp and the border of dyq are never written: they
@@ -640,8 +684,8 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
 m4_define(`CV_CLF_HELPERS',
-`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP, CV_ACT)
-MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL))
+`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP, CV_ACT, split)
+MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL), `', `', split)
 CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
     `(t * C + ci) * CO + co', `t')')
 m4_define(`CV_CLX_HELPERS',
@@ -668,23 +712,45 @@ m4_define(`CV_FWD_CL',
 ', `    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
     NAME`'_order_cl(w, wr);
 ')m4_dnl
-    MC_OMP_PARALLEL
-    {
-        _Alignas(64) float xt[CV_XT], yt[m4_eval(CO * CV_PIX)];
-m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
-')m4_dnl
-m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
-')m4_dnl
-        MC_OMP_FOR_IN
+    if (MC_FEW_IMAGES(n)) {
+CV_FWD_CL_SCRATCH(`        ')m4_dnl
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-CV_CL_IMAGE(`            ', pad)m4_dnl
-            NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `bias', `0'), yt);
-m4_ifelse(PSTATS, 1, `            if (stats)
-                NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * CO));
-')m4_dnl
-            NAME`'_y_out(yt, y + (long)b * CV_YS, 0);
+            MC_OMP_SINGLE
+            {
+CV_CL_IMAGE(`                ', pad)m4_dnl
+            }
+CV_FWD_CL_STEPS(`            ', 1)m4_dnl
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+CV_FWD_CL_SCRATCH(`            ')m4_dnl
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+CV_CL_IMAGE(`                ', pad)m4_dnl
+CV_FWD_CL_STEPS(`                ', 0)m4_dnl
+            }
         }
     }
+')
+# CV_FWD_CL_SCRATCH(indent): the padded channels-last image and its
+# product (a thread's own, or the team's when it splits an image).
+# CV_FWD_CL_STEPS(indent, par): image b's product and its transpose back
+# to planes, split over the team when par is 1.
+m4_define(`CV_FWD_CL_SCRATCH',
+`$1`'_Alignas(64) float xt[CV_XT], yt[m4_eval(CO * CV_PIX)];
+m4_ifelse(S, 1, `', `$1`'float xs[CV_CPIX];
+')m4_dnl
+m4_ifelse(PAD, 0, `', `$1`'memset(xt, 0, sizeof xt);
+')')
+m4_define(`CV_FWD_CL_STEPS',
+`$1`'NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `bias', `0'), yt, $2);
+m4_ifelse(PSTATS, 1, `m4_ifelse($2, 1, `$1`'MC_OMP_SINGLE
+')$1`'if (stats)
+$1    NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * CO));
+')m4_dnl
+$1`'NAME`'_y_out(yt, y + (long)b * CV_YS, 0, $2);
 ')
 
 # The input gradient stored or added as acc says (strided: its gathered

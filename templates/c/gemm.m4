@@ -7,7 +7,10 @@ m4_divert(-1)
 # a[M x K] b[K x N]. Threads share its tiles of columns, unless serial
 # (the caller runs one per thread: a parallel region nested in each call,
 # though it runs on one thread and its loop compiled apart from the
-# caller, made the pointwise forwards 1.1x to 1.2x slower). With act, each
+# caller, made the pointwise forwards 1.1x to 1.2x slower), or split:
+# static void fn(a, b, c, par), its tiles of columns parts (the part
+# runner of common.m4), shared out over the team calling it when par is
+# nonzero, run in order otherwise. With act, each
 # element of c is stored through the activation FUSED (activation.m4): a
 # forward that applies the activation after it (the inference library).
 # MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, serial[, act]]): the same with row p of b
@@ -136,43 +139,116 @@ m4_define(`GEMM_COLS', `GEMM_ROW_BLOCKS($1, `MC_GEMM_TILE', `$2, $3, $4, $5, $6'
 # of b a tile reads stay in cache for every row block; then the columns
 # left, the last vector partial.
 m4_define(`GEMM_BODY',
-`m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
-m4_pushdef(`GFULL', m4_eval($2 / GW * GW))m4_dnl
-m4_pushdef(`GVECS', m4_eval(($2 - GFULL) / MC_GEMM_VL))m4_dnl
-m4_pushdef(`GTAIL', m4_eval($2 - GFULL - GVECS * MC_GEMM_VL))m4_dnl
+`GEMM_PUSH_COLS($2)m4_dnl
 m4_ifelse(m4_eval(GFULL > 0), 1, `m4_ifelse(`$4', `serial', `', `    MC_OMP_FOR
 ')m4_dnl
     for (int j0 = 0; j0 < GFULL; j0 += GW) {
 GEMM_COLS($1, MC_GEMM_NV, $2, $3, j0)m4_dnl
     }
 ')m4_dnl
-m4_ifelse(GTAIL, 0, `m4_ifelse(m4_eval(GVECS > 0), 1, `    {
-GEMM_COLS($1, GVECS, $2, $3, GFULL)m4_dnl
-    }
-')', `    {
-GEMM_COLS($1, m4_eval(GVECS + 1), $2, $3, GFULL, GTAIL)m4_dnl
+m4_ifelse(GEMM_HAS_TAIL, 1, `    {
+GEMM_TAIL_COLS($1, $2, $3)m4_dnl
     }
 ')m4_dnl
-m4_popdef(`GW', `GFULL', `GVECS', `GTAIL')m4_dnl
+GEMM_POP_COLS()m4_dnl
+')
+
+# GEMM_PUSH_COLS(N): the column tiles of N columns: GW columns a tile,
+# GFULL in whole tiles, then GVECS whole vectors and a partial one of
+# GTAIL columns; GEMM_HAS_TAIL 1 when columns are left after the tiles.
+m4_define(`GEMM_PUSH_COLS',
+`m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
+m4_pushdef(`GFULL', m4_eval($1 / GW * GW))m4_dnl
+m4_pushdef(`GVECS', m4_eval(($1 - GFULL) / MC_GEMM_VL))m4_dnl
+m4_pushdef(`GTAIL', m4_eval($1 - GFULL - GVECS * MC_GEMM_VL))m4_dnl
+m4_pushdef(`GEMM_HAS_TAIL', m4_eval(GFULL < $1))')
+m4_define(`GEMM_POP_COLS', `m4_popdef(`GW', `GFULL', `GVECS', `GTAIL', `GEMM_HAS_TAIL')')
+# GEMM_TAIL_COLS(M, N, K): every row block of the columns after the tiles.
+m4_define(`GEMM_TAIL_COLS', `m4_ifelse(GTAIL, 0, `GEMM_COLS($1, GVECS, $2, $3, GFULL)',
+    `GEMM_COLS($1, m4_eval(GVECS + 1), $2, $3, GFULL, GTAIL)')')
+
+# The parts of a split product: its tiles of columns, each cut into
+# chunks of its row blocks (GEMM_CHUNKS) where there are fewer than
+# GEMM_MIN_PARTS tiles, so that a few threads share out a small plane
+# evenly (a 12 x 12 plane is 5 tiles of columns on avx512: 3 against 2).
+m4_define(`GEMM_MIN_PARTS', 16)
+# GEMM_CHUNKS(blocks, tiles): the chunks of row blocks a tile is cut into.
+m4_define(`GEMM_CHUNKS', `m4_ifelse(m4_eval($1 < 2), 1, 1, `MC_MIN($1, m4_eval((GEMM_MIN_PARTS + $2 - 1) / $2))')')
+# GEMM_CHUNK_RANGE(chunks, blocks, rows, tail): the start of a part
+# function: its chunk of row blocks, rows lo .. hi - 1 (blocks of rows
+# rows), last when it is the last chunk (which takes the tail rows, when
+# tail is 1); t becomes the tile of columns.
+m4_define(`GEMM_CHUNK_RANGE',
+`m4_ifelse(m4_eval($2 > 0), 1, `m4_ifelse($1, 1, `    const int lo = 0, hi = m4_eval($2 * $3);
+', `    const int lo = t % $1 * $2 / $1 * $3, hi = (t % $1 + 1) * $2 / $1 * $3;
+')')m4_dnl
+m4_ifelse($4, 1, `    const int last = m4_ifelse($1, 1, 1, `t % $1 == m4_eval($1 - 1)');
+')m4_dnl
+m4_ifelse($1, 1, `', `    t /= $1;
+')')
+# GEMM_ONE_PART(parts): a part function of one part does not read t.
+m4_define(`GEMM_ONE_PART', `m4_ifelse($1, 1, `    (void)t; /* the only part */
+')')
+# GEMM_ROW_RANGE(M, tile, args): the row blocks lo .. hi of M rows (blocks of
+# the target tile height), and the rows left when last, tile(rows, args) each.
+m4_define(`GEMM_ROW_RANGE',
+`m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = lo; i0 < hi; i0 += MC_GEMM_MR)
+$2(MC_GEMM_MR, $3)')m4_dnl
+m4_ifelse(m4_eval(GM < $1), 1, `        if (last) {
+        const int i0 = GM;
+$2(m4_eval($1 - GM), $3)m4_dnl
+        }
+')m4_dnl
+m4_popdef(`GM')m4_dnl
+')
+
+# GEMM_SPLIT(fn, M, N, K, act): the split form of the products above:
+# fn_part(a, b, c, t) computes part t (the columns left after the whole
+# tiles the last tile), fn(a, b, c, par) runs the parts.
+m4_define(`GEMM_SPLIT',
+`GEMM_PUSH_COLS($3)m4_dnl
+m4_pushdef(`GSB', m4_eval($2 / MC_GEMM_MR))m4_dnl
+m4_pushdef(`GSCH', GEMM_CHUNKS(GSB, m4_eval(GFULL / GW + GEMM_HAS_TAIL)))m4_dnl
+static __attribute__((noinline)) void $1_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+{
+GEMM_ONE_PART(m4_eval((GFULL / GW + GEMM_HAS_TAIL) * GSCH))m4_dnl
+GEMM_CHUNK_RANGE(GSCH, GSB, MC_GEMM_MR, m4_eval($2 % MC_GEMM_MR > 0))m4_dnl
+GEMM_WITH_ACT(`$5', `m4_ifelse(m4_eval(GFULL > 0), 1, `    if (t < m4_eval(GFULL / GW)) {
+        const int j0 = t * GW;
+GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `MC_GEMM_NV, $3, $4, j0')m4_dnl
+        return;
+    }
+')m4_dnl
+m4_ifelse(GEMM_HAS_TAIL, 1, `    {
+m4_ifelse(GTAIL, 0, `GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `GVECS, $3, $4, GFULL')',
+    `GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `m4_eval(GVECS + 1), $3, $4, GFULL, GTAIL')')m4_dnl
+    }
+')')m4_dnl
+}
+
+MC_PARTS($1, m4_eval((GFULL / GW + GEMM_HAS_TAIL) * GSCH), `const float *restrict a, const float *restrict b, float *restrict c', `a, b, c')m4_dnl
+m4_popdef(`GSB', `GSCH')m4_dnl
+GEMM_POP_COLS()m4_dnl
 ')
 
 m4_define(`MC_GEMM_NN',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
-static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4, `$6')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
 GEMM_WITH_ACT(`$6', `GEMM_BODY($2, $3, $4, $5)')m4_dnl
 }
-')
+')')
 
 m4_define(`MC_GEMM_NN_TAPS',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
-static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5), `$9')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
 GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5), $8)')m4_dnl
 }
-')
+')')
 
 # The transposed form sums over images too. A row block of c keeps its
 # sums in 16-lane vectors (sums, one per element) while the images go by,
@@ -465,6 +541,9 @@ GEMM_CLF_TILE($1, m4_eval($2 - GLFULL), $3, $4, $5, $6, $7, $8)m4_dnl
 m4_popdef(`GLW', `GLFULL')m4_dnl
 ')
 
+# With split (the ninth argument), fn(a, b, bias, c, par) runs parts
+# (the part runner of common.m4): each whole tile of columns, then the pixels left of those
+# columns, then the columns left (in the order of the serial form).
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
@@ -472,22 +551,51 @@ m4_pushdef(`GFULL', m4_eval($4 / GW * GW))m4_dnl
 m4_pushdef(`GRB', GEMM_CLF_RB(MC_GEMM_NV, $2, $3))m4_dnl
 m4_pushdef(`GPM', m4_eval($2 / GRB * GRB))m4_dnl
 m4_pushdef(`GEMM_ACT', m4_ifelse(`$8', `act', 1, 0))m4_dnl
-static __attribute__((noinline)) void $1(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
-{
-m4_ifelse(m4_eval(GFULL > 0 && GPM > 0), 1, `    for (int j0 = 0; j0 < GFULL; j0 += GW) {
-        for (int i0 = 0; i0 < GPM; i0 += GRB)
-GEMM_CLF_TILE(GRB, MC_GEMM_NV, $2, $3, $4, $5, $6, $7)m4_dnl
-    }
-')m4_dnl
-m4_ifelse(m4_eval(GFULL > 0 && GPM < $2), 1, `GEMM_CLF_LEFT(m4_eval($2 - GPM), m4_eval(GFULL / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)')m4_dnl
-m4_ifelse(m4_eval(GFULL < $4), 1, `    {
+m4_pushdef(`GCL_TILES', m4_ifelse(m4_eval(GFULL > 0 && GPM > 0), 1, m4_eval(GFULL / GW), 0))m4_dnl
+m4_pushdef(`GCL_LEFT', m4_eval(GFULL > 0 && GPM < $2))m4_dnl
+m4_pushdef(`GCL_COLS', m4_eval(GFULL < $4))m4_dnl
+m4_pushdef(`GCL_LEFT_TEXT', `GEMM_CLF_LEFT(m4_eval($2 - GPM), m4_eval(GFULL / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)')m4_dnl
+m4_pushdef(`GCL_COLS_TEXT', `    {
         const int j0 = GFULL;
 GEMM_CLF_COLS(m4_eval(($4 - GFULL) / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)m4_dnl
     }
 ')m4_dnl
+m4_pushdef(`GCL_CH', m4_ifelse(GCL_TILES, 0, 1, `GEMM_CHUNKS(m4_eval(GPM / GRB), GCL_TILES)'))m4_dnl
+m4_ifelse(`$9', `split', `static __attribute__((noinline)) void $1_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
+{
+GEMM_ONE_PART(m4_eval(GCL_TILES * GCL_CH + GCL_LEFT + GCL_COLS))m4_dnl
+m4_ifelse(GCL_TILES, 0, `', `    if (t < m4_eval(GCL_TILES * GCL_CH)) {
+GEMM_CHUNK_RANGE(GCL_CH, m4_eval(GPM / GRB), GRB, 0)m4_dnl
+        const int j0 = t * GW;
+        for (int i0 = lo; i0 < hi; i0 += GRB)
+GEMM_CLF_TILE(GRB, MC_GEMM_NV, $2, $3, $4, $5, $6, $7)m4_dnl
+        return;
+    }
+')m4_dnl
+m4_ifelse(GCL_LEFT, 1, `m4_ifelse(GCL_COLS, 1, `    if (t == m4_eval(GCL_TILES * GCL_CH)) {
+GCL_LEFT_TEXT()m4_dnl
+        return;
+    }
+', `GCL_LEFT_TEXT()')')m4_dnl
+m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
 }
-m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT')m4_dnl
+
+MC_PARTS($1, m4_eval(GCL_TILES * GCL_CH + GCL_LEFT + GCL_COLS), `const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c', `a, b, bias, c')m4_dnl
+', `static __attribute__((noinline)) void $1(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
+{
+m4_ifelse(GCL_TILES, 0, `', `    for (int j0 = 0; j0 < GFULL; j0 += GW) {
+        for (int i0 = 0; i0 < GPM; i0 += GRB)
+GEMM_CLF_TILE(GRB, MC_GEMM_NV, $2, $3, $4, $5, $6, $7)m4_dnl
+    }
+')m4_dnl
+m4_ifelse(GCL_LEFT, 1, `GCL_LEFT_TEXT()')m4_dnl
+m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
+}
+')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.

@@ -43,13 +43,22 @@ m4_define(`MC_HEADER_BEGIN',
  * (every output written by one thread in a fixed order: the same results
  * on any thread count); without it they run on the calling thread. */
 #ifdef _OPENMP
+#include <omp.h>
 #define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
 #define MC_OMP_PARALLEL _Pragma("omp parallel")
 #define MC_OMP_FOR_IN _Pragma("omp for schedule(static)")
+/* Fewer images than threads (batch 1 on 2 threads): the kernels that
+ * give each thread whole images split the work of each image over the
+ * team instead: one parallel region, the steps of an image shared out in
+ * turn, MC_OMP_SINGLE a step one thread takes while the others wait. */
+#define MC_FEW_IMAGES(n) ((n) < omp_get_max_threads())
+#define MC_OMP_SINGLE _Pragma("omp single")
 #else
 #define MC_OMP_FOR
 #define MC_OMP_PARALLEL
 #define MC_OMP_FOR_IN
+#define MC_FEW_IMAGES(n) 0
+#define MC_OMP_SINGLE
 #endif
 
 /* The scratch of the running call (its workspace past the activations):

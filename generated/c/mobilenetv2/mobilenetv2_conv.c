@@ -449,10 +449,13 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 }
 
 /* conv_k1_c96_16_96x96_s1_p0_b_bn: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 9216; j0 += 16) {
-        for (int i0 = 0; i0 < 12; i0 += 6)
+    const int lo = 0, hi = 12;
+    const int last = 1;
+    if (t < 576) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -521,7 +524,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, co
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 12;
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
@@ -574,7 +577,19 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, co
             *(mc_vf *)(c3 + 8) = s3_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 576; t++)
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 576; t++)
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -817,13 +832,28 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
     static float wf[1536], bf[16];
     conv_k1_c96_16_96x96_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 147456;
-        for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 9216; i++)
-                yb[co * 9216 + i] = bias[co];
-        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 147456;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 16; co++)
+                for (int i = 0; i < 9216; i++)
+                    yb[co * 9216 + i] = bias[co];
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 147456;
+                for (int co = 0; co < 16; co++)
+                    for (int i = 0; i < 9216; i++)
+                        yb[co * 9216 + i] = bias[co];
+                conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 0);
+            }
+        }
     }
 }
 
@@ -915,10 +945,12 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
 }
 
 /* conv_k1_c16_96_96x96_s1_p0_bn: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
-static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 9216; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = 0, hi = 96;
+    if (t < 576) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -987,7 +1019,19 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, cons
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 576; t++)
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 576; t++)
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1268,13 +1312,28 @@ void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const flo
     static float wf[1536], bf[96];
     conv_k1_c16_96_96x96_s1_p0_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 884736;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 9216; i++)
-                yb[co * 9216 + i] = bias[co];
-        conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 884736;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 9216; i++)
+                    yb[co * 9216 + i] = bias[co];
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 884736;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 9216; i++)
+                        yb[co * 9216 + i] = bias[co];
+                conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 0);
+            }
+        }
     }
 }
 
@@ -1671,10 +1730,12 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
 }
 
 /* conv_k1_c24_144_48x48_s1_p0: conv 24x48x48 -> 144x48x48, kernel 1, stride 1, padding 0 */
-static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c24_144_48x48_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 2304; j0 += 16) {
-        for (int i0 = 0; i0 < 144; i0 += 6)
+    const int lo = 0, hi = 144;
+    if (t < 144) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1743,7 +1804,19 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 144; t++)
+            conv_k1_c24_144_48x48_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 144; t++)
+            conv_k1_c24_144_48x48_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1938,13 +2011,28 @@ static void conv_k1_c24_144_48x48_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 331776;
-        for (int co = 0; co < 144; co++)
-            for (int i = 0; i < 2304; i++)
-                yb[co * 2304 + i] = 0.0f;
-        conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 331776;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 144; co++)
+                for (int i = 0; i < 2304; i++)
+                    yb[co * 2304 + i] = 0.0f;
+            conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 331776;
+                for (int co = 0; co < 144; co++)
+                    for (int i = 0; i < 2304; i++)
+                        yb[co * 2304 + i] = 0.0f;
+                conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
+            }
+        }
     }
 }
 
@@ -1988,10 +2076,12 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c288_24_48x48_s1_p0_b_bn: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 2304; j0 += 16) {
-        for (int i0 = 0; i0 < 24; i0 += 6)
+    const int lo = 0, hi = 24;
+    if (t < 144) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -2060,7 +2150,19 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, c
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 144; t++)
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 144; t++)
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2303,13 +2405,28 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
     static float wf[6912], bf[24];
     conv_k1_c288_24_48x48_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 55296;
-        for (int co = 0; co < 24; co++)
-            for (int i = 0; i < 2304; i++)
-                yb[co * 2304 + i] = bias[co];
-        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 55296;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 24; co++)
+                for (int i = 0; i < 2304; i++)
+                    yb[co * 2304 + i] = bias[co];
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 55296;
+                for (int co = 0; co < 24; co++)
+                    for (int i = 0; i < 2304; i++)
+                        yb[co * 2304 + i] = bias[co];
+                conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 0);
+            }
+        }
     }
 }
 
@@ -2401,10 +2518,13 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c144_32_24x24_s1_p0: conv 144x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
-static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c144_32_24x24_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 576; j0 += 16) {
-        for (int i0 = 0; i0 < 30; i0 += 6)
+    const int lo = 0, hi = 30;
+    const int last = 1;
+    if (t < 36) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -2473,7 +2593,7 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 30;
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
@@ -2508,7 +2628,19 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c1 + 8) = s1_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 36; t++)
+            conv_k1_c144_32_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 36; t++)
+            conv_k1_c144_32_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2704,13 +2836,28 @@ static void conv_k1_c144_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 18432;
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 576; i++)
-                yb[co * 576 + i] = 0.0f;
-        conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 18432;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 32; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 18432;
+                for (int co = 0; co < 32; co++)
+                    for (int i = 0; i < 576; i++)
+                        yb[co * 576 + i] = 0.0f;
+                conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
+            }
+        }
     }
 }
 
@@ -2745,10 +2892,12 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c32_192_24x24_s1_p0: conv 32x24x24 -> 192x24x24, kernel 1, stride 1, padding 0 */
-static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c32_192_24x24_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 576; j0 += 16) {
-        for (int i0 = 0; i0 < 192; i0 += 6)
+    const int lo = 0, hi = 192;
+    if (t < 36) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2817,7 +2966,19 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 36; t++)
+            conv_k1_c32_192_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 36; t++)
+            conv_k1_c32_192_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3086,13 +3247,28 @@ static void conv_k1_c32_192_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 110592;
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 576; i++)
-                yb[co * 576 + i] = 0.0f;
-        conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 110592;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 110592;
+                for (int co = 0; co < 192; co++)
+                    for (int i = 0; i < 576; i++)
+                        yb[co * 576 + i] = 0.0f;
+                conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 0);
+            }
+        }
     }
 }
 
@@ -3136,10 +3312,13 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c192_32_24x24_s1_p0: conv 192x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
-static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_32_24x24_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 576; j0 += 16) {
-        for (int i0 = 0; i0 < 30; i0 += 6)
+    const int lo = 0, hi = 30;
+    const int last = 1;
+    if (t < 36) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3208,7 +3387,7 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 30;
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
@@ -3243,7 +3422,19 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c1 + 8) = s1_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 36; t++)
+            conv_k1_c192_32_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 36; t++)
+            conv_k1_c192_32_24x24_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3439,13 +3630,28 @@ static void conv_k1_c192_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 18432;
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 576; i++)
-                yb[co * 576 + i] = 0.0f;
-        conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 18432;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 32; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 18432;
+                for (int co = 0; co < 32; co++)
+                    for (int i = 0; i < 576; i++)
+                        yb[co * 576 + i] = 0.0f;
+                conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 0);
+            }
+        }
     }
 }
 
@@ -3480,10 +3686,14 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c192_64_12x12_s1_p0: conv 192x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_64_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 60; i0 += 6)
+    const int lo = t % 2 * 10 / 2 * 6, hi = (t % 2 + 1) * 10 / 2 * 6;
+    const int last = t % 2 == 1;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3552,7 +3762,7 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 60;
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
@@ -3605,7 +3815,19 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c3 + 8) = s3_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c192_64_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c192_64_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3800,13 +4022,28 @@ static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 9216;
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 9216;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 64; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 9216;
+                for (int co = 0; co < 64; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 0);
+            }
+        }
     }
 }
 
@@ -3850,10 +4087,13 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c64_384_12x12_s1_p0: conv 64x12x12 -> 384x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_384_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 384; i0 += 6)
+    const int lo = t % 2 * 64 / 2 * 6, hi = (t % 2 + 1) * 64 / 2 * 6;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3922,7 +4162,19 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c64_384_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c64_384_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4227,13 +4479,28 @@ static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 55296;
-        for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 55296;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 55296;
+                for (int co = 0; co < 384; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 0);
+            }
+        }
     }
 }
 
@@ -4277,10 +4544,14 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c384_64_12x12_s1_p0: conv 384x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_64_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 60; i0 += 6)
+    const int lo = t % 2 * 10 / 2 * 6, hi = (t % 2 + 1) * 10 / 2 * 6;
+    const int last = t % 2 == 1;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4349,7 +4620,7 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 60;
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
@@ -4402,7 +4673,19 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c3 + 8) = s3_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c384_64_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c384_64_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4597,13 +4880,28 @@ static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 9216;
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 9216;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 64; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 9216;
+                for (int co = 0; co < 64; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
+            }
+        }
     }
 }
 
@@ -4647,10 +4945,13 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c384_96_12x12_s1_p0: conv 384x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_96_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = t % 2 * 16 / 2 * 6, hi = (t % 2 + 1) * 16 / 2 * 6;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4719,7 +5020,19 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c384_96_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c384_96_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4914,13 +5227,28 @@ static void conv_k1_c384_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 13824;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 13824;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 13824;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
+            }
+        }
     }
 }
 
@@ -4964,10 +5292,13 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c96_576_12x12_s1_p0: conv 96x12x12 -> 576x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c96_576_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 576; i0 += 6)
+    const int lo = t % 2 * 96 / 2 * 6, hi = (t % 2 + 1) * 96 / 2 * 6;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -5036,7 +5367,19 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c96_576_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c96_576_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -5231,13 +5574,28 @@ static void conv_k1_c96_576_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 82944;
-        for (int co = 0; co < 576; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 82944;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 576; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 82944;
+                for (int co = 0; co < 576; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 0);
+            }
+        }
     }
 }
 
@@ -5281,10 +5639,13 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c576_96_12x12_s1_p0: conv 576x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c576_96_12x12_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 144; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = t % 2 * 16 / 2 * 6, hi = (t % 2 + 1) * 16 / 2 * 6;
+    t /= 2;
+    if (t < 9) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5353,7 +5714,19 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 18; t++)
+            conv_k1_c576_96_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 18; t++)
+            conv_k1_c576_96_12x12_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -5549,13 +5922,28 @@ static void conv_k1_c576_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 13824;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 13824;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 13824;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 144; i++)
+                        yb[co * 144 + i] = 0.0f;
+                conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
+            }
+        }
     }
 }
 
@@ -5662,11 +6050,14 @@ static void conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 160 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 160; j0 += 16) {
-        for (int i0 = 0; i0 < 36; i0 += 6)
+    if (t < 20) {
+    const int lo = t % 2 * 6 / 2 * 6, hi = (t % 2 + 1) * 6 / 2 * 6;
+    t /= 2;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 576;
                 const float *restrict a1 = a0 + 576;
@@ -5726,38 +6117,61 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 160 + j0 + 8) = s5_1;
             }
+        return;
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 20; g++)
-        for (int p0 = 0; p0 < 36; p0 += 8) {
-            const int count = 36 - p0 < 8 ? 36 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 160 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 36 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 20; t++)
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 20; t++)
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k1_c576_160_6x6_s1_p0_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 36; p0 += 8) {
+        const int count = 36 - p0 < 8 ? 36 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 160 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 36 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k1_c576_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 20; t++)
+            conv_k1_c576_160_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 20; t++)
+            conv_k1_c576_160_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -6002,16 +6416,32 @@ void conv_k1_c576_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[92160];
     conv_k1_c576_160_6x6_s1_p0_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[20736], yt[5760];
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
-            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
+            }
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
-            conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0);
+            conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[20736], yt[5760];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
+                conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+                if (stats)
+                    conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+                conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
+            }
         }
     }
 }
@@ -6130,11 +6560,13 @@ static void conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 960 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 960; j0 += 16) {
-        for (int i0 = 0; i0 < 36; i0 += 6)
+    if (t < 60) {
+    const int lo = 0, hi = 36;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 160;
                 const float *restrict a1 = a0 + 160;
@@ -6194,38 +6626,61 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 960 + j0 + 8) = s5_1;
             }
+        return;
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 120; g++)
-        for (int p0 = 0; p0 < 36; p0 += 8) {
-            const int count = 36 - p0 < 8 ? 36 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 960 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 36 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 60; t++)
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 60; t++)
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k1_c160_960_6x6_s1_p0_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 36; p0 += 8) {
+        const int count = 36 - p0 < 8 ? 36 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 960 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 36 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k1_c160_960_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 120; t++)
+            conv_k1_c160_960_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 120; t++)
+            conv_k1_c160_960_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -6527,16 +6982,32 @@ void conv_k1_c160_960_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[153600];
     conv_k1_c160_960_6x6_s1_p0_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[5760], yt[34560];
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
-            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
+            }
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
-            conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0);
+            conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[5760], yt[34560];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
+                conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+                if (stats)
+                    conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
+                conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0, 0);
+            }
         }
     }
 }
@@ -6655,11 +7126,14 @@ static void conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 160 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 160; j0 += 16) {
-        for (int i0 = 0; i0 < 36; i0 += 6)
+    if (t < 20) {
+    const int lo = t % 2 * 6 / 2 * 6, hi = (t % 2 + 1) * 6 / 2 * 6;
+    t /= 2;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 960;
                 const float *restrict a1 = a0 + 960;
@@ -6719,38 +7193,61 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 160 + j0 + 8) = s5_1;
             }
+        return;
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 20; g++)
-        for (int p0 = 0; p0 < 36; p0 += 8) {
-            const int count = 36 - p0 < 8 ? 36 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 160 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 36 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k1_c960_160_6x6_s1_p0_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 36; p0 += 8) {
+        const int count = 36 - p0 < 8 ? 36 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 160 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 36 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k1_c960_160_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_160_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_160_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -6995,16 +7492,32 @@ void conv_k1_c960_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[153600];
     conv_k1_c960_160_6x6_s1_p0_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[34560], yt[5760];
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
-            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            }
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
-            conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0);
+            conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[34560], yt[5760];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+                if (stats)
+                    conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+                conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
+            }
         }
     }
 }
@@ -7123,11 +7636,13 @@ static void conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 320 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 320; j0 += 16) {
-        for (int i0 = 0; i0 < 36; i0 += 6)
+    if (t < 20) {
+    const int lo = 0, hi = 36;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 960;
                 const float *restrict a1 = a0 + 960;
@@ -7187,38 +7702,61 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 320 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 320 + j0 + 8) = s5_1;
             }
+        return;
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 40; g++)
-        for (int p0 = 0; p0 < 36; p0 += 8) {
-            const int count = 36 - p0 < 8 ? 36 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 320 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 36 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 20; t++)
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k1_c960_320_6x6_s1_p0_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 36; p0 += 8) {
+        const int count = 36 - p0 < 8 ? 36 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 320 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 36 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k1_c960_320_6x6_s1_p0_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 40; t++)
+            conv_k1_c960_320_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 40; t++)
+            conv_k1_c960_320_6x6_s1_p0_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -7463,16 +8001,32 @@ void conv_k1_c960_320_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[307200];
     conv_k1_c960_320_6x6_s1_p0_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[34560], yt[11520];
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
-            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            }
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
-            conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0);
+            conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[34560], yt[11520];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+                if (stats)
+                    conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
+                conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0, 0);
+            }
         }
     }
 }
@@ -7591,11 +8145,13 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(const float *restrict y
         *(mc_vh *)(st + 1280 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 1280; j0 += 16) {
-        for (int i0 = 0; i0 < 36; i0 += 6)
+    if (t < 80) {
+    const int lo = 0, hi = 36;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 320;
                 const float *restrict a1 = a0 + 320;
@@ -7655,38 +8211,61 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_
                 *(mc_vf *)(c + (i0 + 5) * 1280 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 1280 + j0 + 8) = s5_1;
             }
+        return;
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 160; g++)
-        for (int p0 = 0; p0 < 36; p0 += 8) {
-            const int count = 36 - p0 < 8 ? 36 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 1280 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 36 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 80; t++)
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 80; t++)
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 36; p0 += 8) {
+        const int count = 36 - p0 < 8 ? 36 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 1280 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 36 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 160; t++)
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 160; t++)
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -8040,16 +8619,32 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fwd(int n, const float *restrict x, co
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[409600];
     conv_k1_c320_1280_6x6_s1_p0_bn_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[11520], yt[46080];
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
-            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
+            }
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
-            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[11520], yt[46080];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
+                if (stats)
+                    conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0, 0);
+            }
         }
     }
 }

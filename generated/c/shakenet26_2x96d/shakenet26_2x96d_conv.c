@@ -105,10 +105,13 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
     return v.f;
 }
 
-static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 1088; j0 += 16) {
-        for (int i0 = 0; i0 < 12; i0 += 6)
+    const int lo = 0, hi = 12;
+    const int last = 1;
+    if (t < 68) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -179,7 +182,7 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
-        {
+        if (last) {
         const int i0 = 12;
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
@@ -234,7 +237,19 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const 
             *(mc_vf *)(c3 + 8) = s3_1;
         }
         }
+        return;
     }
+}
+
+static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 68; t++)
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 68; t++)
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -406,21 +421,40 @@ static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *res
 
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         float xp[3470] = {0}, yg[17408];
-        MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 16384;
-        conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
-        for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1088; i++)
-                yg[co * 1088 + i] = bias[co];
-        conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg);
-        for (int co = 0; co < 16; co++)
-            for (int oy = 0; oy < 32; oy++)
-                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-    }
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 16384;
+            MC_OMP_SINGLE
+            conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 16; co++)
+                for (int i = 0; i < 1088; i++)
+                    yg[co * 1088 + i] = bias[co];
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 1);
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            float xp[3470] = {0}, yg[17408];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 16384;
+                conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
+                for (int co = 0; co < 16; co++)
+                    for (int i = 0; i < 1088; i++)
+                        yg[co * 1088 + i] = bias[co];
+                conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 0);
+                for (int co = 0; co < 16; co++)
+                    for (int oy = 0; oy < 32; oy++)
+                        memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
+            }
+        }
     }
 }
 
@@ -499,10 +533,12 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c16_48_32x32_s1_p0: conv 16x32x32 -> 48x32x32, kernel 1, stride 1, padding 0 */
-static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c16_48_32x32_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 1024; j0 += 16) {
-        for (int i0 = 0; i0 < 48; i0 += 6)
+    const int lo = 0, hi = 48;
+    if (t < 64) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -571,7 +607,19 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const f
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 64; t++)
+            conv_k1_c16_48_32x32_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 64; t++)
+            conv_k1_c16_48_32x32_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -803,13 +851,28 @@ static void conv_k1_c16_48_32x32_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 49152;
-        for (int co = 0; co < 48; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = 0.0f;
-        conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 48; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = 0.0f;
+            conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 49152;
+                for (int co = 0; co < 48; co++)
+                    for (int i = 0; i < 1024; i++)
+                        yb[co * 1024 + i] = 0.0f;
+                conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 0);
+            }
+        }
     }
 }
 
@@ -853,10 +916,12 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c48_96_32x32_s1_p0_b_bn: conv 48x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 1024; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = 0, hi = 96;
+    if (t < 64) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -925,7 +990,19 @@ static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, co
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 64; t++)
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 64; t++)
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1167,13 +1244,28 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
     static float wf[4608], bf[96];
     conv_k1_c48_96_32x32_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 98304;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = bias[co];
-        conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 98304;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = bias[co];
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 98304;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 1024; i++)
+                        yb[co * 1024 + i] = bias[co];
+                conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
+            }
+        }
     }
 }
 
@@ -1621,10 +1713,12 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c288_96_32x32_s1_p0_b_bn: conv 288x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 1024; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = 0, hi = 96;
+    if (t < 64) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1693,7 +1787,19 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, c
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 64; t++)
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 64; t++)
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1936,13 +2042,28 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
     static float wf[27648], bf[96];
     conv_k1_c288_96_32x32_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 98304;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = bias[co];
-        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 98304;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = bias[co];
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 98304;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 1024; i++)
+                        yb[co * 1024 + i] = bias[co];
+                conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 0);
+            }
+        }
     }
 }
 
@@ -2034,10 +2155,12 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c96_96_16x16_s1_p0: conv 96x16x16 -> 96x16x16, kernel 1, stride 1, padding 0 */
-static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c96_96_16x16_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 256; j0 += 16) {
-        for (int i0 = 0; i0 < 96; i0 += 6)
+    const int lo = 0, hi = 96;
+    if (t < 16) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -2106,7 +2229,19 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const f
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c96_96_16x16_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c96_96_16x16_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2301,13 +2436,28 @@ static void conv_k1_c96_96_16x16_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 24576;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = 0.0f;
-        conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = 0.0f;
+            conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 24576;
+                for (int co = 0; co < 96; co++)
+                    for (int i = 0; i < 256; i++)
+                        yb[co * 256 + i] = 0.0f;
+                conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 0);
+            }
+        }
     }
 }
 
@@ -2351,10 +2501,12 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c192_192_32x32_s2_p0_b_bn: conv 192x32x32 -> 192x16x16, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 256; j0 += 16) {
-        for (int i0 = 0; i0 < 192; i0 += 6)
+    const int lo = 0, hi = 192;
+    if (t < 16) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2423,7 +2575,19 @@ static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2683,18 +2847,33 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const
     static float wf[36864], bf[192];
     conv_k1_c192_192_32x32_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         float xs[49152];
-        MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 49152;
-        conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = bias[co];
-        conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb);
-    }
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            MC_OMP_SINGLE
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = bias[co];
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            float xs[49152];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 49152;
+                conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
+                for (int co = 0; co < 192; co++)
+                    for (int i = 0; i < 256; i++)
+                        yb[co * 256 + i] = bias[co];
+                conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
+            }
+        }
     }
 }
 
@@ -3159,10 +3338,12 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 }
 
 /* conv_k1_c384_192_16x16_s1_p0_b_bn: conv 384x16x16 -> 192x16x16, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 256; j0 += 16) {
-        for (int i0 = 0; i0 < 192; i0 += 6)
+    const int lo = 0, hi = 192;
+    if (t < 16) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3231,7 +3412,19 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3474,13 +3667,28 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const
     static float wf[73728], bf[192];
     conv_k1_c384_192_16x16_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 49152;
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = bias[co];
-        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = bias[co];
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 49152;
+                for (int co = 0; co < 192; co++)
+                    for (int i = 0; i < 256; i++)
+                        yb[co * 256 + i] = bias[co];
+                conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 0);
+            }
+        }
     }
 }
 
@@ -3572,10 +3780,13 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const
 }
 
 /* conv_k1_c192_192_8x8_s1_p0: conv 192x8x8 -> 192x8x8, kernel 1, stride 1, padding 0 */
-static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_192_8x8_s1_p0_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 192; i0 += 6)
+    const int lo = t % 4 * 32 / 4 * 6, hi = (t % 4 + 1) * 32 / 4 * 6;
+    t /= 4;
+    if (t < 4) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3644,7 +3855,19 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const f
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c192_192_8x8_s1_p0_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c192_192_8x8_s1_p0_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3839,13 +4062,28 @@ static void conv_k1_c192_192_8x8_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 12288;
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = 0.0f;
-        conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 12288;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = 0.0f;
+            conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 12288;
+                for (int co = 0; co < 192; co++)
+                    for (int i = 0; i < 64; i++)
+                        yb[co * 64 + i] = 0.0f;
+                conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 0);
+            }
+        }
     }
 }
 
@@ -3889,10 +4127,13 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c384_384_16x16_s2_p0_b_bn: conv 384x16x16 -> 384x8x8, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 384; i0 += 6)
+    const int lo = t % 4 * 64 / 4 * 6, hi = (t % 4 + 1) * 64 / 4 * 6;
+    t /= 4;
+    if (t < 4) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3961,7 +4202,19 @@ static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, 
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4221,18 +4474,33 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const
     static float wf[147456], bf[384];
     conv_k1_c384_384_16x16_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         float xs[24576];
-        MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 24576;
-        conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
-        for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = bias[co];
-        conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb);
-    }
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            MC_OMP_SINGLE
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = bias[co];
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            float xs[24576];
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 24576;
+                conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
+                for (int co = 0; co < 384; co++)
+                    for (int i = 0; i < 64; i++)
+                        yb[co * 64 + i] = bias[co];
+                conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
+            }
+        }
     }
 }
 
@@ -4413,11 +4681,13 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, f
         *(mc_vh *)(st + 384 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
     }
 }
-static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
-    float *restrict c)
+static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 384; j0 += 16) {
-        for (int i0 = 0; i0 < 60; i0 += 6)
+    if (t < 24) {
+    const int lo = 0, hi = 60;
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
                 const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
@@ -4477,6 +4747,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
                 *(mc_vf *)(c + (i0 + 5) * 384 + j0 + 8) = s5_1;
             }
+        return;
     }
     {
         const int i0 = 60;
@@ -4540,35 +4811,57 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c, int par)
 {
-    for (int g = 0; g < 48; g++)
-        for (int p0 = 0; p0 < 64; p0 += 8) {
-            const int count = 64 - p0 < 8 ? 64 - p0 : 8;
-            mc_vf r[8];
-            for (int q = 0; q < 8; q++)
-                r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 384 + g * 8) : (mc_vf){0};
-            mc_vf_transpose(r);
-            for (int c = 0; c < 8; c++) {
-                float *restrict p = planes + (g * 8 + c) * 64 + p0;
-                /* 8 planes written a line at a time: without their lines
-                 * asked for ahead, each store waits for its line (the
-                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
-                __builtin_prefetch(p + 64, 1, 2);
-                if (count == 8) {
-                    if (acc)
-                        r[c] += *(const mc_vf *)p;
-                    *(mc_vf *)p = r[c];
-                } else {
-                    if (acc) {
-                        mc_vf old;
-                        mc_vf_part(&old, p, count);
-                        r[c] += old;
-                    }
-                    mc_vf_store_part(p, &r[c], count);
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 25; t++)
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+    } else
+        for (int t = 0; t < 25; t++)
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl_part(a, b, bias, c, t);
+}
+
+static void conv_k3_c384_384_8x8_s1_p1_stats_y_out_part(const float *restrict xt, float *restrict planes, int acc, int g)
+{
+    for (int p0 = 0; p0 < 64; p0 += 8) {
+        const int count = 64 - p0 < 8 ? 64 - p0 : 8;
+        mc_vf r[8];
+        for (int q = 0; q < 8; q++)
+            r[q] = q < count ? *(const mc_vf *)(xt + (p0 + q) * 384 + g * 8) : (mc_vf){0};
+        mc_vf_transpose(r);
+        for (int c = 0; c < 8; c++) {
+            float *restrict p = planes + (g * 8 + c) * 64 + p0;
+            /* 8 planes written a line at a time: without their lines
+             * asked for ahead, each store waits for its line (the
+             * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+            __builtin_prefetch(p + 64, 1, 2);
+            if (count == 8) {
+                if (acc)
+                    r[c] += *(const mc_vf *)p;
+                *(mc_vf *)p = r[c];
+            } else {
+                if (acc) {
+                    mc_vf old;
+                    mc_vf_part(&old, p, count);
+                    r[c] += old;
                 }
+                mc_vf_store_part(p, &r[c], count);
             }
         }
+    }
+}
+
+static void conv_k3_c384_384_8x8_s1_p1_stats_y_out(const float *restrict xt, float *restrict planes, int acc, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 48; t++)
+            conv_k3_c384_384_8x8_s1_p1_stats_y_out_part(xt, planes, acc, t);
+    } else
+        for (int t = 0; t < 48; t++)
+            conv_k3_c384_384_8x8_s1_p1_stats_y_out_part(xt, planes, acc, t);
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
@@ -4889,17 +5182,34 @@ void conv_k3_c384_384_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[1327104];
     conv_k3_c384_384_8x8_s1_p1_stats_order_cl(w, wr);
-    MC_OMP_PARALLEL
-    {
+    if (MC_FEW_IMAGES(n)) {
         _Alignas(64) float xt[38400], yt[24576];
         memset(xt, 0, sizeof xt);
-        MC_OMP_FOR_IN
+        MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
-            conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
-            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt);
+            MC_OMP_SINGLE
+            {
+                conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
+            }
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
+            MC_OMP_SINGLE
             if (stats)
                 conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
-            conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0);
+            conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            _Alignas(64) float xt[38400], yt[24576];
+            memset(xt, 0, sizeof xt);
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
+                conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+                if (stats)
+                    conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
+                conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0, 0);
+            }
         }
     }
 }
@@ -4950,10 +5260,13 @@ void conv_k3_c384_384_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c768_384_8x8_s1_p0_b_bn: conv 768x8x8 -> 384x8x8, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
 {
-    for (int j0 = 0; j0 < 64; j0 += 16) {
-        for (int i0 = 0; i0 < 384; i0 += 6)
+    const int lo = t % 4 * 64 / 4 * 6, hi = (t % 4 + 1) * 64 / 4 * 6;
+    t /= 4;
+    if (t < 4) {
+        const int j0 = t * 16;
+        for (int i0 = lo; i0 < hi; i0 += 6)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 768;
@@ -5022,7 +5335,19 @@ static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, co
             *(mc_vf *)(c5 + 0) = s5_0;
             *(mc_vf *)(c5 + 8) = s5_1;
         }
+        return;
     }
+}
+
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+{
+    if (par) {
+        MC_OMP_FOR_IN
+        for (int t = 0; t < 16; t++)
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+    } else
+        for (int t = 0; t < 16; t++)
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
 }
 
 static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -5264,13 +5589,28 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
     static float wf[294912], bf[384];
     conv_k1_c768_384_8x8_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
     const float *restrict w = wf, *restrict bias = bf;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 24576;
-        for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = bias[co];
-        conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb);
+    if (MC_FEW_IMAGES(n)) {
+        MC_OMP_PARALLEL
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            MC_OMP_FOR_IN
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = bias[co];
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
+        }
+    } else {
+        MC_OMP_PARALLEL
+        {
+            MC_OMP_FOR_IN
+            for (int b = 0; b < n; b++) {
+                float *restrict yb = y + (long)b * 24576;
+                for (int co = 0; co < 384; co++)
+                    for (int i = 0; i < 64; i++)
+                        yb[co * 64 + i] = bias[co];
+                conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
+            }
+        }
     }
 }
 
