@@ -135,7 +135,7 @@ static void conv_form(emitter *e, const char *suffix, mc_form f)
         bool on;
     } flags[] = {{"CV_CLF", f.cl_fwd}, {"CV_CLX", f.cl_dx},           {"CV_CLW", f.cl_dw},
                  {"CV_DW_OWN", f.dw_own}, {"CV_PW_PLANAR", f.pw_planar}, {"CV_PLANES", f.planes},
-                 {"CV_WINO", f.wino}, {"CV_LIN", f.lin}};
+                 {"CV_WINO", f.wino}, {"CV_LIN", f.lin}, {"CV_SPLIT", f.split}};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         em_defi(e, arena_printf(e->a, "%s%s", flags[i].name, suffix), flags[i].on);
     if (f.wino)

@@ -505,6 +505,21 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     return f;
 }
 
+/* A conv forward given fewer images than threads (batch 1 on 2 threads:
+ * the inference library's latency) splits each image over the team when
+ * the image is at least SPLIT_MACS multiply-adds; below that the start of
+ * the team and its barriers, a few microseconds, cost more than half the
+ * work saves (resnet20's 1x28x28 pointwise convs of 100K multiply-adds, 4
+ * microseconds on 1 thread, took 7 on 2). The Winograd and linear forms
+ * have no such path; forms that run an image per thread otherwise do. */
+enum { SPLIT_MACS = 1 << 19 };
+
+static bool split_image(const mc_conv_shape *c, mc_form f)
+{
+    const long long macs = (long long)c->out.c * c->out.h * c->out.w * (c->in.c / c->groups) * c->k * c->k;
+    return !f.wino && !f.lin && macs >= SPLIT_MACS;
+}
+
 /* A pointwise conv on a 1x1 plane (squeeze-excitation's) is a linear
  * layer: its products take tiles of images by output channels
  * (linear_products.m4), where one image at a time multiplied a matrix by a vector
@@ -527,6 +542,7 @@ mc_form mc_plan_group_form(const mc_plan *p, const mc_conv_shape *g)
 {
     mc_form f = conv_rules(p, g);
     f.wino = false;
+    f.split = split_image(g, f);
     return f;
 }
 
@@ -597,9 +613,14 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
 
 /* What a form's shape and the target decide, whoever chose the form: a
  * depthwise form's band of rows (depthwise_cl_rows), channels-last only
- * where a band fits; a Winograd conv's blocks (wino_tiles). */
+ * where a band fits; a Winograd conv's blocks (wino_tiles); whether a
+ * conv splits an image over threads (split_image). */
 static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f)
 {
+    if (n->op->code == OP_CONV) {
+        const mc_conv_shape c = conv_shape(p->m, n);
+        f.split = split_image(&c, f);
+    }
     if (n->op->code == OP_CONV && f.wino) {
         const mc_conv_shape c = conv_shape(p->m, n);
         for (int d = 0; d < 3; d++)

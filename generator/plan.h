@@ -27,6 +27,8 @@ typedef struct mc_form {
     bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
     bool wino;      /* conv: forward and input gradient by Winograd F(2x2, 3x3) (CV_WINO, winograd.m4) */
     bool lin;       /* conv: pointwise on a 1x1 plane, as a linear layer: products over images (CV_LIN, linear.m4) */
+    bool split;     /* conv: given fewer images than threads, its forward splits each image over the team
+                     * (CV_SPLIT); from the shape, not a choice of the tuner (plan.c, split_image) */
     /* its products' register blocks and blocks of tiles, forward [0], input gradient [1] and filter gradient
      * [2]; from the shape and target (plan.c, wino_tiles), not a choice of the tuner */
     struct mc_wino_tiles {

@@ -583,10 +583,17 @@ m4_define(`MC_TRAINING_ONLY', `m4_ifelse(INFERENCE, 1, `', `$1')')
 # scratch part of the workspace of the caller, which the infer function
 # hands its kernels through a thread-local pointer; each kernel file
 # reports the most one of its kernels takes (model.m4).
-m4_define(`MC_STATIC', `m4_ifelse(INFERENCE, 1,
-`m4_define(`MC_SCRATCH_MAX', MC_MAX(MC_SCRATCH_MAX, m4_eval(($3) * sizeof_$1)))m4_dnl
-$1 *restrict $2 = ($1 *)MODEL`'_scratch',
-`static _Alignas(64) $1 $2[$3]')')
+m4_define(`MC_STATIC', `MC_STATIC_AT(`$1', `$2', `$3', 0)')
+# MC_STATIC_AT(type, name, count, offset[, zero]): the same for one of
+# several arrays of a kernel, offset elements into the scratch (a
+# multiple of 16); with zero, all zeros before the call uses it (a
+# padded image whose border the call never writes: the static array
+# zeroed once, the scratch every call).
+m4_define(`MC_STATIC_AT', `m4_ifelse(INFERENCE, 1,
+`m4_define(`MC_SCRATCH_MAX', MC_MAX(MC_SCRATCH_MAX, m4_eval(($4 + $3) * sizeof_$1)))m4_dnl
+$1 *restrict $2 = ($1 *)MODEL`'_scratch + $4`'m4_ifelse(`$5', `', `', `;
+    memset($2, 0, sizeof($1) * m4_eval($3))')',
+`static _Alignas(64) $1 $2[$3]`'m4_ifelse(`$5', `', `', ` = {0}')')')
 m4_define(`MC_SCRATCH_MAX', 0)
 m4_define(`sizeof_float', 4)
 m4_define(`MC_MAX', `m4_ifelse(m4_eval(($1) > ($2)), 1, `m4_eval($1)', `m4_eval($2)')')

@@ -289,13 +289,18 @@ m4_define(`CV_FWD_STEPS',
 m4_ifelse(`$2', `', `', `m4_ifelse(`$3', 1, `$4`'MC_OMP_SINGLE
 ')$4`'$2
 ')m4_dnl
-m4_ifelse(`$3', 1, `$4`'MC_OMP_FOR_IN
-')m4_dnl
+CV_STEP_LOOP(`$4', `$3')m4_dnl
 $4`'for (int co = 0; co < CO; co++)
 $4    for (int i = 0; i < CV_PIX; i++)
 $4        yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX)`'CV_PAR(`$3'));')m4_dnl
 ')
+# CV_STEP_LOOP(indent, par): what shares out a loop over the channels of
+# an image: the team splitting it (par 1), nothing on a thread of its own
+# (par 0), a team of its own where the images take turns (par empty).
+m4_define(`CV_STEP_LOOP', `m4_ifelse(`$2', 1, `$1`'MC_OMP_FOR_IN
+', `$2', 0, `', `$1`'MC_OMP_FOR
+')')
 # CV_PAR(par): the last argument of a split product (none when par is empty).
 m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
@@ -372,7 +377,7 @@ static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
 m4_define(`CV_FWD_POINT_SCRATCH', `m4_ifelse(S, 1, 0, CV_CPIX)')
 m4_define(`CV_FWD_POINT',
 `m4_ifelse(S, 1, `CV_IMAGE_STEPS(0, `', `CV_FWD_POINT_STEPS')',
-    `CV_IMAGE_STEPS(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_POINT_STEPS')')m4_dnl
+    `CV_IMAGE_STEPS(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_POINT_STEPS', `MC_STATIC(float, xs, CV_CPIX);')')m4_dnl
 ')
 m4_define(`CV_FWD_POINT_STEPS', `m4_ifelse(S, 1, `CV_FWD_STEPS(`x + (long)b * CV_XS', `', `$1', `$2')',
     `CV_FWD_STEPS(`xs', `NAME`'_gather(x + (long)b * CV_XS, xs);', `$1', `$2')')')
@@ -490,31 +495,36 @@ static void NAME`'_pad(const float *restrict xb, float *restrict xp)
 # small (up to the target's L2 budget, L2_FLOATS); larger ones are static and the images take turns,
 # the products split over threads instead.
 m4_define(`CV_FWD_SCRATCH', `m4_eval(CV_XP + CO * CV_NP)')
-# CV_IMAGE_STEPS(floats, scratch, steps): the same for a forward whose
-# product splits (its parts shared out: common.m4), steps(par, indent) the body of the loop
-# over the images b. In the parallel case, with fewer images than
+# CV_IMAGE_STEPS(floats, scratch, steps, statics): the same for a forward
+# whose product splits (its parts shared out: common.m4), steps(par,
+# indent) the body of the loop over the images b, statics the scratch of
+# the larger images (arrays of the kernel in a training step, the
+# workspace of the caller in the inference library, which threads may
+# call at once). In the parallel case, with fewer images than
 # threads (MC_FEW_IMAGES), the team shares one scratch on the stack of
-# the caller and splits each image instead (steps with par 1).
+# the caller and splits each image instead (steps with par 1), where the
+# plan asks for it (CV_SPLIT: split_image in generator/plan.c).
 m4_define(`CV_IMAGE_STEPS',
-`m4_ifelse(m4_eval($1 <= L2_FLOATS), 1, `    if (MC_FEW_IMAGES(n)) {
+`m4_ifelse(m4_eval($1 <= L2_FLOATS), 1, `m4_ifelse(CV_SPLIT, 1, `    if (MC_FEW_IMAGES(n)) {
 m4_ifelse(`$2', `', `', `        $2
 ')m4_dnl
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
 $3(1, `            ')m4_dnl
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-m4_ifelse(`$2', `', `', `            $2
+        return;
+    }
 ')m4_dnl
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-$3(0, `                ')m4_dnl
-            }
+    MC_OMP_PARALLEL
+    {
+m4_ifelse(`$2', `', `', `        $2
+')m4_dnl
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+$3(0, `            ')m4_dnl
         }
     }
-', `    static $2
+', `    $4
     for (int b = 0; b < n; b++) {
 $3(`', `        ')m4_dnl
     }
@@ -530,7 +540,9 @@ $3    }
 $3')')
 
 m4_define(`CV_FWD_SHIFT',
-`CV_IMAGE_STEPS(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];', `CV_FWD_SHIFT_STEPS')m4_dnl
+`CV_IMAGE_STEPS(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];', `CV_FWD_SHIFT_STEPS',
+    `MC_STATIC_AT(float, xp, CV_XP, 0, zero);
+    MC_STATIC_AT(float, yg, m4_eval(CO * CV_NP), m4_eval((CV_XP + 15) / 16 * 16));')m4_dnl
 ')
 # CV_FWD_SHIFT_STEPS(par, indent): image b, as the pointwise steps above.
 m4_define(`CV_FWD_SHIFT_STEPS',
@@ -538,14 +550,12 @@ m4_define(`CV_FWD_SHIFT_STEPS',
 m4_ifelse(`$1', 1, `$2`'MC_OMP_SINGLE
 ')m4_dnl
 $2`'NAME`'_pad(x + (long)b * CV_XS, xp);
-m4_ifelse(`$1', 1, `$2`'MC_OMP_FOR_IN
-')m4_dnl
+CV_STEP_LOOP(`$2', `$1')m4_dnl
 $2`'for (int co = 0; co < CO; co++)
 $2    for (int i = 0; i < CV_NP; i++)
 $2        yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 CV_EACH_GROUP(`$2', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP)`'CV_PAR(`$1'));')m4_dnl
-m4_ifelse(`$1', 1, `$2`'MC_OMP_FOR_IN
-')m4_dnl
+CV_STEP_LOOP(`$2', `$1')m4_dnl
 $2`'for (int co = 0; co < CO; co++)
 $2    for (int oy = 0; oy < HO; oy++)
 $2        memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
@@ -712,7 +722,7 @@ m4_define(`CV_FWD_CL',
 ', `    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
     NAME`'_order_cl(w, wr);
 ')m4_dnl
-    if (MC_FEW_IMAGES(n)) {
+m4_ifelse(CV_SPLIT, 1, `    if (MC_FEW_IMAGES(n)) {
 CV_FWD_CL_SCRATCH(`        ')m4_dnl
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
@@ -722,15 +732,16 @@ CV_CL_IMAGE(`                ', pad)m4_dnl
             }
 CV_FWD_CL_STEPS(`            ', 1)m4_dnl
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-CV_FWD_CL_SCRATCH(`            ')m4_dnl
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-CV_CL_IMAGE(`                ', pad)m4_dnl
-CV_FWD_CL_STEPS(`                ', 0)m4_dnl
-            }
+        return;
+    }
+')m4_dnl
+    MC_OMP_PARALLEL
+    {
+CV_FWD_CL_SCRATCH(`        ')m4_dnl
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+CV_CL_IMAGE(`            ', pad)m4_dnl
+CV_FWD_CL_STEPS(`            ', 0)m4_dnl
         }
     }
 ')

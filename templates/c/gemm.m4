@@ -174,33 +174,36 @@ m4_define(`GEMM_TAIL_COLS', `m4_ifelse(GTAIL, 0, `GEMM_COLS($1, GVECS, $2, $3, G
 m4_define(`GEMM_MIN_PARTS', 16)
 # GEMM_CHUNKS(blocks, tiles): the chunks of row blocks a tile is cut into.
 m4_define(`GEMM_CHUNKS', `m4_ifelse(m4_eval($1 < 2), 1, 1, `MC_MIN($1, m4_eval((GEMM_MIN_PARTS + $2 - 1) / $2))')')
-# GEMM_CHUNK_RANGE(chunks, blocks, rows, tail): the start of a part
-# function: its chunk of row blocks, rows lo .. hi - 1 (blocks of rows
-# rows), last when it is the last chunk (which takes the tail rows, when
-# tail is 1); t becomes the tile of columns.
+# GEMM_CHUNK_RANGE(chunks, blocks, rows, tail[, final]): the start of a
+# part function: its chunk of row blocks, rows lo .. hi - 1 (blocks of
+# rows rows), last when it is the last chunk (which takes the tail rows,
+# when tail is 1); t becomes the tile of columns (unless final: the part
+# has one).
 m4_define(`GEMM_CHUNK_RANGE',
 `m4_ifelse(m4_eval($2 > 0), 1, `m4_ifelse($1, 1, `    const int lo = 0, hi = m4_eval($2 * $3);
 ', `    const int lo = t % $1 * $2 / $1 * $3, hi = (t % $1 + 1) * $2 / $1 * $3;
 ')')m4_dnl
 m4_ifelse($4, 1, `    const int last = m4_ifelse($1, 1, 1, `t % $1 == m4_eval($1 - 1)');
 ')m4_dnl
-m4_ifelse($1, 1, `', `    t /= $1;
+m4_ifelse($1, 1, `', `$5', final, `', `    t /= $1;
 ')')
 # GEMM_ONE_PART(parts): a part function of one part does not read t.
 m4_define(`GEMM_ONE_PART', `m4_ifelse($1, 1, `    (void)t; /* the only part */
 ')')
-# GEMM_ROW_RANGE(M, tile, args): the row blocks lo .. hi of M rows (blocks of
-# the target tile height), and the rows left when last, tile(rows, args) each.
+# GEMM_ROW_RANGE(M, tile, args[, rows]): the row blocks from row lo to hi
+# of M rows (blocks of rows, else of the target tile height), and the rows
+# left when last, tile(rows, args) each.
 m4_define(`GEMM_ROW_RANGE',
-`m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
-m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = lo; i0 < hi; i0 += MC_GEMM_MR)
-$2(MC_GEMM_MR, $3)')m4_dnl
+`m4_pushdef(`GMR', m4_ifelse(`$4', `', MC_GEMM_MR, `$4'))m4_dnl
+m4_pushdef(`GM', m4_eval($1 / GMR * GMR))m4_dnl
+m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = lo; i0 < hi; i0 += GMR)
+$2(GMR, $3)')m4_dnl
 m4_ifelse(m4_eval(GM < $1), 1, `        if (last) {
         const int i0 = GM;
 $2(m4_eval($1 - GM), $3)m4_dnl
         }
 ')m4_dnl
-m4_popdef(`GM')m4_dnl
+m4_popdef(`GM', `GMR')m4_dnl
 ')
 
 # GEMM_SPLIT(fn, M, N, K, act): the split form of the products above:
@@ -560,11 +563,15 @@ m4_pushdef(`GCL_COLS_TEXT', `    {
 GEMM_CLF_COLS(m4_eval(($4 - GFULL) / MC_GEMM_VL), $2, $3, $4, $5, $6, $7)m4_dnl
     }
 ')m4_dnl
-m4_pushdef(`GCL_CH', m4_ifelse(GCL_TILES, 0, 1, `GEMM_CHUNKS(m4_eval(GPM / GRB), GCL_TILES)'))m4_dnl
+m4_pushdef(`GCL_CH', m4_ifelse(GCL_TILES, 0, 1, `GEMM_CHUNKS(m4_eval(GPM / GRB), m4_eval(GCL_TILES + GCL_COLS))'))m4_dnl
+m4_pushdef(`GCL_CVECS', m4_eval(($4 - GFULL) / MC_GEMM_VL))m4_dnl
+m4_pushdef(`GCL_CRB', m4_ifelse(GCL_COLS, 1, `GEMM_CLF_RB(GCL_CVECS, $2, $3)', 1))m4_dnl
+m4_pushdef(`GCL_CCH', m4_ifelse(GCL_COLS, 0, 0, `GEMM_CHUNKS(m4_eval($2 / GCL_CRB), m4_eval(GCL_TILES + 1))'))m4_dnl
+m4_pushdef(`GCL_NPARTS', m4_eval(GCL_TILES * GCL_CH + GCL_LEFT + GCL_CCH))m4_dnl
 m4_ifelse(`$9', `split', `static __attribute__((noinline)) void $1_part(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c, int t)
 {
-GEMM_ONE_PART(m4_eval(GCL_TILES * GCL_CH + GCL_LEFT + GCL_COLS))m4_dnl
+GEMM_ONE_PART(GCL_NPARTS)m4_dnl
 m4_ifelse(GCL_TILES, 0, `', `    if (t < m4_eval(GCL_TILES * GCL_CH)) {
 GEMM_CHUNK_RANGE(GCL_CH, m4_eval(GPM / GRB), GRB, 0)m4_dnl
         const int j0 = t * GW;
@@ -578,10 +585,17 @@ GCL_LEFT_TEXT()m4_dnl
         return;
     }
 ', `GCL_LEFT_TEXT()')')m4_dnl
-m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
+m4_ifelse(GCL_COLS, 1, `    {
+m4_ifelse(m4_eval(GCL_TILES * GCL_CH + GCL_LEFT > 0), 1, `    t -= m4_eval(GCL_TILES * GCL_CH + GCL_LEFT);
+')m4_dnl
+GEMM_CHUNK_RANGE(GCL_CCH, m4_eval($2 / GCL_CRB), GCL_CRB, m4_eval($2 % GCL_CRB > 0), final)m4_dnl
+        const int j0 = GFULL;
+GEMM_ROW_RANGE($2, `GEMM_CLF_TILE', `GCL_CVECS, $2, $3, $4, $5, $6, $7', GCL_CRB)m4_dnl
+    }
+')m4_dnl
 }
 
-MC_PARTS($1, m4_eval(GCL_TILES * GCL_CH + GCL_LEFT + GCL_COLS), `const float *restrict a, const float *restrict b, const float *restrict bias,
+MC_PARTS($1, GCL_NPARTS, `const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c', `a, b, bias, c')m4_dnl
 ', `static __attribute__((noinline)) void $1(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
@@ -595,7 +609,7 @@ m4_ifelse(GCL_LEFT, 1, `GCL_LEFT_TEXT()')m4_dnl
 m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
 }
 ')m4_dnl
-m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH', `GCL_CVECS', `GCL_CRB', `GCL_CCH', `GCL_NPARTS')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.

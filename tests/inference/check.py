@@ -12,9 +12,10 @@ check.py --mcgen MCGEN --exe EXE --model MODEL.mcn [mcgen options after --]
    (no OpenMP), -std=c11 -Wall -Wextra -Werror, nothing of the runtime on
    the include or link path, with tests/inference/driver.c; with --asan,
    one more gcc build under AddressSanitizer and UBSan.
-4. Each library's logits, of the batch and of each image alone, equal the
-   executable's within 1e-5 of the largest logit; and the header compiles
-   as C++.
+4. Each library's logits, of the batch, of each image alone and of the
+   images on threads at once (a thread and a workspace each, one net),
+   equal the executable's within 1e-5 of the largest logit; and the
+   header compiles as C++.
 """
 import argparse
 import json
@@ -109,11 +110,11 @@ def main():
             for cc, extra in builds:
                 exe = p("drv_%s_%d_%d" % (cc, embedded, len(extra)))
                 run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-ffp-contract=fast"] + cpu_flags + extra
-                    + defs + ["-I", lib, os.path.join(HERE, "driver.c")] + sources + ["-lm", "-o", exe])
+                    + defs + ["-I", lib, os.path.join(HERE, "driver.c")] + sources + ["-lm", "-pthread", "-o", exe])
                 env = dict(os.environ, OMP_NUM_THREADS="2")
                 run([exe, weights, p("in.f32"), str(a.batch), p("out.f32")], env=env)
-                out = np.fromfile(p("out.f32"), dtype=np.float32).reshape(2, a.batch, classes)
-                for what, got in (("batch", out[0]), ("one by one", out[1])):
+                out = np.fromfile(p("out.f32"), dtype=np.float32).reshape(3, a.batch, classes)
+                for what, got in (("batch", out[0]), ("one by one", out[1]), ("on threads at once", out[2])):
                     err = float(np.abs(got.astype(np.float64) - ref).max()) / scale
                     worst = max(worst, err)
                     print("%s %s %s%s: max error %.2e of the largest logit %.3g"

@@ -390,14 +390,17 @@ static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restr
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[28814] = {0}, yg[301056];
+    static _Alignas(64) float xp[28814] = {0};
+    static _Alignas(64) float yg[301056];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 294912;
         conv_k3_c3_32_96x96_s1_p1_pad(x + (long)b * 27648, xp);
+        MC_OMP_FOR
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 9408; i++)
                 yg[co * 9408 + i] = 0.0f;
         conv_k3_c3_32_96x96_s1_p1_gemm_fwd(w, xp, yg);
+        MC_OMP_FOR
         for (int co = 0; co < 32; co++)
             for (int oy = 0; oy < 96; oy++)
                 memcpy(yb + (co * 96 + oy) * 96, yg + co * 9408 + oy * 98, 96 * sizeof(float));
@@ -842,17 +845,17 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
                     yb[co * 9216 + i] = bias[co];
             conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 147456;
-                for (int co = 0; co < 16; co++)
-                    for (int i = 0; i < 9216; i++)
-                        yb[co * 9216 + i] = bias[co];
-                conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 147456;
+            for (int co = 0; co < 16; co++)
+                for (int i = 0; i < 9216; i++)
+                    yb[co * 9216 + i] = bias[co];
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 0);
         }
     }
 }
@@ -1322,17 +1325,17 @@ void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const flo
                     yb[co * 9216 + i] = bias[co];
             conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 884736;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 9216; i++)
-                        yb[co * 9216 + i] = bias[co];
-                conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 884736;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 9216; i++)
+                    yb[co * 9216 + i] = bias[co];
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 0);
         }
     }
 }
@@ -1666,10 +1669,11 @@ static void conv_k1_c192_24_96x96_s2_p0_b_scatter_add(const float *restrict dxs,
 
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float xs[442368];
+    static _Alignas(64) float xs[442368];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
         conv_k1_c192_24_96x96_s2_p0_b_gather(x + (long)b * 1769472, xs);
+        MC_OMP_FOR
         for (int co = 0; co < 24; co++)
             for (int i = 0; i < 2304; i++)
                 yb[co * 2304 + i] = bias[co];
@@ -2021,17 +2025,17 @@ void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 2304 + i] = 0.0f;
             conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 331776;
-                for (int co = 0; co < 144; co++)
-                    for (int i = 0; i < 2304; i++)
-                        yb[co * 2304 + i] = 0.0f;
-                conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 331776;
+            for (int co = 0; co < 144; co++)
+                for (int i = 0; i < 2304; i++)
+                    yb[co * 2304 + i] = 0.0f;
+            conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
 }
@@ -2415,17 +2419,17 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
                     yb[co * 2304 + i] = bias[co];
             conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 55296;
-                for (int co = 0; co < 24; co++)
-                    for (int i = 0; i < 2304; i++)
-                        yb[co * 2304 + i] = bias[co];
-                conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 55296;
+            for (int co = 0; co < 24; co++)
+                for (int i = 0; i < 2304; i++)
+                    yb[co * 2304 + i] = bias[co];
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 0);
         }
     }
 }
@@ -2846,17 +2850,17 @@ void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 576 + i] = 0.0f;
             conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 18432;
-                for (int co = 0; co < 32; co++)
-                    for (int i = 0; i < 576; i++)
-                        yb[co * 576 + i] = 0.0f;
-                conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 18432;
+            for (int co = 0; co < 32; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
         }
     }
 }
@@ -3257,17 +3261,17 @@ void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 576 + i] = 0.0f;
             conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 110592;
-                for (int co = 0; co < 192; co++)
-                    for (int i = 0; i < 576; i++)
-                        yb[co * 576 + i] = 0.0f;
-                conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 110592;
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 0);
         }
     }
 }
@@ -3640,17 +3644,17 @@ void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 576 + i] = 0.0f;
             conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 18432;
-                for (int co = 0; co < 32; co++)
-                    for (int i = 0; i < 576; i++)
-                        yb[co * 576 + i] = 0.0f;
-                conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 18432;
+            for (int co = 0; co < 32; co++)
+                for (int i = 0; i < 576; i++)
+                    yb[co * 576 + i] = 0.0f;
+            conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 0);
         }
     }
 }
@@ -4032,17 +4036,17 @@ void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 9216;
-                for (int co = 0; co < 64; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 9216;
+            for (int co = 0; co < 64; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 0);
         }
     }
 }
@@ -4489,17 +4493,17 @@ void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 55296;
-                for (int co = 0; co < 384; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 55296;
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 0);
         }
     }
 }
@@ -4890,17 +4894,17 @@ void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 9216;
-                for (int co = 0; co < 64; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 9216;
+            for (int co = 0; co < 64; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
 }
@@ -5237,17 +5241,17 @@ void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 13824;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 13824;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
 }
@@ -5584,17 +5588,17 @@ void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 82944;
-                for (int co = 0; co < 576; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 82944;
+            for (int co = 0; co < 576; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 0);
         }
     }
 }
@@ -5932,17 +5936,17 @@ void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
                     yb[co * 144 + i] = 0.0f;
             conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 13824;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 144; i++)
-                        yb[co * 144 + i] = 0.0f;
-                conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 13824;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 144; i++)
+                    yb[co * 144 + i] = 0.0f;
+            conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
         }
     }
 }
@@ -6430,18 +6434,18 @@ void conv_k1_c576_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
                 conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
             conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[20736], yt[5760];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
-                conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
-                conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[20736], yt[5760];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c576_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 20736, xt);
+            conv_k1_c576_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+            if (stats)
+                conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+            conv_k1_c576_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
         }
     }
 }
@@ -6996,18 +7000,18 @@ void conv_k1_c160_960_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
                 conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
             conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[5760], yt[34560];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
-                conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
-                conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[5760], yt[34560];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c160_960_6x6_s1_p0_stats_pad_cl(x + (long)b * 5760, xt);
+            conv_k1_c160_960_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+            if (stats)
+                conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 1920);
+            conv_k1_c160_960_6x6_s1_p0_stats_y_out(yt, y + (long)b * 34560, 0, 0);
         }
     }
 }
@@ -7506,18 +7510,18 @@ void conv_k1_c960_160_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
                 conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
             conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[34560], yt[5760];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
-                conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
-                conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560], yt[5760];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_160_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_160_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+            if (stats)
+                conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 320);
+            conv_k1_c960_160_6x6_s1_p0_stats_y_out(yt, y + (long)b * 5760, 0, 0);
         }
     }
 }
@@ -8015,18 +8019,18 @@ void conv_k1_c960_320_6x6_s1_p0_stats_fwd(int n, const float *restrict x, const 
                 conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
             conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[34560], yt[11520];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
-                conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
-                conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560], yt[11520];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_320_6x6_s1_p0_stats_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_320_6x6_s1_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+            if (stats)
+                conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(yt, stats + (long)b * 640);
+            conv_k1_c960_320_6x6_s1_p0_stats_y_out(yt, y + (long)b * 11520, 0, 0);
         }
     }
 }
@@ -8633,18 +8637,18 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_stats_fwd(int n, const float *restrict x, co
                 conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
             conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[11520], yt[46080];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
-                conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
-                if (stats)
-                    conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
-                conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[11520], yt[46080];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_pad_cl(x + (long)b * 11520, xt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
+            if (stats)
+                conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(yt, stats + (long)b * 2560);
+            conv_k1_c320_1280_6x6_s1_p0_bn_stats_y_out(yt, y + (long)b * 46080, 0, 0);
         }
     }
 }

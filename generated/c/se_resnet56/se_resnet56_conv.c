@@ -422,39 +422,20 @@ static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restr
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         float xp[3470] = {0}, yg[17408];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
-            MC_OMP_SINGLE
             conv_k3_c3_16_32x32_s1_p1_pad(x + (long)b * 3072, xp);
-            MC_OMP_FOR_IN
             for (int co = 0; co < 16; co++)
                 for (int i = 0; i < 1088; i++)
                     yg[co * 1088 + i] = 0.0f;
-            conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, xp, yg, 1);
-            MC_OMP_FOR_IN
+            conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, xp, yg, 0);
             for (int co = 0; co < 16; co++)
                 for (int oy = 0; oy < 32; oy++)
                     memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            float xp[3470] = {0}, yg[17408];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 16384;
-                conv_k3_c3_16_32x32_s1_p1_pad(x + (long)b * 3072, xp);
-                for (int co = 0; co < 16; co++)
-                    for (int i = 0; i < 1088; i++)
-                        yg[co * 1088 + i] = 0.0f;
-                conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, xp, yg, 0);
-                for (int co = 0; co < 16; co++)
-                    for (int oy = 0; oy < 32; oy++)
-                        memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-            }
         }
     }
 }
@@ -900,17 +881,17 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
                     yb[co * 1024 + i] = bias[co];
             conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 16384;
-                for (int co = 0; co < 16; co++)
-                    for (int i = 0; i < 1024; i++)
-                        yb[co * 1024 + i] = bias[co];
-                conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 16384;
+            for (int co = 0; co < 16; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = bias[co];
+            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
         }
     }
 }
@@ -2279,36 +2260,18 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, c
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[1024];
     conv_k1_c32_32_32x32_s2_p0_b_bn_stats_order_cl(w, wr);
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         _Alignas(64) float xt[8192], yt[8192];
         float xs[8192];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            MC_OMP_SINGLE
-            {
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(x + (long)b * 32768, xs);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(xs, xt);
-            }
-            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 1);
-            MC_OMP_SINGLE
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(x + (long)b * 32768, xs);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(xs, xt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
             if (stats)
                 conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 64);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 8192, 0, 1);
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[8192], yt[8192];
-            float xs[8192];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(x + (long)b * 32768, xs);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_pad_cl(xs, xt);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
-                if (stats)
-                    conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 64);
-                conv_k1_c32_32_32x32_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 8192, 0, 0);
-            }
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 8192, 0, 0);
         }
     }
 }
@@ -3567,36 +3530,18 @@ void conv_k1_c16_32_32x32_s2_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[512];
     conv_k1_c16_32_32x32_s2_p0_stats_order_cl(w, wr);
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         _Alignas(64) float xt[4096], yt[8192];
         float xs[4096];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            MC_OMP_SINGLE
-            {
-                conv_k1_c16_32_32x32_s2_p0_stats_gather(x + (long)b * 16384, xs);
-                conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(xs, xt);
-            }
-            conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
-            MC_OMP_SINGLE
+            conv_k1_c16_32_32x32_s2_p0_stats_gather(x + (long)b * 16384, xs);
+            conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(xs, xt);
+            conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
             if (stats)
                 conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(yt, stats + (long)b * 64);
-            conv_k1_c16_32_32x32_s2_p0_stats_y_out(yt, y + (long)b * 8192, 0, 1);
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[4096], yt[8192];
-            float xs[4096];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c16_32_32x32_s2_p0_stats_gather(x + (long)b * 16384, xs);
-                conv_k1_c16_32_32x32_s2_p0_stats_pad_cl(xs, xt);
-                conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(yt, stats + (long)b * 64);
-                conv_k1_c16_32_32x32_s2_p0_stats_y_out(yt, y + (long)b * 8192, 0, 0);
-            }
+            conv_k1_c16_32_32x32_s2_p0_stats_y_out(yt, y + (long)b * 8192, 0, 0);
         }
     }
 }
@@ -4133,17 +4078,17 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
                     yb[co * 256 + i] = bias[co];
             conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 8192;
-                for (int co = 0; co < 32; co++)
-                    for (int i = 0; i < 256; i++)
-                        yb[co * 256 + i] = bias[co];
-                conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 8192;
+            for (int co = 0; co < 32; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = bias[co];
+            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb, 0);
         }
     }
 }
@@ -5039,36 +4984,18 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fwd(int n, const float *restrict x, c
     const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[4096];
     conv_k1_c64_64_16x16_s2_p0_b_bn_stats_order_cl(w, wr);
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         _Alignas(64) float xt[4096], yt[4096];
         float xs[4096];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            MC_OMP_SINGLE
-            {
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(x + (long)b * 16384, xs);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(xs, xt);
-            }
-            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 1);
-            MC_OMP_SINGLE
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(x + (long)b * 16384, xs);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(xs, xt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
             if (stats)
                 conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 128);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 4096, 0, 1);
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[4096], yt[4096];
-            float xs[4096];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(x + (long)b * 16384, xs);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_pad_cl(xs, xt);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl(xt, wr, bias, yt, 0);
-                if (stats)
-                    conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(yt, stats + (long)b * 128);
-                conv_k1_c64_64_16x16_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 4096, 0, 0);
-            }
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_y_out(yt, y + (long)b * 4096, 0, 0);
         }
     }
 }
@@ -6441,36 +6368,18 @@ void conv_k1_c32_64_16x16_s2_p0_stats_fwd(int n, const float *restrict x, const 
     (void)bias;
     static _Alignas(64) float wr[2048];
     conv_k1_c32_64_16x16_s2_p0_stats_order_cl(w, wr);
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         _Alignas(64) float xt[2048], yt[4096];
         float xs[2048];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            MC_OMP_SINGLE
-            {
-                conv_k1_c32_64_16x16_s2_p0_stats_gather(x + (long)b * 8192, xs);
-                conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(xs, xt);
-            }
-            conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 1);
-            MC_OMP_SINGLE
+            conv_k1_c32_64_16x16_s2_p0_stats_gather(x + (long)b * 8192, xs);
+            conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(xs, xt);
+            conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
             if (stats)
                 conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(yt, stats + (long)b * 128);
-            conv_k1_c32_64_16x16_s2_p0_stats_y_out(yt, y + (long)b * 4096, 0, 1);
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[2048], yt[4096];
-            float xs[2048];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k1_c32_64_16x16_s2_p0_stats_gather(x + (long)b * 8192, xs);
-                conv_k1_c32_64_16x16_s2_p0_stats_pad_cl(xs, xt);
-                conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(yt, stats + (long)b * 128);
-                conv_k1_c32_64_16x16_s2_p0_stats_y_out(yt, y + (long)b * 4096, 0, 0);
-            }
+            conv_k1_c32_64_16x16_s2_p0_stats_y_out(yt, y + (long)b * 4096, 0, 0);
         }
     }
 }
@@ -6990,17 +6899,17 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
                     yb[co * 64 + i] = bias[co];
             conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 4096;
-                for (int co = 0; co < 64; co++)
-                    for (int i = 0; i < 64; i++)
-                        yb[co * 64 + i] = bias[co];
-                conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 4096;
+            for (int co = 0; co < 64; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = bias[co];
+            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb, 0);
         }
     }
 }

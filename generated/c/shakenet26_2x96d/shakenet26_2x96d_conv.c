@@ -421,39 +421,20 @@ static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *res
 
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    if (MC_FEW_IMAGES(n)) {
+    MC_OMP_PARALLEL
+    {
         float xp[3470] = {0}, yg[17408];
-        MC_OMP_PARALLEL
+        MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
-            MC_OMP_SINGLE
             conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
-            MC_OMP_FOR_IN
             for (int co = 0; co < 16; co++)
                 for (int i = 0; i < 1088; i++)
                     yg[co * 1088 + i] = bias[co];
-            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 1);
-            MC_OMP_FOR_IN
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 0);
             for (int co = 0; co < 16; co++)
                 for (int oy = 0; oy < 32; oy++)
                     memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-        }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            float xp[3470] = {0}, yg[17408];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 16384;
-                conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
-                for (int co = 0; co < 16; co++)
-                    for (int i = 0; i < 1088; i++)
-                        yg[co * 1088 + i] = bias[co];
-                conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 0);
-                for (int co = 0; co < 16; co++)
-                    for (int oy = 0; oy < 32; oy++)
-                        memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-            }
         }
     }
 }
@@ -861,17 +842,17 @@ void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float 
                     yb[co * 1024 + i] = 0.0f;
             conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 49152;
-                for (int co = 0; co < 48; co++)
-                    for (int i = 0; i < 1024; i++)
-                        yb[co * 1024 + i] = 0.0f;
-                conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            for (int co = 0; co < 48; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = 0.0f;
+            conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 0);
         }
     }
 }
@@ -1254,17 +1235,17 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
                     yb[co * 1024 + i] = bias[co];
             conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 98304;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 1024; i++)
-                        yb[co * 1024 + i] = bias[co];
-                conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 98304;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = bias[co];
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
         }
     }
 }
@@ -1653,14 +1634,17 @@ static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[110978] = {0}, yg[104448];
+    static _Alignas(64) float xp[110978] = {0};
+    static _Alignas(64) float yg[104448];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         conv_k3_c96_96_32x32_s1_p1_pad(x + (long)b * 98304, xp);
+        MC_OMP_FOR
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 1088; i++)
                 yg[co * 1088 + i] = 0.0f;
         conv_k3_c96_96_32x32_s1_p1_gemm_fwd(w, xp, yg);
+        MC_OMP_FOR
         for (int co = 0; co < 96; co++)
             for (int oy = 0; oy < 32; oy++)
                 memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
@@ -2052,17 +2036,17 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
                     yb[co * 1024 + i] = bias[co];
             conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 98304;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 1024; i++)
-                        yb[co * 1024 + i] = bias[co];
-                conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 98304;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 1024; i++)
+                    yb[co * 1024 + i] = bias[co];
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 0);
         }
     }
 }
@@ -2446,17 +2430,17 @@ void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float 
                     yb[co * 256 + i] = 0.0f;
             conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 24576;
-                for (int co = 0; co < 96; co++)
-                    for (int i = 0; i < 256; i++)
-                        yb[co * 256 + i] = 0.0f;
-                conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            for (int co = 0; co < 96; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = 0.0f;
+            conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 0);
         }
     }
 }
@@ -2860,19 +2844,19 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const
                     yb[co * 256 + i] = bias[co];
             conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            float xs[49152];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 49152;
-                conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
-                for (int co = 0; co < 192; co++)
-                    for (int i = 0; i < 256; i++)
-                        yb[co * 256 + i] = bias[co];
-                conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        float xs[49152];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = bias[co];
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
         }
     }
 }
@@ -3268,14 +3252,17 @@ static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *re
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[62210] = {0}, yg[55296];
+    static _Alignas(64) float xp[62210] = {0};
+    static _Alignas(64) float yg[55296];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         conv_k3_c192_192_16x16_s1_p1_pad(x + (long)b * 49152, xp);
+        MC_OMP_FOR
         for (int co = 0; co < 192; co++)
             for (int i = 0; i < 288; i++)
                 yg[co * 288 + i] = 0.0f;
         conv_k3_c192_192_16x16_s1_p1_gemm_fwd(w, xp, yg);
+        MC_OMP_FOR
         for (int co = 0; co < 192; co++)
             for (int oy = 0; oy < 16; oy++)
                 memcpy(yb + (co * 16 + oy) * 16, yg + co * 288 + oy * 18, 16 * sizeof(float));
@@ -3677,17 +3664,17 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const
                     yb[co * 256 + i] = bias[co];
             conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 49152;
-                for (int co = 0; co < 192; co++)
-                    for (int i = 0; i < 256; i++)
-                        yb[co * 256 + i] = bias[co];
-                conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 49152;
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 256; i++)
+                    yb[co * 256 + i] = bias[co];
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 0);
         }
     }
 }
@@ -4072,17 +4059,17 @@ void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float 
                     yb[co * 64 + i] = 0.0f;
             conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 12288;
-                for (int co = 0; co < 192; co++)
-                    for (int i = 0; i < 64; i++)
-                        yb[co * 64 + i] = 0.0f;
-                conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 12288;
+            for (int co = 0; co < 192; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = 0.0f;
+            conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 0);
         }
     }
 }
@@ -4487,19 +4474,19 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const
                     yb[co * 64 + i] = bias[co];
             conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            float xs[24576];
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 24576;
-                conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
-                for (int co = 0; co < 384; co++)
-                    for (int i = 0; i < 64; i++)
-                        yb[co * 64 + i] = bias[co];
-                conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        float xs[24576];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = bias[co];
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
         }
     }
 }
@@ -5197,19 +5184,19 @@ void conv_k3_c384_384_8x8_s1_p1_stats_fwd(int n, const float *restrict x, const 
                 conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
             conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            _Alignas(64) float xt[38400], yt[24576];
-            memset(xt, 0, sizeof xt);
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
-                conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
-                if (stats)
-                    conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
-                conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[38400], yt[24576];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k3_c384_384_8x8_s1_p1_stats_pad_cl(x + (long)b * 24576, xt);
+            conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl(xt, wr, 0, yt, 0);
+            if (stats)
+                conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(yt, stats + (long)b * 768);
+            conv_k3_c384_384_8x8_s1_p1_stats_y_out(yt, y + (long)b * 24576, 0, 0);
         }
     }
 }
@@ -5599,17 +5586,17 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
                     yb[co * 64 + i] = bias[co];
             conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
         }
-    } else {
-        MC_OMP_PARALLEL
-        {
-            MC_OMP_FOR_IN
-            for (int b = 0; b < n; b++) {
-                float *restrict yb = y + (long)b * 24576;
-                for (int co = 0; co < 384; co++)
-                    for (int i = 0; i < 64; i++)
-                        yb[co * 64 + i] = bias[co];
-                conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
-            }
+        return;
+    }
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            float *restrict yb = y + (long)b * 24576;
+            for (int co = 0; co < 384; co++)
+                for (int i = 0; i < 64; i++)
+                    yb[co * 64 + i] = bias[co];
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
         }
     }
 }
