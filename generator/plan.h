@@ -29,6 +29,8 @@ typedef struct mc_form {
     bool lin;       /* conv: pointwise on a 1x1 plane, as a linear layer: products over images (CV_LIN, linear.m4) */
     bool split;     /* conv: given fewer images than threads, its forward splits each image over the team
                      * (CV_SPLIT); from the shape, not a choice of the tuner (plan.c, split_image) */
+    int pw_batch;   /* conv: a planar pointwise forward on a plane of fewer pixels than a vector: images
+                     * per product (CV_PW_BATCH; 0 for one); from the shape and target (plan.c, pointwise_batch) */
     /* its products' register blocks and blocks of tiles, forward [0], input gradient [1] and filter gradient
      * [2]; from the shape and target (plan.c, wino_tiles), not a choice of the tuner */
     struct mc_wino_tiles {

@@ -349,7 +349,7 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
 # channels-last product below (CV_CLW, the plan's), strided ones when a
 # gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIG,
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, m4_eval(CV_PIX * m4_ifelse(CV_PW_BATCH, 0, 1, CV_PW_BATCH)), CV_CIG,
     m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX))')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
@@ -376,8 +376,36 @@ static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
 
 m4_define(`CV_FWD_POINT_SCRATCH', `m4_ifelse(S, 1, 0, CV_CPIX)')
 m4_define(`CV_FWD_POINT',
-`m4_ifelse(S, 1, `CV_IMAGE_STEPS(0, `', `CV_FWD_POINT_STEPS')',
+`m4_ifelse(m4_eval(CV_PW_BATCH > 0), 1, `CV_FWD_POINT_BATCH()', S, 1, `CV_IMAGE_STEPS(0, `', `CV_FWD_POINT_STEPS')',
     `CV_IMAGE_STEPS(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_POINT_STEPS', `MC_STATIC(float, xs, CV_CPIX);')')m4_dnl
+')
+# On a plane of fewer pixels than a vector (2 x 2 on 16 lanes) the
+# product per image fills a quarter of its vectors: CV_PW_BATCH images
+# (the plan's, plan.c pointwise_batch) go into one product instead, their
+# planes side by side in xb (the last block of images padded with zeros),
+# its result copied back to each image.
+m4_define(`CV_PWB_N', `m4_eval(CV_PW_BATCH * CV_PIX)')
+m4_define(`CV_FWD_POINT_BATCH',
+`    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xb[m4_eval(C * CV_PWB_N)], yb[m4_eval(CO * CV_PWB_N)];
+        MC_OMP_FOR_IN
+        for (int b0 = 0; b0 < n; b0 += CV_PW_BATCH) {
+            const int nb = n - b0 < CV_PW_BATCH ? n - b0 : CV_PW_BATCH;
+            for (int ci = 0; ci < C; ci++)
+                for (int i = 0; i < CV_PW_BATCH; i++)
+                    for (int p = 0; p < CV_PIX; p++)
+                        xb[ci * CV_PWB_N + i * CV_PIX + p] = i < nb ? x[(long)(b0 + i) * CV_XS + ci * CV_PIX + p] : 0.0f;
+            for (int co = 0; co < CO; co++)
+                for (int j = 0; j < CV_PWB_N; j++)
+                    yb[co * CV_PWB_N + j] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+            NAME`'_gemm_fwd(w, xb, yb, 0);
+            for (int i = 0; i < nb; i++)
+                for (int co = 0; co < CO; co++)
+                    for (int p = 0; p < CV_PIX; p++)
+                        y[(long)(b0 + i) * CV_YS + co * CV_PIX + p] = yb[co * CV_PWB_N + i * CV_PIX + p];
+        }
+    }
 ')
 m4_define(`CV_FWD_POINT_STEPS', `m4_ifelse(S, 1, `CV_FWD_STEPS(`x + (long)b * CV_XS', `', `$1', `$2')',
     `CV_FWD_STEPS(`xs', `NAME`'_gather(x + (long)b * CV_XS, xs);', `$1', `$2')')')
@@ -674,6 +702,8 @@ m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forwa
 m4_eval(CV_CLW && !(C % VL == 0 && (CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN))))), 1,
     `CV_FORM_ERROR(`a channels-last filter gradient, which needs input channels in vectors of VL')',
 m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')',
+m4_eval(CV_PW_BATCH > 0 && !(CV_POINT && S == 1 && G == 1 && !CV_CLF && !CV_LIN && CV_XS == C * CV_PIX && CV_YS == CO * CV_PIX)), 1,
+    `CV_FORM_ERROR(`images batched into one pointwise product, which needs a planar 1x1 conv at stride 1 of whole images, no groups')',
 m4_eval(CV_LIN && !(CV_POINT && G == 1 && H * W == 1 && HO * WO == 1 && CV_XS == C && CV_YS == CO && !FOLD && !PSTATS && !PACKED)), 1,
     `CV_FORM_ERROR(`the products of a linear layer, which need a 1x1 conv on a 1x1 plane of whole images, without a folded batch norm, batch statistics or packed filters')')')
 m4_define(`CV_FORM_ERROR', `m4_errprint(`conv.m4: NAME: the plan (generator/plan.c, conv_form) asks for $1
