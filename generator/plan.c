@@ -487,7 +487,9 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
 {
     const int pix = c->out.h * c->out.w;
     const bool point = c->k == 1 && c->pad == 0 && c->stride == 1 && c->groups == 1;
-    if (!point || f.cl_fwd || f.lin || f.wino || 2 * pix > t->lanes || PW_BATCH_COLUMNS % pix)
+    /* the block of images and its product, on a thread's stack: within its budget */
+    const long long floats = (long long)(c->in.c + c->out.c) * PW_BATCH_COLUMNS;
+    if (!point || f.cl_fwd || f.lin || f.wino || 2 * pix > t->lanes || PW_BATCH_COLUMNS % pix || floats > t->l2 / 4)
         return 0;
     return PW_BATCH_COLUMNS / pix;
 }
