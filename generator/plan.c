@@ -482,14 +482,14 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
  * channels) or took the channels-last form, transposing planes of 4
  * pixels (0.63x-0.69x on avx2). */
 enum { PW_BATCH_COLUMNS = 16 }; /* the product's columns: one vector on avx512 (1.1x-1.3x faster than
-                                 * two), two on avx2 (1.1x-1.4x faster than one): mobilenetv3_small_like */
+                                 * two), two on avx2 (1.0x-1.4x faster than one): mobilenetv3_small_like */
 static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f)
 {
     const int pix = c->out.h * c->out.w;
     const bool point = c->k == 1 && c->pad == 0 && c->stride == 1 && c->groups == 1;
     /* the block of images and its product, on a thread's stack: within its budget */
     const long long floats = (long long)(c->in.c + c->out.c) * PW_BATCH_COLUMNS;
-    if (!point || f.cl_fwd || f.lin || f.wino || 2 * pix > t->lanes || PW_BATCH_COLUMNS % pix || floats > t->l2 / 4)
+    if (!point || f.cl_fwd || f.lin || 2 * pix > t->lanes || PW_BATCH_COLUMNS % pix || floats > t->l2 / 4)
         return 0;
     return PW_BATCH_COLUMNS / pix;
 }
@@ -642,11 +642,9 @@ static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f
         const mc_conv_shape c = conv_shape(p->m, n);
         f.pw_batch = pointwise_batch(p->opt.target, &c, f);
         f.split = split_image(&c, f);
-    }
-    if (n->op->code == OP_CONV && f.wino) {
-        const mc_conv_shape c = conv_shape(p->m, n);
-        for (int d = 0; d < 3; d++)
-            f.wino_tiles[d] = wino_pass_tiles(p->opt.target, &c, d);
+        if (f.wino)
+            for (int d = 0; d < 3; d++)
+                f.wino_tiles[d] = wino_pass_tiles(p->opt.target, &c, d);
     }
     if (n->op->code == OP_DEPTHWISE) {
         f.dw_rows = k ? depthwise_cl_rows(p->m, p->opt.target, n, &k, 1)

@@ -286,13 +286,8 @@ CV_FWD_STEPS(`col', `NAME`'_im2col(x + (long)b * CV_XS, col);', `', `        ')m
 # thread of its own, empty for a product that splits itself.
 m4_define(`CV_FWD_STEPS',
 `$4`'float *restrict yb = y + (long)b * CV_YS;
-m4_ifelse(`$2', `', `', `m4_ifelse(`$3', 1, `$4`'MC_OMP_SINGLE
-')$4`'$2
-')m4_dnl
-CV_STEP_LOOP(`$4', `$3')m4_dnl
-$4`'for (int co = 0; co < CO; co++)
-$4    for (int i = 0; i < CV_PIX; i++)
-$4        yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+m4_ifelse(`$2', `', `', `CV_ONE_STEP(`$4', `$3', `$2')')m4_dnl
+CV_BIAS_FILL(`$4', `$3', yb, CV_PIX)m4_dnl
 CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX)`'CV_PAR(`$3'));')m4_dnl
 ')
 # CV_STEP_LOOP(indent, par): what shares out a loop over the channels of
@@ -301,6 +296,18 @@ CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_C
 m4_define(`CV_STEP_LOOP', `m4_ifelse(`$2', 1, `$1`'MC_OMP_FOR_IN
 ', `$2', 0, `', `$1`'MC_OMP_FOR
 ')')
+# CV_ONE_STEP(indent, par, statement): the statement, taken by one
+# thread of the team when it splits the image (par 1).
+m4_define(`CV_ONE_STEP', `m4_ifelse(`$2', 1, `$1`'MC_OMP_SINGLE
+')$1`'$3
+')
+# CV_BIAS_FILL(indent, par, dst, cols): row co of dst, cols floats, set to
+# the bias of channel co (or 0), the channels shared out as par says.
+m4_define(`CV_BIAS_FILL', `CV_STEP_LOOP(`$1', `$2')m4_dnl
+$1`'for (int co = 0; co < CO; co++)
+$1    for (int i = 0; i < $4; i++)
+$1        $3[co * $4 + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+')
 # CV_PAR(par): the last argument of a split product (none when par is empty).
 m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
@@ -396,9 +403,7 @@ m4_define(`CV_FWD_POINT_BATCH',
                 for (int i = 0; i < CV_PW_BATCH; i++)
                     for (int p = 0; p < CV_PIX; p++)
                         xb[ci * CV_PWB_N + i * CV_PIX + p] = i < nb ? x[(long)(b0 + i) * CV_XS + ci * CV_PIX + p] : 0.0f;
-            for (int co = 0; co < CO; co++)
-                for (int j = 0; j < CV_PWB_N; j++)
-                    yb[co * CV_PWB_N + j] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+CV_BIAS_FILL(`            ', 0, yb, CV_PWB_N)m4_dnl
             NAME`'_gemm_fwd(w, xb, yb, 0);
             for (int i = 0; i < nb; i++)
                 for (int co = 0; co < CO; co++)
@@ -575,13 +580,8 @@ m4_define(`CV_FWD_SHIFT',
 # CV_FWD_SHIFT_STEPS(par, indent): image b, as the pointwise steps above.
 m4_define(`CV_FWD_SHIFT_STEPS',
 `$2`'float *restrict yb = y + (long)b * CV_YS;
-m4_ifelse(`$1', 1, `$2`'MC_OMP_SINGLE
-')m4_dnl
-$2`'NAME`'_pad(x + (long)b * CV_XS, xp);
-CV_STEP_LOOP(`$2', `$1')m4_dnl
-$2`'for (int co = 0; co < CO; co++)
-$2    for (int i = 0; i < CV_NP; i++)
-$2        yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
+CV_ONE_STEP(`$2', `$1', `NAME`'_pad(x + (long)b * CV_XS, xp);')m4_dnl
+CV_BIAS_FILL(`$2', `$1', yg, CV_NP)m4_dnl
 CV_EACH_GROUP(`$2', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP)`'CV_PAR(`$1'));')m4_dnl
 CV_STEP_LOOP(`$2', `$1')m4_dnl
 $2`'for (int co = 0; co < CO; co++)

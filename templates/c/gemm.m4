@@ -3,17 +3,17 @@ m4_divert(-1)
 # convolutions (conv.m4 includes this file once). Row-major, accumulating:
 # the caller sets c.
 #
-# MC_GEMM_NN(fn, M, N, K[, serial[, act]]): static void fn(a, b, c): c[M x N] +=
-# a[M x K] b[K x N]. Threads share its tiles of columns, unless serial
-# (the caller runs one per thread: a parallel region nested in each call,
-# though it runs on one thread and its loop compiled apart from the
-# caller, made the pointwise forwards 1.1x to 1.2x slower), or split:
+# MC_GEMM_NN(fn, M, N, K[, split[, act]]): static void fn(a, b, c): c[M x N] +=
+# a[M x K] b[K x N]. Threads share its tiles of columns, in a parallel
+# region of its own (a caller whose images take turns). With split:
 # static void fn(a, b, c, par), its tiles of columns parts (the part
 # runner of common.m4), shared out over the team calling it when par is
-# nonzero, run in order otherwise. With act, each
+# nonzero, run in order otherwise (a caller that runs an image per thread:
+# a parallel region nested in each call, though on one thread, made the
+# pointwise forwards 1.1x to 1.2x slower). With act, each
 # element of c is stored through the activation FUSED (activation.m4): a
 # forward that applies the activation after it (the inference library).
-# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, serial[, act]]): the same with row p of b
+# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, split[, act]]): the same with row p of b
 # not at p * N but at a shifted view of a padded image: p = (ci, ky, kx)
 # over C channels and a KS x KS window, row at ci * PLANE + ky * ROW + kx
 # (the rows of an im2col matrix, never built). N is a multiple of 16.
@@ -134,14 +134,13 @@ m4_popdef(`GM', `GMR')m4_dnl
 # j0 (vecs vectors, the last partial when tail is given).
 m4_define(`GEMM_COLS', `GEMM_ROW_BLOCKS($1, `MC_GEMM_TILE', `$2, $3, $4, $5, $6')')
 
-# GEMM_BODY(M, N, K[, serial]): column tiles of 4 vectors outer, threads
-# taking them (unless serial), row blocks inner, so that the K x 64 floats
+# GEMM_BODY(M, N, K): column tiles of 4 vectors outer, threads taking
+# them, row blocks inner, so that the K x 64 floats
 # of b a tile reads stay in cache for every row block; then the columns
 # left, the last vector partial.
 m4_define(`GEMM_BODY',
 `GEMM_PUSH_COLS($2)m4_dnl
-m4_ifelse(m4_eval(GFULL > 0), 1, `m4_ifelse(`$4', `serial', `', `    MC_OMP_FOR
-')m4_dnl
+m4_ifelse(m4_eval(GFULL > 0), 1, `    MC_OMP_FOR
     for (int j0 = 0; j0 < GFULL; j0 += GW) {
 GEMM_COLS($1, MC_GEMM_NV, $2, $3, j0)m4_dnl
     }
@@ -240,7 +239,7 @@ m4_define(`MC_GEMM_NN',
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
 m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4, `$6')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
-GEMM_WITH_ACT(`$6', `GEMM_BODY($2, $3, $4, $5)')m4_dnl
+GEMM_WITH_ACT(`$6', `GEMM_BODY($2, $3, $4)')m4_dnl
 }
 ')')
 
@@ -249,7 +248,7 @@ m4_define(`MC_GEMM_NN_TAPS',
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
 m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5), `$9')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
-GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5), $8)')m4_dnl
+GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))')m4_dnl
 }
 ')')
 
