@@ -240,10 +240,12 @@ bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
 {
     if (!p->opt.inference)
         return false;
-    switch (p->m->nodes[k->node].op->code) {
-    case OP_CONV: return k->form.cl_fwd;
+    const mc_node *n = &p->m->nodes[k->node];
+    switch (n->op->code) {
+    case OP_CONV: /* in place: output channels padded to whole vectors would take more room than w */
+        return k->form.cl_fwd && n->shape.c % p->opt.target->lanes == 0;
     case OP_DEPTHWISE: /* a vector of channels per tap, the last one whole */
-        return k->form.dw_cl && whole_vectors(p, &p->m->nodes[k->node]);
+        return k->form.dw_cl && whole_vectors(p, n);
     case OP_MIXCONV: return true; /* its groups in their forms (mixconv.m4) */
     default: return false;
     }
@@ -264,8 +266,9 @@ bool mc_plan_has_bias(const mc_plan *p, const mc_node *n) { return n->bias || p-
  * normalizing pass (a read and a write), and in the backward its two
  * passes (five streams) and the write of the conv's input gradient. The
  * templates do it where the filter gradient takes the channels-last form
- * (conv_form: channels in whole vectors, and a gathered strided image
- * fitting a thread). */
+ * (conv_form: a gathered strided image fitting a thread) and the input
+ * channels fill whole vectors (the normalizing transpose reads the
+ * statistics a vector at a time). */
 static void fold_batchnorms(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -277,7 +280,7 @@ static void fold_batchnorms(mc_plan *p)
         const int b = c->inputs[0];
         const mc_node *bn = &m->nodes[b];
         if (bn->op->code != OP_BATCHNORM || p->nodes[b].fusion.act.op || b == m->output || readers(m, b) != 1 ||
-            !mc_plan_form(p, c, 0).cl_dw)
+            !mc_plan_form(p, c, 0).cl_dw || !whole_vectors(p, c))
             continue;
         p->nodes[b].fusion.bn_by = MC_BN_BY_CONV;
         p->nodes[v].fusion.applies_bn = 1;
@@ -449,29 +452,53 @@ static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
 /* What a conv can take on target t: every flag its templates render
  * within the budgets (a thread's scratch on its stack), before the rules
  * choose. */
+/* A count of channels rounded up to whole vectors: a pixel's channels in
+ * the channels-last forms, zeros past the last channel (conv.m4, CV_CP). */
+static long long whole_lanes(const mc_target *t, long long c) { return (c + t->lanes - 1) / t->lanes * t->lanes; }
+
 static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
 {
     const mc_shape in = c->in, o = c->out;
     const long long vl = t->lanes, l2f = t->l2 / 4, pix = (long long)o.h * o.w, cpix = in.c * pix;
+    const long long cp = whole_lanes(t, in.c), cop = whole_lanes(t, o.c);
     const bool s1 = c->stride == 1;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
     const bool shifted = c->groups == 1 && s1 && c->k > 1 && c->pad <= c->k - 1;
-    const bool lanes_in = in.c % vl == 0, cl = lanes_in && o.c % vl == 0 && (shifted || point);
+    const bool cl = shifted || point, whole = in.c % vl == 0 && o.c % vl == 0;
     /* the channels-last image of a thread: padded, or its pixels gathered when strided */
-    const long long xt = s1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * in.c : pix * in.c;
+    const long long xt = s1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * cp : pix * cp;
     /* the output gradient padded by k - 1 - pad, channels last, and the pixels of the input gradient */
-    const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * o.c : pix * o.c;
+    const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * cop : pix * cop;
     const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
     mc_form f = {0};
     f.dw_own = xt <= l2f;
     f.pw_planar = point && s1;
-    f.cl_fwd = cl && xt + o.c * pix + (s1 ? 0 : cpix) <= l2f;
-    f.cl_dx = cl && dyt + in.c * dx_pix + (s1 ? 0 : cpix) <= l2f;
-    f.cl_dw = lanes_in && (shifted || (point && (s1 || f.dw_own)));
+    f.cl_fwd = cl && xt + cop * pix + (s1 ? 0 : cpix) <= l2f;
+    f.cl_dx = cl && dyt + cp * dx_pix + (s1 ? 0 : cpix) <= l2f;
+    f.cl_dw = shifted || (point && (s1 || f.dw_own));
     f.planes = c->groups > 1;
-    f.wino = cl && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
+    f.wino = cl && whole && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
     f.lin = point && in.h == 1 && in.w == 1 && o.h == 1 && o.w == 1;
     return f;
+}
+
+/* Where channels do not fill whole vectors, the channels-last forms pad
+ * them (a pixel's last vector part zeros) and the planar ones pad the
+ * pixels (rows computed on the padded width, planes rounded up to whole
+ * vectors): each pass takes the form that loses fewer lanes, but for a
+ * margin, CL_MARGIN, by which the channels-last products run faster
+ * per useful lane (their tiles hold every term in registers; the planar
+ * filter gradient sums lanes and reloads its sums per image), and only
+ * with at least a vector of input and of output channels: with fewer, the
+ * transposes of mostly padding and the loop of a few channels per tap
+ * cost more than the planar forms lose (the 1 -> 20 5x5 stem at 28 x 28,
+ * avx2: forward 0.76x). Measured, docs/shapes.md. cl_lanes and
+ * planar_lanes: the share of the lanes a pass computes that count. */
+#define CL_MARGIN 0.75
+static double cl_lanes(const mc_target *t, long long c) { return (double)c / whole_lanes(t, c); }
+static double planar_lanes(const mc_target *t, long long pix, long long cols)
+{
+    return (double)pix / whole_lanes(t, cols);
 }
 
 /* A pointwise forward at stride 1 on a plane of at most half a vector
@@ -514,13 +541,22 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     const mc_form r = conv_reach(p->opt.target, c);
     const long long vl = p->opt.target->lanes, pix = (long long)c->out.h * c->out.w;
     const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
+    const mc_target *t = p->opt.target;
+    /* the planar products' columns: output rows on the padded width (shifted), or the plane */
+    const bool shifted = c->k > 1;
+    const long long fwd_cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : pix;
+    const long long dx_cols = shifted ? (long long)c->in.h * (c->in.w + c->k - 1) : dx_pix;
+    const double fwd_planar = planar_lanes(t, pix, fwd_cols), dx_planar = planar_lanes(t, dx_pix, dx_cols);
+    const bool vectors = c->in.c >= vl && c->out.c >= vl; /* see CL_MARGIN */
     mc_form f = {0};
     f.planes = r.planes && !grouped_products(c);
     f.dw_own = r.dw_own;
     f.pw_planar = r.pw_planar && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
-    f.cl_fwd = r.cl_fwd && !f.pw_planar && !pointwise_batch(p->opt.target, c, f);
-    f.cl_dx = r.cl_dx && !f.pw_planar && (c->stride != 1 || dx_pix <= 784);
-    f.cl_dw = r.cl_dw;
+    f.cl_fwd = r.cl_fwd && vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
+               cl_lanes(t, c->out.c) >= CL_MARGIN * fwd_planar;
+    f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
+              cl_lanes(t, c->in.c) >= CL_MARGIN * dx_planar;
+    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= CL_MARGIN * fwd_planar;
     f.wino = r.wino && !p->opt.inference;
     return f;
 }

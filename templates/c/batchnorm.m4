@@ -20,7 +20,7 @@ m4_ifdef(`MC_RELU_KERNEL', `', `m4_include(`activation.m4')m4_divert(-1)')
 # that reads it (FOLD 2), its forward is the same and its backward its own.
 # With PSTATS its input is the output of a depthwise or conv that also
 # wrote the batch statistics of it per image (plan.c, producer_statistics;
-# MC_BN_SUMS in common.m4): its training forward combines those (pstats)
+# the batch statistics sums of common.m4): its training forward combines those (pstats)
 # instead of reading its input for them.
 # Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6, silu,
 # hardswish, hardsigmoid), FUSED_READS (none, bits, input), FOLD, PSTATS.

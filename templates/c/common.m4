@@ -279,7 +279,9 @@ m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, m4_eval(VL - 1), `m4_ifelse(k, 0, `', `
 # filter gradient needs its normalized input: conv.m4). With nch, fn(planes,
 # xt, nch) reads only the first nch planes of the one group (G 1) and
 # stores zeros in the other lanes (the last group of a depthwise whose
-# channels do not fill it).
+# channels do not fill it). With CH (the tenth argument), the planes are
+# CH channels: the last group reads the CH % VL left and stores zeros in
+# the other lanes (channels padded to whole vectors: conv.m4).
 m4_define(`MC_CL_IN',
 `MC_VEC_PRELUDE()m4_dnl
 static void $1(const float *restrict planes, float *restrict xt`'m4_ifelse(`$8', `hat', `,
@@ -290,7 +292,8 @@ m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
         memcpy(&mv, mean + g * VL, sizeof mv);
         memcpy(&sv, invstd + g * VL, sizeof sv);
 ')m4_dnl
-_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'), `$9')m4_dnl
+_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'),
+    m4_ifelse(`$9', `', `_MC_CL_LAST($7, `$10')', `$9'))m4_dnl
     }
 }
 ')
@@ -349,6 +352,9 @@ m4_ifelse(_MC_CL_IN_FLAT($4, $5, $6), 1, `            for (int q = 0; q < count;
 ')m4_dnl
         }
 ')
+# _MC_CL_LAST(G, CH): the channels of group g, of G groups of CH channels
+# (an expression), where the last is partial; empty where all are whole.
+m4_define(`_MC_CL_LAST', `m4_ifelse(`$2', `', `', `m4_ifelse(m4_eval($2 % VL), 0, `', `(g == m4_eval($1 - 1) ? m4_eval($2 % VL) : VL)')')')
 # _MC_CL_IN_FLAT(W, PAD, WP): 1 when the image has no padding, its pixels
 # stored in the order of the planes (a gathered strided image).
 m4_define(`_MC_CL_IN_FLAT', `m4_eval($2 == 0 && $3 == $1)')
@@ -361,21 +367,22 @@ m4_define(`_MC_CL_IN_FLAT', `m4_eval($2 == 0 && $3 == $1)')
 # apart (a band of rows of larger planes). With nch, a last parameter
 # nch: only the first nch planes of the one group (G 1) are written.
 # With split (the seventh argument), fn(xt, planes, acc, par): the groups
-# run as parts, shared out over the team when par is nonzero.
+# run as parts, shared out over the team when par is nonzero. With CH
+# (the eighth), the planes are CH channels, the last group partial.
 m4_define(`MC_CL_OUT',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`CLO_N', m4_ifelse(`$5', `', `$2', `pixels'))m4_pushdef(`CLO_STRIDE', m4_ifelse(`$5', `', `$2', `$5'))m4_dnl
 m4_pushdef(`CLO_PARAMS', `const float *restrict xt, float *restrict planes, int acc`'m4_ifelse(`$5', `', `', `, int pixels')`'m4_ifelse(`$6', `', `', `, int nch')')m4_dnl
 m4_ifelse(`$7', `split', `static void $1_part(CLO_PARAMS, int g)
 {
-_MC_CL_OUT_GROUP(`    ', $3, `$6')m4_dnl
+_MC_CL_OUT_GROUP(`    ', $3, m4_ifelse(`$6', `', `_MC_CL_LAST($4, `$8')', `$6'))m4_dnl
 }
 
 MC_PARTS($1, $4, `CLO_PARAMS', `xt, planes, acc`'m4_ifelse(`$5', `', `', `, pixels')`'m4_ifelse(`$6', `', `', `, nch')')m4_dnl
 ', `static void $1(CLO_PARAMS)
 {
     for (int g = 0; g < $4; g++)
-_MC_CL_OUT_GROUP(`        ', $3, `$6')m4_dnl
+_MC_CL_OUT_GROUP(`        ', $3, m4_ifelse(`$6', `', `_MC_CL_LAST($4, `$8')', `$6'))m4_dnl
 }
 ')m4_dnl
 m4_popdef(`CLO_N', `CLO_STRIDE', `CLO_PARAMS')m4_dnl
@@ -483,7 +490,9 @@ m4_ifelse(BIAS, 1, `', `    (void)dbias;
 # as the batch norm sums (8 chains of float adds over chunks of 32 pixels,
 # each chunk added in double: a conversion per pixel made the Multiception
 # forward 1.4x slower), cost little against the batch norm reading its
-# input twice from memory.
+# input twice from memory. Where m2, the channel count, leaves the last
+# group partial (channels padded to whole vectors: conv.m4), that group's
+# sums go through a vector on the stack and only its channels are stored.
 m4_define(`MC_BN_SUMS',
 `static void $1(const float *restrict yt, float *restrict st)
 {
@@ -491,12 +500,23 @@ m4_define(`MC_BN_SUMS',
         const float *restrict yg = yt + g * VL;
         mc_vhd sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
 MC_BN_SUMS_PASS(`sum', `', $2, $3)m4_dnl
-        *(mc_vh *)(st + g * VL) = __builtin_convertvector(sum[0] / $2, mc_vh);
+m4_ifelse(m4_eval($5 % VL), 0, `        *(mc_vh *)(st + g * VL) = __builtin_convertvector(sum[0] / $2, mc_vh);
         *(mc_vh *)(st + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sum[1] / $2, mc_vh);
         const mc_vf mean = *(const mc_vf *)(st + g * VL);
 MC_BN_SUMS_PASS(`sq', `MC_BN_SQDEV', $2, $3)m4_dnl
         *(mc_vh *)(st + $5 + g * VL) = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(st + $5 + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sq[1], mc_vh);
+', `        _Alignas(64) float m[VL], q[VL];
+        const int count = g == m4_eval($4 - 1) ? m4_eval($5 % VL) : VL;
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / $2, mc_vh);
+        *(mc_vh *)(m + m4_eval(VL / 2)) = __builtin_convertvector(sum[1] / $2, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
+MC_BN_SUMS_PASS(`sq', `MC_BN_SQDEV', $2, $3)m4_dnl
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + m4_eval(VL / 2)) = __builtin_convertvector(sq[1], mc_vh);
+        memcpy(st + g * VL, m, sizeof(float) * count);
+        memcpy(st + $5 + g * VL, q, sizeof(float) * count);
+')m4_dnl
     }
 }
 ')

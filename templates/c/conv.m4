@@ -359,6 +359,7 @@ m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, m4_eval(CV_PIX * m4_ifelse(CV_PW_BATCH, 0, 1, CV_PW_BATCH)), CV_CIG,
     m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX))')
+m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(HO, WO)')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
 m4_ifelse(S, 1, `', `
@@ -474,28 +475,45 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 4 * L2_FLOATS)')
 # every channel, broadcasts of dy against vectors of x, the same form as
 # the forward; no lane sums, no padded dy. Its columns come out as (tap,
 # channel), put back in the order of w at the end.
-m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * C)', `m4_eval(HO * WO * C)')')
+m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * CV_CP)', `m4_eval(HO * WO * CV_CP)')')
+# The channels of a pixel in these forms, rounded up to whole vectors
+# (zeros past the last channel; the plan weighs the lanes lost so against
+# those the planar forms lose: plan.c, conv_rules): of the input (CV_CP)
+# and of the output (CV_COP). CV_CG, CV_COG_V: the vectors of each.
+m4_define(`CV_CP', `m4_eval((C + VL - 1) / VL * VL)')
+m4_define(`CV_COP', `m4_eval((CO + VL - 1) / VL * VL)')
+m4_define(`CV_CG', `m4_eval(CV_CP / VL)')
+m4_define(`CV_COG_V', `m4_eval(CV_COP / VL)')
+# The filter gradient of the channels-last product: a row per output
+# channel, a column per (tap, padded input channel).
+m4_define(`CV_DWT', `m4_eval(CO * K * K * CV_CP)')
 m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
-# CV_CL_HELPERS(IH, IW): that product, and the transpose that builds xt
-# from planes of IH x IW (the input, or its gathered pixels when strided).
+# CV_CL_HELPERS(IH, IW): that product, and with a folded batch norm the
+# transpose that builds xt normalized from planes of IH x IW (the input,
+# or its gathered pixels when strided). CV_CL_PAD(IH, IW): the transpose
+# that builds xt as it is, for the forward and the filter gradient.
 m4_define(`CV_CL_HELPERS',
-`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
+`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, CV_CP, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
     m4_ifelse(CV_DW_OWN, 1, serial))
 
-m4_ifelse(m4_eval(!FOLD || CV_CLF), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
-MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL))')m4_dnl
+CV_CL_PAD($1, $2)m4_dnl
 m4_ifelse(FOLD, 1, `
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
 MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL), hat)')')
+m4_define(`CV_CL_PAD', `m4_ifelse(m4_eval(!CV_WINO && (CV_CLF || (CV_CLW && !FOLD))), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
+MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), CV_CP, CV_CG, `', `', C)')')
 
-# CV_ORDER(fn, comment, dst, tap): static void NAME_fn(w, out), the
+# CV_ORDER(fn, comment, dst, tap[, size]): static void NAME_fn(w, out), the
 # filters w[co][ci][t] (ci of the C/G of the group of co) rearranged for a
 # product: out[dst] = w[co][ci][tap] (dst and tap expressions of co, ci
-# and the tap t).
+# and the tap t); with size, out (size floats) cleared first, the places
+# of padded channels left 0.
 m4_define(`CV_ORDER',
 `/* $2 */
 static void NAME`'_$1(const float *restrict w, float *restrict out)
 {
+m4_ifelse(`$5', `', `', `    memset(out, 0, sizeof(float) * $5);
+')m4_dnl
     for (int co = 0; co < CO; co++)
         for (int ci = 0; ci < CV_CIG; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
@@ -507,8 +525,9 @@ m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
     m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
 m4_ifelse(CV_WINO, 1, `', CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(H, W)')m4_dnl
 m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
-m4_ifelse(m4_eval(!CV_CLF && !CV_WINO), 1, `CV_PAD_FN()')m4_dnl
+m4_ifelse(m4_eval(!CV_WINO && (!CV_CLF || !CV_CLW)), 1, `CV_PAD_FN()')m4_dnl
 m4_ifelse(m4_eval(CV_CLX || CV_WINO), 1, `', `
 CV_ORDER(flip, `The filters of the input gradient, a group at a time: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
     `m4_ifelse(G, 1, `(ci * CO + co)', `((co / CV_COG * CV_CIG + ci) * CV_COG + co % CV_COG)') * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
@@ -598,10 +617,10 @@ $2        memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * si
 # summed into its own part of dwt (the product per image, serial); the
 # parts are added in chunk order at the end. No barrier per image or
 # chunk, and the sums do not depend on the thread count (see common.m4).
-m4_define(`CV_NCH', `MC_NCH(m4_eval(CO * CV_CKK))')
+m4_define(`CV_NCH', `MC_NCH(CV_DWT)')
 m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
 m4_define(`CV_DW_CL_OWN',
-`    static float dwt[m4_eval(CV_NCH * CO * CV_CKK)];
+`    static float dwt[m4_eval(CV_NCH * CV_DWT)];
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[CV_XT];
@@ -609,7 +628,7 @@ m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
 ')m4_dnl
-MC_IMAGE_CHUNKS(dwt, CV_NCH, m4_eval(CO * CV_CKK), `CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
+MC_IMAGE_CHUNKS(dwt, CV_NCH, CV_DWT, `CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
                 NAME`'_gemm_dw(1, dy + (long)b * CV_YS, xt, part);
 ')m4_dnl
     }
@@ -619,13 +638,13 @@ MC_IMAGE_CHUNKS(dwt, CV_NCH, m4_eval(CO * CV_CKK), `CV_CL_IMAGE(`               
             for (int t = 0; t < m4_eval(K * K); t++) {
                 float s = 0.0f;
                 for (int k = 0; k < CV_NCH; k++)
-                    s += dwt[(long)k * m4_eval(CO * CV_CKK) + (co * m4_eval(K * K) + t) * C + ci];
+                    s += dwt[(long)k * CV_DWT + (co * m4_eval(K * K) + t) * CV_CP + ci];
                 CV_DW_PUT(`(co * C + ci) * m4_eval(K * K) + t', `s');
             }
 ')
 m4_define(`CV_DW_CL_SHARED',
 `    static _Alignas(64) float xt[m4_eval(CV_NBT * CV_XT)];
-    static float dwt[m4_eval(CO * CV_CKK)];
+    static float dwt[CV_DWT];
     memset(dwt, 0, sizeof dwt);
 CV_CHUNKS(CV_NBT, `
             CV_CL_LOAD(CV_DW_KIND, `x + (long)(b0 + i) * CV_XS', `xt + (long)i * CV_XT');',
@@ -633,7 +652,7 @@ CV_CHUNKS(CV_NBT, `
     for (int co = 0; co < CO; co++)
         for (int ci = 0; ci < C; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
-                CV_DW_PUT(`(co * C + ci) * m4_eval(K * K) + t', `dwt[(co * m4_eval(K * K) + t) * C + ci]');
+                CV_DW_PUT(`(co * C + ci) * m4_eval(K * K) + t', `dwt[(co * m4_eval(K * K) + t) * CV_CP + ci]');
 ')
 
 m4_define(`CV_DW_NT',
@@ -693,14 +712,15 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 # rows (gemm.m4) that beat the transposes at 48 -> 16 at 28 x 28 by 1.56x
 # and 64 -> 32 at 14 x 14 by 1.06x (1 thread, batch 128, alternated call
 # by call); at 7 x 7, where a quarter of the lanes is lost, it lost 0.85x.
-m4_define(`CV_CLV', `m4_eval(G == 1 && C % VL == 0 && CO % VL == 0 && (CV_SHIFTED || CV_POINT))')
+m4_define(`CV_CLV', `m4_eval(G == 1 && (CV_SHIFTED || CV_POINT))')
 # CV_CHECK_FORM: the forms the plan chose need these of the shape.
 m4_define(`CV_CHECK_FORM', `m4_ifelse(
 m4_eval(CV_WINO && !(K == 3 && S == 1 && PAD == 1 && G == 1 && C % VL == 0 && CO % VL == 0 && !FOLD && !INFERENCE)), 1,
     `CV_FORM_ERROR(`the Winograd form, which needs a dense 3x3 conv at stride 1 with padding 1, channels in vectors of VL, no folded batch norm, and a training step')',
-m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv with channels in vectors of VL')',
-m4_eval(CV_CLW && !(C % VL == 0 && (CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN))))), 1,
-    `CV_FORM_ERROR(`a channels-last filter gradient, which needs input channels in vectors of VL')',
+m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv')',
+m4_eval(CV_CLW && !(CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN)))), 1,
+    `CV_FORM_ERROR(`a channels-last filter gradient, which needs a shifted conv, or a pointwise one at stride 1 or whose gathered image fits a thread')',
+m4_eval(FOLD && C % VL != 0), 1, `CV_FORM_ERROR(`a folded batch norm, which needs input channels in vectors of VL')',
 m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')',
 m4_eval(CV_PW_BATCH > 0 && !(CV_POINT && S == 1 && G == 1 && !CV_CLF && !CV_LIN && CV_XS == C * CV_PIX && CV_YS == CO * CV_PIX)), 1,
     `CV_FORM_ERROR(`images batched into one pointwise product, which needs a planar 1x1 conv at stride 1 of whole images, no groups')',
@@ -713,7 +733,11 @@ m4_define(`CV_FORM_ERROR', `m4_errprint(`conv.m4: NAME: the plan (generator/plan
 m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
 m4_define(`CV_CLX_WP', `m4_ifelse(S, 1, CV_WQ, WO)')
 m4_define(`CV_CLX_PIX', `m4_ifelse(S, 1, `m4_eval(H * W)', CV_PIX)')
-m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_PIX * CO)')')
+m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CV_COP)', `m4_eval(CV_PIX * CV_COP)')')
+# CV_DX_ORDERED: the input gradient reads its filters reordered (wq): a
+# wider window (flipped), or input channels padded (a pointwise conv
+# whose w, CO x C, is otherwise the product itself).
+m4_define(`CV_DX_ORDERED', `m4_eval(K > 1 || C % VL != 0)')
 # The plan has the input gradient take that form on planes up to 28 x 28, and when
 # strided (the planar form gathers and scatters besides). Measured on
 # resnet20 (1 thread, batch 128, the kernels alternated call by call): the
@@ -724,16 +748,16 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
 m4_define(`CV_CLF_HELPERS',
-`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP, CV_ACT, split)
-MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / VL), `', `', split)
+`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CV_COP, C, K, CV_CLF_WP, CV_ACT, split, CV_CP)
+MC_CL_OUT(NAME`'_y_out, CV_PIX, CV_COP, CV_COG_V, `', `', split, CO)
 CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
-    `(t * C + ci) * CO + co', `t')')
+    `(t * C + ci) * CV_COP + co', `t', m4_ifelse(m4_eval(CO % VL), 0, `', `m4_eval(CV_COP * CV_CKK)'))')
 m4_define(`CV_CLX_HELPERS',
-`MC_GEMM_CL_FWD(NAME`'_gemm_dx_cl, CV_CLX_PIX, m4_ifelse(S, 1, W, WO), C, CO, K, CV_CLX_WP)
-MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_ifelse(S, 1, CV_Q, 0), CV_CLX_WP, CO, m4_eval(CO / VL))
-MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, C, m4_eval(C / VL))
-m4_ifelse(K, 1, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx].',
-    `(t * CO + co) * C + ci', `m4_eval(K * K - 1) - t')')')
+`MC_GEMM_CL_FWD(NAME`'_gemm_dx_cl, CV_CLX_PIX, m4_ifelse(S, 1, W, WO), CV_CP, CO, K, CV_CLX_WP, `', `', CV_COP)
+MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_ifelse(S, 1, CV_Q, 0), CV_CLX_WP, CV_COP, CV_COG_V, `', `', CO)
+MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, CV_CP, CV_CG, `', `', `', C)
+m4_ifelse(CV_DX_ORDERED, 0, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx].',
+    `(t * CO + co) * CV_CP + ci', `m4_eval(K * K - 1) - t', m4_ifelse(m4_eval(C % VL), 0, `', `m4_eval(CO * K * K * CV_CP)'))')')
 
 # CV_CL_LOAD(kind, planes, xt): planes into xt channels-last, as they are
 # (kind pad) or normalized by the folded batch norm (hat, for the filter
@@ -749,8 +773,11 @@ m4_define(`CV_DW_KIND', `m4_ifelse(FOLD, 1, `hat', `pad')')
 
 m4_define(`CV_FWD_CL',
 `m4_ifelse(PACKED, 1, `    const float *restrict wr = w; /* packed by NAME`'_pack */
-', `    MC_STATIC(float, wr, m4_eval(CO * CV_CKK));
+', `    MC_STATIC(float, wr, m4_eval(CV_COP * CV_CKK));
     NAME`'_order_cl(w, wr);
+')m4_dnl
+m4_ifelse(m4_eval(CV_FB && CO % VL != 0), 1, `    _Alignas(64) float bias_cl[CV_COP] = {0}; /* the bias, padded as the channels of the product */
+    memcpy(bias_cl, bias, sizeof(float) * CO);
 ')m4_dnl
 m4_ifelse(CV_SPLIT, 1, `    if (MC_FEW_IMAGES(n)) {
 CV_FWD_CL_SCRATCH(`        ')m4_dnl
@@ -780,13 +807,13 @@ CV_FWD_CL_STEPS(`            ', 0)m4_dnl
 # CV_FWD_CL_STEPS(indent, par): image b's product and its transpose back
 # to planes, split over the team when par is 1.
 m4_define(`CV_FWD_CL_SCRATCH',
-`$1`'_Alignas(64) float xt[CV_XT], yt[m4_eval(CO * CV_PIX)];
+`$1`'_Alignas(64) float xt[CV_XT], yt[m4_eval(CV_COP * CV_PIX)];
 m4_ifelse(S, 1, `', `$1`'float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `$1`'memset(xt, 0, sizeof xt);
 ')')
 m4_define(`CV_FWD_CL_STEPS',
-`$1`'NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `bias', `0'), yt, $2);
+`$1`'NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `m4_ifelse(m4_eval(CO % VL), 0, `bias', `bias_cl')', `0'), yt, $2);
 m4_ifelse(PSTATS, 1, `m4_ifelse($2, 1, `$1`'MC_OMP_SINGLE
 ')$1`'if (stats)
 $1    NAME`'_bn_sums(yt, stats + (long)b * m4_eval(2 * CO));
@@ -797,12 +824,12 @@ $1`'NAME`'_y_out(yt, y + (long)b * CV_YS, 0, $2);
 # The input gradient stored or added as acc says (strided: its gathered
 # pixels first, scattered back as before).
 m4_define(`CV_BWD_DX_CL',
-`m4_ifelse(K, 1, `', `    static _Alignas(64) float wq[m4_eval(CO * CV_CKK)];
+`m4_ifelse(CV_DX_ORDERED, 0, `', `    static _Alignas(64) float wq[m4_eval(CO * K * K * CV_CP)];
     NAME`'_order_dx_cl(w, wq);
 ')m4_dnl
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float dyt[CV_DYT], dxt[m4_eval(C * CV_CLX_PIX)];
+        _Alignas(64) float dyt[CV_DYT], dxt[m4_eval(CV_CP * CV_CLX_PIX)];
 m4_ifelse(S, 1, `', `        float dxs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(K, 1, `', `        memset(dyt, 0, sizeof dyt);
@@ -810,7 +837,7 @@ m4_ifelse(K, 1, `', `        memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             NAME`'_dy_cl(dy + (long)b * CV_YS, dyt);
-            NAME`'_gemm_dx_cl(dyt, m4_ifelse(K, 1, `CV_WDX', `wq'), 0, dxt);
+            NAME`'_gemm_dx_cl(dyt, m4_ifelse(CV_DX_ORDERED, 0, `CV_WDX', `wq'), 0, dxt);
 m4_ifelse(S, 1, `m4_ifelse(FOLD, 1, `CV_DX_INIT(`            ')            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, 1);
 ', `            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, acc);
 ')', `            NAME`'_dx_out(dxt, dxs, 0);
@@ -932,7 +959,7 @@ m4_define(`CV_FOLD_BWD',
 # With PSTATS (plan.c, producer_statistics) the training forward also
 # writes the batch statistics of its output for the batch norm that reads
 # it, from the channels-last result of each image (the sums of common.m4).
-m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(m4_eval(CV_CLF || CV_WINO), 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CO, m4_eval(CO / VL), CO)',
+m4_define(`CV_STATS_HELPERS', `m4_ifelse(PSTATS, 1, `m4_ifelse(m4_eval(CV_CLF || CV_WINO), 1, `MC_VEC_PRELUDE()MC_BN_SUMS(NAME`'_bn_sums, CV_PIX, CV_COP, CV_COG_V, CO)',
 `m4_errprint(`conv.m4: NAME: batch statistics need the channels-last or Winograd forward (plan.c, producer_statistics)
 ')m4_m4exit(1)')')')
 
