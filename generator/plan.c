@@ -464,18 +464,20 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     const bool s1 = c->stride == 1;
     const bool point = c->k == 1 && c->pad == 0 && c->groups == 1;
     const bool shifted = c->groups == 1 && s1 && c->k > 1 && c->pad <= c->k - 1;
+    const bool strided_k = c->groups == 1 && !s1 && c->k > 1; /* forward and filter gradient only */
     const bool cl = shifted || point, whole = in.c % vl == 0 && o.c % vl == 0;
-    /* the channels-last image of a thread: padded, or its pixels gathered when strided */
-    const long long xt = s1 ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * cp : pix * cp;
+    /* the channels-last image of a thread: padded, or a pointwise conv's pixels gathered when strided */
+    const long long xt = s1 || strided_k ? (long long)(in.h + 2 * c->pad) * (in.w + 2 * c->pad) * cp : pix * cp;
+    const long long gathered = point && !s1 ? cpix : 0;
     /* the output gradient padded by k - 1 - pad, channels last, and the pixels of the input gradient */
     const long long dyt = s1 ? (long long)(in.h + c->k - 1) * (in.w + c->k - 1) * cop : pix * cop;
     const long long dx_pix = s1 ? (long long)in.h * in.w : pix;
     mc_form f = {0};
     f.dw_own = xt <= l2f;
     f.pw_planar = point && s1;
-    f.cl_fwd = cl && xt + cop * pix + (s1 ? 0 : cpix) <= l2f;
-    f.cl_dx = cl && dyt + cp * dx_pix + (s1 ? 0 : cpix) <= l2f;
-    f.cl_dw = shifted || (point && (s1 || f.dw_own));
+    f.cl_fwd = (cl || strided_k) && xt + cop * pix + gathered <= l2f;
+    f.cl_dx = cl && dyt + cp * dx_pix + gathered <= l2f;
+    f.cl_dw = shifted || strided_k || (point && (s1 || f.dw_own));
     f.planes = c->groups > 1;
     f.wino = cl && whole && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
     f.lin = point && in.h == 1 && in.w == 1 && o.h == 1 && o.w == 1;
@@ -485,16 +487,16 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
 /* Where channels do not fill whole vectors, the channels-last forms pad
  * them (a pixel's last vector part zeros) and the planar ones pad the
  * pixels (rows computed on the padded width, planes rounded up to whole
- * vectors): each pass takes the form that loses fewer lanes, but for a
- * margin, CL_MARGIN, by which the channels-last products run faster
- * per useful lane (their tiles hold every term in registers; the planar
- * filter gradient sums lanes and reloads its sums per image), and only
- * with at least a vector of input and of output channels: with fewer, the
- * transposes of mostly padding and the loop of a few channels per tap
- * cost more than the planar forms lose (the 1 -> 20 5x5 stem at 28 x 28,
- * avx2: forward 0.76x). Measured, docs/shapes.md. cl_lanes and
- * planar_lanes: the share of the lanes a pass computes that count. */
-#define CL_MARGIN 0.75
+ * vectors): each pass takes the channels-last form where it keeps at
+ * least the target's cl_margin times the share of useful lanes the
+ * planar form keeps (cl_lanes, planar_lanes), and only with at least a
+ * vector of input and of output channels: with fewer, the transposes of
+ * mostly padding and the loop of a few channels per tap cost more than
+ * the planar forms lose (the 1 -> 20 5x5 stem at 28 x 28, avx2: forward
+ * 0.76x). Measured in docs/shapes.md: on avx2 the 20-channel 5x5 convs
+ * at 28 x 28 (0.83 of the lanes against 0.88) 1.1x faster forward and
+ * 1.4x backward channels-last, on avx512 (0.63 against 0.88) 0.72x and
+ * 0.74x. */
 static double cl_lanes(const mc_target *t, long long c) { return (double)c / whole_lanes(t, c); }
 static double planar_lanes(const mc_target *t, long long pix, long long cols)
 {
@@ -522,9 +524,11 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
 }
 
 /* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
- * pointwise (1x1, no padding) kinds take channels-last products where
- * their channels fill whole vectors and a thread's scratch fits the
- * budget: no lane is lost past the end of a row or plane. Measured (1
+ * pointwise (1x1, no padding) kinds take channels-last products, and the
+ * strided ones wider than 1x1 their forward and filter gradient, where
+ * their channels fill whole vectors (or lose few lanes padded: cl_lanes)
+ * and a thread's scratch fits the budget: no lane is lost past the end of
+ * a row or plane. Measured (1
  * thread, batch 128, kernels alternated call by call; conv.m4 tells more):
  * a pointwise forward at stride 1 whose planes fill their vectors but for
  * at most a sixteenth of the lanes reads its planes as they are (at 28 x 28
@@ -543,20 +547,21 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
     const mc_target *t = p->opt.target;
     /* the planar products' columns: output rows on the padded width (shifted), or the plane */
-    const bool shifted = c->k > 1;
+    const bool shifted = c->k > 1 && c->stride == 1;
     const long long fwd_cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : pix;
     const long long dx_cols = shifted ? (long long)c->in.h * (c->in.w + c->k - 1) : dx_pix;
     const double fwd_planar = planar_lanes(t, pix, fwd_cols), dx_planar = planar_lanes(t, dx_pix, dx_cols);
-    const bool vectors = c->in.c >= vl && c->out.c >= vl; /* see CL_MARGIN */
+    const bool vectors = c->in.c >= vl && c->out.c >= vl; /* see cl_lanes */
+    const double m = t->cl_margin;
     mc_form f = {0};
     f.planes = r.planes && !grouped_products(c);
     f.dw_own = r.dw_own;
     f.pw_planar = r.pw_planar && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
     f.cl_fwd = r.cl_fwd && vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
-               cl_lanes(t, c->out.c) >= CL_MARGIN * fwd_planar;
+               cl_lanes(t, c->out.c) >= m * fwd_planar;
     f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
-              cl_lanes(t, c->in.c) >= CL_MARGIN * dx_planar;
-    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= CL_MARGIN * fwd_planar;
+              cl_lanes(t, c->in.c) >= m * dx_planar;
+    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= m * fwd_planar;
     f.wino = r.wino && !p->opt.inference;
     return f;
 }

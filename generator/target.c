@@ -17,24 +17,28 @@ static const mc_target targets[] = {
         .requires = "AVX-512 F, BW, DQ and VL (x86-64-v4: Intel Skylake-SP and later, AMD Zen 4 and later)",
         .lanes = 16, .vregs = 32, .l2 = 262144, .l1 = 32768,
         .gemm_mr = 8, .gemm_nv = 2, .gemm_cl_mr = 8, .gemm_cl_nv = 3, .gemm_nt_mr = 4,
+        .cl_margin = 1.0,
     },
     {
         .name = "avx2", .isa = "avx2", .cflags = "-march=x86-64-v3",
         .requires = "AVX2 and FMA (x86-64-v3: Intel Haswell and later, AMD Zen and later)",
         .lanes = 8, .vregs = 16, .l2 = 262144, .l1 = 32768,
         .gemm_mr = 6, .gemm_nv = 2, .gemm_cl_mr = 4, .gemm_cl_nv = 3, .gemm_nt_mr = 2,
+        .cl_margin = 0.75,
     },
     {
         .name = "neon", .isa = "generic", .cflags = "",
         .requires = "AArch64 with Advanced SIMD (every ARMv8-A CPU: Apple M, Graviton, Ampere, Cortex-A)",
         .lanes = 4, .vregs = 32, .l2 = 262144, .l1 = 32768,
         .gemm_mr = 8, .gemm_nv = 3, .gemm_cl_mr = 8, .gemm_cl_nv = 3, .gemm_nt_mr = 4,
+        .cl_margin = 1.0,
     },
     {
         .name = "portable", .isa = "generic", .cflags = "",
         .requires = "any CPU (GNU C vectors of 16 bytes, as gcc and clang lower them)",
         .lanes = 4, .vregs = 16, .l2 = 262144, .l1 = 32768,
         .gemm_mr = 6, .gemm_nv = 2, .gemm_cl_mr = 4, .gemm_cl_nv = 3, .gemm_nt_mr = 2,
+        .cl_margin = 1.0,
     },
 };
 

@@ -25,6 +25,12 @@ typedef struct mc_target {
     int gemm_mr, gemm_nv; /* plain and tap products, channels-last forward: rows x vectors of columns */
     int gemm_cl_mr, gemm_cl_nv; /* channels-last filter gradient: rows x vectors */
     int gemm_nt_mr;       /* transposed product: rows (x 4 columns) */
+    /* A conv whose channels fill no whole vectors takes the channels-last
+     * forms, its channels padded, where they keep at least this share of
+     * the useful lanes the planar forms keep (plan.c, conv_rules): below 1
+     * where this target's channels-last products run that much faster per
+     * useful lane (avx2's 16 registers leave its planar tiles small). */
+    double cl_margin;
 } mc_target;
 
 /* The bytes of the activation bits of one vector (an mc_bits word of the

@@ -100,11 +100,15 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     in *= n;
     const double out = (double)n * l->c * l->h * l->w;
     /* A Multiception's kernels are tensors of their own, one after the
-     * other; every other layer keeps its weights in one tensor. */
+     * other, as a MixConv's three groups; every other layer keeps its
+     * weights in one tensor. */
     int64_t weight = param_numel(m, l->weight);
     if (l->kind == MC_L_DEPTHWISE)
         for (int j = 1; j < l->nk; j++)
             weight += (int64_t)l->in_c * l->ks[j] * l->ks[j];
+    if (l->kind == MC_L_MIXCONV)
+        for (int j = 1; j < 3; j++)
+            weight += param_numel(m, l->weight + weight);
     const double params = (double)(weight + param_numel(m, l->bias_at));
     /* Every weight of a convolution or linear layer meets every output
      * position once per image. */

@@ -185,12 +185,16 @@ m4_define(`CV_TAP_ROWS',
 $1            }
 ')
 
+# A strided conv without groups whose channels the plan finds worth it
+# takes the channels-last forward (CV_CLF) and filter gradient (CV_CLW)
+# instead, on its padded image; its input gradient stays planar.
 m4_define(`CV_GEMM_HELPERS',
-`MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_ACT)
-MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_ACT)')
+m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)')
 MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)
-
+m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(H, W)')m4_dnl
+m4_ifelse(CV_CLF, 1, `', `
 /* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
 static void NAME`'_im2col(const float *restrict xb, float *restrict col)
 {
@@ -199,7 +203,8 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
 CV_TAP_COPY(`row[oy * WO + ox]')m4_dnl
 ')m4_dnl
 }
-
+')m4_dnl
+m4_ifelse(CV_CLW, 1, `', `
 /* The same matrix transposed, a group at a time: one row of C/G*K*K taps
  * per output pixel. */
 static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
@@ -209,6 +214,7 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
 CV_TAP_COPY(`ct[(oy * WO + ox) * CV_CIGKK]')m4_dnl
 ')m4_dnl
 }
+')m4_dnl
 
 /* The backward of im2col: every entry of dcol back to its input pixel. */
 static void NAME`'_col2im(const float *restrict dcol, float *restrict dxb)
@@ -312,12 +318,13 @@ $1        $3[co * $4 + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
 m4_define(`CV_BWD_GEMM',
-`    static float wt[m4_eval(CV_CIGKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
+`m4_ifelse(CV_CLW, 1, `CV_DW_CL()')m4_dnl
+    static float wt[m4_eval(CV_CIGKK * CO)], m4_ifelse(CV_CLW, 1, `', `colt[m4_eval(CV_PIX * CV_CKK)], ')dcol[m4_eval(CV_CKK * CV_PIX)];
 CV_EACH_GROUP(`    ', `NAME`'_transpose_w(w`'CV_AT(CV_COG * CV_CIGKK), wt`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * CV_YS;
-        NAME`'_im2col_t(x + (long)b * CV_XS, colt);
-CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dyb`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
+m4_ifelse(CV_CLW, 1, `', `        NAME`'_im2col_t(x + (long)b * CV_XS, colt);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dyb`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')')m4_dnl
         memset(dcol, 0, sizeof dcol);
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIGKK), dyb`'CV_AT(CV_COG * CV_PIX), dcol`'CV_AT(CV_CIGKK * CV_PIX));')m4_dnl
         NAME`'_col2im(dcol, dx + (long)b * CV_XS);
@@ -475,7 +482,13 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 4 * L2_FLOATS)')
 # every channel, broadcasts of dy against vectors of x, the same form as
 # the forward; no lane sums, no padded dy. Its columns come out as (tap,
 # channel), put back in the order of w at the end.
-m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * CV_CP)', `m4_eval(HO * WO * CV_CP)')')
+m4_define(`CV_XT', `m4_ifelse(CV_CL_PADDED, 1, `m4_eval(CV_HP * CV_WP * CV_CP)', `m4_eval(HO * WO * CV_CP)')')
+# A strided conv wider than 1x1 (CV_STRIDED_K) reads its padded image
+# too, its windows S pixels apart (CV_CL_S), where a strided pointwise
+# conv gathers its pixels first (CV_CL_PADDED 0).
+m4_define(`CV_STRIDED_K', `m4_eval(S > 1 && K > 1 && G == 1 && !CV_PLANES)')
+m4_define(`CV_CL_PADDED', `m4_eval(S == 1 || CV_STRIDED_K)')
+m4_define(`CV_CL_S', `m4_ifelse(CV_STRIDED_K, 1, S, 1)')
 # The channels of a pixel in these forms, rounded up to whole vectors
 # (zeros past the last channel; the plan weighs the lanes lost so against
 # those the planar forms lose: plan.c, conv_rules): of the input (CV_CP)
@@ -494,7 +507,7 @@ m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
 # that builds xt as it is, for the forward and the filter gradient.
 m4_define(`CV_CL_HELPERS',
 `MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, CV_CP, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
-    m4_ifelse(CV_DW_OWN, 1, serial))
+    m4_ifelse(CV_DW_OWN, 1, serial), CV_CL_S)
 
 CV_CL_PAD($1, $2)m4_dnl
 m4_ifelse(FOLD, 1, `
@@ -624,7 +637,7 @@ m4_define(`CV_DW_CL_OWN',
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[CV_XT];
-m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
+m4_ifelse(CV_CL_PADDED, 1, `', `        float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
 ')m4_dnl
@@ -717,9 +730,10 @@ m4_define(`CV_CLV', `m4_eval(G == 1 && (CV_SHIFTED || CV_POINT))')
 m4_define(`CV_CHECK_FORM', `m4_ifelse(
 m4_eval(CV_WINO && !(K == 3 && S == 1 && PAD == 1 && G == 1 && C % VL == 0 && CO % VL == 0 && !FOLD && !INFERENCE)), 1,
     `CV_FORM_ERROR(`the Winograd form, which needs a dense 3x3 conv at stride 1 with padding 1, channels in vectors of VL, no folded batch norm, and a training step')',
-m4_eval((CV_CLF || CV_CLX) && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last forward or input gradient, which needs a shifted or pointwise conv')',
-m4_eval(CV_CLW && !(CV_SHIFTED || (CV_POINT && (S == 1 || CV_DW_OWN)))), 1,
-    `CV_FORM_ERROR(`a channels-last filter gradient, which needs a shifted conv, or a pointwise one at stride 1 or whose gathered image fits a thread')',
+m4_eval(CV_CLF && !(CV_CLV || CV_STRIDED_K)), 1, `CV_FORM_ERROR(`a channels-last forward, which needs a conv without groups')',
+m4_eval(CV_CLX && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last input gradient, which needs a shifted or pointwise conv')',
+m4_eval(CV_CLW && !(CV_SHIFTED || CV_STRIDED_K || (CV_POINT && (S == 1 || CV_DW_OWN)))), 1,
+    `CV_FORM_ERROR(`a channels-last filter gradient, which needs a conv without groups, pointwise ones at stride 1 or with a gathered image fitting a thread')',
 m4_eval(FOLD && C % VL != 0), 1, `CV_FORM_ERROR(`a folded batch norm, which needs input channels in vectors of VL')',
 m4_eval(CV_PW_PLANAR && !(CV_POINT && S == 1)), 1, `CV_FORM_ERROR(`the planar pointwise forward, which needs a 1x1 conv at stride 1')',
 m4_eval(CV_PW_BATCH > 0 && !(CV_POINT && S == 1 && G == 1 && !CV_CLF && !CV_LIN && CV_XS == C * CV_PIX && CV_YS == CO * CV_PIX)), 1,
@@ -730,7 +744,7 @@ m4_define(`CV_FORM_ERROR', `m4_errprint(`conv.m4: NAME: the plan (generator/plan
 ')m4_m4exit(1)')
 # Pixels a row of xt (padded, or gathered when strided), of the padded dy,
 # and the pixels of the input gradient product.
-m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
+m4_define(`CV_CLF_WP', `m4_ifelse(CV_CL_PADDED, 1, CV_WP, WO)')
 m4_define(`CV_CLX_WP', `m4_ifelse(S, 1, CV_WQ, WO)')
 m4_define(`CV_CLX_PIX', `m4_ifelse(S, 1, `m4_eval(H * W)', CV_PIX)')
 m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CV_COP)', `m4_eval(CV_PIX * CV_COP)')')
@@ -748,7 +762,7 @@ m4_define(`CV_DX_ORDERED', `m4_eval(K > 1 || C % VL != 0)')
 # forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
 # prefetching) keep the planar input gradient too.
 m4_define(`CV_CLF_HELPERS',
-`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CV_COP, C, K, CV_CLF_WP, CV_ACT, split, CV_CP)
+`MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CV_COP, C, K, CV_CLF_WP, CV_ACT, split, CV_CP, CV_CL_S)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CV_COP, CV_COG_V, `', `', split, CO)
 CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
     `(t * C + ci) * CV_COP + co', `t', m4_ifelse(m4_eval(CO % VL), 0, `', `m4_eval(CV_COP * CV_CKK)'))')
@@ -765,7 +779,7 @@ m4_ifelse(CV_DX_ORDERED, 0, `', `CV_ORDER(order_dx_cl, `The flipped filters as i
 # way, through xs when strided.
 m4_define(`CV_CL_LOAD', `m4_ifelse(`$1', `hat', `NAME`'_hat_cl($2, $3, mean, invstd)', `NAME`'_pad_cl($2, $3)')')
 m4_define(`CV_CL_IMAGE',
-`m4_ifelse(S, 1, `$1`'CV_CL_LOAD(`$2', `x + (long)b * CV_XS', `xt');
+`m4_ifelse(CV_CL_PADDED, 1, `$1`'CV_CL_LOAD(`$2', `x + (long)b * CV_XS', `xt');
 ', `$1NAME`'_gather(x + (long)b * CV_XS, xs);
 $1`'CV_CL_LOAD(`$2', `xs', `xt');
 ')')
@@ -808,7 +822,7 @@ CV_FWD_CL_STEPS(`            ', 0)m4_dnl
 # to planes, split over the team when par is 1.
 m4_define(`CV_FWD_CL_SCRATCH',
 `$1`'_Alignas(64) float xt[CV_XT], yt[m4_eval(CV_COP * CV_PIX)];
-m4_ifelse(S, 1, `', `$1`'float xs[CV_CPIX];
+m4_ifelse(CV_CL_PADDED, 1, `', `$1`'float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `$1`'memset(xt, 0, sizeof xt);
 ')')

@@ -21,14 +21,14 @@ m4_divert(-1)
 # void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
 # a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
 # b + i BSTRIDE, as above: dot products of rows.
-# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE[, serial]): static void
+# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE[, serial[, S]]): static void
 # fn(nb, a, b, c): c[M x KS*KS*C] += the sum over nb images i of
 # a_i[M x HO*WO] B_i, a_i at a + i ASTRIDE, where row p = (oy, ox) of B_i,
-# column (ky, kx, ci), is b_i[((oy + ky) * WP + ox + kx) * C + ci] (b_i at
-# b + i BSTRIDE): a padded image with its channels last, seen through the
-# tap (ky, kx). C is a multiple of 16, so no vector of columns straddles
-# two taps. Threads share its blocks of rows, unless serial (the caller
-# runs one per thread).
+# column (ky, kx, ci), is b_i[((oy S + ky) * WP + ox S + kx) * C + ci] (b_i at
+# b + i BSTRIDE; S 1 unless given): a padded image with its channels last,
+# seen through the tap (ky, kx). C is a multiple of the lanes (channels
+# padded: conv.m4), so no vector of columns straddles two taps. Threads
+# share its blocks of rows, unless serial (the caller runs one per thread).
 # MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act]): static void fn(a, b, bias, c):
 # the forward in that layout, c[P x N] = (a padded channels-last image
 # seen through every tap) b, through FUSED with act; see below.
@@ -372,7 +372,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
                 for (int oy = 0, p = 0; oy < $5; oy++) {
                     for (int ox = 0; ox < $6; ox++, p++) {
-                        const float *restrict bp = b + (long)i * $9 + (oy * $7 + ox) * $3;
+                        const float *restrict bp = b + (long)i * $9 + (GEMM_CL_PIX(oy, ox, $7, GCL_STRIDE)) * $3;
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_vf y`'GV = *(const mc_vf *)(bp + o`'GV);
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = ap[p + m4_eval(GR * $5 * $6)];
@@ -398,6 +398,10 @@ m4_popdef(`GNC')m4_dnl
 # 1.4e-4 relative on a 32 x 32 layer.
 m4_define(`GEMM_CL_RB', `m4_ifelse(m4_eval($1 >= 64), 1, 1, `m4_eval(64 / $1)')')
 
+# GEMM_CL_PIX(oy, ox, WP, S): the pixel of a padded image, WP pixels a
+# row, at the top left of the window of output pixel (oy, ox) at stride S.
+m4_define(`GEMM_CL_PIX', `m4_ifelse($4, 1, `$1 * $3 + $2', `$1 * m4_eval($4 * $3) + $2 * $4')')
+
 # GEMM_CL_OFF(col, C, KS, WP): where column col = (ky, kx, ci) reads, from the pixel.
 m4_define(`GEMM_CL_OFF', `(($1) / $2 / $3 * $4 + ($1) / $2 % $3) * $2 + ($1) % $2')
 
@@ -421,6 +425,7 @@ m4_popdef(`GW', `GNC', `GFULL')m4_dnl
 m4_define(`MC_GEMM_NN_CL',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`GM', m4_eval($2 / MC_GEMM_CL_MR * MC_GEMM_CL_MR))m4_dnl
+m4_pushdef(`GCL_STRIDE', m4_ifelse(`$11', `', 1, `$11'))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
 m4_ifelse(m4_eval(GM > 0), 1, `m4_ifelse(`$10', `serial', `', `    MC_OMP_FOR
@@ -435,7 +440,7 @@ GEMM_CL_ROWS(m4_eval($2 - GM), $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }
 ')m4_dnl
 }
-m4_popdef(`GM')m4_dnl
+m4_popdef(`GM', `GCL_STRIDE')m4_dnl
 ')
 
 # The channels-last forward: c[P x N] = the im2col matrix of a padded
@@ -453,18 +458,19 @@ m4_popdef(`GM')m4_dnl
 # Not inlined: in the caller, gcc ran out of registers for the 8 pixel
 # offsets and reloaded them every term (14 x 14, 32 channels: 131 -> 180
 # GFLOP/s alone).
-# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act[, split[, PITCH]]]): static void fn(a, b, bias, c);
+# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act[, split[, PITCH[, S]]]]): static void fn(a, b, bias, c);
 # with PITCH, a pixel of a takes PITCH floats, of which the product reads C
-# (channels padded to whole vectors: conv.m4).
+# (channels padded to whole vectors: conv.m4); with S, the windows of the
+# output pixels S pixels apart (a strided conv on its padded image).
 # GEMM_CLF_TILE(rows, vecs, P, WO, N, C, KS, WP): c[i0, i0 + rows) x [j0, j0 + 16 vecs),
 # a pixel GCL_PITCH floats
 # (when rows divides WO, the block lies in one row: its pixels at fixed
 # offsets from the first, one pointer).
 m4_define(`GEMM_CLF_TILE',
 `            {
-m4_ifelse(m4_eval($4 % $1), 0, `                const float *restrict a0 = a + (i0 / $4 * $8 + i0 % $4) * GCL_PITCH;
-MC_FOR(`GR', 1, m4_eval($1 - 1), `                const float *restrict a`'GR = a0 + m4_eval(GR * GCL_PITCH);
-')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + ((i0 + GR) / $4 * $8 + (i0 + GR) % $4) * GCL_PITCH;
+m4_ifelse(m4_eval($4 % $1), 0, `                const float *restrict a0 = a + (GEMM_CL_PIX(i0 / $4, i0 % $4, $8, GCL_STRIDE)) * GCL_PITCH;
+MC_FOR(`GR', 1, m4_eval($1 - 1), `                const float *restrict a`'GR = a0 + m4_eval(GR * GCL_STRIDE * GCL_PITCH);
+')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (GEMM_CL_PIX((i0 + GR) / $4, (i0 + GR) % $4, $8, GCL_STRIDE)) * GCL_PITCH;
 ')')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = bias ? *(const mc_vf *)(bias + j0 + m4_eval(GV * MC_GEMM_VL)) : (mc_vf){0};
 ')')m4_dnl
@@ -557,6 +563,7 @@ m4_pushdef(`GRB', GEMM_CLF_RB(MC_GEMM_NV, $2, $3))m4_dnl
 m4_pushdef(`GPM', m4_eval($2 / GRB * GRB))m4_dnl
 m4_pushdef(`GEMM_ACT', m4_ifelse(`$8', `act', 1, 0))m4_dnl
 m4_pushdef(`GCL_PITCH', m4_ifelse(`$10', `', `$5', `$10'))m4_dnl
+m4_pushdef(`GCL_STRIDE', m4_ifelse(`$11', `', 1, `$11'))m4_dnl
 m4_pushdef(`GCL_TILES', m4_ifelse(m4_eval(GFULL > 0 && GPM > 0), 1, m4_eval(GFULL / GW), 0))m4_dnl
 m4_pushdef(`GCL_LEFT', m4_eval(GFULL > 0 && GPM < $2))m4_dnl
 m4_pushdef(`GCL_COLS', m4_eval(GFULL < $4))m4_dnl
@@ -612,7 +619,7 @@ m4_ifelse(GCL_LEFT, 1, `GCL_LEFT_TEXT()')m4_dnl
 m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
 }
 ')m4_dnl
-m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_PITCH', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH', `GCL_CVECS', `GCL_CRB', `GCL_CCH', `GCL_NPARTS')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_PITCH', `GCL_STRIDE', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH', `GCL_CVECS', `GCL_CRB', `GCL_CCH', `GCL_NPARTS')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.
