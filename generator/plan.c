@@ -540,6 +540,15 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
  * 7 x 7 to 28 x 28 planes (docs/performance.md). The inference library
  * keeps the direct forms: it packs its filters in place, and transformed
  * ones take 16/9 the room. */
+/* A pointwise filter gradient at stride 1 takes the channels-last
+ * product only with at least this many output channels: it transposes
+ * each image for output channels x input channels multiply-adds a pixel,
+ * and with fewer the transpose costs more than the planar dot products
+ * lose (inception_mix's 24 -> 12 at 24 x 36, avx2: backward 0.70 against
+ * 0.41 ms planar; 16 and more took it in resnet20's and mobilenetv2's
+ * measurements, and the batch norms folded into those convs need it). */
+enum { PW_DW_CL_OUT = 16 };
+
 static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
 {
     const mc_form r = conv_reach(p->opt.target, c);
@@ -561,7 +570,8 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
                cl_lanes(t, c->out.c) >= m * fwd_planar;
     f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
               cl_lanes(t, c->in.c) >= m * dx_planar;
-    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= m * fwd_planar;
+    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= m * fwd_planar &&
+              !(c->k == 1 && c->stride == 1 && c->out.c < PW_DW_CL_OUT);
     f.wino = r.wino && !p->opt.inference;
     return f;
 }
