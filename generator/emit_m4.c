@@ -150,8 +150,9 @@ static void conv_form(emitter *e, const char *suffix, mc_form f)
 
 /* MixConv's three groups j = 0, 1, 2: kernel GK<j>, input channels
  * [GCIOFF<j>, +GCI<j>), output channels [GCOOFF<j>, +GCO<j>), weights from
- * GWOFF<j>, each group's interior GOY0<j> .. GOX1<j>, and the form of the
- * conv it runs as (CV_CLF_G<j> ...). */
+ * GWOFF<j>, each group's interior GOY0<j> .. GOX1<j>, the form of the
+ * conv it runs as (CV_CLF_G<j> ...) and whether the inference library
+ * packs its filters (PACKS_G<j>). */
 static void kernel_mixconv(emitter *e, const mc_node *n)
 {
     mc_shape in = em_in_shape(e, n, 0);
@@ -169,7 +170,9 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
         em_defi(e, arena_printf(e->a, "GWOFF%d", j), woff);
         window_interior(e, "G", arena_printf(e->a, "%d", j), in, n->shape, k, k / 2, n->stride);
         const mc_conv_shape g = {{ci[j], in.h, in.w}, {co[j], n->shape.h, n->shape.w}, k, k / 2, n->stride, 1};
-        conv_form(e, arena_printf(e->a, "_G%d", j), mc_plan_group_form(e->p, &g));
+        const mc_form f = mc_plan_group_form(e->p, &g);
+        conv_form(e, arena_printf(e->a, "_G%d", j), f);
+        em_defi(e, arena_printf(e->a, "PACKS_G%d", j), mc_plan_conv_packs(e->p, &g, f));
         cioff += ci[j];
         cooff += co[j];
         woff += (long long)co[j] * ci[j] * k * k;

@@ -236,17 +236,26 @@ static bool whole_vectors(const mc_plan *p, const mc_node *n)
     return p->m->nodes[n->inputs[0]].shape.c % p->opt.target->lanes == 0;
 }
 
+static mc_conv_shape conv_shape(const mc_model *m, const mc_node *n);
+
+bool mc_plan_conv_packs(const mc_plan *p, const mc_conv_shape *c, mc_form f)
+{
+    return p->opt.inference && f.cl_fwd && c->out.c % p->opt.target->lanes == 0;
+}
+
 bool mc_plan_packs(const mc_plan *p, const mc_kernel *k)
 {
     if (!p->opt.inference)
         return false;
     const mc_node *n = &p->m->nodes[k->node];
     switch (n->op->code) {
-    case OP_CONV: /* in place: output channels padded to whole vectors would take more room than w */
-        return k->form.cl_fwd && n->shape.c % p->opt.target->lanes == 0;
+    case OP_CONV: {
+        const mc_conv_shape c = conv_shape(p->m, n);
+        return mc_plan_conv_packs(p, &c, k->form);
+    }
     case OP_DEPTHWISE: /* a vector of channels per tap, the last one whole */
         return k->form.dw_cl && whole_vectors(p, n);
-    case OP_MIXCONV: return true; /* its groups in their forms (mixconv.m4) */
+    case OP_MIXCONV: return true; /* each group as mc_plan_conv_packs says (mixconv.m4, PACKS_G<j>) */
     default: return false;
     }
 }
@@ -449,13 +458,13 @@ static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
     return true;
 }
 
-/* What a conv can take on target t: every flag its templates render
- * within the budgets (a thread's scratch on its stack), before the rules
- * choose. */
 /* A count of channels rounded up to whole vectors: a pixel's channels in
  * the channels-last forms, zeros past the last channel (conv.m4, CV_CP). */
 static long long whole_lanes(const mc_target *t, long long c) { return (c + t->lanes - 1) / t->lanes * t->lanes; }
 
+/* What a conv can take on target t: every flag its templates render
+ * within the budgets (a thread's scratch on its stack), before the rules
+ * choose. */
 static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
 {
     const mc_shape in = c->in, o = c->out;
@@ -479,7 +488,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     f.cl_dx = cl && dyt + cp * dx_pix + gathered <= l2f;
     f.cl_dw = shifted || strided_k || (point && (s1 || f.dw_own));
     f.planes = c->groups > 1;
-    f.wino = cl && whole && c->k == 3 && c->pad == 1 && shifted && wino_fits(t, c);
+    f.wino = whole && shifted && c->k == 3 && c->pad == 1 && wino_fits(t, c);
     f.lin = point && in.h == 1 && in.w == 1 && o.h == 1 && o.w == 1;
     return f;
 }
@@ -523,6 +532,15 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
     return PW_BATCH_COLUMNS / pix;
 }
 
+/* A pointwise filter gradient at stride 1 takes the channels-last
+ * product only with at least this many output channels: it transposes
+ * each image for output channels x input channels multiply-adds a pixel,
+ * and with fewer the transpose costs more than the planar dot products
+ * lose (inception_mix's 24 -> 12 at 24 x 36, avx2: backward 0.70 against
+ * 0.41 ms planar; 16 and more took it in resnet20's and mobilenetv2's
+ * measurements, and the batch norms folded into those convs need it). */
+enum { PW_DW_CL_OUT = 16 };
+
 /* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
  * pointwise (1x1, no padding) kinds take channels-last products, and the
  * strided ones wider than 1x1 their forward and filter gradient, where
@@ -540,21 +558,12 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
  * 7 x 7 to 28 x 28 planes (docs/performance.md). The inference library
  * keeps the direct forms: it packs its filters in place, and transformed
  * ones take 16/9 the room. */
-/* A pointwise filter gradient at stride 1 takes the channels-last
- * product only with at least this many output channels: it transposes
- * each image for output channels x input channels multiply-adds a pixel,
- * and with fewer the transpose costs more than the planar dot products
- * lose (inception_mix's 24 -> 12 at 24 x 36, avx2: backward 0.70 against
- * 0.41 ms planar; 16 and more took it in resnet20's and mobilenetv2's
- * measurements, and the batch norms folded into those convs need it). */
-enum { PW_DW_CL_OUT = 16 };
-
 static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
 {
-    const mc_form r = conv_reach(p->opt.target, c);
-    const long long vl = p->opt.target->lanes, pix = (long long)c->out.h * c->out.w;
-    const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
     const mc_target *t = p->opt.target;
+    const mc_form r = conv_reach(t, c);
+    const long long vl = t->lanes, pix = (long long)c->out.h * c->out.w;
+    const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
     /* the planar products' columns: output rows on the padded width (shifted), or the plane */
     const bool shifted = c->k > 1 && c->stride == 1;
     const long long fwd_cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : pix;
@@ -565,7 +574,7 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     mc_form f = {0};
     f.planes = r.planes && !grouped_products(c);
     f.dw_own = r.dw_own;
-    f.pw_planar = r.pw_planar && (pix + vl - 1) / vl * vl * 15 <= pix * 16;
+    f.pw_planar = r.pw_planar && whole_lanes(t, pix) * 15 <= pix * 16;
     f.cl_fwd = r.cl_fwd && vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
                cl_lanes(t, c->out.c) >= m * fwd_planar;
     f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&

@@ -208,6 +208,11 @@ mc_form mc_plan_form(const mc_plan *p, const mc_node *n, int k);
  * step makes on every call): the library packs them once, when a net is
  * made (MODEL_new), with the kernel's NAME_pack. */
 bool mc_plan_packs(const mc_plan *p, const mc_kernel *k);
+/* Whether the inference library packs the filters of a conv (or a MixConv
+ * group) of shape c in form f once, in place: its channels-last forward,
+ * whose output channels fill whole vectors (padded ones would take more
+ * room than w). */
+bool mc_plan_conv_packs(const mc_plan *p, const mc_conv_shape *c, mc_form f);
 
 /* Whether node n's kernel takes a bias: its own, or (inference) the one of
  * the batch norm folded into its weights. */

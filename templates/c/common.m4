@@ -490,9 +490,10 @@ m4_ifelse(BIAS, 1, `', `    (void)dbias;
 # as the batch norm sums (8 chains of float adds over chunks of 32 pixels,
 # each chunk added in double: a conversion per pixel made the Multiception
 # forward 1.4x slower), cost little against the batch norm reading its
-# input twice from memory. Where m2, the channel count, leaves the last
-# group partial (channels padded to whole vectors: conv.m4), that group's
-# sums go through a vector on the stack and only its channels are stored.
+# input twice from memory. The sums go through vectors on the stack, of
+# which only the real channels are stored: where m2, the channel count,
+# leaves the last group partial (channels padded to whole vectors:
+# conv.m4), its first m2 % VL.
 m4_define(`MC_BN_SUMS',
 `static void $1(const float *restrict yt, float *restrict st)
 {
@@ -500,23 +501,16 @@ m4_define(`MC_BN_SUMS',
         const float *restrict yg = yt + g * VL;
         mc_vhd sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
 MC_BN_SUMS_PASS(`sum', `', $2, $3)m4_dnl
-m4_ifelse(m4_eval($5 % VL), 0, `        *(mc_vh *)(st + g * VL) = __builtin_convertvector(sum[0] / $2, mc_vh);
-        *(mc_vh *)(st + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sum[1] / $2, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * VL);
-MC_BN_SUMS_PASS(`sq', `MC_BN_SQDEV', $2, $3)m4_dnl
-        *(mc_vh *)(st + $5 + g * VL) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + $5 + g * VL + m4_eval(VL / 2)) = __builtin_convertvector(sq[1], mc_vh);
-', `        _Alignas(64) float m[VL], q[VL];
-        const int count = g == m4_eval($4 - 1) ? m4_eval($5 % VL) : VL;
+        _Alignas(64) float m[VL], q[VL];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / $2, mc_vh);
         *(mc_vh *)(m + m4_eval(VL / 2)) = __builtin_convertvector(sum[1] / $2, mc_vh);
         const mc_vf mean = *(const mc_vf *)m;
 MC_BN_SUMS_PASS(`sq', `MC_BN_SQDEV', $2, $3)m4_dnl
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + m4_eval(VL / 2)) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = m4_ifelse(m4_eval($5 % VL), 0, VL, `g == m4_eval($4 - 1) ? m4_eval($5 % VL) : VL');
         memcpy(st + g * VL, m, sizeof(float) * count);
         memcpy(st + $5 + g * VL, q, sizeof(float) * count);
-')m4_dnl
     }
 }
 ')

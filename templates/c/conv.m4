@@ -986,13 +986,13 @@ CV_STATS_HELPERS()m4_dnl
 m4_ifelse(CV_LIN, 1, `MC_VEC_PRELUDE()', CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
-m4_ifelse(PACKED, 1, `m4_ifelse(CV_CLF, 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
+m4_ifelse(PACKED, 1, `m4_ifelse(m4_eval(CV_CLF && CO % VL == 0), 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
 CV_LINKAGE`'void NAME`'_pack(const float *restrict w, float *restrict packed)
 {
     NAME`'_order_cl(w, packed);
 }
 
-', `m4_errprint(`conv.m4: NAME: packed filters need the channels-last forward (plan.c, mc_plan_packs)
+', `m4_errprint(`conv.m4: NAME: packed filters need the channels-last forward with output channels in vectors of VL, in place (plan.c, mc_plan_conv_packs)
 ')m4_m4exit(1)')')m4_dnl
 CV_LINKAGE`'void NAME`'_fwd(CV_FWD_PARAMS)
 {

@@ -53,7 +53,7 @@ m4_pushdef(`CV_CLW', m4_indir(`CV_CLW_G$1'))m4_pushdef(`CV_DW_OWN', m4_indir(`CV
 m4_pushdef(`CV_PW_PLANAR', m4_indir(`CV_PW_PLANAR_G$1'))m4_pushdef(`CV_PLANES', m4_indir(`CV_PLANES_G$1'))m4_dnl
 m4_pushdef(`CV_WINO', m4_indir(`CV_WINO_G$1'))m4_pushdef(`CV_LIN', m4_indir(`CV_LIN_G$1'))m4_dnl
 m4_pushdef(`CV_SPLIT', m4_indir(`CV_SPLIT_G$1'))m4_pushdef(`CV_PW_BATCH', m4_indir(`CV_PW_BATCH_G$1'))m4_dnl
-m4_pushdef(`PACKED', m4_eval(PACKED && CV_CLF && CO % VL == 0))m4_dnl
+m4_pushdef(`PACKED', m4_indir(`PACKS_G$1'))m4_dnl
 $2`'m4_popdef(MX_CONV_NAMES)')
 
 m4_define(`MC_MIXCONV_FWD',

@@ -7453,9 +7453,10 @@ static void dw_k3_5_c144_48x48_s1_stats_bn_sums(const float *restrict yt, float 
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 2304, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 2304, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 2304, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 2304, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 2304; p0 += 32) {
             const int end = p0 + 32 < 2304 ? p0 + 32 : 2304;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -7486,8 +7487,11 @@ static void dw_k3_5_c144_48x48_s1_stats_bn_sums(const float *restrict yt, float 
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 288 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 288 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 288 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_c144_48x48_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -9396,9 +9400,10 @@ static void dw_k3_c192_24x24_s1_stats_bn_sums(const float *restrict yt, float *r
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 576, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 576, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 576, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 576, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 576; p0 += 32) {
             const int end = p0 + 32 < 576 ? p0 + 32 : 576;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -9429,8 +9434,11 @@ static void dw_k3_c192_24x24_s1_stats_bn_sums(const float *restrict yt, float *r
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 192 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 192 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 192 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_c192_24x24_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -10426,9 +10434,10 @@ static void dw_k3_c384_12x12_s1_stats_bn_sums(const float *restrict yt, float *r
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 144, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 144, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 144, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 144, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 144; p0 += 32) {
             const int end = p0 + 32 < 144 ? p0 + 32 : 144;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -10459,8 +10468,11 @@ static void dw_k3_c384_12x12_s1_stats_bn_sums(const float *restrict yt, float *r
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 384 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 384 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 384 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_c384_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -11163,9 +11175,10 @@ static void dw_k3_c576_12x12_s1_stats_bn_sums(const float *restrict yt, float *r
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 144, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 144, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 144, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 144, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 144; p0 += 32) {
             const int end = p0 + 32 < 144 ? p0 + 32 : 144;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -11196,8 +11209,11 @@ static void dw_k3_c576_12x12_s1_stats_bn_sums(const float *restrict yt, float *r
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 576 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 576 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 576 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_c576_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -12153,9 +12169,10 @@ static void dw_k3_c960_6x6_s1_stats_bn_sums(const float *restrict yt, float *res
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 36, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 36, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 36, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 36; p0 += 32) {
             const int end = p0 + 32 < 36 ? p0 + 32 : 36;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -12186,8 +12203,11 @@ static void dw_k3_c960_6x6_s1_stats_bn_sums(const float *restrict yt, float *res
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 960 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 960 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 960 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,

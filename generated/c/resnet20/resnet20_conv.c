@@ -1028,9 +1028,10 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -1061,8 +1062,11 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 16 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 16 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 16 + g * 8, q, sizeof(float) * count);
     }
 }
 static void conv_k3_c16_16_32x32_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
@@ -1637,9 +1641,10 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(const float *restrict 
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -1670,8 +1675,11 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(const float *restrict 
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 32 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 32 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 32 + g * 8, q, sizeof(float) * count);
     }
 }
 static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -2416,9 +2424,10 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, f
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -2449,8 +2458,11 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, f
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 32 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 32 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 32 + g * 8, q, sizeof(float) * count);
     }
 }
 static void conv_k3_c32_32_16x16_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
@@ -3031,9 +3043,10 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(const float *restrict yt, f
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -3064,8 +3077,11 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(const float *restrict yt, f
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 32 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 32 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 32 + g * 8, q, sizeof(float) * count);
     }
 }
 static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -4225,9 +4241,10 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(const float *restrict 
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -4258,8 +4275,11 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(const float *restrict 
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 64 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 64 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 64 + g * 8, q, sizeof(float) * count);
     }
 }
 static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -5140,9 +5160,10 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, flo
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -5173,8 +5194,11 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, flo
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 64 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 64 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 64 + g * 8, q, sizeof(float) * count);
     }
 }
 static void conv_k3_c64_64_8x8_s1_p1_stats_wpad(const float *restrict planes, float *restrict xt)
@@ -5755,9 +5779,10 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(const float *restrict yt, f
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -5788,8 +5813,11 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(const float *restrict yt, f
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 64 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 64 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 64 + g * 8, q, sizeof(float) * count);
     }
 }
 static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,

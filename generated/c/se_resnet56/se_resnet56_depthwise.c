@@ -1736,9 +1736,10 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -1769,8 +1770,11 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 48 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 48 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 48 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -5426,9 +5430,10 @@ static void dw_k3_5_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -5459,8 +5464,11 @@ static void dw_k3_5_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 32 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 32 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 32 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -7591,9 +7599,10 @@ static void dw_k3_5_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -7624,8 +7633,11 @@ static void dw_k3_5_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 64 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 64 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 64 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -9500,9 +9512,10 @@ static void dw_k3_3_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -9533,8 +9546,11 @@ static void dw_k3_3_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 64 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 64 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 64 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -10950,9 +10966,10 @@ static void dw_k3_3_c64_8x8_s1_stats_bn_sums(const float *restrict yt, float *re
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -10983,8 +11000,11 @@ static void dw_k3_3_c64_8x8_s1_stats_bn_sums(const float *restrict yt, float *re
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 128 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 128 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 128 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,

@@ -4631,9 +4631,10 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, f
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -4664,8 +4665,11 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, f
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 384 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 384 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 384 + g * 8, q, sizeof(float) * count);
     }
 }
 static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_stats_gemm_fwd_cl_part(const float *restrict a, const float *restrict b, const float *restrict bias,

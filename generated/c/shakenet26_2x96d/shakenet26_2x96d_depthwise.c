@@ -1736,9 +1736,10 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -1769,8 +1770,11 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 48 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 48 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 48 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -6261,9 +6265,10 @@ static void dw_k3_5_7_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -6294,8 +6299,11 @@ static void dw_k3_5_7_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 288 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 288 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 288 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -9951,9 +9959,10 @@ static void dw_k3_5_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 1024, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 1024, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 1024; p0 += 32) {
             const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -9984,8 +9993,11 @@ static void dw_k3_5_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 192 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 192 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 192 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -12116,9 +12128,10 @@ static void dw_k3_5_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float 
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -12149,8 +12162,11 @@ static void dw_k3_5_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float 
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 384 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 384 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 384 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -14025,9 +14041,10 @@ static void dw_k3_3_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float 
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 256, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 256, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 256; p0 += 32) {
             const int end = p0 + 32 < 256 ? p0 + 32 : 256;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -14058,8 +14075,11 @@ static void dw_k3_3_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float 
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 384 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 384 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 384 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -15475,9 +15495,10 @@ static void dw_k3_3_c384_8x8_s1_stats_bn_sums(const float *restrict yt, float *r
             sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + g * 8) = __builtin_convertvector(sum[0] / 64, mc_vh);
-        *(mc_vh *)(st + g * 8 + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
-        const mc_vf mean = *(const mc_vf *)(st + g * 8);
+        _Alignas(64) float m[8], q[8];
+        *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
+        *(mc_vh *)(m + 4) = __builtin_convertvector(sum[1] / 64, mc_vh);
+        const mc_vf mean = *(const mc_vf *)m;
         for (int p0 = 0; p0 < 64; p0 += 32) {
             const int end = p0 + 32 < 64 ? p0 + 32 : 64;
             mc_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -15508,8 +15529,11 @@ static void dw_k3_3_c384_8x8_s1_stats_bn_sums(const float *restrict yt, float *r
             sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
             sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
         }
-        *(mc_vh *)(st + 768 + g * 8) = __builtin_convertvector(sq[0], mc_vh);
-        *(mc_vh *)(st + 768 + g * 8 + 4) = __builtin_convertvector(sq[1], mc_vh);
+        *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
+        *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
+        const int count = 8;
+        memcpy(st + g * 8, m, sizeof(float) * count);
+        memcpy(st + 768 + g * 8, q, sizeof(float) * count);
     }
 }
 void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
