@@ -585,6 +585,30 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     return f;
 }
 
+/* A linear forward (linear_products.m4) takes dot products of an image and
+ * a row of w, VL inputs a multiply-add, then adds each output across its
+ * VL lanes in order (VL dependent adds, about VL / 2 vector operations
+ * with the tile's other chains in flight); or, from some batch on,
+ * broadcast products: w transposed once a call (in x out moves), then
+ * each input of an image times a vector of outputs (out rounded up to
+ * whole vectors). The dot products win where an input fills many
+ * vectors for few outputs (a classifier head, 1280 -> 10); the broadcast
+ * ones on short inputs (squeeze-excitation: 10 -> 40 ran 0.13x the
+ * generic kernels' product as dot products: docs/shapes.md). The
+ * transposed w lives on the thread's stack, within its budget. */
+int mc_plan_linear_bcast(const mc_plan *p, long long in, long long out)
+{
+    const mc_target *t = p->opt.target;
+    const long long vl = t->lanes, outp = whole_lanes(t, out);
+    if (in * outp > t->l2 / 4)
+        return 0;
+    /* per image: dot products' and broadcast products' vector operations */
+    const long long dot = out * ((in + vl - 1) / vl + vl / 2), bcast = outp / vl * in, transpose = in * out;
+    if (dot <= bcast)
+        return 0;
+    return (int)(transpose / (dot - bcast) + 1);
+}
+
 /* A conv forward given fewer images than threads (batch 1 on 2 threads:
  * the inference library's latency) splits each image over the team when
  * the image is at least SPLIT_MACS multiply-adds; below that the start of

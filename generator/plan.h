@@ -214,6 +214,11 @@ bool mc_plan_packs(const mc_plan *p, const mc_kernel *k);
  * room than w). */
 bool mc_plan_conv_packs(const mc_plan *p, const mc_conv_shape *c, mc_form f);
 
+/* A linear layer's forward (or a pointwise conv's on a 1x1 plane, its
+ * linear form) of `in` inputs and `out` outputs: the batch from which it
+ * takes the broadcast products (linear_products.m4), 0 for never. */
+int mc_plan_linear_bcast(const mc_plan *p, long long in, long long out);
+
 /* Whether node n's kernel takes a bias: its own, or (inference) the one of
  * the batch norm folded into its weights. */
 bool mc_plan_has_bias(const mc_plan *p, const mc_node *n);

@@ -28,6 +28,11 @@ extern "C" { /* the CUDA step (C++) includes this header too */
 #ifdef _OPENMP
 #include <omp.h>
 #define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
+/* The same, with a team only when cond holds (the templates: enough work
+ * to pay for starting one, MC_PAR_FLOATS in common.m4); else the caller
+ * runs the loop alone. */
+#define MC_OMP_PRAGMA(x) _Pragma(#x)
+#define MC_OMP_FOR_IF(cond) MC_OMP_PRAGMA(omp parallel for schedule(static) if (cond))
 /* A team whose threads each set up their own scratch once, then share a
  * loop (MC_OMP_FOR_IN inside MC_OMP_PARALLEL). */
 #define MC_OMP_PARALLEL _Pragma("omp parallel")
@@ -40,6 +45,7 @@ extern "C" { /* the CUDA step (C++) includes this header too */
 #define MC_OMP_SINGLE _Pragma("omp single")
 #else
 #define MC_OMP_FOR
+#define MC_OMP_FOR_IF(cond)
 #define MC_OMP_PARALLEL
 #define MC_OMP_FOR_IN
 #define MC_FEW_IMAGES(n) 0

@@ -13,6 +13,19 @@ m4_divert(-1)
 
 m4_ifdef(`MC_RELU_KERNEL', `',
 `m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
+# ACT_LOOP(indent, statement): the statement for every value, over threads
+# when the layer is large enough (the team threshold of common.m4); below
+# it a plain loop, not a region of one thread, whose start alone cost more
+# than a squeeze-excitation activation of a few hundred values.
+m4_define(`ACT_LOOP',
+`$1if (ACT_COUNT >= MC_PAR_FLOATS) {
+$1    MC_OMP_FOR
+$1    for (long i = 0; i < ACT_COUNT; i++)
+$1        $2
+$1} else
+$1    for (long i = 0; i < ACT_COUNT; i++)
+$1        $2
+')
 
 # mc_expf: e^x without a call or a float-to-int conversion, so that the
 # loops around it vectorize (the expf of libm is a call per value): x = n ln 2
@@ -59,9 +72,7 @@ m4_define(`ACT_KERNEL',
 /* NAME: $1 on m4_eval(C * H * W) values per image */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < ACT_COUNT; i++)
-        y[i] = $2;
+ACT_LOOP(`    ', `y[i] = $2;')m4_dnl
 }
 
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -69,13 +80,9 @@ MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *r
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < ACT_COUNT; i++)
-            dx[i] += $3;
+ACT_LOOP(`        ', `dx[i] += $3;')m4_dnl
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < ACT_COUNT; i++)
-            dx[i] = $3;
+ACT_LOOP(`        ', `dx[i] = $3;')m4_dnl
     }
 }
 ')')

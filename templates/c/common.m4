@@ -31,6 +31,13 @@ m4_define(`MC_PARTS',
 }
 ')
 
+# MC_PAR_FLOATS: the floats a loop reads or writes, at the least, for
+# which the element-wise kernels start a team of threads (MC_OMP_FOR_IF):
+# a parallel region costs about a microsecond, what one thread takes for
+# some 32K floats streamed; below that (squeeze-excitation vectors,
+# classifier heads) the team costs more than it saves (docs/shapes.md).
+m4_define(`MC_PAR_FLOATS', 32768)
+
 # MC_EVAL(expr): an integer literal computed at generation time.
 m4_define(`MC_EVAL', `m4_eval(`$1')')
 
@@ -426,6 +433,24 @@ m4_define(`MC_PREFETCH_LINES',
 m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', ` + m4_eval(16 * ($3 - 1))'), $4, 2);
 ')')
 
+# MC_PLANE_MAP(indent, count, body): the floats 0 .. count - 1 of a
+# plane VL at a time, in explicit vectors (gcc left such loops of a few
+# vectors inside an OpenMP region scalar, or vectorized them across
+# planes: a scale of 4 x 4 planes ran 0.3x the generic kernel), then the
+# partial vector of the tail. body(part) is the statements of the vector
+# at offset k, part 0 for a whole one, else its count of lanes; it loads
+# and stores with MC_VLOAD(v, p, part) and MC_VSTORE(p, v, part).
+m4_define(`MC_VLOAD', `m4_ifelse(`$3', 0, `mc_vf $1 = *(const mc_vf *)($2);', `mc_vf $1; mc_vf_part(&$1, $2, $3);')')
+m4_define(`MC_VSTORE', `m4_ifelse(`$3', 0, `*(mc_vf *)($1) = $2;', `mc_vf_store_part($1, &$2, $3);')')
+m4_define(`MC_PLANE_MAP',
+`m4_ifelse(m4_eval($2 >= VL), 1, `$1for (int k = 0; k < m4_eval($2 / VL * VL); k += VL) {
+$3(0)$1}
+')m4_dnl
+m4_ifelse(m4_eval($2 % VL), 0, `', `$1{
+$1    const int k = m4_eval($2 / VL * VL);
+$3(m4_eval($2 % VL))$1}
+')')
+
 # MC_PLANE_SUM(fn, count[, ahead]): static double fn(p), the sum of count
 # floats at p, in the 4 x VL / 2 double lanes of four vectors (2 VL
 # floats a round, converted and added: every term in double, as the generic kernels
@@ -433,28 +458,39 @@ m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', `
 # four chains of adds keep pace with memory), then the lanes and the tail.
 # With ahead, each round also prefetches its two lines ahead floats on (the
 # next plane of a walk over planes; see batchnorm.m4).
-m4_define(`MC_PLANE_SUM',
+# MC_PLANE_DOT(fn, count): static double fn(p, q), the sum of p[i] q[i]
+# the same way (each product in double, as the generic kernels take it).
+m4_define(`MC_PLANE_SUM', `_MC_PLANE_REDUCE(`$1', `$2', `$3', `const float *restrict p', `_MC_PR_SUM')')
+m4_define(`MC_PLANE_DOT', `_MC_PLANE_REDUCE(`$1', `$2', `', `const float *restrict p, const float *restrict q', `_MC_PR_DOT')')
+m4_define(`_MC_PR_HALF', `__builtin_convertvector(*(const mc_vh *)($1), mc_vhd)')
+m4_define(`_MC_PR_SUM', `_MC_PR_HALF(`p + $1')')
+m4_define(`_MC_PR_DOT', `_MC_PR_HALF(`p + $1') * _MC_PR_HALF(`q + $1')')
+m4_define(`_MC_PR_SUM_AT', `p[$1]')
+m4_define(`_MC_PR_DOT_AT', `(double)p[$1] * q[$1]')
+# _MC_PLANE_REDUCE(fn, count, ahead, params, term): term(offset) the
+# double lanes of half a vector at offset, term`'_AT(i) of one float.
+m4_define(`_MC_PLANE_REDUCE',
 `MC_VEC_PRELUDE()m4_dnl
-static inline double $1(const float *restrict p)
+static inline double $1($4)
 {
     mc_vhd s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + m4_eval(2 * VL) <= $2; i += m4_eval(2 * VL)) {
 m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`        ', `p + i + $3', m4_eval((2 * VL + 15) / 16), 0)')m4_dnl
-        s0 += __builtin_convertvector(*(const mc_vh *)(p + i), mc_vhd);
-        s1 += __builtin_convertvector(*(const mc_vh *)(p + i + m4_eval(VL / 2)), mc_vhd);
-        s2 += __builtin_convertvector(*(const mc_vh *)(p + i + VL), mc_vhd);
-        s3 += __builtin_convertvector(*(const mc_vh *)(p + i + m4_eval(3 * VL / 2)), mc_vhd);
+        s0 += $5(`i');
+        s1 += $5(`i + m4_eval(VL / 2)');
+        s2 += $5(`i + VL');
+        s3 += $5(`i + m4_eval(3 * VL / 2)');
     }
 m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`    ', `p + i + $3', m4_eval(($2 % (2 * VL) + 15) / 16), 0)')m4_dnl
     for (; i + m4_eval(VL / 2) <= $2; i += m4_eval(VL / 2))
-        s0 += __builtin_convertvector(*(const mc_vh *)(p + i), mc_vhd);
+        s0 += $5(`i');
     s0 += s1 + (s2 + s3);
     double s = 0.0;
     for (int l = 0; l < m4_eval(VL / 2); l++)
         s += s0[l];
     for (; i < $2; i++)
-        s += p[i];
+        s += m4_indir(`$5'`_AT', `i');
     return s;
 }
 ')

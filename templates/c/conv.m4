@@ -983,7 +983,7 @@ CV_CHECK_FORM()m4_dnl
 ACT_STORE_CHECK(`conv')m4_dnl
 ACT_FUSED_FUNCTIONS()m4_dnl
 CV_STATS_HELPERS()m4_dnl
-m4_ifelse(CV_LIN, 1, `MC_VEC_PRELUDE()', CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
+m4_ifelse(CV_LIN, 1, `MC_VEC_PRELUDE()m4_pushdef(`LIN_ACT', m4_ifelse(FUSED, none, 0, 1))LIN_FWD_HELPERS()m4_popdef(`LIN_ACT')', CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', CV_PLANES, 0, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 CV_FOLD_HELPERS()m4_dnl
 m4_ifelse(PACKED, 1, `m4_ifelse(m4_eval(CV_CLF && CO % VL == 0), 1, `/* The filters in the order NAME`'_fwd reads them, once (the inference library). */
@@ -1016,14 +1016,14 @@ ACT_FUSED_RUN(`        ', `(y + (long)b * CV_YS)', m4_eval(CO * HO * WO))m4_dnl
 # Backward: the bias gradient sums every output gradient of a channel in
 # double and adds it once. The input gradient is added to dx, or stored
 # when acc is 0 (the first writer of dx): the shifted and pointwise forms
-# store their last pass, the others (the linear products too) clear dx
-# first.
+# store their last pass, the linear products their sums, the others clear
+# dx first.
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(CV_PLANES, 1, `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 MC_TRAINING_ONLY(`CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
-m4_ifelse(m4_eval((CV_SHIFTED || CV_POINT) && !CV_LIN), 1, `', `    if (!acc)
+m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT || CV_LIN), 1, `', `    if (!acc)
 m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
 ', `        for (int b = 0; b < n; b++)
             memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));

@@ -45,6 +45,9 @@ m4_define(`MC_HEADER_BEGIN',
 #ifdef _OPENMP
 #include <omp.h>
 #define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
+/* the same, with a team only when cond holds (enough work to pay for one) */
+#define MC_OMP_PRAGMA(x) _Pragma(#x)
+#define MC_OMP_FOR_IF(cond) MC_OMP_PRAGMA(omp parallel for schedule(static) if (cond))
 #define MC_OMP_PARALLEL _Pragma("omp parallel")
 #define MC_OMP_FOR_IN _Pragma("omp for schedule(static)")
 /* Fewer images than threads (batch 1 on 2 threads): the kernels that
@@ -55,6 +58,7 @@ m4_define(`MC_HEADER_BEGIN',
 #define MC_OMP_SINGLE _Pragma("omp single")
 #else
 #define MC_OMP_FOR
+#define MC_OMP_FOR_IF(cond)
 #define MC_OMP_PARALLEL
 #define MC_OMP_FOR_IN
 #define MC_FEW_IMAGES(n) 0

@@ -80,15 +80,17 @@ m4_define(`LIN_WFULL', `m4_eval(LIN_IN / LIN_WW * LIN_WW)')
 m4_define(`LIN_WREST', `m4_eval((LIN_IN - LIN_WFULL + VL - 1) / VL)')
 m4_define(`LIN_WTAIL', `m4_eval((LIN_IN - LIN_WFULL) % VL)')
 
-# LIN_SUMS_TILE(rows, vecs, tail, dst, loop, src, g): the tile of both
-# backward products, rows by vecs vectors of the rows dst (row LR of the
-# tile), the last vector partial when tail is given: to each, over the
-# terms of loop, g (of row LR) times the vector at src, in loop order.
+# LIN_SUMS_TILE(rows, vecs, tail, dst, loop, src, g, from): the tile of
+# both backward products, rows by vecs vectors of the rows dst (row LR of
+# the tile), the last vector partial when tail is given: to each, over the
+# terms of loop, g (of row LR) times the vector at src, in loop order,
+# starting from dst where the C condition from holds (1: always), else
+# from zero (the first writer of an input gradient stores it).
 m4_define(`LIN_SUMS_TILE',
 `            {
 MC_FOR(`LR', 0, m4_eval($1 - 1), `                float *restrict d`'LR = $4;
 ')m4_dnl
-MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_LOAD(s`'LR`'_`'LV, d`'LR + m4_eval(LV * VL), LV, $2, $3)
+MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `                LIN_START(s`'LR`'_`'LV, d`'LR + m4_eval(LV * VL), LV, $2, $3, `$8')
 ')')m4_dnl
                 $5 {
                     const float *restrict src = $6;
@@ -109,11 +111,18 @@ MC_FOR(`LR', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `            
 # LIN_DW_TILE(rows, vecs, o0, i0, tail): dw[o0 .. o0 + rows) x [i0, i0 +
 # vecs VL), summed over the images in order.
 m4_define(`LIN_DW_TILE', `LIN_SUMS_TILE($1, $2, $5, `dw + (long)($3 + LR) * LIN_IN + $4', `for (int b = 0; b < n; b++)',
-    `x + (long)b * LIN_IN + $4', `dy[(long)b * CO + $3 + LR]')')
+    `x + (long)b * LIN_IN + $4', `dy[(long)b * CO + $3 + LR]', 1)')
 # LIN_LOAD(v, p, index, vecs, tail), LIN_STORE(p, v, index, vecs, tail):
-# vector index of a tile, the last one partial when tail is given.
-m4_define(`LIN_LOAD', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
-`mc_vf $1; mc_vf_part(&$1, $2, $5);', `mc_vf $1 = *(const mc_vf *)($2);')')
+# vector index of a tile, the last one partial when tail is given;
+# LIN_LOAD_INTO the load into a declared v; LIN_START(v, p, index, vecs,
+# tail, from) declares v, loaded where from holds, else zero.
+m4_define(`LIN_LOAD_INTO', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
+`mc_vf_part(&$1, $2, $5);', `$1 = *(const mc_vf *)($2);')')
+m4_define(`LIN_LOAD', `mc_vf $1; LIN_LOAD_INTO($@)')
+m4_define(`LIN_START', `m4_ifelse(`$6', 1, `LIN_LOAD(`$1', `$2', `$3', `$4', `$5')',
+`mc_vf $1 = {0};
+                if ($6)
+                    LIN_LOAD_INTO(`$1', `$2', `$3', `$4', `$5')')')
 m4_define(`LIN_STORE', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
 `mc_vf_store_part($1, &$2, $5);', `*(mc_vf *)($1) = $2;')')
 
@@ -124,7 +133,7 @@ m4_define(`LIN_STORE', `m4_ifelse(m4_eval(`$5' != 0 && $3 == $4 - 1), 1,
 # images - 1, columns [i0, i0 + vecs VL).
 m4_define(`LIN_XB', GEMM_MR)
 m4_define(`LIN_DX_TILE', `LIN_SUMS_TILE($1, $2, $4, `dx + (long)(b + LR) * LIN_IN + $3', `for (int o = 0; o < CO; o++)',
-    `w + (long)o * LIN_IN + $3', `dy[(long)(b + LR) * CO + o]')')
+    `w + (long)o * LIN_IN + $3', `dy[(long)(b + LR) * CO + o]', `acc')')
 # LIN_DX_COLS(vecs, i0, tail): the columns of a strip for every image.
 m4_define(`LIN_DX_COLS',
 `        int b = 0;
@@ -141,22 +150,26 @@ LIN_DW_TILE($1, LIN_WV, $2, i0, 0)')m4_dnl
 m4_ifelse(m4_eval(LIN_WFULL < LIN_IN), 1, `LIN_DW_TILE($1, LIN_WREST, $2, LIN_WFULL, LIN_WTAIL)')m4_dnl
 ')
 
-# Threads only for a layer of at least LIN_PAR weights: a parallel region
+# Threads only for a layer of at least MC_PAR_FLOATS weights: a parallel region
 # costs about a microsecond, more than a classifier head or a
 # squeeze-excitation linear takes on one thread (docs/shapes.md). The
 # forward's threads take blocks of rows of w, the input gradient's strips
 # of columns, the filter gradient's blocks of rows: every element is summed
 # by one thread in a fixed order, whatever the thread count.
-m4_define(`LIN_PAR', 32768)
-m4_define(`LIN_BIG', `m4_eval(LIN_IN * CO >= LIN_PAR)')
+m4_define(`LIN_BIG', `m4_eval(LIN_IN * CO >= MC_PAR_FLOATS)')
 m4_define(`LIN_OMP', `m4_ifelse(LIN_BIG, 1, `    MC_OMP_FOR
 ')')
 # LIN_FWD_BODY: y = x w^T (+ bias) for n images x (n, x, w, bias and y in
-# scope); LIN_BWD_PRODUCTS: dx += dy w and dw += dy^T x (dy, dx and dw
-# too). Also the products of a pointwise conv on a 1x1 plane (conv.m4),
+# scope); LIN_BWD_PRODUCTS: dx = dy w (added to dx when acc) and dw +=
+# dy^T x (dy, dx, dw and acc too). Also the products of a pointwise conv on a 1x1 plane (conv.m4),
 # whose filters are those of a linear layer.
 m4_define(`LIN_FWD_BODY',
-`m4_ifelse(m4_eval(CO >= LIN_RB), 1, `LIN_OMP()m4_dnl
+`m4_ifelse(LIN_BCAST_N, 0, `', `    if (n >= LIN_BCAST_N) {
+        NAME`'_bcast(n, x, w, bias, y);
+        return;
+    }
+')m4_dnl
+m4_ifelse(m4_eval(CO >= LIN_RB), 1, `LIN_OMP()m4_dnl
     for (int o0 = 0; o0 < m4_eval(CO / LIN_RB * LIN_RB); o0 += LIN_RB) {
 LIN_FWD_ROWS(LIN_RB, `o0')m4_dnl
     }
@@ -165,6 +178,91 @@ m4_ifelse(m4_eval(CO % LIN_RB > 0), 1, `    {
 LIN_FWD_ROWS(m4_eval(CO % LIN_RB), m4_eval(CO / LIN_RB * LIN_RB))m4_dnl
     }
 ')')
+
+# The broadcast forward, NAME_bcast (from LIN_BCAST_N images on: plan.c,
+# mc_plan_linear_bcast), which LIN_FWD_HELPERS defines before the
+# forward: w transposed once a call into wt, its rows of CO outputs padded
+# to whole vectors (LIN_COP) on the stack, then tiles of GEMM_MR images by
+# GEMM_NV vectors of outputs, each input of an image broadcast against a
+# row of wt: no lanes added across, where the dot products of a short
+# input (a squeeze-excitation linear: 10 inputs in a 16-lane vector) spent
+# more on adding each output across its lanes than on its multiply-adds.
+# Each output adds its terms in input order, then the bias.
+m4_define(`LIN_COP', `m4_eval((CO + VL - 1) / VL * VL)')
+m4_define(`LIN_CVF', `m4_eval(CO / VL)')
+m4_define(`LIN_CTAIL', `m4_eval(CO % VL)')
+m4_define(`LIN_BC_FULL', `m4_eval(LIN_CVF / GEMM_NV * GEMM_NV)')
+# the vectors after the whole tiles: whole ones, then the partial one
+m4_define(`LIN_BC_REST', `m4_eval(LIN_CVF - LIN_BC_FULL + (LIN_CTAIL > 0))')
+# LIN_BC_TILE(images, vecs, v0, tail, indent): y of images b .. b + images
+# - 1, output vectors v0 .. v0 + vecs - 1, the last of tail lanes when
+# tail is not 0; its lines indented by indent.
+m4_define(`LIN_BC_TILE',
+`$5{
+MC_FOR(`LI', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `$5    mc_vf s`'LI`'_`'LV = {0};
+')')m4_dnl
+$5    for (int i = 0; i < LIN_IN; i++) {
+MC_FOR(`LV', 0, m4_eval($2 - 1), `$5        mc_vf w`'LV = *(const mc_vf *)(wt + i * LIN_COP + ($3 + LV) * VL);
+$5        MC_HOLD(w`'LV);
+')m4_dnl
+MC_FOR(`LI', 0, m4_eval($1 - 1), `$5        {
+$5            const float xi = x[(long)(b + LI) * LIN_IN + i];
+MC_FOR(`LV', 0, m4_eval($2 - 1), `$5            s`'LI`'_`'LV += xi * w`'LV;
+')m4_dnl
+$5        }
+')m4_dnl
+$5    }
+MC_FOR(`LI', 0, m4_eval($1 - 1), `MC_FOR(`LV', 0, m4_eval($2 - 1), `m4_dnl
+m4_ifelse(BIAS, 1, `$5    {
+$5        LIN_LOAD(bv, bias + ($3 + LV) * VL, LV, $2, $4)
+$5        s`'LI`'_`'LV = bv + s`'LI`'_`'LV;
+$5    }
+')m4_dnl
+m4_ifelse(LIN_ACT, 1, `$5    s`'LI`'_`'LV = ACT_FUSED_V(s`'LI`'_`'LV);
+')m4_dnl
+$5    LIN_STORE(y + (long)(b + LI) * CO + ($3 + LV) * VL, s`'LI`'_`'LV, LV, $2, $4)
+')')m4_dnl
+$5}
+')
+# LIN_BC_IMAGES(vecs, v0, tail, indent): those vectors of the images of
+# block blk, GEMM_MR of them (a single image at a time past the last whole
+# block).
+m4_define(`LIN_BC_IMAGES',
+`$4int b = blk * GEMM_MR;
+$4if (b + GEMM_MR <= n)
+LIN_BC_TILE(GEMM_MR, $1, $2, $3, `$4    ')m4_dnl
+$4else
+$4    for (; b < n; b++)
+LIN_BC_TILE(1, $1, $2, $3, `$4        ')m4_dnl
+')
+m4_define(`LIN_FWD_HELPERS', `m4_ifelse(LIN_BCAST_N, 0, `',
+`static void NAME`'_bcast(int n, const float *restrict x, const float *restrict w, const float *restrict bias,
+    float *restrict y)
+{
+    (void)bias;
+    float wt[m4_eval(LIN_IN * LIN_COP)];
+    for (int i = 0; i < LIN_IN; i++) {
+        for (int o = 0; o < CO; o++)
+            wt[i * LIN_COP + o] = w[(long)o * LIN_IN + i];
+m4_ifelse(LIN_CTAIL, 0, `', `        for (int o = CO; o < LIN_COP; o++)
+            wt[i * LIN_COP + o] = 0;
+')m4_dnl
+    }
+LIN_OMP()m4_dnl
+    for (int blk = 0; blk < (n + m4_eval(GEMM_MR - 1)) / GEMM_MR; blk++) {
+m4_ifelse(m4_eval(LIN_BC_FULL > 0), 1, `        for (int v0 = 0; v0 < LIN_BC_FULL; v0 += GEMM_NV) {
+LIN_BC_IMAGES(GEMM_NV, `v0', 0, `            ')m4_dnl
+        }
+')m4_dnl
+m4_ifelse(m4_eval(LIN_BC_REST > 0), 1, `        {
+LIN_BC_IMAGES(LIN_BC_REST, LIN_BC_FULL, LIN_CTAIL, `            ')m4_dnl
+        }
+')m4_dnl
+    }
+}
+
+')')
+
 m4_define(`LIN_BWD_PRODUCTS',
 `m4_ifelse(m4_eval(LIN_WFULL > 0), 1, `LIN_OMP()m4_dnl
     for (int i0 = 0; i0 < LIN_WFULL; i0 += LIN_WW) {

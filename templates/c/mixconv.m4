@@ -79,15 +79,16 @@ MX_EACH(`    NAME`'_g`'j`'_fwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(
 ')
 m4_define(`MX_FWD_PARAMS', `int n, const float *restrict x, const float *restrict w, m4_ifelse(BIAS, 1, `const float *restrict bias, ')float *restrict y')
 
-# The input gradient is added to dx (the step clears it first).
+# The input gradient is stored or added as acc says (the groups read and
+# write disjoint channels of dx).
 m4_define(`MC_MIXCONV_BWD',
 `MX_EACH(`MX_AS_CONV(j, `MC_CONV_BWD()')
 ')m4_dnl
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw)
+    float *restrict dw, int acc)
 {
 MX_EACH(`    NAME`'_g`'j`'_bwd(n, x + m4_eval(MX_CIOFF(j) * H * W), w + MX_WOFF(j), dy + m4_eval(MX_COOFF(j) * HO * WO),
-        dx + m4_eval(MX_CIOFF(j) * H * W), dw + MX_WOFF(j), 0, 1);
+        dx + m4_eval(MX_CIOFF(j) * H * W), dw + MX_WOFF(j), 0, acc);
 ')m4_dnl
 }
 ')')
@@ -99,7 +100,7 @@ m4_define(`MC_MIXCONV_PROTO',
 `m4_ifelse(PACKED, 1, `void NAME`'_pack(const float *restrict w, float *restrict packed);
 ')void NAME`'_fwd(MX_FWD_PARAMS);
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw);
+    float *restrict dw, int acc);
 ')')
 
 # Calls: IN0, OUT (activation slots), WEIGHT (the parameters), BIAS_AT
@@ -108,6 +109,7 @@ m4_define(`MC_MIXCONV_CALL_FWD',
 `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), m4_ifelse(m4_eval(BIAS_AT >= 0), 1, `MC_PARAM(BIAS_AT), ')MC_ACT(OUT));
 ')
 m4_define(`MC_MIXCONV_CALL_BWD',
-`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(WEIGHT));
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_ACC(0));
 ')
+m4_define(`MC_MIXCONV_STORES')
 m4_divert(0)m4_dnl

@@ -8,7 +8,27 @@ m4_divert(-1)
 m4_define(`POOL_IN', `m4_eval(H * W)')
 m4_define(`POOL_OUT', `m4_eval(HO * WO)')
 
+# Plane by plane, over threads when the layer is large enough
+# (MC_PAR_FLOATS). Each backward stores or adds its input gradient as acc
+# says (the first writer of that gradient stores it, no slot cleared
+# before): the global mean stores its share, the windowed ones, whose
+# windows may overlap or skip, clear the plane first (POOL_CLEAR), in
+# cache, where the step would have cleared the whole slot before.
+m4_define(`POOL_PAR', `MC_OMP_FOR_IF(n * m4_eval(C * H * W) >= MC_PAR_FLOATS)')
+m4_define(`POOL_CLEAR', `        if (!acc)
+            memset(dx + p * POOL_IN, 0, sizeof(float) * POOL_IN);
+')
+
 m4_define(`MC_AVGPOOL_KERNEL', `m4_ifelse(K, 0, `POOL_GLOBAL()', `POOL_WINDOW()')')
+# A vector of a plane of the global mean backward (common.m4, the plane
+# map): the share g of each input added or stored.
+m4_define(`POOL_ADD_V', `                MC_VLOAD(dv, d + k, $1)
+                dv += g;
+                MC_VSTORE(d + k, dv, $1)
+')
+m4_define(`POOL_SET_V', `                mc_vf dv = (mc_vf){0} + g;
+                MC_VSTORE(d + k, dv, $1)
+')
 
 # The global mean sums each plane in vector lanes of doubles (one chain of
 # double adds per plane took 0.18 ms for 64 x 7 x 7 at batch 128, 6x
@@ -18,17 +38,22 @@ m4_define(`POOL_GLOBAL',
 MC_PLANE_SUM(NAME`'_plane_sum, POOL_IN)
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    POOL_PAR
     for (long p = 0; p < n * C; p++)
         y[p] = (float)(NAME`'_plane_sum(x + p * POOL_IN) / POOL_IN);
 }
 
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    POOL_PAR
     for (long p = 0; p < n * C; p++) {
         const float g = dy[p] / POOL_IN;
-        for (int k = 0; k < POOL_IN; k++)
-            dx[p * POOL_IN + k] += g;
+        float *restrict d = dx + p * POOL_IN;
+        if (acc) {
+MC_PLANE_MAP(`            ', POOL_IN, `POOL_ADD_V')m4_dnl
+        } else {
+MC_PLANE_MAP(`            ', POOL_IN, `POOL_SET_V')m4_dnl
+        }
     }
 }
 ')')
@@ -37,6 +62,7 @@ m4_define(`POOL_WINDOW',
 `/* NAME: K`'x`'K average pooling, stride S, of C channels of H`'x`'W -> HO`'x`'WO */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
+    POOL_PAR
     for (long p = 0; p < n * C; p++)
         for (int oy = 0; oy < HO; oy++)
             for (int ox = 0; ox < WO; ox++) {
@@ -45,9 +71,11 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
             }
 }
 
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * C; p++)
+    POOL_PAR
+    for (long p = 0; p < n * C; p++) {
+POOL_CLEAR()m4_dnl
         for (int oy = 0; oy < HO; oy++)
             for (int ox = 0; ox < WO; ox++) {
                 float *restrict q = dx + p * POOL_IN + oy * m4_eval(S * W) + ox * S;
@@ -55,6 +83,7 @@ MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restri
 MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 ')m4_dnl
             }
+    }
 }
 ')')
 
@@ -155,7 +184,7 @@ m4_define(`MC_MAXPOOL_KERNEL',
 `/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    POOL_PAR
     for (long p = 0; p < n * C; p++) {
         const float *restrict plane = x + p * POOL_IN;
         float *restrict out = y + p * POOL_OUT;
@@ -165,10 +194,11 @@ MP_ROWS(`MP_SCAN(plane, value)                out[oy * WO + ox] = best;
     }
 }
 
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx, int acc)
 {
-    MC_OMP_FOR
+    POOL_PAR
     for (long p = 0; p < n * C; p++) {
+POOL_CLEAR()m4_dnl
         const float *restrict plane = x + p * POOL_IN;
         const float *restrict g = dy + p * POOL_OUT;
         float *restrict d = dx + p * POOL_IN;
@@ -188,40 +218,47 @@ m4_define(`MC_SUBSAMPLE_KERNEL',
 `/* NAME: rows and columns OFFSET, OFFSET+S, ... of C channels of H`'x`'W -> HO`'x`'WO */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
+    POOL_PAR
     for (long p = 0; p < n * C; p++)
         for (int oy = 0; oy < HO; oy++)
             for (int ox = 0; ox < WO; ox++)
                 y[p * POOL_OUT + oy * WO + ox] = oy < VH && ox < VW ? x[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] : 0;
 }
 
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * C; p++)
+    POOL_PAR
+    for (long p = 0; p < n * C; p++) {
+POOL_CLEAR()m4_dnl
         for (int oy = 0; oy < VH; oy++)
             for (int ox = 0; ox < VW; ox++)
                 dx[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] += dy[p * POOL_OUT + oy * WO + ox];
+    }
 }
 ')')
 
 m4_define(`POOL_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx);
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 ')')
 m4_define(`MC_AVGPOOL_PROTO', `POOL_PROTO()')
 m4_define(`MC_MAXPOOL_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
-MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx);
+MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, const float *restrict dy, float *restrict dx, int acc);
 ')')
 m4_define(`MC_SUBSAMPLE_PROTO', `POOL_PROTO()')
 m4_define(`POOL_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
 ')
-m4_define(`POOL_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT), MC_DACT(IN0));
+m4_define(`POOL_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT), MC_DACT(IN0), MC_ACC(0));
 ')
 m4_define(`MC_AVGPOOL_CALL_FWD', `POOL_CALL_FWD()')
 m4_define(`MC_MAXPOOL_CALL_FWD', `POOL_CALL_FWD()')
-m4_define(`MC_MAXPOOL_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_DACT(OUT), MC_DACT(IN0));
+m4_define(`MC_MAXPOOL_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_DACT(OUT), MC_DACT(IN0), MC_ACC(0));
 ')
 m4_define(`MC_SUBSAMPLE_CALL_FWD', `POOL_CALL_FWD()')
 m4_define(`MC_AVGPOOL_CALL_BWD', `POOL_CALL_BWD()')
 m4_define(`MC_SUBSAMPLE_CALL_BWD', `POOL_CALL_BWD()')
+m4_define(`MC_AVGPOOL_STORES')
+m4_define(`MC_MAXPOOL_STORES')
+m4_define(`MC_SUBSAMPLE_STORES')
 m4_divert(0)m4_dnl

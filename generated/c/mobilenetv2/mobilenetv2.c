@@ -2678,8 +2678,7 @@ static void mobilenetv2_layer152_forward(const mc_state *s, int train)
 static void mobilenetv2_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15151104) * n), 0, sizeof(float) * n * 46080);
-    gap_c1280_6x6_bwd(n, (dact + (long)(15197184) * n), (dact + (long)(15151104) * n));
+    gap_c1280_6x6_bwd(n, (dact + (long)(15197184) * n), (dact + (long)(15151104) * n), 0);
 }
 
 /* classifier.0 */
@@ -2694,8 +2693,7 @@ static void mobilenetv2_layer153_forward(const mc_state *s, int train)
 static void mobilenetv2_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15197184) * n), 0, sizeof(float) * n * 1280);
-    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(15198464) * n), (dact + (long)(15197184) * n));
+    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(15198464) * n), (dact + (long)(15197184) * n), 0);
 }
 
 /* classifier.1 */
@@ -2710,8 +2708,7 @@ static void mobilenetv2_layer154_forward(const mc_state *s, int train)
 static void mobilenetv2_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15198464) * n), 0, sizeof(float) * n * 1280);
-    linear_1280_10_b_bwd(n, (act + (long)(15198464) * n), (par + 2239824), (dact + (long)(15199744) * n), (dact + (long)(15198464) * n), (grad + 2239824), (grad + 2252624));
+    linear_1280_10_b_bwd(n, (act + (long)(15198464) * n), (par + 2239824), (dact + (long)(15199744) * n), (dact + (long)(15198464) * n), (grad + 2239824), (grad + 2252624), 0);
 }
 
 static void (*const mobilenetv2_layer_forward[155])(const mc_state *, int) = {

@@ -374,11 +374,11 @@ void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c1280_6x6_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void dropout_n1280_fwd(int n, const float *restrict x, const float *restrict mask, float *restrict y);
-void dropout_n1280_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx);
+void dropout_n1280_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx, int acc);
 void linear_1280_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_1280_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 
 #endif

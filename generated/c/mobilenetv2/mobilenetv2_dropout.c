@@ -7,12 +7,20 @@
 /* dropout_n1280: dropout on 1280 values per image */
 void dropout_n1280_fwd(int n, const float *restrict x, const float *restrict mask, float *restrict y)
 {
+    MC_OMP_FOR_IF((n * 1280) >= 32768)
     for (long i = 0; i < (n * 1280); i++)
         y[i] = mask ? x[i] * mask[i] : x[i];
 }
 
-void dropout_n1280_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx)
+void dropout_n1280_bwd(int n, const float *restrict mask, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long i = 0; i < (n * 1280); i++)
-        dx[i] += dy[i] * mask[i];
+    if (acc) {
+        MC_OMP_FOR_IF((n * 1280) >= 32768)
+        for (long i = 0; i < (n * 1280); i++)
+            dx[i] += dy[i] * mask[i];
+    } else {
+        MC_OMP_FOR_IF((n * 1280) >= 32768)
+        for (long i = 0; i < (n * 1280); i++)
+            dx[i] = dy[i] * mask[i];
+    }
 }

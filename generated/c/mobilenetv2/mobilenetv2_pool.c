@@ -128,16 +128,39 @@ static inline double gap_c1280_6x6_plane_sum(const float *restrict p)
 
 void gap_c1280_6x6_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 46080 >= 32768)
     for (long p = 0; p < n * 1280; p++)
         y[p] = (float)(gap_c1280_6x6_plane_sum(x + p * 36) / 36);
 }
 
-void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 46080 >= 32768)
     for (long p = 0; p < n * 1280; p++) {
         const float g = dy[p] / 36;
-        for (int k = 0; k < 36; k++)
-            dx[p * 36 + k] += g;
+        float *restrict d = dx + p * 36;
+        if (acc) {
+            for (int k = 0; k < 32; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+            {
+                const int k = 32;
+                mc_vf dv; mc_vf_part(&dv, d + k, 4);
+                dv += g;
+                mc_vf_store_part(d + k, &dv, 4);
+            }
+        } else {
+            for (int k = 0; k < 32; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+            {
+                const int k = 32;
+                mc_vf dv = (mc_vf){0} + g;
+                mc_vf_store_part(d + k, &dv, 4);
+            }
+        }
     }
 }

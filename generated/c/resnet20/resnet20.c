@@ -1550,8 +1550,7 @@ static void resnet20_layer88_forward(const mc_state *s, int train)
 static void resnet20_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(977920) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(982016) * n), (dact + (long)(977920) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(982016) * n), (dact + (long)(977920) * n), 0);
 }
 
 /* fc */
@@ -1566,8 +1565,7 @@ static void resnet20_layer89_forward(const mc_state *s, int train)
 static void resnet20_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(982016) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(982016) * n), (par + 188784), (dact + (long)(982080) * n), (dact + (long)(982016) * n), (grad + 188784), (grad + 189424));
+    linear_64_10_b_bwd(n, (act + (long)(982016) * n), (par + 188784), (dact + (long)(982080) * n), (dact + (long)(982016) * n), (grad + 188784), (grad + 189424), 0);
 }
 
 static void (*const resnet20_layer_forward[90])(const mc_state *, int) = {

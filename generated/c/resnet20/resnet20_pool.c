@@ -128,16 +128,28 @@ static inline double gap_c64_8x8_plane_sum(const float *restrict p)
 
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 4096 >= 32768)
     for (long p = 0; p < n * 64; p++)
         y[p] = (float)(gap_c64_8x8_plane_sum(x + p * 64) / 64);
 }
 
-void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 4096 >= 32768)
     for (long p = 0; p < n * 64; p++) {
         const float g = dy[p] / 64;
-        for (int k = 0; k < 64; k++)
-            dx[p * 64 + k] += g;
+        float *restrict d = dx + p * 64;
+        if (acc) {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        } else {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        }
     }
 }

@@ -3890,8 +3890,7 @@ static void resnet50_layer223_forward(const mc_state *s, int train)
 static void resnet50_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2432000) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(2436096) * n), (dact + (long)(2432000) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2436096) * n), (dact + (long)(2432000) * n), 0);
 }
 
 /* fc */
@@ -3906,8 +3905,7 @@ static void resnet50_layer224_forward(const mc_state *s, int train)
 static void resnet50_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2436096) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(2436096) * n), (par + 508784), (dact + (long)(2436160) * n), (dact + (long)(2436096) * n), (grad + 508784), (grad + 509424));
+    linear_64_10_b_bwd(n, (act + (long)(2436096) * n), (par + 508784), (dact + (long)(2436160) * n), (dact + (long)(2436096) * n), (grad + 508784), (grad + 509424), 0);
 }
 
 static void (*const resnet50_layer_forward[225])(const mc_state *, int) = {

@@ -187,9 +187,9 @@ void add2_n4096_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
     const float *restrict mean0, const float *restrict invstd0, const float *x1, float *restrict y, uint8_t *restrict mask);
 void add2_n4096_bn0_relu_bwd(int n, const uint8_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 
 #endif

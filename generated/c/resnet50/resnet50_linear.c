@@ -241,7 +241,7 @@ void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w,
 }
 
 void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     for (int i0 = 0; i0 < 64; i0 += 16) {
@@ -254,23 +254,47 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d3 = dx + (long)(b + 3) * 64 + i0;
                 float *restrict d4 = dx + (long)(b + 4) * 64 + i0;
                 float *restrict d5 = dx + (long)(b + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = {0};
+                if (acc)
+                    s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = {0};
+                if (acc)
+                    s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = {0};
+                if (acc)
+                    s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = {0};
+                if (acc)
+                    s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = {0};
+                if (acc)
+                    s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 10; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
@@ -319,13 +343,17 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 10; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
@@ -346,23 +374,23 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d3 = dw + (long)(o0 + 3) * 64 + i0;
                 float *restrict d4 = dw + (long)(o0 + 4) * 64 + i0;
                 float *restrict d5 = dw + (long)(o0 + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0; s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1; s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0; s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1; s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + o0 + 0];
@@ -416,19 +444,19 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d1 = dw + (long)(6 + 1) * 64 + i0;
                 float *restrict d2 = dw + (long)(6 + 2) * 64 + i0;
                 float *restrict d3 = dw + (long)(6 + 3) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + 6 + 0];

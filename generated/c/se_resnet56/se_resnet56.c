@@ -198,7 +198,7 @@ static void se_resnet56_layer10_forward(const mc_state *s, int train)
 static void se_resnet56_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(199680) * n), (dact + (long)(183296) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(199680) * n), (dact + (long)(183296) * n), 1);
 }
 
 /* layer1.0.se.fc.0 */
@@ -213,8 +213,7 @@ static void se_resnet56_layer11_forward(const mc_state *s, int train)
 static void se_resnet56_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(199680) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(199696) * n), (dact + (long)(199680) * n), (grad + 5040), 0);
+    linear_16_2_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(199696) * n), (dact + (long)(199680) * n), (grad + 5040), 0, 0);
 }
 
 /* layer1.0.se.relu#1 */
@@ -244,8 +243,7 @@ static void se_resnet56_layer13_forward(const mc_state *s, int train)
 static void se_resnet56_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(199698) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(199698) * n), (par + 5072), (dact + (long)(199700) * n), (dact + (long)(199698) * n), (grad + 5072), 0);
+    linear_2_16_bwd(n, (act + (long)(199698) * n), (par + 5072), (dact + (long)(199700) * n), (dact + (long)(199698) * n), (grad + 5072), 0, 0);
 }
 
 /* layer1.0.se.gate */
@@ -275,9 +273,7 @@ static void se_resnet56_layer15_forward(const mc_state *s, int train)
 static void se_resnet56_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(183296) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(199716) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(183296) * n), (act + (long)(199716) * n), (dact + (long)(199732) * n), (dact + (long)(183296) * n), (dact + (long)(199716) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(183296) * n), (act + (long)(199716) * n), (dact + (long)(199732) * n), (dact + (long)(183296) * n), 0, (dact + (long)(199716) * n), 0);
 }
 
 /* layer1.0.sum */
@@ -448,7 +444,7 @@ static void se_resnet56_layer25_forward(const mc_state *s, int train)
 static void se_resnet56_layer25_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(396340) * n), (dact + (long)(379956) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(396340) * n), (dact + (long)(379956) * n), 1);
 }
 
 /* layer1.1.se.fc.0 */
@@ -463,8 +459,7 @@ static void se_resnet56_layer26_forward(const mc_state *s, int train)
 static void se_resnet56_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(396340) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(396340) * n), (par + 9680), (dact + (long)(396356) * n), (dact + (long)(396340) * n), (grad + 9680), 0);
+    linear_16_2_bwd(n, (act + (long)(396340) * n), (par + 9680), (dact + (long)(396356) * n), (dact + (long)(396340) * n), (grad + 9680), 0, 0);
 }
 
 /* layer1.1.se.relu#1 */
@@ -494,8 +489,7 @@ static void se_resnet56_layer28_forward(const mc_state *s, int train)
 static void se_resnet56_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(396358) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(396358) * n), (par + 9712), (dact + (long)(396360) * n), (dact + (long)(396358) * n), (grad + 9712), 0);
+    linear_2_16_bwd(n, (act + (long)(396358) * n), (par + 9712), (dact + (long)(396360) * n), (dact + (long)(396358) * n), (grad + 9712), 0, 0);
 }
 
 /* layer1.1.se.gate */
@@ -525,9 +519,7 @@ static void se_resnet56_layer30_forward(const mc_state *s, int train)
 static void se_resnet56_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(379956) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(396376) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(379956) * n), (act + (long)(396376) * n), (dact + (long)(396392) * n), (dact + (long)(379956) * n), (dact + (long)(396376) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(379956) * n), (act + (long)(396376) * n), (dact + (long)(396392) * n), (dact + (long)(379956) * n), 0, (dact + (long)(396376) * n), 0);
 }
 
 /* layer1.1.sum */
@@ -698,7 +690,7 @@ static void se_resnet56_layer40_forward(const mc_state *s, int train)
 static void se_resnet56_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(593000) * n), (dact + (long)(576616) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(593000) * n), (dact + (long)(576616) * n), 1);
 }
 
 /* layer1.2.se.fc.0 */
@@ -713,8 +705,7 @@ static void se_resnet56_layer41_forward(const mc_state *s, int train)
 static void se_resnet56_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(593000) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(593000) * n), (par + 14320), (dact + (long)(593016) * n), (dact + (long)(593000) * n), (grad + 14320), 0);
+    linear_16_2_bwd(n, (act + (long)(593000) * n), (par + 14320), (dact + (long)(593016) * n), (dact + (long)(593000) * n), (grad + 14320), 0, 0);
 }
 
 /* layer1.2.se.relu#1 */
@@ -744,8 +735,7 @@ static void se_resnet56_layer43_forward(const mc_state *s, int train)
 static void se_resnet56_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(593018) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(593018) * n), (par + 14352), (dact + (long)(593020) * n), (dact + (long)(593018) * n), (grad + 14352), 0);
+    linear_2_16_bwd(n, (act + (long)(593018) * n), (par + 14352), (dact + (long)(593020) * n), (dact + (long)(593018) * n), (grad + 14352), 0, 0);
 }
 
 /* layer1.2.se.gate */
@@ -775,9 +765,7 @@ static void se_resnet56_layer45_forward(const mc_state *s, int train)
 static void se_resnet56_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(576616) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(593036) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(576616) * n), (act + (long)(593036) * n), (dact + (long)(593052) * n), (dact + (long)(576616) * n), (dact + (long)(593036) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(576616) * n), (act + (long)(593036) * n), (dact + (long)(593052) * n), (dact + (long)(576616) * n), 0, (dact + (long)(593036) * n), 0);
 }
 
 /* layer1.2.sum */
@@ -948,7 +936,7 @@ static void se_resnet56_layer55_forward(const mc_state *s, int train)
 static void se_resnet56_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(789660) * n), (dact + (long)(773276) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(789660) * n), (dact + (long)(773276) * n), 1);
 }
 
 /* layer1.3.se.fc.0 */
@@ -963,8 +951,7 @@ static void se_resnet56_layer56_forward(const mc_state *s, int train)
 static void se_resnet56_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(789660) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(789660) * n), (par + 18960), (dact + (long)(789676) * n), (dact + (long)(789660) * n), (grad + 18960), 0);
+    linear_16_2_bwd(n, (act + (long)(789660) * n), (par + 18960), (dact + (long)(789676) * n), (dact + (long)(789660) * n), (grad + 18960), 0, 0);
 }
 
 /* layer1.3.se.relu#1 */
@@ -994,8 +981,7 @@ static void se_resnet56_layer58_forward(const mc_state *s, int train)
 static void se_resnet56_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(789678) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(789678) * n), (par + 18992), (dact + (long)(789680) * n), (dact + (long)(789678) * n), (grad + 18992), 0);
+    linear_2_16_bwd(n, (act + (long)(789678) * n), (par + 18992), (dact + (long)(789680) * n), (dact + (long)(789678) * n), (grad + 18992), 0, 0);
 }
 
 /* layer1.3.se.gate */
@@ -1025,9 +1011,7 @@ static void se_resnet56_layer60_forward(const mc_state *s, int train)
 static void se_resnet56_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(773276) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(789696) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(773276) * n), (act + (long)(789696) * n), (dact + (long)(789712) * n), (dact + (long)(773276) * n), (dact + (long)(789696) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(773276) * n), (act + (long)(789696) * n), (dact + (long)(789712) * n), (dact + (long)(773276) * n), 0, (dact + (long)(789696) * n), 0);
 }
 
 /* layer1.3.sum */
@@ -1198,7 +1182,7 @@ static void se_resnet56_layer70_forward(const mc_state *s, int train)
 static void se_resnet56_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(986320) * n), (dact + (long)(969936) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(986320) * n), (dact + (long)(969936) * n), 1);
 }
 
 /* layer1.4.se.fc.0 */
@@ -1213,8 +1197,7 @@ static void se_resnet56_layer71_forward(const mc_state *s, int train)
 static void se_resnet56_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(986320) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(986320) * n), (par + 23600), (dact + (long)(986336) * n), (dact + (long)(986320) * n), (grad + 23600), 0);
+    linear_16_2_bwd(n, (act + (long)(986320) * n), (par + 23600), (dact + (long)(986336) * n), (dact + (long)(986320) * n), (grad + 23600), 0, 0);
 }
 
 /* layer1.4.se.relu#1 */
@@ -1244,8 +1227,7 @@ static void se_resnet56_layer73_forward(const mc_state *s, int train)
 static void se_resnet56_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(986338) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(986338) * n), (par + 23632), (dact + (long)(986340) * n), (dact + (long)(986338) * n), (grad + 23632), 0);
+    linear_2_16_bwd(n, (act + (long)(986338) * n), (par + 23632), (dact + (long)(986340) * n), (dact + (long)(986338) * n), (grad + 23632), 0, 0);
 }
 
 /* layer1.4.se.gate */
@@ -1275,9 +1257,7 @@ static void se_resnet56_layer75_forward(const mc_state *s, int train)
 static void se_resnet56_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(969936) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(986356) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(969936) * n), (act + (long)(986356) * n), (dact + (long)(986372) * n), (dact + (long)(969936) * n), (dact + (long)(986356) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(969936) * n), (act + (long)(986356) * n), (dact + (long)(986372) * n), (dact + (long)(969936) * n), 0, (dact + (long)(986356) * n), 0);
 }
 
 /* layer1.4.sum */
@@ -1448,7 +1428,7 @@ static void se_resnet56_layer85_forward(const mc_state *s, int train)
 static void se_resnet56_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1182980) * n), (dact + (long)(1166596) * n), 1);
 }
 
 /* layer1.5.se.fc.0 */
@@ -1463,8 +1443,7 @@ static void se_resnet56_layer86_forward(const mc_state *s, int train)
 static void se_resnet56_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1182980) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1182980) * n), (par + 28240), (dact + (long)(1182996) * n), (dact + (long)(1182980) * n), (grad + 28240), 0);
+    linear_16_2_bwd(n, (act + (long)(1182980) * n), (par + 28240), (dact + (long)(1182996) * n), (dact + (long)(1182980) * n), (grad + 28240), 0, 0);
 }
 
 /* layer1.5.se.relu#1 */
@@ -1494,8 +1473,7 @@ static void se_resnet56_layer88_forward(const mc_state *s, int train)
 static void se_resnet56_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1182998) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1182998) * n), (par + 28272), (dact + (long)(1183000) * n), (dact + (long)(1182998) * n), (grad + 28272), 0);
+    linear_2_16_bwd(n, (act + (long)(1182998) * n), (par + 28272), (dact + (long)(1183000) * n), (dact + (long)(1182998) * n), (grad + 28272), 0, 0);
 }
 
 /* layer1.5.se.gate */
@@ -1525,9 +1503,7 @@ static void se_resnet56_layer90_forward(const mc_state *s, int train)
 static void se_resnet56_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1166596) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1183016) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (dact + (long)(1183032) * n), (dact + (long)(1166596) * n), (dact + (long)(1183016) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (dact + (long)(1183032) * n), (dact + (long)(1166596) * n), 0, (dact + (long)(1183016) * n), 0);
 }
 
 /* layer1.5.sum */
@@ -1698,7 +1674,7 @@ static void se_resnet56_layer100_forward(const mc_state *s, int train)
 static void se_resnet56_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1379640) * n), (dact + (long)(1363256) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1379640) * n), (dact + (long)(1363256) * n), 1);
 }
 
 /* layer1.6.se.fc.0 */
@@ -1713,8 +1689,7 @@ static void se_resnet56_layer101_forward(const mc_state *s, int train)
 static void se_resnet56_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1379640) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1379640) * n), (par + 32880), (dact + (long)(1379656) * n), (dact + (long)(1379640) * n), (grad + 32880), 0);
+    linear_16_2_bwd(n, (act + (long)(1379640) * n), (par + 32880), (dact + (long)(1379656) * n), (dact + (long)(1379640) * n), (grad + 32880), 0, 0);
 }
 
 /* layer1.6.se.relu#1 */
@@ -1744,8 +1719,7 @@ static void se_resnet56_layer103_forward(const mc_state *s, int train)
 static void se_resnet56_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1379658) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1379658) * n), (par + 32912), (dact + (long)(1379660) * n), (dact + (long)(1379658) * n), (grad + 32912), 0);
+    linear_2_16_bwd(n, (act + (long)(1379658) * n), (par + 32912), (dact + (long)(1379660) * n), (dact + (long)(1379658) * n), (grad + 32912), 0, 0);
 }
 
 /* layer1.6.se.gate */
@@ -1775,9 +1749,7 @@ static void se_resnet56_layer105_forward(const mc_state *s, int train)
 static void se_resnet56_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1363256) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1379676) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (dact + (long)(1379692) * n), (dact + (long)(1363256) * n), (dact + (long)(1379676) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (dact + (long)(1379692) * n), (dact + (long)(1363256) * n), 0, (dact + (long)(1379676) * n), 0);
 }
 
 /* layer1.6.sum */
@@ -1948,7 +1920,7 @@ static void se_resnet56_layer115_forward(const mc_state *s, int train)
 static void se_resnet56_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1576300) * n), (dact + (long)(1559916) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1576300) * n), (dact + (long)(1559916) * n), 1);
 }
 
 /* layer1.7.se.fc.0 */
@@ -1963,8 +1935,7 @@ static void se_resnet56_layer116_forward(const mc_state *s, int train)
 static void se_resnet56_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1576300) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1576300) * n), (par + 37520), (dact + (long)(1576316) * n), (dact + (long)(1576300) * n), (grad + 37520), 0);
+    linear_16_2_bwd(n, (act + (long)(1576300) * n), (par + 37520), (dact + (long)(1576316) * n), (dact + (long)(1576300) * n), (grad + 37520), 0, 0);
 }
 
 /* layer1.7.se.relu#1 */
@@ -1994,8 +1965,7 @@ static void se_resnet56_layer118_forward(const mc_state *s, int train)
 static void se_resnet56_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1576318) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1576318) * n), (par + 37552), (dact + (long)(1576320) * n), (dact + (long)(1576318) * n), (grad + 37552), 0);
+    linear_2_16_bwd(n, (act + (long)(1576318) * n), (par + 37552), (dact + (long)(1576320) * n), (dact + (long)(1576318) * n), (grad + 37552), 0, 0);
 }
 
 /* layer1.7.se.gate */
@@ -2025,9 +1995,7 @@ static void se_resnet56_layer120_forward(const mc_state *s, int train)
 static void se_resnet56_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1559916) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1576336) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (dact + (long)(1576352) * n), (dact + (long)(1559916) * n), (dact + (long)(1576336) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (dact + (long)(1576352) * n), (dact + (long)(1559916) * n), 0, (dact + (long)(1576336) * n), 0);
 }
 
 /* layer1.7.sum */
@@ -2198,7 +2166,7 @@ static void se_resnet56_layer130_forward(const mc_state *s, int train)
 static void se_resnet56_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1772960) * n), (dact + (long)(1756576) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1772960) * n), (dact + (long)(1756576) * n), 1);
 }
 
 /* layer1.8.se.fc.0 */
@@ -2213,8 +2181,7 @@ static void se_resnet56_layer131_forward(const mc_state *s, int train)
 static void se_resnet56_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1772960) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1772960) * n), (par + 42160), (dact + (long)(1772976) * n), (dact + (long)(1772960) * n), (grad + 42160), 0);
+    linear_16_2_bwd(n, (act + (long)(1772960) * n), (par + 42160), (dact + (long)(1772976) * n), (dact + (long)(1772960) * n), (grad + 42160), 0, 0);
 }
 
 /* layer1.8.se.relu#1 */
@@ -2244,8 +2211,7 @@ static void se_resnet56_layer133_forward(const mc_state *s, int train)
 static void se_resnet56_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1772978) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1772978) * n), (par + 42192), (dact + (long)(1772980) * n), (dact + (long)(1772978) * n), (grad + 42192), 0);
+    linear_2_16_bwd(n, (act + (long)(1772978) * n), (par + 42192), (dact + (long)(1772980) * n), (dact + (long)(1772978) * n), (grad + 42192), 0, 0);
 }
 
 /* layer1.8.se.gate */
@@ -2275,9 +2241,7 @@ static void se_resnet56_layer135_forward(const mc_state *s, int train)
 static void se_resnet56_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1756576) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1772996) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (dact + (long)(1773012) * n), (dact + (long)(1756576) * n), (dact + (long)(1772996) * n));
+    scale_c16_32x32_bwd(n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (dact + (long)(1773012) * n), (dact + (long)(1756576) * n), 0, (dact + (long)(1772996) * n), 0);
 }
 
 /* layer1.8.sum */
@@ -2448,7 +2412,7 @@ static void se_resnet56_layer145_forward(const mc_state *s, int train)
 static void se_resnet56_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(1904084) * n), (dact + (long)(1895892) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(1904084) * n), (dact + (long)(1895892) * n), 1);
 }
 
 /* layer2.0.se.fc.0 */
@@ -2463,8 +2427,7 @@ static void se_resnet56_layer146_forward(const mc_state *s, int train)
 static void se_resnet56_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1904084) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(1904084) * n), (par + 53232), (dact + (long)(1904116) * n), (dact + (long)(1904084) * n), (grad + 53232), 0);
+    linear_32_4_bwd(n, (act + (long)(1904084) * n), (par + 53232), (dact + (long)(1904116) * n), (dact + (long)(1904084) * n), (grad + 53232), 0, 0);
 }
 
 /* layer2.0.se.relu#1 */
@@ -2494,8 +2457,7 @@ static void se_resnet56_layer148_forward(const mc_state *s, int train)
 static void se_resnet56_layer148_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1904120) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(1904120) * n), (par + 53360), (dact + (long)(1904124) * n), (dact + (long)(1904120) * n), (grad + 53360), 0);
+    linear_4_32_bwd(n, (act + (long)(1904120) * n), (par + 53360), (dact + (long)(1904124) * n), (dact + (long)(1904120) * n), (grad + 53360), 0, 0);
 }
 
 /* layer2.0.se.gate */
@@ -2525,9 +2487,7 @@ static void se_resnet56_layer150_forward(const mc_state *s, int train)
 static void se_resnet56_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1895892) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(1904156) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (dact + (long)(1904188) * n), (dact + (long)(1895892) * n), (dact + (long)(1904156) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (dact + (long)(1904188) * n), (dact + (long)(1895892) * n), 0, (dact + (long)(1904156) * n), 0);
 }
 
 /* layer2.0.downsample.0 */
@@ -2736,7 +2696,7 @@ static void se_resnet56_layer162_forward(const mc_state *s, int train)
 static void se_resnet56_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2002492) * n), (dact + (long)(1994300) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2002492) * n), (dact + (long)(1994300) * n), 1);
 }
 
 /* layer2.1.se.fc.0 */
@@ -2751,8 +2711,7 @@ static void se_resnet56_layer163_forward(const mc_state *s, int train)
 static void se_resnet56_layer163_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2002492) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2002492) * n), (par + 66704), (dact + (long)(2002524) * n), (dact + (long)(2002492) * n), (grad + 66704), 0);
+    linear_32_4_bwd(n, (act + (long)(2002492) * n), (par + 66704), (dact + (long)(2002524) * n), (dact + (long)(2002492) * n), (grad + 66704), 0, 0);
 }
 
 /* layer2.1.se.relu#1 */
@@ -2782,8 +2741,7 @@ static void se_resnet56_layer165_forward(const mc_state *s, int train)
 static void se_resnet56_layer165_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2002528) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2002528) * n), (par + 66832), (dact + (long)(2002532) * n), (dact + (long)(2002528) * n), (grad + 66832), 0);
+    linear_4_32_bwd(n, (act + (long)(2002528) * n), (par + 66832), (dact + (long)(2002532) * n), (dact + (long)(2002528) * n), (grad + 66832), 0, 0);
 }
 
 /* layer2.1.se.gate */
@@ -2813,9 +2771,7 @@ static void se_resnet56_layer167_forward(const mc_state *s, int train)
 static void se_resnet56_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1994300) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2002564) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (dact + (long)(2002596) * n), (dact + (long)(1994300) * n), (dact + (long)(2002564) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (dact + (long)(2002596) * n), (dact + (long)(1994300) * n), 0, (dact + (long)(2002564) * n), 0);
 }
 
 /* layer2.1.sum */
@@ -2986,7 +2942,7 @@ static void se_resnet56_layer177_forward(const mc_state *s, int train)
 static void se_resnet56_layer177_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2084516) * n), (dact + (long)(2076324) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2084516) * n), (dact + (long)(2076324) * n), 1);
 }
 
 /* layer2.2.se.fc.0 */
@@ -3001,8 +2957,7 @@ static void se_resnet56_layer178_forward(const mc_state *s, int train)
 static void se_resnet56_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2084516) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2084516) * n), (par + 79600), (dact + (long)(2084548) * n), (dact + (long)(2084516) * n), (grad + 79600), 0);
+    linear_32_4_bwd(n, (act + (long)(2084516) * n), (par + 79600), (dact + (long)(2084548) * n), (dact + (long)(2084516) * n), (grad + 79600), 0, 0);
 }
 
 /* layer2.2.se.relu#1 */
@@ -3032,8 +2987,7 @@ static void se_resnet56_layer180_forward(const mc_state *s, int train)
 static void se_resnet56_layer180_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2084552) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2084552) * n), (par + 79728), (dact + (long)(2084556) * n), (dact + (long)(2084552) * n), (grad + 79728), 0);
+    linear_4_32_bwd(n, (act + (long)(2084552) * n), (par + 79728), (dact + (long)(2084556) * n), (dact + (long)(2084552) * n), (grad + 79728), 0, 0);
 }
 
 /* layer2.2.se.gate */
@@ -3063,9 +3017,7 @@ static void se_resnet56_layer182_forward(const mc_state *s, int train)
 static void se_resnet56_layer182_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2076324) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2084588) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (dact + (long)(2084620) * n), (dact + (long)(2076324) * n), (dact + (long)(2084588) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (dact + (long)(2084620) * n), (dact + (long)(2076324) * n), 0, (dact + (long)(2084588) * n), 0);
 }
 
 /* layer2.2.sum */
@@ -3236,7 +3188,7 @@ static void se_resnet56_layer192_forward(const mc_state *s, int train)
 static void se_resnet56_layer192_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2166540) * n), (dact + (long)(2158348) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2166540) * n), (dact + (long)(2158348) * n), 1);
 }
 
 /* layer2.3.se.fc.0 */
@@ -3251,8 +3203,7 @@ static void se_resnet56_layer193_forward(const mc_state *s, int train)
 static void se_resnet56_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2166540) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2166540) * n), (par + 92496), (dact + (long)(2166572) * n), (dact + (long)(2166540) * n), (grad + 92496), 0);
+    linear_32_4_bwd(n, (act + (long)(2166540) * n), (par + 92496), (dact + (long)(2166572) * n), (dact + (long)(2166540) * n), (grad + 92496), 0, 0);
 }
 
 /* layer2.3.se.relu#1 */
@@ -3282,8 +3233,7 @@ static void se_resnet56_layer195_forward(const mc_state *s, int train)
 static void se_resnet56_layer195_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2166576) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2166576) * n), (par + 92624), (dact + (long)(2166580) * n), (dact + (long)(2166576) * n), (grad + 92624), 0);
+    linear_4_32_bwd(n, (act + (long)(2166576) * n), (par + 92624), (dact + (long)(2166580) * n), (dact + (long)(2166576) * n), (grad + 92624), 0, 0);
 }
 
 /* layer2.3.se.gate */
@@ -3313,9 +3263,7 @@ static void se_resnet56_layer197_forward(const mc_state *s, int train)
 static void se_resnet56_layer197_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2158348) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2166612) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (dact + (long)(2166644) * n), (dact + (long)(2158348) * n), (dact + (long)(2166612) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (dact + (long)(2166644) * n), (dact + (long)(2158348) * n), 0, (dact + (long)(2166612) * n), 0);
 }
 
 /* layer2.3.sum */
@@ -3486,7 +3434,7 @@ static void se_resnet56_layer207_forward(const mc_state *s, int train)
 static void se_resnet56_layer207_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2248564) * n), (dact + (long)(2240372) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2248564) * n), (dact + (long)(2240372) * n), 1);
 }
 
 /* layer2.4.se.fc.0 */
@@ -3501,8 +3449,7 @@ static void se_resnet56_layer208_forward(const mc_state *s, int train)
 static void se_resnet56_layer208_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2248564) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2248564) * n), (par + 105392), (dact + (long)(2248596) * n), (dact + (long)(2248564) * n), (grad + 105392), 0);
+    linear_32_4_bwd(n, (act + (long)(2248564) * n), (par + 105392), (dact + (long)(2248596) * n), (dact + (long)(2248564) * n), (grad + 105392), 0, 0);
 }
 
 /* layer2.4.se.relu#1 */
@@ -3532,8 +3479,7 @@ static void se_resnet56_layer210_forward(const mc_state *s, int train)
 static void se_resnet56_layer210_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2248600) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2248600) * n), (par + 105520), (dact + (long)(2248604) * n), (dact + (long)(2248600) * n), (grad + 105520), 0);
+    linear_4_32_bwd(n, (act + (long)(2248600) * n), (par + 105520), (dact + (long)(2248604) * n), (dact + (long)(2248600) * n), (grad + 105520), 0, 0);
 }
 
 /* layer2.4.se.gate */
@@ -3563,9 +3509,7 @@ static void se_resnet56_layer212_forward(const mc_state *s, int train)
 static void se_resnet56_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2240372) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2248636) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (dact + (long)(2248668) * n), (dact + (long)(2240372) * n), (dact + (long)(2248636) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (dact + (long)(2248668) * n), (dact + (long)(2240372) * n), 0, (dact + (long)(2248636) * n), 0);
 }
 
 /* layer2.4.sum */
@@ -3736,7 +3680,7 @@ static void se_resnet56_layer222_forward(const mc_state *s, int train)
 static void se_resnet56_layer222_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2330588) * n), (dact + (long)(2322396) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2330588) * n), (dact + (long)(2322396) * n), 1);
 }
 
 /* layer2.5.se.fc.0 */
@@ -3751,8 +3695,7 @@ static void se_resnet56_layer223_forward(const mc_state *s, int train)
 static void se_resnet56_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2330588) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2330588) * n), (par + 118288), (dact + (long)(2330620) * n), (dact + (long)(2330588) * n), (grad + 118288), 0);
+    linear_32_4_bwd(n, (act + (long)(2330588) * n), (par + 118288), (dact + (long)(2330620) * n), (dact + (long)(2330588) * n), (grad + 118288), 0, 0);
 }
 
 /* layer2.5.se.relu#1 */
@@ -3782,8 +3725,7 @@ static void se_resnet56_layer225_forward(const mc_state *s, int train)
 static void se_resnet56_layer225_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2330624) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2330624) * n), (par + 118416), (dact + (long)(2330628) * n), (dact + (long)(2330624) * n), (grad + 118416), 0);
+    linear_4_32_bwd(n, (act + (long)(2330624) * n), (par + 118416), (dact + (long)(2330628) * n), (dact + (long)(2330624) * n), (grad + 118416), 0, 0);
 }
 
 /* layer2.5.se.gate */
@@ -3813,9 +3755,7 @@ static void se_resnet56_layer227_forward(const mc_state *s, int train)
 static void se_resnet56_layer227_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2322396) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2330660) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (dact + (long)(2330692) * n), (dact + (long)(2322396) * n), (dact + (long)(2330660) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (dact + (long)(2330692) * n), (dact + (long)(2322396) * n), 0, (dact + (long)(2330660) * n), 0);
 }
 
 /* layer2.5.sum */
@@ -3986,7 +3926,7 @@ static void se_resnet56_layer237_forward(const mc_state *s, int train)
 static void se_resnet56_layer237_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2412612) * n), (dact + (long)(2404420) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2412612) * n), (dact + (long)(2404420) * n), 1);
 }
 
 /* layer2.6.se.fc.0 */
@@ -4001,8 +3941,7 @@ static void se_resnet56_layer238_forward(const mc_state *s, int train)
 static void se_resnet56_layer238_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2412612) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2412612) * n), (par + 131184), (dact + (long)(2412644) * n), (dact + (long)(2412612) * n), (grad + 131184), 0);
+    linear_32_4_bwd(n, (act + (long)(2412612) * n), (par + 131184), (dact + (long)(2412644) * n), (dact + (long)(2412612) * n), (grad + 131184), 0, 0);
 }
 
 /* layer2.6.se.relu#1 */
@@ -4032,8 +3971,7 @@ static void se_resnet56_layer240_forward(const mc_state *s, int train)
 static void se_resnet56_layer240_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2412648) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2412648) * n), (par + 131312), (dact + (long)(2412652) * n), (dact + (long)(2412648) * n), (grad + 131312), 0);
+    linear_4_32_bwd(n, (act + (long)(2412648) * n), (par + 131312), (dact + (long)(2412652) * n), (dact + (long)(2412648) * n), (grad + 131312), 0, 0);
 }
 
 /* layer2.6.se.gate */
@@ -4063,9 +4001,7 @@ static void se_resnet56_layer242_forward(const mc_state *s, int train)
 static void se_resnet56_layer242_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2404420) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2412684) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (dact + (long)(2412716) * n), (dact + (long)(2404420) * n), (dact + (long)(2412684) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (dact + (long)(2412716) * n), (dact + (long)(2404420) * n), 0, (dact + (long)(2412684) * n), 0);
 }
 
 /* layer2.6.sum */
@@ -4236,7 +4172,7 @@ static void se_resnet56_layer252_forward(const mc_state *s, int train)
 static void se_resnet56_layer252_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2494636) * n), (dact + (long)(2486444) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2494636) * n), (dact + (long)(2486444) * n), 1);
 }
 
 /* layer2.7.se.fc.0 */
@@ -4251,8 +4187,7 @@ static void se_resnet56_layer253_forward(const mc_state *s, int train)
 static void se_resnet56_layer253_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2494636) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2494636) * n), (par + 144080), (dact + (long)(2494668) * n), (dact + (long)(2494636) * n), (grad + 144080), 0);
+    linear_32_4_bwd(n, (act + (long)(2494636) * n), (par + 144080), (dact + (long)(2494668) * n), (dact + (long)(2494636) * n), (grad + 144080), 0, 0);
 }
 
 /* layer2.7.se.relu#1 */
@@ -4282,8 +4217,7 @@ static void se_resnet56_layer255_forward(const mc_state *s, int train)
 static void se_resnet56_layer255_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2494672) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2494672) * n), (par + 144208), (dact + (long)(2494676) * n), (dact + (long)(2494672) * n), (grad + 144208), 0);
+    linear_4_32_bwd(n, (act + (long)(2494672) * n), (par + 144208), (dact + (long)(2494676) * n), (dact + (long)(2494672) * n), (grad + 144208), 0, 0);
 }
 
 /* layer2.7.se.gate */
@@ -4313,9 +4247,7 @@ static void se_resnet56_layer257_forward(const mc_state *s, int train)
 static void se_resnet56_layer257_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2486444) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2494708) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (dact + (long)(2494740) * n), (dact + (long)(2486444) * n), (dact + (long)(2494708) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (dact + (long)(2494740) * n), (dact + (long)(2486444) * n), 0, (dact + (long)(2494708) * n), 0);
 }
 
 /* layer2.7.sum */
@@ -4486,7 +4418,7 @@ static void se_resnet56_layer267_forward(const mc_state *s, int train)
 static void se_resnet56_layer267_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2576660) * n), (dact + (long)(2568468) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2576660) * n), (dact + (long)(2568468) * n), 1);
 }
 
 /* layer2.8.se.fc.0 */
@@ -4501,8 +4433,7 @@ static void se_resnet56_layer268_forward(const mc_state *s, int train)
 static void se_resnet56_layer268_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2576660) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2576660) * n), (par + 156976), (dact + (long)(2576692) * n), (dact + (long)(2576660) * n), (grad + 156976), 0);
+    linear_32_4_bwd(n, (act + (long)(2576660) * n), (par + 156976), (dact + (long)(2576692) * n), (dact + (long)(2576660) * n), (grad + 156976), 0, 0);
 }
 
 /* layer2.8.se.relu#1 */
@@ -4532,8 +4463,7 @@ static void se_resnet56_layer270_forward(const mc_state *s, int train)
 static void se_resnet56_layer270_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2576696) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2576696) * n), (par + 157104), (dact + (long)(2576700) * n), (dact + (long)(2576696) * n), (grad + 157104), 0);
+    linear_4_32_bwd(n, (act + (long)(2576696) * n), (par + 157104), (dact + (long)(2576700) * n), (dact + (long)(2576696) * n), (grad + 157104), 0, 0);
 }
 
 /* layer2.8.se.gate */
@@ -4563,9 +4493,7 @@ static void se_resnet56_layer272_forward(const mc_state *s, int train)
 static void se_resnet56_layer272_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2568468) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2576732) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (dact + (long)(2576764) * n), (dact + (long)(2568468) * n), (dact + (long)(2576732) * n));
+    scale_c32_16x16_bwd(n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (dact + (long)(2576764) * n), (dact + (long)(2568468) * n), 0, (dact + (long)(2576732) * n), 0);
 }
 
 /* layer2.8.sum */
@@ -4736,7 +4664,7 @@ static void se_resnet56_layer282_forward(const mc_state *s, int train)
 static void se_resnet56_layer282_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2642300) * n), (dact + (long)(2638204) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2642300) * n), (dact + (long)(2638204) * n), 1);
 }
 
 /* layer3.0.se.fc.0 */
@@ -4751,8 +4679,7 @@ static void se_resnet56_layer283_forward(const mc_state *s, int train)
 static void se_resnet56_layer283_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2642300) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2642300) * n), (par + 199216), (dact + (long)(2642364) * n), (dact + (long)(2642300) * n), (grad + 199216), 0);
+    linear_64_8_bwd(n, (act + (long)(2642300) * n), (par + 199216), (dact + (long)(2642364) * n), (dact + (long)(2642300) * n), (grad + 199216), 0, 0);
 }
 
 /* layer3.0.se.relu#1 */
@@ -4782,8 +4709,7 @@ static void se_resnet56_layer285_forward(const mc_state *s, int train)
 static void se_resnet56_layer285_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2642372) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2642372) * n), (par + 199728), (dact + (long)(2642380) * n), (dact + (long)(2642372) * n), (grad + 199728), 0);
+    linear_8_64_bwd(n, (act + (long)(2642372) * n), (par + 199728), (dact + (long)(2642380) * n), (dact + (long)(2642372) * n), (grad + 199728), 0, 0);
 }
 
 /* layer3.0.se.gate */
@@ -4813,9 +4739,7 @@ static void se_resnet56_layer287_forward(const mc_state *s, int train)
 static void se_resnet56_layer287_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2638204) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2642444) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (dact + (long)(2642508) * n), (dact + (long)(2638204) * n), (dact + (long)(2642444) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (dact + (long)(2642508) * n), (dact + (long)(2638204) * n), 0, (dact + (long)(2642444) * n), 0);
 }
 
 /* layer3.0.downsample.0 */
@@ -5024,7 +4948,7 @@ static void se_resnet56_layer299_forward(const mc_state *s, int train)
 static void se_resnet56_layer299_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2691660) * n), (dact + (long)(2687564) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2691660) * n), (dact + (long)(2687564) * n), 1);
 }
 
 /* layer3.1.se.fc.0 */
@@ -5039,8 +4963,7 @@ static void se_resnet56_layer300_forward(const mc_state *s, int train)
 static void se_resnet56_layer300_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2691660) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2691660) * n), (par + 249200), (dact + (long)(2691724) * n), (dact + (long)(2691660) * n), (grad + 249200), 0);
+    linear_64_8_bwd(n, (act + (long)(2691660) * n), (par + 249200), (dact + (long)(2691724) * n), (dact + (long)(2691660) * n), (grad + 249200), 0, 0);
 }
 
 /* layer3.1.se.relu#1 */
@@ -5070,8 +4993,7 @@ static void se_resnet56_layer302_forward(const mc_state *s, int train)
 static void se_resnet56_layer302_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2691732) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2691732) * n), (par + 249712), (dact + (long)(2691740) * n), (dact + (long)(2691732) * n), (grad + 249712), 0);
+    linear_8_64_bwd(n, (act + (long)(2691732) * n), (par + 249712), (dact + (long)(2691740) * n), (dact + (long)(2691732) * n), (grad + 249712), 0, 0);
 }
 
 /* layer3.1.se.gate */
@@ -5101,9 +5023,7 @@ static void se_resnet56_layer304_forward(const mc_state *s, int train)
 static void se_resnet56_layer304_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2687564) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2691804) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (dact + (long)(2691868) * n), (dact + (long)(2687564) * n), (dact + (long)(2691804) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (dact + (long)(2691868) * n), (dact + (long)(2687564) * n), 0, (dact + (long)(2691804) * n), 0);
 }
 
 /* layer3.1.sum */
@@ -5274,7 +5194,7 @@ static void se_resnet56_layer314_forward(const mc_state *s, int train)
 static void se_resnet56_layer314_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2732828) * n), (dact + (long)(2728732) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2732828) * n), (dact + (long)(2728732) * n), 1);
 }
 
 /* layer3.2.se.fc.0 */
@@ -5289,8 +5209,7 @@ static void se_resnet56_layer315_forward(const mc_state *s, int train)
 static void se_resnet56_layer315_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2732828) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2732828) * n), (par + 297008), (dact + (long)(2732892) * n), (dact + (long)(2732828) * n), (grad + 297008), 0);
+    linear_64_8_bwd(n, (act + (long)(2732828) * n), (par + 297008), (dact + (long)(2732892) * n), (dact + (long)(2732828) * n), (grad + 297008), 0, 0);
 }
 
 /* layer3.2.se.relu#1 */
@@ -5320,8 +5239,7 @@ static void se_resnet56_layer317_forward(const mc_state *s, int train)
 static void se_resnet56_layer317_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2732900) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2732900) * n), (par + 297520), (dact + (long)(2732908) * n), (dact + (long)(2732900) * n), (grad + 297520), 0);
+    linear_8_64_bwd(n, (act + (long)(2732900) * n), (par + 297520), (dact + (long)(2732908) * n), (dact + (long)(2732900) * n), (grad + 297520), 0, 0);
 }
 
 /* layer3.2.se.gate */
@@ -5351,9 +5269,7 @@ static void se_resnet56_layer319_forward(const mc_state *s, int train)
 static void se_resnet56_layer319_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2728732) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2732972) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (dact + (long)(2733036) * n), (dact + (long)(2728732) * n), (dact + (long)(2732972) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (dact + (long)(2733036) * n), (dact + (long)(2728732) * n), 0, (dact + (long)(2732972) * n), 0);
 }
 
 /* layer3.2.sum */
@@ -5524,7 +5440,7 @@ static void se_resnet56_layer329_forward(const mc_state *s, int train)
 static void se_resnet56_layer329_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2773996) * n), (dact + (long)(2769900) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2773996) * n), (dact + (long)(2769900) * n), 1);
 }
 
 /* layer3.3.se.fc.0 */
@@ -5539,8 +5455,7 @@ static void se_resnet56_layer330_forward(const mc_state *s, int train)
 static void se_resnet56_layer330_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2773996) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2773996) * n), (par + 344816), (dact + (long)(2774060) * n), (dact + (long)(2773996) * n), (grad + 344816), 0);
+    linear_64_8_bwd(n, (act + (long)(2773996) * n), (par + 344816), (dact + (long)(2774060) * n), (dact + (long)(2773996) * n), (grad + 344816), 0, 0);
 }
 
 /* layer3.3.se.relu#1 */
@@ -5570,8 +5485,7 @@ static void se_resnet56_layer332_forward(const mc_state *s, int train)
 static void se_resnet56_layer332_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2774068) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2774068) * n), (par + 345328), (dact + (long)(2774076) * n), (dact + (long)(2774068) * n), (grad + 345328), 0);
+    linear_8_64_bwd(n, (act + (long)(2774068) * n), (par + 345328), (dact + (long)(2774076) * n), (dact + (long)(2774068) * n), (grad + 345328), 0, 0);
 }
 
 /* layer3.3.se.gate */
@@ -5601,9 +5515,7 @@ static void se_resnet56_layer334_forward(const mc_state *s, int train)
 static void se_resnet56_layer334_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2769900) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2774140) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (dact + (long)(2774204) * n), (dact + (long)(2769900) * n), (dact + (long)(2774140) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (dact + (long)(2774204) * n), (dact + (long)(2769900) * n), 0, (dact + (long)(2774140) * n), 0);
 }
 
 /* layer3.3.sum */
@@ -5774,7 +5686,7 @@ static void se_resnet56_layer344_forward(const mc_state *s, int train)
 static void se_resnet56_layer344_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2815164) * n), (dact + (long)(2811068) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2815164) * n), (dact + (long)(2811068) * n), 1);
 }
 
 /* layer3.4.se.fc.0 */
@@ -5789,8 +5701,7 @@ static void se_resnet56_layer345_forward(const mc_state *s, int train)
 static void se_resnet56_layer345_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2815164) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2815164) * n), (par + 392624), (dact + (long)(2815228) * n), (dact + (long)(2815164) * n), (grad + 392624), 0);
+    linear_64_8_bwd(n, (act + (long)(2815164) * n), (par + 392624), (dact + (long)(2815228) * n), (dact + (long)(2815164) * n), (grad + 392624), 0, 0);
 }
 
 /* layer3.4.se.relu#1 */
@@ -5820,8 +5731,7 @@ static void se_resnet56_layer347_forward(const mc_state *s, int train)
 static void se_resnet56_layer347_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2815236) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2815236) * n), (par + 393136), (dact + (long)(2815244) * n), (dact + (long)(2815236) * n), (grad + 393136), 0);
+    linear_8_64_bwd(n, (act + (long)(2815236) * n), (par + 393136), (dact + (long)(2815244) * n), (dact + (long)(2815236) * n), (grad + 393136), 0, 0);
 }
 
 /* layer3.4.se.gate */
@@ -5851,9 +5761,7 @@ static void se_resnet56_layer349_forward(const mc_state *s, int train)
 static void se_resnet56_layer349_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2811068) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2815308) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (dact + (long)(2815372) * n), (dact + (long)(2811068) * n), (dact + (long)(2815308) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (dact + (long)(2815372) * n), (dact + (long)(2811068) * n), 0, (dact + (long)(2815308) * n), 0);
 }
 
 /* layer3.4.sum */
@@ -6024,7 +5932,7 @@ static void se_resnet56_layer359_forward(const mc_state *s, int train)
 static void se_resnet56_layer359_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2856332) * n), (dact + (long)(2852236) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2856332) * n), (dact + (long)(2852236) * n), 1);
 }
 
 /* layer3.5.se.fc.0 */
@@ -6039,8 +5947,7 @@ static void se_resnet56_layer360_forward(const mc_state *s, int train)
 static void se_resnet56_layer360_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2856332) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2856332) * n), (par + 440432), (dact + (long)(2856396) * n), (dact + (long)(2856332) * n), (grad + 440432), 0);
+    linear_64_8_bwd(n, (act + (long)(2856332) * n), (par + 440432), (dact + (long)(2856396) * n), (dact + (long)(2856332) * n), (grad + 440432), 0, 0);
 }
 
 /* layer3.5.se.relu#1 */
@@ -6070,8 +5977,7 @@ static void se_resnet56_layer362_forward(const mc_state *s, int train)
 static void se_resnet56_layer362_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2856404) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2856404) * n), (par + 440944), (dact + (long)(2856412) * n), (dact + (long)(2856404) * n), (grad + 440944), 0);
+    linear_8_64_bwd(n, (act + (long)(2856404) * n), (par + 440944), (dact + (long)(2856412) * n), (dact + (long)(2856404) * n), (grad + 440944), 0, 0);
 }
 
 /* layer3.5.se.gate */
@@ -6101,9 +6007,7 @@ static void se_resnet56_layer364_forward(const mc_state *s, int train)
 static void se_resnet56_layer364_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2852236) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2856476) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (dact + (long)(2856540) * n), (dact + (long)(2852236) * n), (dact + (long)(2856476) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (dact + (long)(2856540) * n), (dact + (long)(2852236) * n), 0, (dact + (long)(2856476) * n), 0);
 }
 
 /* layer3.5.sum */
@@ -6274,7 +6178,7 @@ static void se_resnet56_layer374_forward(const mc_state *s, int train)
 static void se_resnet56_layer374_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2897500) * n), (dact + (long)(2893404) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2897500) * n), (dact + (long)(2893404) * n), 1);
 }
 
 /* layer3.6.se.fc.0 */
@@ -6289,8 +6193,7 @@ static void se_resnet56_layer375_forward(const mc_state *s, int train)
 static void se_resnet56_layer375_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2897500) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2897500) * n), (par + 488240), (dact + (long)(2897564) * n), (dact + (long)(2897500) * n), (grad + 488240), 0);
+    linear_64_8_bwd(n, (act + (long)(2897500) * n), (par + 488240), (dact + (long)(2897564) * n), (dact + (long)(2897500) * n), (grad + 488240), 0, 0);
 }
 
 /* layer3.6.se.relu#1 */
@@ -6320,8 +6223,7 @@ static void se_resnet56_layer377_forward(const mc_state *s, int train)
 static void se_resnet56_layer377_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2897572) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2897572) * n), (par + 488752), (dact + (long)(2897580) * n), (dact + (long)(2897572) * n), (grad + 488752), 0);
+    linear_8_64_bwd(n, (act + (long)(2897572) * n), (par + 488752), (dact + (long)(2897580) * n), (dact + (long)(2897572) * n), (grad + 488752), 0, 0);
 }
 
 /* layer3.6.se.gate */
@@ -6351,9 +6253,7 @@ static void se_resnet56_layer379_forward(const mc_state *s, int train)
 static void se_resnet56_layer379_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2893404) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2897644) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (dact + (long)(2897708) * n), (dact + (long)(2893404) * n), (dact + (long)(2897644) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (dact + (long)(2897708) * n), (dact + (long)(2893404) * n), 0, (dact + (long)(2897644) * n), 0);
 }
 
 /* layer3.6.sum */
@@ -6524,7 +6424,7 @@ static void se_resnet56_layer389_forward(const mc_state *s, int train)
 static void se_resnet56_layer389_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2938668) * n), (dact + (long)(2934572) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2938668) * n), (dact + (long)(2934572) * n), 1);
 }
 
 /* layer3.7.se.fc.0 */
@@ -6539,8 +6439,7 @@ static void se_resnet56_layer390_forward(const mc_state *s, int train)
 static void se_resnet56_layer390_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2938668) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2938668) * n), (par + 536048), (dact + (long)(2938732) * n), (dact + (long)(2938668) * n), (grad + 536048), 0);
+    linear_64_8_bwd(n, (act + (long)(2938668) * n), (par + 536048), (dact + (long)(2938732) * n), (dact + (long)(2938668) * n), (grad + 536048), 0, 0);
 }
 
 /* layer3.7.se.relu#1 */
@@ -6570,8 +6469,7 @@ static void se_resnet56_layer392_forward(const mc_state *s, int train)
 static void se_resnet56_layer392_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2938740) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2938740) * n), (par + 536560), (dact + (long)(2938748) * n), (dact + (long)(2938740) * n), (grad + 536560), 0);
+    linear_8_64_bwd(n, (act + (long)(2938740) * n), (par + 536560), (dact + (long)(2938748) * n), (dact + (long)(2938740) * n), (grad + 536560), 0, 0);
 }
 
 /* layer3.7.se.gate */
@@ -6601,9 +6499,7 @@ static void se_resnet56_layer394_forward(const mc_state *s, int train)
 static void se_resnet56_layer394_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2934572) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2938812) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (dact + (long)(2938876) * n), (dact + (long)(2934572) * n), (dact + (long)(2938812) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (dact + (long)(2938876) * n), (dact + (long)(2934572) * n), 0, (dact + (long)(2938812) * n), 0);
 }
 
 /* layer3.7.sum */
@@ -6774,7 +6670,7 @@ static void se_resnet56_layer404_forward(const mc_state *s, int train)
 static void se_resnet56_layer404_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(2979836) * n), (dact + (long)(2975740) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2979836) * n), (dact + (long)(2975740) * n), 1);
 }
 
 /* layer3.8.se.fc.0 */
@@ -6789,8 +6685,7 @@ static void se_resnet56_layer405_forward(const mc_state *s, int train)
 static void se_resnet56_layer405_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2979836) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(2979836) * n), (par + 583856), (dact + (long)(2979900) * n), (dact + (long)(2979836) * n), (grad + 583856), 0);
+    linear_64_8_bwd(n, (act + (long)(2979836) * n), (par + 583856), (dact + (long)(2979900) * n), (dact + (long)(2979836) * n), (grad + 583856), 0, 0);
 }
 
 /* layer3.8.se.relu#1 */
@@ -6820,8 +6715,7 @@ static void se_resnet56_layer407_forward(const mc_state *s, int train)
 static void se_resnet56_layer407_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2979908) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(2979908) * n), (par + 584368), (dact + (long)(2979916) * n), (dact + (long)(2979908) * n), (grad + 584368), 0);
+    linear_8_64_bwd(n, (act + (long)(2979908) * n), (par + 584368), (dact + (long)(2979916) * n), (dact + (long)(2979908) * n), (grad + 584368), 0, 0);
 }
 
 /* layer3.8.se.gate */
@@ -6851,9 +6745,7 @@ static void se_resnet56_layer409_forward(const mc_state *s, int train)
 static void se_resnet56_layer409_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2975740) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(2979980) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (dact + (long)(2980044) * n), (dact + (long)(2975740) * n), (dact + (long)(2979980) * n));
+    scale_c64_8x8_bwd(n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (dact + (long)(2980044) * n), (dact + (long)(2975740) * n), 0, (dact + (long)(2979980) * n), 0);
 }
 
 /* layer3.8.sum */
@@ -6896,8 +6788,7 @@ static void se_resnet56_layer412_forward(const mc_state *s, int train)
 static void se_resnet56_layer412_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2984140) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(2988236) * n), (dact + (long)(2984140) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2988236) * n), (dact + (long)(2984140) * n), 0);
 }
 
 /* fc */
@@ -6912,8 +6803,7 @@ static void se_resnet56_layer413_forward(const mc_state *s, int train)
 static void se_resnet56_layer413_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2988236) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(2988236) * n), (par + 584880), (dact + (long)(2988300) * n), (dact + (long)(2988236) * n), (grad + 584880), (grad + 585520));
+    linear_64_10_b_bwd(n, (act + (long)(2988236) * n), (par + 584880), (dact + (long)(2988300) * n), (dact + (long)(2988236) * n), (grad + 584880), (grad + 585520), 0);
 }
 
 static void (*const se_resnet56_layer_forward[414])(const mc_state *, int) = {

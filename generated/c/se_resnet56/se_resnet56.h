@@ -49,21 +49,22 @@ void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restri
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c16_32x32_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c16_32x32_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c16_32x32_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void linear_16_2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n2_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
 void linear_2_16_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void sigmoid_n16_fwd(int n, const float *restrict x, float *restrict y);
 void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void scale_c16_32x32_fwd(int n, const float *x, const float *s, float *restrict y);
-void scale_c16_32x32_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
+void scale_c16_32x32_fwd(int n, const float *restrict x, const float *restrict s, float *restrict y);
+void scale_c16_32x32_bwd(int n, const float *restrict x, const float *restrict s, const float *restrict dy, float *dx, int acc_x,
+    float *ds, int acc_s);
 void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint8_t *restrict mask);
 void add2_n16384_relu_bwd(int n, const uint8_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -103,21 +104,22 @@ void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restri
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c32_16x16_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c32_16x16_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c32_16x16_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void linear_32_4_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n4_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
 void linear_4_32_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void sigmoid_n32_fwd(int n, const float *restrict x, float *restrict y);
 void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void scale_c32_16x16_fwd(int n, const float *x, const float *s, float *restrict y);
-void scale_c32_16x16_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
+void scale_c32_16x16_fwd(int n, const float *restrict x, const float *restrict s, float *restrict y);
+void scale_c32_16x16_bwd(int n, const float *restrict x, const float *restrict s, const float *restrict dy, float *dx, int acc_x,
+    float *ds, int acc_s);
 void conv_k1_c16_32_32x32_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void conv_k1_c16_32_32x32_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -190,21 +192,22 @@ void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n8_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
 void linear_8_64_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void sigmoid_n64_fwd(int n, const float *restrict x, float *restrict y);
 void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void scale_c64_8x8_fwd(int n, const float *x, const float *s, float *restrict y);
-void scale_c64_8x8_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
+void scale_c64_8x8_fwd(int n, const float *restrict x, const float *restrict s, float *restrict y);
+void scale_c64_8x8_bwd(int n, const float *restrict x, const float *restrict s, const float *restrict dy, float *dx, int acc_x,
+    float *ds, int acc_s);
 void conv_k1_c32_64_16x16_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void conv_k1_c32_64_16x16_s2_p0_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -247,6 +250,6 @@ void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restric
 void add2_n4096_relu_bwd(int n, const uint8_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 
 #endif

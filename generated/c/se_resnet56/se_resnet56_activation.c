@@ -31,9 +31,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n2: relu on 2 values per image */
 void relu_n2_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 2); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 2) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 2); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 2); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -41,13 +45,21 @@ void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const 
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 2); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 2) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 2); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 2); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 2); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 2) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 2); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 2); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -78,9 +90,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* sigmoid_n16: sigmoid on 16 values per image */
 void sigmoid_n16_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 16); i++)
-        y[i] = 1 / (1 + mc_expf(-x[i]));
+    if ((n * 16) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
+    } else
+        for (long i = 0; i < (n * 16); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -88,13 +104,21 @@ void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16); i++)
-            dx[i] += dy[i] * y[i] * (1 - y[i]);
+        if ((n * 16) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 16); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 16); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16); i++)
-            dx[i] = dy[i] * y[i] * (1 - y[i]);
+        if ((n * 16) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 16); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 16); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
     }
 }
 
@@ -125,9 +149,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n4: relu on 4 values per image */
 void relu_n4_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 4); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 4) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 4); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -135,13 +163,21 @@ void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const 
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 4); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 4) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 4); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 4); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 4); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 4) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 4); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 4); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -172,9 +208,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* sigmoid_n32: sigmoid on 32 values per image */
 void sigmoid_n32_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 32); i++)
-        y[i] = 1 / (1 + mc_expf(-x[i]));
+    if ((n * 32) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 32); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
+    } else
+        for (long i = 0; i < (n * 32); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -182,13 +222,21 @@ void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 32); i++)
-            dx[i] += dy[i] * y[i] * (1 - y[i]);
+        if ((n * 32) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 32); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 32); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 32); i++)
-            dx[i] = dy[i] * y[i] * (1 - y[i]);
+        if ((n * 32) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 32); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 32); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
     }
 }
 
@@ -219,9 +267,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n8: relu on 8 values per image */
 void relu_n8_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 8); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 8) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 8); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -229,13 +281,21 @@ void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const 
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 8); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 8) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 8); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 8); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 8); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 8) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 8); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 8); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -266,9 +326,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* sigmoid_n64: sigmoid on 64 values per image */
 void sigmoid_n64_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 64); i++)
-        y[i] = 1 / (1 + mc_expf(-x[i]));
+    if ((n * 64) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 64); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
+    } else
+        for (long i = 0; i < (n * 64); i++)
+            y[i] = 1 / (1 + mc_expf(-x[i]));
 }
 
 void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -276,12 +340,20 @@ void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 64); i++)
-            dx[i] += dy[i] * y[i] * (1 - y[i]);
+        if ((n * 64) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 64); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 64); i++)
+                dx[i] += dy[i] * y[i] * (1 - y[i]);
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 64); i++)
-            dx[i] = dy[i] * y[i] * (1 - y[i]);
+        if ((n * 64) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 64); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
+        } else
+            for (long i = 0; i < (n * 64); i++)
+                dx[i] = dy[i] * y[i] * (1 - y[i]);
     }
 }

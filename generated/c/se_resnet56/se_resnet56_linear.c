@@ -176,7 +176,7 @@ void linear_16_2_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     for (int i0 = 0; i0 < 16; i0 += 16) {
@@ -189,23 +189,47 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 16 + i0;
                 float *restrict d4 = dx + (long)(b + 4) * 16 + i0;
                 float *restrict d5 = dx + (long)(b + 5) * 16 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = {0};
+                if (acc)
+                    s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = {0};
+                if (acc)
+                    s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = {0};
+                if (acc)
+                    s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = {0};
+                if (acc)
+                    s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = {0};
+                if (acc)
+                    s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 2; o++) {
                     const float *restrict src = w + (long)o * 16 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 2 + o];
@@ -254,13 +278,17 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 16 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 2; o++) {
                     const float *restrict src = w + (long)o * 16 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 2 + o];
@@ -277,15 +305,15 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
             {
                 float *restrict d0 = dw + (long)(0 + 0) * 16 + i0;
                 float *restrict d1 = dw + (long)(0 + 1) * 16 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 16 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 2 + 0 + 0];
@@ -307,9 +335,111 @@ void linear_16_2_bwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 /* linear_2_16: linear 2 -> 16 */
+static void linear_2_16_bcast(int n, const float *restrict x, const float *restrict w, const float *restrict bias,
+    float *restrict y)
+{
+    (void)bias;
+    float wt[32];
+    for (int i = 0; i < 2; i++) {
+        for (int o = 0; o < 16; o++)
+            wt[i * 16 + o] = w[(long)o * 2 + i];
+    }
+    for (int blk = 0; blk < (n + 5) / 6; blk++) {
+        for (int v0 = 0; v0 < 2; v0 += 2) {
+            int b = blk * 6;
+            if (b + 6 <= n)
+                {
+                    mc_vf s0_0 = {0};
+                    mc_vf s0_1 = {0};
+                    mc_vf s1_0 = {0};
+                    mc_vf s1_1 = {0};
+                    mc_vf s2_0 = {0};
+                    mc_vf s2_1 = {0};
+                    mc_vf s3_0 = {0};
+                    mc_vf s3_1 = {0};
+                    mc_vf s4_0 = {0};
+                    mc_vf s4_1 = {0};
+                    mc_vf s5_0 = {0};
+                    mc_vf s5_1 = {0};
+                    for (int i = 0; i < 2; i++) {
+                        mc_vf w0 = *(const mc_vf *)(wt + i * 16 + (v0 + 0) * 8);
+                        MC_HOLD(w0);
+                        mc_vf w1 = *(const mc_vf *)(wt + i * 16 + (v0 + 1) * 8);
+                        MC_HOLD(w1);
+                        {
+                            const float xi = x[(long)(b + 0) * 2 + i];
+                            s0_0 += xi * w0;
+                            s0_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 1) * 2 + i];
+                            s1_0 += xi * w0;
+                            s1_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 2) * 2 + i];
+                            s2_0 += xi * w0;
+                            s2_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 3) * 2 + i];
+                            s3_0 += xi * w0;
+                            s3_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 4) * 2 + i];
+                            s4_0 += xi * w0;
+                            s4_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 5) * 2 + i];
+                            s5_0 += xi * w0;
+                            s5_1 += xi * w1;
+                        }
+                    }
+                    *(mc_vf *)(y + (long)(b + 0) * 16 + (v0 + 0) * 8) = s0_0;
+                    *(mc_vf *)(y + (long)(b + 0) * 16 + (v0 + 1) * 8) = s0_1;
+                    *(mc_vf *)(y + (long)(b + 1) * 16 + (v0 + 0) * 8) = s1_0;
+                    *(mc_vf *)(y + (long)(b + 1) * 16 + (v0 + 1) * 8) = s1_1;
+                    *(mc_vf *)(y + (long)(b + 2) * 16 + (v0 + 0) * 8) = s2_0;
+                    *(mc_vf *)(y + (long)(b + 2) * 16 + (v0 + 1) * 8) = s2_1;
+                    *(mc_vf *)(y + (long)(b + 3) * 16 + (v0 + 0) * 8) = s3_0;
+                    *(mc_vf *)(y + (long)(b + 3) * 16 + (v0 + 1) * 8) = s3_1;
+                    *(mc_vf *)(y + (long)(b + 4) * 16 + (v0 + 0) * 8) = s4_0;
+                    *(mc_vf *)(y + (long)(b + 4) * 16 + (v0 + 1) * 8) = s4_1;
+                    *(mc_vf *)(y + (long)(b + 5) * 16 + (v0 + 0) * 8) = s5_0;
+                    *(mc_vf *)(y + (long)(b + 5) * 16 + (v0 + 1) * 8) = s5_1;
+                }
+            else
+                for (; b < n; b++)
+                    {
+                        mc_vf s0_0 = {0};
+                        mc_vf s0_1 = {0};
+                        for (int i = 0; i < 2; i++) {
+                            mc_vf w0 = *(const mc_vf *)(wt + i * 16 + (v0 + 0) * 8);
+                            MC_HOLD(w0);
+                            mc_vf w1 = *(const mc_vf *)(wt + i * 16 + (v0 + 1) * 8);
+                            MC_HOLD(w1);
+                            {
+                                const float xi = x[(long)(b + 0) * 2 + i];
+                                s0_0 += xi * w0;
+                                s0_1 += xi * w1;
+                            }
+                        }
+                        *(mc_vf *)(y + (long)(b + 0) * 16 + (v0 + 0) * 8) = s0_0;
+                        *(mc_vf *)(y + (long)(b + 0) * 16 + (v0 + 1) * 8) = s0_1;
+                    }
+        }
+    }
+}
+
 void linear_2_16_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    if (n >= 1) {
+        linear_2_16_bcast(n, x, w, bias, y);
+        return;
+    }
     for (int o0 = 0; o0 < 15; o0 += 3) {
         int b = 0;
         for (; b + 3 <= n; b += 3)
@@ -431,7 +561,7 @@ void linear_2_16_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     {
@@ -444,12 +574,24 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 2 + 0;
                 float *restrict d4 = dx + (long)(b + 4) * 2 + 0;
                 float *restrict d5 = dx + (long)(b + 5) * 2 + 0;
-                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
-                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 2);
-                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 2);
-                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 2);
-                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 2);
-                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 2);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    mc_vf_part(&s0_0, d0 + 0, 2);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    mc_vf_part(&s1_0, d1 + 0, 2);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    mc_vf_part(&s2_0, d2 + 0, 2);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    mc_vf_part(&s3_0, d3 + 0, 2);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    mc_vf_part(&s4_0, d4 + 0, 2);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    mc_vf_part(&s5_0, d5 + 0, 2);
                 for (int o = 0; o < 16; o++) {
                     const float *restrict src = w + (long)o * 2 + 0;
                     mc_vf v0; mc_vf_part(&v0, src + 0, 2);
@@ -489,7 +631,9 @@ void linear_2_16_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 2 + 0;
-                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 2);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    mc_vf_part(&s0_0, d0 + 0, 2);
                 for (int o = 0; o < 16; o++) {
                     const float *restrict src = w + (long)o * 2 + 0;
                     mc_vf v0; mc_vf_part(&v0, src + 0, 2);
@@ -729,7 +873,7 @@ void linear_32_4_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     for (int i0 = 0; i0 < 32; i0 += 16) {
@@ -742,23 +886,47 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 32 + i0;
                 float *restrict d4 = dx + (long)(b + 4) * 32 + i0;
                 float *restrict d5 = dx + (long)(b + 5) * 32 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = {0};
+                if (acc)
+                    s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = {0};
+                if (acc)
+                    s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = {0};
+                if (acc)
+                    s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = {0};
+                if (acc)
+                    s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = {0};
+                if (acc)
+                    s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 4; o++) {
                     const float *restrict src = w + (long)o * 32 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 4 + o];
@@ -807,13 +975,17 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 32 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 4; o++) {
                     const float *restrict src = w + (long)o * 32 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 4 + o];
@@ -832,19 +1004,19 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d1 = dw + (long)(0 + 1) * 32 + i0;
                 float *restrict d2 = dw + (long)(0 + 2) * 32 + i0;
                 float *restrict d3 = dw + (long)(0 + 3) * 32 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 32 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 4 + 0 + 0];
@@ -880,9 +1052,111 @@ void linear_32_4_bwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 /* linear_4_32: linear 4 -> 32 */
+static void linear_4_32_bcast(int n, const float *restrict x, const float *restrict w, const float *restrict bias,
+    float *restrict y)
+{
+    (void)bias;
+    float wt[128];
+    for (int i = 0; i < 4; i++) {
+        for (int o = 0; o < 32; o++)
+            wt[i * 32 + o] = w[(long)o * 4 + i];
+    }
+    for (int blk = 0; blk < (n + 5) / 6; blk++) {
+        for (int v0 = 0; v0 < 4; v0 += 2) {
+            int b = blk * 6;
+            if (b + 6 <= n)
+                {
+                    mc_vf s0_0 = {0};
+                    mc_vf s0_1 = {0};
+                    mc_vf s1_0 = {0};
+                    mc_vf s1_1 = {0};
+                    mc_vf s2_0 = {0};
+                    mc_vf s2_1 = {0};
+                    mc_vf s3_0 = {0};
+                    mc_vf s3_1 = {0};
+                    mc_vf s4_0 = {0};
+                    mc_vf s4_1 = {0};
+                    mc_vf s5_0 = {0};
+                    mc_vf s5_1 = {0};
+                    for (int i = 0; i < 4; i++) {
+                        mc_vf w0 = *(const mc_vf *)(wt + i * 32 + (v0 + 0) * 8);
+                        MC_HOLD(w0);
+                        mc_vf w1 = *(const mc_vf *)(wt + i * 32 + (v0 + 1) * 8);
+                        MC_HOLD(w1);
+                        {
+                            const float xi = x[(long)(b + 0) * 4 + i];
+                            s0_0 += xi * w0;
+                            s0_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 1) * 4 + i];
+                            s1_0 += xi * w0;
+                            s1_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 2) * 4 + i];
+                            s2_0 += xi * w0;
+                            s2_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 3) * 4 + i];
+                            s3_0 += xi * w0;
+                            s3_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 4) * 4 + i];
+                            s4_0 += xi * w0;
+                            s4_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 5) * 4 + i];
+                            s5_0 += xi * w0;
+                            s5_1 += xi * w1;
+                        }
+                    }
+                    *(mc_vf *)(y + (long)(b + 0) * 32 + (v0 + 0) * 8) = s0_0;
+                    *(mc_vf *)(y + (long)(b + 0) * 32 + (v0 + 1) * 8) = s0_1;
+                    *(mc_vf *)(y + (long)(b + 1) * 32 + (v0 + 0) * 8) = s1_0;
+                    *(mc_vf *)(y + (long)(b + 1) * 32 + (v0 + 1) * 8) = s1_1;
+                    *(mc_vf *)(y + (long)(b + 2) * 32 + (v0 + 0) * 8) = s2_0;
+                    *(mc_vf *)(y + (long)(b + 2) * 32 + (v0 + 1) * 8) = s2_1;
+                    *(mc_vf *)(y + (long)(b + 3) * 32 + (v0 + 0) * 8) = s3_0;
+                    *(mc_vf *)(y + (long)(b + 3) * 32 + (v0 + 1) * 8) = s3_1;
+                    *(mc_vf *)(y + (long)(b + 4) * 32 + (v0 + 0) * 8) = s4_0;
+                    *(mc_vf *)(y + (long)(b + 4) * 32 + (v0 + 1) * 8) = s4_1;
+                    *(mc_vf *)(y + (long)(b + 5) * 32 + (v0 + 0) * 8) = s5_0;
+                    *(mc_vf *)(y + (long)(b + 5) * 32 + (v0 + 1) * 8) = s5_1;
+                }
+            else
+                for (; b < n; b++)
+                    {
+                        mc_vf s0_0 = {0};
+                        mc_vf s0_1 = {0};
+                        for (int i = 0; i < 4; i++) {
+                            mc_vf w0 = *(const mc_vf *)(wt + i * 32 + (v0 + 0) * 8);
+                            MC_HOLD(w0);
+                            mc_vf w1 = *(const mc_vf *)(wt + i * 32 + (v0 + 1) * 8);
+                            MC_HOLD(w1);
+                            {
+                                const float xi = x[(long)(b + 0) * 4 + i];
+                                s0_0 += xi * w0;
+                                s0_1 += xi * w1;
+                            }
+                        }
+                        *(mc_vf *)(y + (long)(b + 0) * 32 + (v0 + 0) * 8) = s0_0;
+                        *(mc_vf *)(y + (long)(b + 0) * 32 + (v0 + 1) * 8) = s0_1;
+                    }
+        }
+    }
+}
+
 void linear_4_32_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    if (n >= 1) {
+        linear_4_32_bcast(n, x, w, bias, y);
+        return;
+    }
     for (int o0 = 0; o0 < 30; o0 += 3) {
         int b = 0;
         for (; b + 3 <= n; b += 3)
@@ -1024,7 +1298,7 @@ void linear_4_32_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     {
@@ -1037,12 +1311,24 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 4 + 0;
                 float *restrict d4 = dx + (long)(b + 4) * 4 + 0;
                 float *restrict d5 = dx + (long)(b + 5) * 4 + 0;
-                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
-                mc_vf s1_0; mc_vf_part(&s1_0, d1 + 0, 4);
-                mc_vf s2_0; mc_vf_part(&s2_0, d2 + 0, 4);
-                mc_vf s3_0; mc_vf_part(&s3_0, d3 + 0, 4);
-                mc_vf s4_0; mc_vf_part(&s4_0, d4 + 0, 4);
-                mc_vf s5_0; mc_vf_part(&s5_0, d5 + 0, 4);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    mc_vf_part(&s0_0, d0 + 0, 4);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    mc_vf_part(&s1_0, d1 + 0, 4);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    mc_vf_part(&s2_0, d2 + 0, 4);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    mc_vf_part(&s3_0, d3 + 0, 4);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    mc_vf_part(&s4_0, d4 + 0, 4);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    mc_vf_part(&s5_0, d5 + 0, 4);
                 for (int o = 0; o < 32; o++) {
                     const float *restrict src = w + (long)o * 4 + 0;
                     mc_vf v0; mc_vf_part(&v0, src + 0, 4);
@@ -1082,7 +1368,9 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 4 + 0;
-                mc_vf s0_0; mc_vf_part(&s0_0, d0 + 0, 4);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    mc_vf_part(&s0_0, d0 + 0, 4);
                 for (int o = 0; o < 32; o++) {
                     const float *restrict src = w + (long)o * 4 + 0;
                     mc_vf v0; mc_vf_part(&v0, src + 0, 4);
@@ -1172,9 +1460,86 @@ void linear_4_32_bwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 /* linear_64_8: linear 64 -> 8 */
+static void linear_64_8_bcast(int n, const float *restrict x, const float *restrict w, const float *restrict bias,
+    float *restrict y)
+{
+    (void)bias;
+    float wt[512];
+    for (int i = 0; i < 64; i++) {
+        for (int o = 0; o < 8; o++)
+            wt[i * 8 + o] = w[(long)o * 64 + i];
+    }
+    for (int blk = 0; blk < (n + 5) / 6; blk++) {
+        {
+            int b = blk * 6;
+            if (b + 6 <= n)
+                {
+                    mc_vf s0_0 = {0};
+                    mc_vf s1_0 = {0};
+                    mc_vf s2_0 = {0};
+                    mc_vf s3_0 = {0};
+                    mc_vf s4_0 = {0};
+                    mc_vf s5_0 = {0};
+                    for (int i = 0; i < 64; i++) {
+                        mc_vf w0 = *(const mc_vf *)(wt + i * 8 + (0 + 0) * 8);
+                        MC_HOLD(w0);
+                        {
+                            const float xi = x[(long)(b + 0) * 64 + i];
+                            s0_0 += xi * w0;
+                        }
+                        {
+                            const float xi = x[(long)(b + 1) * 64 + i];
+                            s1_0 += xi * w0;
+                        }
+                        {
+                            const float xi = x[(long)(b + 2) * 64 + i];
+                            s2_0 += xi * w0;
+                        }
+                        {
+                            const float xi = x[(long)(b + 3) * 64 + i];
+                            s3_0 += xi * w0;
+                        }
+                        {
+                            const float xi = x[(long)(b + 4) * 64 + i];
+                            s4_0 += xi * w0;
+                        }
+                        {
+                            const float xi = x[(long)(b + 5) * 64 + i];
+                            s5_0 += xi * w0;
+                        }
+                    }
+                    *(mc_vf *)(y + (long)(b + 0) * 8 + (0 + 0) * 8) = s0_0;
+                    *(mc_vf *)(y + (long)(b + 1) * 8 + (0 + 0) * 8) = s1_0;
+                    *(mc_vf *)(y + (long)(b + 2) * 8 + (0 + 0) * 8) = s2_0;
+                    *(mc_vf *)(y + (long)(b + 3) * 8 + (0 + 0) * 8) = s3_0;
+                    *(mc_vf *)(y + (long)(b + 4) * 8 + (0 + 0) * 8) = s4_0;
+                    *(mc_vf *)(y + (long)(b + 5) * 8 + (0 + 0) * 8) = s5_0;
+                }
+            else
+                for (; b < n; b++)
+                    {
+                        mc_vf s0_0 = {0};
+                        for (int i = 0; i < 64; i++) {
+                            mc_vf w0 = *(const mc_vf *)(wt + i * 8 + (0 + 0) * 8);
+                            MC_HOLD(w0);
+                            {
+                                const float xi = x[(long)(b + 0) * 64 + i];
+                                s0_0 += xi * w0;
+                            }
+                        }
+                        *(mc_vf *)(y + (long)(b + 0) * 8 + (0 + 0) * 8) = s0_0;
+                    }
+        }
+    }
+}
+
 void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    if (n >= 17) {
+        linear_64_8_bcast(n, x, w, bias, y);
+        return;
+    }
     for (int o0 = 0; o0 < 6; o0 += 3) {
         int b = 0;
         for (; b + 3 <= n; b += 3)
@@ -1328,7 +1693,7 @@ void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     for (int i0 = 0; i0 < 64; i0 += 16) {
@@ -1341,23 +1706,47 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 64 + i0;
                 float *restrict d4 = dx + (long)(b + 4) * 64 + i0;
                 float *restrict d5 = dx + (long)(b + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = {0};
+                if (acc)
+                    s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = {0};
+                if (acc)
+                    s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = {0};
+                if (acc)
+                    s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = {0};
+                if (acc)
+                    s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = {0};
+                if (acc)
+                    s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 8; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 8 + o];
@@ -1406,13 +1795,17 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 8; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 8 + o];
@@ -1433,23 +1826,23 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dw + (long)(o0 + 3) * 64 + i0;
                 float *restrict d4 = dw + (long)(o0 + 4) * 64 + i0;
                 float *restrict d5 = dw + (long)(o0 + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0; s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1; s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0; s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1; s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 8 + o0 + 0];
@@ -1501,15 +1894,15 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
             {
                 float *restrict d0 = dw + (long)(6 + 0) * 64 + i0;
                 float *restrict d1 = dw + (long)(6 + 1) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 8 + 6 + 0];
@@ -1531,9 +1924,111 @@ void linear_64_8_bwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 /* linear_8_64: linear 8 -> 64 */
+static void linear_8_64_bcast(int n, const float *restrict x, const float *restrict w, const float *restrict bias,
+    float *restrict y)
+{
+    (void)bias;
+    float wt[512];
+    for (int i = 0; i < 8; i++) {
+        for (int o = 0; o < 64; o++)
+            wt[i * 64 + o] = w[(long)o * 8 + i];
+    }
+    for (int blk = 0; blk < (n + 5) / 6; blk++) {
+        for (int v0 = 0; v0 < 8; v0 += 2) {
+            int b = blk * 6;
+            if (b + 6 <= n)
+                {
+                    mc_vf s0_0 = {0};
+                    mc_vf s0_1 = {0};
+                    mc_vf s1_0 = {0};
+                    mc_vf s1_1 = {0};
+                    mc_vf s2_0 = {0};
+                    mc_vf s2_1 = {0};
+                    mc_vf s3_0 = {0};
+                    mc_vf s3_1 = {0};
+                    mc_vf s4_0 = {0};
+                    mc_vf s4_1 = {0};
+                    mc_vf s5_0 = {0};
+                    mc_vf s5_1 = {0};
+                    for (int i = 0; i < 8; i++) {
+                        mc_vf w0 = *(const mc_vf *)(wt + i * 64 + (v0 + 0) * 8);
+                        MC_HOLD(w0);
+                        mc_vf w1 = *(const mc_vf *)(wt + i * 64 + (v0 + 1) * 8);
+                        MC_HOLD(w1);
+                        {
+                            const float xi = x[(long)(b + 0) * 8 + i];
+                            s0_0 += xi * w0;
+                            s0_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 1) * 8 + i];
+                            s1_0 += xi * w0;
+                            s1_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 2) * 8 + i];
+                            s2_0 += xi * w0;
+                            s2_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 3) * 8 + i];
+                            s3_0 += xi * w0;
+                            s3_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 4) * 8 + i];
+                            s4_0 += xi * w0;
+                            s4_1 += xi * w1;
+                        }
+                        {
+                            const float xi = x[(long)(b + 5) * 8 + i];
+                            s5_0 += xi * w0;
+                            s5_1 += xi * w1;
+                        }
+                    }
+                    *(mc_vf *)(y + (long)(b + 0) * 64 + (v0 + 0) * 8) = s0_0;
+                    *(mc_vf *)(y + (long)(b + 0) * 64 + (v0 + 1) * 8) = s0_1;
+                    *(mc_vf *)(y + (long)(b + 1) * 64 + (v0 + 0) * 8) = s1_0;
+                    *(mc_vf *)(y + (long)(b + 1) * 64 + (v0 + 1) * 8) = s1_1;
+                    *(mc_vf *)(y + (long)(b + 2) * 64 + (v0 + 0) * 8) = s2_0;
+                    *(mc_vf *)(y + (long)(b + 2) * 64 + (v0 + 1) * 8) = s2_1;
+                    *(mc_vf *)(y + (long)(b + 3) * 64 + (v0 + 0) * 8) = s3_0;
+                    *(mc_vf *)(y + (long)(b + 3) * 64 + (v0 + 1) * 8) = s3_1;
+                    *(mc_vf *)(y + (long)(b + 4) * 64 + (v0 + 0) * 8) = s4_0;
+                    *(mc_vf *)(y + (long)(b + 4) * 64 + (v0 + 1) * 8) = s4_1;
+                    *(mc_vf *)(y + (long)(b + 5) * 64 + (v0 + 0) * 8) = s5_0;
+                    *(mc_vf *)(y + (long)(b + 5) * 64 + (v0 + 1) * 8) = s5_1;
+                }
+            else
+                for (; b < n; b++)
+                    {
+                        mc_vf s0_0 = {0};
+                        mc_vf s0_1 = {0};
+                        for (int i = 0; i < 8; i++) {
+                            mc_vf w0 = *(const mc_vf *)(wt + i * 64 + (v0 + 0) * 8);
+                            MC_HOLD(w0);
+                            mc_vf w1 = *(const mc_vf *)(wt + i * 64 + (v0 + 1) * 8);
+                            MC_HOLD(w1);
+                            {
+                                const float xi = x[(long)(b + 0) * 8 + i];
+                                s0_0 += xi * w0;
+                                s0_1 += xi * w1;
+                            }
+                        }
+                        *(mc_vf *)(y + (long)(b + 0) * 64 + (v0 + 0) * 8) = s0_0;
+                        *(mc_vf *)(y + (long)(b + 0) * 64 + (v0 + 1) * 8) = s0_1;
+                    }
+        }
+    }
+}
+
 void linear_8_64_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    if (n >= 3) {
+        linear_8_64_bcast(n, x, w, bias, y);
+        return;
+    }
     for (int o0 = 0; o0 < 63; o0 += 3) {
         int b = 0;
         for (; b + 3 <= n; b += 3)
@@ -1667,7 +2162,7 @@ void linear_8_64_fwd(int n, const float *restrict x, const float *restrict w, co
 }
 
 void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     {
@@ -1680,15 +2175,27 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dx + (long)(b + 3) * 8 + 0;
                 float *restrict d4 = dx + (long)(b + 4) * 8 + 0;
                 float *restrict d5 = dx + (long)(b + 5) * 8 + 0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
                 for (int o = 0; o < 64; o++) {
                     const float *restrict src = w + (long)o * 8 + 0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 64 + o];
@@ -1725,10 +2232,12 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 8 + 0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
                 for (int o = 0; o < 64; o++) {
                     const float *restrict src = w + (long)o * 8 + 0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
                     {
                         const float g = dy[(long)(b + 0) * 64 + o];
@@ -1746,15 +2255,15 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d3 = dw + (long)(o0 + 3) * 8 + 0;
                 float *restrict d4 = dw + (long)(o0 + 4) * 8 + 0;
                 float *restrict d5 = dw + (long)(o0 + 5) * 8 + 0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s4_0; s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s5_0; s5_0 = *(const mc_vf *)(d5 + 0);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 8 + 0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 64 + o0 + 0];
@@ -1795,13 +2304,13 @@ void linear_8_64_bwd(int n, const float *restrict x, const float *restrict w, co
                 float *restrict d1 = dw + (long)(60 + 1) * 8 + 0;
                 float *restrict d2 = dw + (long)(60 + 2) * 8 + 0;
                 float *restrict d3 = dw + (long)(60 + 3) * 8 + 0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 8 + 0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
                     {
                         const float g = dy[(long)b * 64 + 60 + 0];
@@ -1965,7 +2474,7 @@ void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w,
 }
 
 void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     for (int i0 = 0; i0 < 64; i0 += 16) {
@@ -1978,23 +2487,47 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d3 = dx + (long)(b + 3) * 64 + i0;
                 float *restrict d4 = dx + (long)(b + 4) * 64 + i0;
                 float *restrict d5 = dx + (long)(b + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0 = {0};
+                if (acc)
+                    s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1 = {0};
+                if (acc)
+                    s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0 = {0};
+                if (acc)
+                    s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1 = {0};
+                if (acc)
+                    s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0 = {0};
+                if (acc)
+                    s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1 = {0};
+                if (acc)
+                    s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0 = {0};
+                if (acc)
+                    s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1 = {0};
+                if (acc)
+                    s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0 = {0};
+                if (acc)
+                    s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1 = {0};
+                if (acc)
+                    s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int o = 0; o < 10; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
@@ -2043,13 +2576,17 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
         for (; b < n; b++)
             {
                 float *restrict d0 = dx + (long)(b + 0) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s0_0 = {0};
+                if (acc)
+                    s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1 = {0};
+                if (acc)
+                    s0_1 = *(const mc_vf *)(d0 + 8);
                 for (int o = 0; o < 10; o++) {
                     const float *restrict src = w + (long)o * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)(b + 0) * 10 + o];
@@ -2070,23 +2607,23 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d3 = dw + (long)(o0 + 3) * 64 + i0;
                 float *restrict d4 = dw + (long)(o0 + 4) * 64 + i0;
                 float *restrict d5 = dw + (long)(o0 + 5) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
-                mc_vf s4_0 = *(const mc_vf *)(d4 + 0);
-                mc_vf s4_1 = *(const mc_vf *)(d4 + 8);
-                mc_vf s5_0 = *(const mc_vf *)(d5 + 0);
-                mc_vf s5_1 = *(const mc_vf *)(d5 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s4_0; s4_0 = *(const mc_vf *)(d4 + 0);
+                mc_vf s4_1; s4_1 = *(const mc_vf *)(d4 + 8);
+                mc_vf s5_0; s5_0 = *(const mc_vf *)(d5 + 0);
+                mc_vf s5_1; s5_1 = *(const mc_vf *)(d5 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + o0 + 0];
@@ -2140,19 +2677,19 @@ void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w,
                 float *restrict d1 = dw + (long)(6 + 1) * 64 + i0;
                 float *restrict d2 = dw + (long)(6 + 2) * 64 + i0;
                 float *restrict d3 = dw + (long)(6 + 3) * 64 + i0;
-                mc_vf s0_0 = *(const mc_vf *)(d0 + 0);
-                mc_vf s0_1 = *(const mc_vf *)(d0 + 8);
-                mc_vf s1_0 = *(const mc_vf *)(d1 + 0);
-                mc_vf s1_1 = *(const mc_vf *)(d1 + 8);
-                mc_vf s2_0 = *(const mc_vf *)(d2 + 0);
-                mc_vf s2_1 = *(const mc_vf *)(d2 + 8);
-                mc_vf s3_0 = *(const mc_vf *)(d3 + 0);
-                mc_vf s3_1 = *(const mc_vf *)(d3 + 8);
+                mc_vf s0_0; s0_0 = *(const mc_vf *)(d0 + 0);
+                mc_vf s0_1; s0_1 = *(const mc_vf *)(d0 + 8);
+                mc_vf s1_0; s1_0 = *(const mc_vf *)(d1 + 0);
+                mc_vf s1_1; s1_1 = *(const mc_vf *)(d1 + 8);
+                mc_vf s2_0; s2_0 = *(const mc_vf *)(d2 + 0);
+                mc_vf s2_1; s2_1 = *(const mc_vf *)(d2 + 8);
+                mc_vf s3_0; s3_0 = *(const mc_vf *)(d3 + 0);
+                mc_vf s3_1; s3_1 = *(const mc_vf *)(d3 + 8);
                 for (int b = 0; b < n; b++) {
                     const float *restrict src = x + (long)b * 64 + i0;
-                    mc_vf v0 = *(const mc_vf *)(src + 0);
+                    mc_vf v0; v0 = *(const mc_vf *)(src + 0);
                     MC_HOLD(v0);
-                    mc_vf v1 = *(const mc_vf *)(src + 8);
+                    mc_vf v1; v1 = *(const mc_vf *)(src + 8);
                     MC_HOLD(v1);
                     {
                         const float g = dy[(long)b * 10 + 6 + 0];

@@ -128,17 +128,29 @@ static inline double gap_c16_32x32_plane_sum(const float *restrict p)
 
 void gap_c16_32x32_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
     for (long p = 0; p < n * 16; p++)
         y[p] = (float)(gap_c16_32x32_plane_sum(x + p * 1024) / 1024);
 }
 
-void gap_c16_32x32_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c16_32x32_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
     for (long p = 0; p < n * 16; p++) {
         const float g = dy[p] / 1024;
-        for (int k = 0; k < 1024; k++)
-            dx[p * 1024 + k] += g;
+        float *restrict d = dx + p * 1024;
+        if (acc) {
+            for (int k = 0; k < 1024; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        } else {
+            for (int k = 0; k < 1024; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        }
     }
 }
 
@@ -166,17 +178,29 @@ static inline double gap_c32_16x16_plane_sum(const float *restrict p)
 
 void gap_c32_16x16_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 8192 >= 32768)
     for (long p = 0; p < n * 32; p++)
         y[p] = (float)(gap_c32_16x16_plane_sum(x + p * 256) / 256);
 }
 
-void gap_c32_16x16_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c32_16x16_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 8192 >= 32768)
     for (long p = 0; p < n * 32; p++) {
         const float g = dy[p] / 256;
-        for (int k = 0; k < 256; k++)
-            dx[p * 256 + k] += g;
+        float *restrict d = dx + p * 256;
+        if (acc) {
+            for (int k = 0; k < 256; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        } else {
+            for (int k = 0; k < 256; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        }
     }
 }
 
@@ -204,16 +228,28 @@ static inline double gap_c64_8x8_plane_sum(const float *restrict p)
 
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 4096 >= 32768)
     for (long p = 0; p < n * 64; p++)
         y[p] = (float)(gap_c64_8x8_plane_sum(x + p * 64) / 64);
 }
 
-void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 4096 >= 32768)
     for (long p = 0; p < n * 64; p++) {
         const float g = dy[p] / 64;
-        for (int k = 0; k < 64; k++)
-            dx[p * 64 + k] += g;
+        float *restrict d = dx + p * 64;
+        if (acc) {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        } else {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        }
     }
 }

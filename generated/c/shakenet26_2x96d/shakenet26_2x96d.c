@@ -50,7 +50,7 @@ static void shakenet26_2x96d_layer2_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer2_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    subsample_c16_32x32_s1_o0_bwd(n, (dact + (long)(35840) * n), (dact + (long)(19456) * n));
+    subsample_c16_32x32_s1_o0_bwd(n, (dact + (long)(35840) * n), (dact + (long)(19456) * n), 1);
 }
 
 /* layer1.0.shortcut.conv1 */
@@ -81,8 +81,7 @@ static void shakenet26_2x96d_layer4_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(19456) * n), 0, sizeof(float) * n * 16384);
-    subsample_c16_32x32_s1_o1_bwd(n, (dact + (long)(101376) * n), (dact + (long)(19456) * n));
+    subsample_c16_32x32_s1_o1_bwd(n, (dact + (long)(101376) * n), (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.shortcut.conv2 */
@@ -113,9 +112,7 @@ static void shakenet26_2x96d_layer6_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(52224) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(117760) * n), 0, sizeof(float) * n * 49152);
-    concat_c_48_48_32x32_bwd(n, (dact + (long)(166912) * n), (dact + (long)(52224) * n), (dact + (long)(117760) * n));
+    concat_c_48_48_32x32_bwd(n, (dact + (long)(166912) * n), (dact + (long)(52224) * n), 0, (dact + (long)(117760) * n), 0);
 }
 
 /* layer1.0.shortcut.bn */
@@ -437,9 +434,7 @@ static void shakenet26_2x96d_layer24_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(773120) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(1281024) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1379328) * n), (dact + (long)(773120) * n), (dact + (long)(1281024) * n));
+    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1379328) * n), (dact + (long)(773120) * n), 0, (dact + (long)(1281024) * n), 0);
 }
 
 /* layer1.0.sum */
@@ -756,9 +751,7 @@ static void shakenet26_2x96d_layer42_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2558976) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(3640320) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(3738624) * n), (dact + (long)(2558976) * n), (dact + (long)(3640320) * n));
+    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(3738624) * n), (dact + (long)(2558976) * n), 0, (dact + (long)(3640320) * n), 0);
 }
 
 /* layer1.1.sum */
@@ -1074,9 +1067,7 @@ static void shakenet26_2x96d_layer60_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(4918272) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(5999616) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6097920) * n), (dact + (long)(4918272) * n), (dact + (long)(5999616) * n));
+    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6097920) * n), (dact + (long)(4918272) * n), 0, (dact + (long)(5999616) * n), 0);
 }
 
 /* layer1.2.sum */
@@ -1392,9 +1383,7 @@ static void shakenet26_2x96d_layer78_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(7277568) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(8358912) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(8457216) * n), (dact + (long)(7277568) * n), (dact + (long)(8358912) * n));
+    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(8457216) * n), (dact + (long)(7277568) * n), 0, (dact + (long)(8358912) * n), 0);
 }
 
 /* layer1.3.sum */
@@ -1439,7 +1428,7 @@ static void shakenet26_2x96d_layer81_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(8752128) * n), (dact + (long)(8653824) * n));
+    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(8752128) * n), (dact + (long)(8653824) * n), 1);
 }
 
 /* layer2.0.shortcut.conv1 */
@@ -1470,8 +1459,7 @@ static void shakenet26_2x96d_layer83_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(8653824) * n), 0, sizeof(float) * n * 98304);
-    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(8801280) * n), (dact + (long)(8653824) * n));
+    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(8801280) * n), (dact + (long)(8653824) * n), 0);
 }
 
 /* layer2.0.shortcut.conv2 */
@@ -1502,9 +1490,7 @@ static void shakenet26_2x96d_layer85_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(8776704) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(8825856) * n), 0, sizeof(float) * n * 24576);
-    concat_c_96_96_16x16_bwd(n, (dact + (long)(8850432) * n), (dact + (long)(8776704) * n), (dact + (long)(8825856) * n));
+    concat_c_96_96_16x16_bwd(n, (dact + (long)(8850432) * n), (dact + (long)(8776704) * n), 0, (dact + (long)(8825856) * n), 0);
 }
 
 /* layer2.0.shortcut.bn */
@@ -1826,9 +1812,7 @@ static void shakenet26_2x96d_layer103_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(9587712) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(10275840) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(10324992) * n), (dact + (long)(9587712) * n), (dact + (long)(10275840) * n));
+    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(10324992) * n), (dact + (long)(9587712) * n), 0, (dact + (long)(10275840) * n), 0);
 }
 
 /* layer2.0.sum */
@@ -2145,9 +2129,7 @@ static void shakenet26_2x96d_layer121_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(10816512) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(11258880) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(11308032) * n), (dact + (long)(10816512) * n), (dact + (long)(11258880) * n));
+    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(11308032) * n), (dact + (long)(10816512) * n), 0, (dact + (long)(11258880) * n), 0);
 }
 
 /* layer2.1.sum */
@@ -2463,9 +2445,7 @@ static void shakenet26_2x96d_layer139_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(11799552) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(12241920) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11799552) * n), (dact + (long)(12241920) * n));
+    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11799552) * n), 0, (dact + (long)(12241920) * n), 0);
 }
 
 /* layer2.2.sum */
@@ -2781,9 +2761,7 @@ static void shakenet26_2x96d_layer157_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(12782592) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(13224960) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(13274112) * n), (dact + (long)(12782592) * n), (dact + (long)(13224960) * n));
+    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(13274112) * n), (dact + (long)(12782592) * n), 0, (dact + (long)(13224960) * n), 0);
 }
 
 /* layer2.3.sum */
@@ -2828,7 +2806,7 @@ static void shakenet26_2x96d_layer160_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n));
+    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n), 1);
 }
 
 /* layer3.0.shortcut.conv1 */
@@ -2859,8 +2837,7 @@ static void shakenet26_2x96d_layer162_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(13372416) * n), 0, sizeof(float) * n * 49152);
-    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(13446144) * n), (dact + (long)(13372416) * n));
+    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(13446144) * n), (dact + (long)(13372416) * n), 0);
 }
 
 /* layer3.0.shortcut.conv2 */
@@ -2891,9 +2868,7 @@ static void shakenet26_2x96d_layer164_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer164_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(13433856) * n), 0, sizeof(float) * n * 12288);
-    memset((dact + (long)(13458432) * n), 0, sizeof(float) * n * 12288);
-    concat_c_192_192_8x8_bwd(n, (dact + (long)(13470720) * n), (dact + (long)(13433856) * n), (dact + (long)(13458432) * n));
+    concat_c_192_192_8x8_bwd(n, (dact + (long)(13470720) * n), (dact + (long)(13433856) * n), 0, (dact + (long)(13458432) * n), 0);
 }
 
 /* layer3.0.shortcut.bn */
@@ -3215,9 +3190,7 @@ static void shakenet26_2x96d_layer182_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer182_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(13839360) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(14183424) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(14208000) * n), (dact + (long)(13839360) * n), (dact + (long)(14183424) * n));
+    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(14208000) * n), (dact + (long)(13839360) * n), 0, (dact + (long)(14183424) * n), 0);
 }
 
 /* layer3.0.sum */
@@ -3534,9 +3507,7 @@ static void shakenet26_2x96d_layer200_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer200_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(14453760) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(14674944) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(14699520) * n), (dact + (long)(14453760) * n), (dact + (long)(14674944) * n));
+    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(14699520) * n), (dact + (long)(14453760) * n), 0, (dact + (long)(14674944) * n), 0);
 }
 
 /* layer3.1.sum */
@@ -3852,9 +3823,7 @@ static void shakenet26_2x96d_layer218_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(14945280) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(15166464) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(15191040) * n), (dact + (long)(14945280) * n), (dact + (long)(15166464) * n));
+    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(15191040) * n), (dact + (long)(14945280) * n), 0, (dact + (long)(15166464) * n), 0);
 }
 
 /* layer3.2.sum */
@@ -4170,9 +4139,7 @@ static void shakenet26_2x96d_layer236_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer236_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15436800) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(15657984) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(15682560) * n), (dact + (long)(15436800) * n), (dact + (long)(15657984) * n));
+    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(15682560) * n), (dact + (long)(15436800) * n), 0, (dact + (long)(15657984) * n), 0);
 }
 
 /* layer3.3.sum */
@@ -4215,8 +4182,7 @@ static void shakenet26_2x96d_layer239_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer239_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15707136) * n), 0, sizeof(float) * n * 24576);
-    gap_c384_8x8_bwd(n, (dact + (long)(15731712) * n), (dact + (long)(15707136) * n));
+    gap_c384_8x8_bwd(n, (dact + (long)(15731712) * n), (dact + (long)(15707136) * n), 0);
 }
 
 /* fc_out */
@@ -4231,8 +4197,7 @@ static void shakenet26_2x96d_layer240_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer240_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15731712) * n), 0, sizeof(float) * n * 384);
-    linear_384_10_b_bwd(n, (act + (long)(15731712) * n), (par + 17561504), (dact + (long)(15732096) * n), (dact + (long)(15731712) * n), (grad + 17561504), (grad + 17565344));
+    linear_384_10_b_bwd(n, (act + (long)(15731712) * n), (par + 17561504), (dact + (long)(15732096) * n), (dact + (long)(15731712) * n), (grad + 17561504), (grad + 17565344), 0);
 }
 
 static void (*const shakenet26_2x96d_layer_forward[241])(const mc_state *, int) = {

@@ -17,14 +17,14 @@ void relu_n16384_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
 void subsample_c16_32x32_s1_o0_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c16_32x32_s1_o0_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c16_32x32_s1_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void subsample_c16_32x32_s1_o1_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void bn_c96_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
@@ -68,7 +68,8 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n98304_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
-void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
+void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1);
 void add2_n98304_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
     const float *restrict mean1, const float *restrict invstd1, float *restrict y);
 void add2_n98304_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
@@ -93,14 +94,14 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
 void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void subsample_c96_32x32_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void subsample_c96_32x32_s2_o1_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void bn_c192_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
@@ -144,7 +145,8 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n49152_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
-void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
+void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1);
 void add2_n49152_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
     const float *restrict mean1, const float *restrict invstd1, float *restrict y);
 void add2_n49152_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
@@ -169,14 +171,14 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const
 void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void subsample_c192_16x16_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void subsample_c192_16x16_s2_o1_fwd(int n, const float *restrict x, float *restrict y);
-void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
+void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void bn_c384_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
@@ -216,7 +218,8 @@ void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restric
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
-void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
+void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1);
 void add2_n24576_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
     const float *restrict mean1, const float *restrict invstd1, float *restrict y);
 void add2_n24576_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
@@ -243,9 +246,9 @@ void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, f
 void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint8_t *restrict mask);
 void add2_n24576_relu_bwd(int n, const uint8_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y);
-void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
+void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc);
 void linear_384_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_384_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 
 #endif

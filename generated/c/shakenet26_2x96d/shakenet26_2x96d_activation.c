@@ -31,9 +31,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n16384: relu on 16384 values per image */
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 16384); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 16384) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 16384); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -41,13 +45,21 @@ void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16384); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 16384) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 16384); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 16384); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16384); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 16384) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 16384); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 16384); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -78,9 +90,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n98304: relu on 98304 values per image */
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 98304); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 98304) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 98304); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 98304); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -88,13 +104,21 @@ void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 98304); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 98304); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 98304); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 98304); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 98304); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 98304); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -125,9 +149,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n49152: relu on 49152 values per image */
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 49152); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 49152) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 49152); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 49152); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -135,13 +163,21 @@ void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 49152); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 49152); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 49152); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 49152); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 49152); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 49152); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 
@@ -172,9 +208,13 @@ static inline __attribute__((unused)) float mc_expf(float x0)
 /* relu_n24576: relu on 24576 values per image */
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 24576); i++)
-        y[i] = x[i] < 0 ? 0 : x[i];
+    if ((n * 24576) >= 32768) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 24576); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
+    } else
+        for (long i = 0; i < (n * 24576); i++)
+            y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
@@ -182,12 +222,20 @@ void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, co
 {
     (void)x, (void)y;
     if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 24576); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 24576); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 24576); i++)
+                dx[i] += y[i] > 0 ? dy[i] : 0;
     } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 24576); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long i = 0; i < (n * 24576); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
+        } else
+            for (long i = 0; i < (n * 24576); i++)
+                dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }

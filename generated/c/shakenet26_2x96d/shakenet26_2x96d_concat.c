@@ -7,6 +7,7 @@
 /* concat_c_48_48_32x32: concatenation of channels 48 and 48 of 32x32 -> 96 channels */
 void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
     for (long b = 0; b < n; b++) {
         memcpy(y + b * 98304 + 0, x0 + b * 49152,
             49152 * sizeof(float));
@@ -15,19 +16,35 @@ void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *re
     }
 }
 
-void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
     for (long b = 0; b < n; b++) {
-        for (int k = 0; k < 49152; k++)
-            dx0[b * 49152 + k] += dy[b * 98304 + 0 + k];
-        for (int k = 0; k < 49152; k++)
-            dx1[b * 49152 + k] += dy[b * 98304 + 49152 + k];
+        {
+            float *d = dx0 + b * 49152;
+            const float *restrict g = dy + b * 98304 + 0;
+            if (acc0)
+                for (int k = 0; k < 49152; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 49152 * sizeof(float));
+        }
+        {
+            float *d = dx1 + b * 49152;
+            const float *restrict g = dy + b * 98304 + 49152;
+            if (acc1)
+                for (int k = 0; k < 49152; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 49152 * sizeof(float));
+        }
     }
 }
 
 /* concat_c_96_96_16x16: concatenation of channels 96 and 96 of 16x16 -> 192 channels */
 void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
     for (long b = 0; b < n; b++) {
         memcpy(y + b * 49152 + 0, x0 + b * 24576,
             24576 * sizeof(float));
@@ -36,19 +53,35 @@ void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *re
     }
 }
 
-void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
     for (long b = 0; b < n; b++) {
-        for (int k = 0; k < 24576; k++)
-            dx0[b * 24576 + k] += dy[b * 49152 + 0 + k];
-        for (int k = 0; k < 24576; k++)
-            dx1[b * 24576 + k] += dy[b * 49152 + 24576 + k];
+        {
+            float *d = dx0 + b * 24576;
+            const float *restrict g = dy + b * 49152 + 0;
+            if (acc0)
+                for (int k = 0; k < 24576; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 24576 * sizeof(float));
+        }
+        {
+            float *d = dx1 + b * 24576;
+            const float *restrict g = dy + b * 49152 + 24576;
+            if (acc1)
+                for (int k = 0; k < 24576; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 24576 * sizeof(float));
+        }
     }
 }
 
 /* concat_c_192_192_8x8: concatenation of channels 192 and 192 of 8x8 -> 384 channels */
 void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 24576 >= 32768)
     for (long b = 0; b < n; b++) {
         memcpy(y + b * 24576 + 0, x0 + b * 12288,
             12288 * sizeof(float));
@@ -57,12 +90,27 @@ void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *re
     }
 }
 
-void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    MC_OMP_FOR_IF(n * 24576 >= 32768)
     for (long b = 0; b < n; b++) {
-        for (int k = 0; k < 12288; k++)
-            dx0[b * 12288 + k] += dy[b * 24576 + 0 + k];
-        for (int k = 0; k < 12288; k++)
-            dx1[b * 12288 + k] += dy[b * 24576 + 12288 + k];
+        {
+            float *d = dx0 + b * 12288;
+            const float *restrict g = dy + b * 24576 + 0;
+            if (acc0)
+                for (int k = 0; k < 12288; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 12288 * sizeof(float));
+        }
+        {
+            float *d = dx1 + b * 12288;
+            const float *restrict g = dy + b * 24576 + 12288;
+            if (acc1)
+                for (int k = 0; k < 12288; k++)
+                    d[k] += g[k];
+            else
+                memcpy(d, g, 12288 * sizeof(float));
+        }
     }
 }

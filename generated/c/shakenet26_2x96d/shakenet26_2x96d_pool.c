@@ -7,103 +7,133 @@
 /* subsample_c16_32x32_s1_o0: rows and columns 0, 0+1, ... of 16 channels of 32x32 -> 32x32 */
 void subsample_c16_32x32_s1_o0_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
     for (long p = 0; p < n * 16; p++)
         for (int oy = 0; oy < 32; oy++)
             for (int ox = 0; ox < 32; ox++)
                 y[p * 1024 + oy * 32 + ox] = oy < 32 && ox < 32 ? x[p * 1024 + (0 + 1 * oy) * 32 + 0 + 1 * ox] : 0;
 }
 
-void subsample_c16_32x32_s1_o0_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c16_32x32_s1_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 16; p++)
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
+    for (long p = 0; p < n * 16; p++) {
+        if (!acc)
+            memset(dx + p * 1024, 0, sizeof(float) * 1024);
         for (int oy = 0; oy < 32; oy++)
             for (int ox = 0; ox < 32; ox++)
                 dx[p * 1024 + (0 + 1 * oy) * 32 + 0 + 1 * ox] += dy[p * 1024 + oy * 32 + ox];
+    }
 }
 
 /* subsample_c16_32x32_s1_o1: rows and columns 1, 1+1, ... of 16 channels of 32x32 -> 32x32 */
 void subsample_c16_32x32_s1_o1_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
     for (long p = 0; p < n * 16; p++)
         for (int oy = 0; oy < 32; oy++)
             for (int ox = 0; ox < 32; ox++)
                 y[p * 1024 + oy * 32 + ox] = oy < 31 && ox < 31 ? x[p * 1024 + (1 + 1 * oy) * 32 + 1 + 1 * ox] : 0;
 }
 
-void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 16; p++)
+    MC_OMP_FOR_IF(n * 16384 >= 32768)
+    for (long p = 0; p < n * 16; p++) {
+        if (!acc)
+            memset(dx + p * 1024, 0, sizeof(float) * 1024);
         for (int oy = 0; oy < 31; oy++)
             for (int ox = 0; ox < 31; ox++)
                 dx[p * 1024 + (1 + 1 * oy) * 32 + 1 + 1 * ox] += dy[p * 1024 + oy * 32 + ox];
+    }
 }
 
 /* subsample_c96_32x32_s2_o0: rows and columns 0, 0+2, ... of 96 channels of 32x32 -> 16x16 */
 void subsample_c96_32x32_s2_o0_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
     for (long p = 0; p < n * 96; p++)
         for (int oy = 0; oy < 16; oy++)
             for (int ox = 0; ox < 16; ox++)
                 y[p * 256 + oy * 16 + ox] = oy < 16 && ox < 16 ? x[p * 1024 + (0 + 2 * oy) * 32 + 0 + 2 * ox] : 0;
 }
 
-void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 96; p++)
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
+    for (long p = 0; p < n * 96; p++) {
+        if (!acc)
+            memset(dx + p * 1024, 0, sizeof(float) * 1024);
         for (int oy = 0; oy < 16; oy++)
             for (int ox = 0; ox < 16; ox++)
                 dx[p * 1024 + (0 + 2 * oy) * 32 + 0 + 2 * ox] += dy[p * 256 + oy * 16 + ox];
+    }
 }
 
 /* subsample_c96_32x32_s2_o1: rows and columns 1, 1+2, ... of 96 channels of 32x32 -> 16x16 */
 void subsample_c96_32x32_s2_o1_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
     for (long p = 0; p < n * 96; p++)
         for (int oy = 0; oy < 16; oy++)
             for (int ox = 0; ox < 16; ox++)
                 y[p * 256 + oy * 16 + ox] = oy < 16 && ox < 16 ? x[p * 1024 + (1 + 2 * oy) * 32 + 1 + 2 * ox] : 0;
 }
 
-void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 96; p++)
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
+    for (long p = 0; p < n * 96; p++) {
+        if (!acc)
+            memset(dx + p * 1024, 0, sizeof(float) * 1024);
         for (int oy = 0; oy < 16; oy++)
             for (int ox = 0; ox < 16; ox++)
                 dx[p * 1024 + (1 + 2 * oy) * 32 + 1 + 2 * ox] += dy[p * 256 + oy * 16 + ox];
+    }
 }
 
 /* subsample_c192_16x16_s2_o0: rows and columns 0, 0+2, ... of 192 channels of 16x16 -> 8x8 */
 void subsample_c192_16x16_s2_o0_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
     for (long p = 0; p < n * 192; p++)
         for (int oy = 0; oy < 8; oy++)
             for (int ox = 0; ox < 8; ox++)
                 y[p * 64 + oy * 8 + ox] = oy < 8 && ox < 8 ? x[p * 256 + (0 + 2 * oy) * 16 + 0 + 2 * ox] : 0;
 }
 
-void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 192; p++)
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
+    for (long p = 0; p < n * 192; p++) {
+        if (!acc)
+            memset(dx + p * 256, 0, sizeof(float) * 256);
         for (int oy = 0; oy < 8; oy++)
             for (int ox = 0; ox < 8; ox++)
                 dx[p * 256 + (0 + 2 * oy) * 16 + 0 + 2 * ox] += dy[p * 64 + oy * 8 + ox];
+    }
 }
 
 /* subsample_c192_16x16_s2_o1: rows and columns 1, 1+2, ... of 192 channels of 16x16 -> 8x8 */
 void subsample_c192_16x16_s2_o1_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
     for (long p = 0; p < n * 192; p++)
         for (int oy = 0; oy < 8; oy++)
             for (int ox = 0; ox < 8; ox++)
                 y[p * 64 + oy * 8 + ox] = oy < 8 && ox < 8 ? x[p * 256 + (1 + 2 * oy) * 16 + 1 + 2 * ox] : 0;
 }
 
-void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx)
+void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
-    for (long p = 0; p < n * 192; p++)
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
+    for (long p = 0; p < n * 192; p++) {
+        if (!acc)
+            memset(dx + p * 256, 0, sizeof(float) * 256);
         for (int oy = 0; oy < 8; oy++)
             for (int ox = 0; ox < 8; ox++)
                 dx[p * 256 + (1 + 2 * oy) * 16 + 1 + 2 * ox] += dy[p * 64 + oy * 8 + ox];
+    }
 }
 
 /* gap_c384_8x8: mean over 8x8 of 384 channels */
@@ -230,16 +260,28 @@ static inline double gap_c384_8x8_plane_sum(const float *restrict p)
 
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y)
 {
-    MC_OMP_FOR
+    MC_OMP_FOR_IF(n * 24576 >= 32768)
     for (long p = 0; p < n * 384; p++)
         y[p] = (float)(gap_c384_8x8_plane_sum(x + p * 64) / 64);
 }
 
-void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx)
+void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int acc)
 {
+    MC_OMP_FOR_IF(n * 24576 >= 32768)
     for (long p = 0; p < n * 384; p++) {
         const float g = dy[p] / 64;
-        for (int k = 0; k < 64; k++)
-            dx[p * 64 + k] += g;
+        float *restrict d = dx + p * 64;
+        if (acc) {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = *(const mc_vf *)(d + k);
+                dv += g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        } else {
+            for (int k = 0; k < 64; k += 8) {
+                mc_vf dv = (mc_vf){0} + g;
+                *(mc_vf *)(d + k) = dv;
+            }
+        }
     }
 }

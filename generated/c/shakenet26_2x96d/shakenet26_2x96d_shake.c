@@ -14,13 +14,34 @@ void shake_n98304_fwd(int n, const float *x0, const float *x1, const float *rest
     }
 }
 
-void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
+void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1)
 {
-    for (long b = 0; b < n; b++)
-        for (int k = 0; k < 98304; k++) {
-            dx0[b * 98304 + k] += beta[b] * dy[b * 98304 + k];
-            dx1[b * 98304 + k] += (1 - beta[b]) * dy[b * 98304 + k];
+    MC_OMP_FOR_IF(n * 98304 >= 32768)
+    for (long b = 0; b < n; b++) {
+        {
+            float *d = dx0 + b * 98304;
+            const float *restrict g = dy + b * 98304;
+            const float f = beta[b];
+            if (acc0)
+                for (int k = 0; k < 98304; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 98304; k++)
+                    d[k] = f * g[k];
         }
+        {
+            float *d = dx1 + b * 98304;
+            const float *restrict g = dy + b * 98304;
+            const float f = (1 - beta[b]);
+            if (acc1)
+                for (int k = 0; k < 98304; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 98304; k++)
+                    d[k] = f * g[k];
+        }
+    }
 }
 
 /* shake_n49152: shake-shake blend of 49152 values per image */
@@ -33,13 +54,34 @@ void shake_n49152_fwd(int n, const float *x0, const float *x1, const float *rest
     }
 }
 
-void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
+void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1)
 {
-    for (long b = 0; b < n; b++)
-        for (int k = 0; k < 49152; k++) {
-            dx0[b * 49152 + k] += beta[b] * dy[b * 49152 + k];
-            dx1[b * 49152 + k] += (1 - beta[b]) * dy[b * 49152 + k];
+    MC_OMP_FOR_IF(n * 49152 >= 32768)
+    for (long b = 0; b < n; b++) {
+        {
+            float *d = dx0 + b * 49152;
+            const float *restrict g = dy + b * 49152;
+            const float f = beta[b];
+            if (acc0)
+                for (int k = 0; k < 49152; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 49152; k++)
+                    d[k] = f * g[k];
         }
+        {
+            float *d = dx1 + b * 49152;
+            const float *restrict g = dy + b * 49152;
+            const float f = (1 - beta[b]);
+            if (acc1)
+                for (int k = 0; k < 49152; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 49152; k++)
+                    d[k] = f * g[k];
+        }
+    }
 }
 
 /* shake_n24576: shake-shake blend of 24576 values per image */
@@ -52,11 +94,32 @@ void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *rest
     }
 }
 
-void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
+void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, int acc0, float *dx1,
+    int acc1)
 {
-    for (long b = 0; b < n; b++)
-        for (int k = 0; k < 24576; k++) {
-            dx0[b * 24576 + k] += beta[b] * dy[b * 24576 + k];
-            dx1[b * 24576 + k] += (1 - beta[b]) * dy[b * 24576 + k];
+    MC_OMP_FOR_IF(n * 24576 >= 32768)
+    for (long b = 0; b < n; b++) {
+        {
+            float *d = dx0 + b * 24576;
+            const float *restrict g = dy + b * 24576;
+            const float f = beta[b];
+            if (acc0)
+                for (int k = 0; k < 24576; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 24576; k++)
+                    d[k] = f * g[k];
         }
+        {
+            float *d = dx1 + b * 24576;
+            const float *restrict g = dy + b * 24576;
+            const float f = (1 - beta[b]);
+            if (acc1)
+                for (int k = 0; k < 24576; k++)
+                    d[k] += f * g[k];
+            else
+                for (int k = 0; k < 24576; k++)
+                    d[k] = f * g[k];
+        }
+    }
 }
