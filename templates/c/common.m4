@@ -439,9 +439,14 @@ m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', `
 # planes: a scale of 4 x 4 planes ran 0.3x the generic kernel), then the
 # partial vector of the tail. body(part) is the statements of the vector
 # at offset k, part 0 for a whole one, else its count of lanes; it loads
-# and stores with MC_VLOAD(v, p, part) and MC_VSTORE(p, v, part).
-m4_define(`MC_VLOAD', `m4_ifelse(`$3', 0, `mc_vf $1 = *(const mc_vf *)($2);', `mc_vf $1; mc_vf_part(&$1, $2, $3);')')
-m4_define(`MC_VSTORE', `m4_ifelse(`$3', 0, `*(mc_vf *)($1) = $2;', `mc_vf_store_part($1, &$2, $3);')')
+# and stores with MC_VLOAD(v, p, part) and MC_VSTORE(p, v, part). The
+# tail goes lane by lane, not by masked loads and stores: on planes
+# shorter than a vector the next plane loads from the line the masked
+# store just wrote, and waits for it (a global mean backward of 2 x 2
+# planes 5x slower than the scalar loop).
+m4_define(`MC_VLOAD', `m4_ifelse(`$3', 0, `mc_vf $1 = *(const mc_vf *)($2);',
+`mc_vf $1 = {0}; for (int l = 0; l < $3; l++) $1[l] = ($2)[l];')')
+m4_define(`MC_VSTORE', `m4_ifelse(`$3', 0, `*(mc_vf *)($1) = $2;', `for (int l = 0; l < $3; l++) ($1)[l] = $2[l];')')
 m4_define(`MC_PLANE_MAP',
 `m4_ifelse(m4_eval($2 >= VL), 1, `$1for (int k = 0; k < m4_eval($2 / VL * VL); k += VL) {
 $3(0)$1}

@@ -147,9 +147,9 @@ void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx, int 
             }
             {
                 const int k = 32;
-                mc_vf dv; mc_vf_part(&dv, d + k, 4);
+                mc_vf dv = {0}; for (int l = 0; l < 4; l++) dv[l] = (d + k)[l];
                 dv += g;
-                mc_vf_store_part(d + k, &dv, 4);
+                for (int l = 0; l < 4; l++) (d + k)[l] = dv[l];
             }
         } else {
             for (int k = 0; k < 32; k += 8) {
@@ -159,7 +159,7 @@ void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx, int 
             {
                 const int k = 32;
                 mc_vf dv = (mc_vf){0} + g;
-                mc_vf_store_part(d + k, &dv, 4);
+                for (int l = 0; l < 4; l++) (d + k)[l] = dv[l];
             }
         }
     }
