@@ -404,8 +404,14 @@ int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
            o->iters,
            o->cpu_time ? ", CPU time" : "");
     /* What the generic side's convolutions and linear layers run on. */
-    if (b.sides == 2)
+    if (b.sides == 2) {
         printf("generic matrix products: %s, core %s\n", mc_blas_config(), mc_blas_core());
+        const char *fix = mc_blas_core_fix();
+        if (fix)
+            printf("note: OpenBLAS took its %s kernels, which lack this CPU's vectors: the generic side is slower than it "
+                   "could be; OPENBLAS_CORETYPE=%s picks the right ones (docs/generic_baseline.md)\n",
+                   mc_blas_core(), fix);
+    }
     /* The step first: it also leaves every slot filled for the layers. */
     timing step[2];
     for (int it = -1; it < o->iters; it++)

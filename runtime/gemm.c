@@ -8,6 +8,30 @@
  * its threads, never the sums). */
 #include "mc_gemm.h"
 
+#include <string.h>
+
+/* The OpenBLAS cores (openblas_get_corename) whose kernels use AVX2 and
+ * FMA, and of those, the ones using AVX-512. */
+static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+
+static int named(const char *core, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(core, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const char *mc_blas_core_advice(const char *core, int avx2, int avx512)
+{
+    if (avx512 && !named(core, avx512_cores, (int)(sizeof avx512_cores / sizeof *avx512_cores)))
+        return "SkylakeX";
+    if (avx2 && !named(core, avx2_cores, (int)(sizeof avx2_cores / sizeof *avx2_cores)))
+        return "Haswell";
+    return NULL;
+}
+
 #ifdef MC_HAVE_BLAS
 #include <cblas.h>
 #ifdef _OPENMP
@@ -38,6 +62,19 @@ void mc_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int 
 const char *mc_blas_config(void) { return openblas_get_config(); }
 const char *mc_blas_core(void) { return openblas_get_corename(); }
 
+const char *mc_blas_core_fix(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return mc_blas_core_advice(mc_blas_core(), avx2, avx512);
+#else
+    return NULL;
+#endif
+}
+
 #else
 
 #include <stddef.h>
@@ -60,5 +97,6 @@ void mc_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int 
 
 const char *mc_blas_config(void) { return "none"; }
 const char *mc_blas_core(void) { return "plain loops"; }
+const char *mc_blas_core_fix(void) { return NULL; }
 
 #endif

@@ -16,4 +16,14 @@ void mc_gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int 
 const char *mc_blas_config(void);
 const char *mc_blas_core(void);
 
+/* The core OpenBLAS should have picked where the one it picked (core)
+ * lacks the CPU's vectors: "SkylakeX" on an AVX-512 CPU, "Haswell" on an
+ * AVX2 one, when core is none of the cores that use them (OpenBLAS 0.3.21
+ * takes its SSE3 "Prescott" kernels on CPUs newer than it knows, Intel's
+ * Emerald Rapids among them: docs/generic_baseline.md). NULL where core
+ * fits, or off x86-64. */
+const char *mc_blas_core_advice(const char *core, int avx2, int avx512);
+/* The same for this CPU and the library's core: what `EXE bench` prints. */
+const char *mc_blas_core_fix(void);
+
 #endif

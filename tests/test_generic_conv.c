@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "mc_gemm.h"
 #include "mc_kernels.h"
 #include "numeric.h"
 #include "reference_conv.h"
@@ -466,4 +467,17 @@ Test(backward, accumulates_and_accepts_null)
         check_conventions(&ps[i], &r);
         problem_free(&ps[i]);
     }
+}
+
+/* The advice bench prints when OpenBLAS picks kernels older than the CPU
+ * (mc_gemm.h): the right core per CPU, none where the core fits. */
+Test(blas, core_advice)
+{
+    cr_assert_str_eq(mc_blas_core_advice("Prescott", 1, 1), "SkylakeX");
+    cr_assert_str_eq(mc_blas_core_advice("Haswell", 1, 1), "SkylakeX");
+    cr_assert_str_eq(mc_blas_core_advice("Prescott", 1, 0), "Haswell");
+    cr_assert_str_eq(mc_blas_core_advice("Sandybridge", 1, 0), "Haswell");
+    cr_assert_null(mc_blas_core_advice("Cooperlake", 1, 1));
+    cr_assert_null(mc_blas_core_advice("Zen", 1, 0));
+    cr_assert_null(mc_blas_core_advice("Prescott", 0, 0));
 }
