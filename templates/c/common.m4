@@ -433,27 +433,21 @@ m4_define(`MC_PREFETCH_LINES',
 m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', ` + m4_eval(16 * ($3 - 1))'), $4, 2);
 ')')
 
-# MC_PLANE_MAP(indent, count, body): the floats 0 .. count - 1 of a
-# plane VL at a time, in explicit vectors (gcc left such loops of a few
-# vectors inside an OpenMP region scalar, or vectorized them across
-# planes: a scale of 4 x 4 planes ran 0.3x the generic kernel), then the
-# partial vector of the tail. body(part) is the statements of the vector
-# at offset k, part 0 for a whole one, else its count of lanes; it loads
-# and stores with MC_VLOAD(v, p, part) and MC_VSTORE(p, v, part). The
-# tail goes lane by lane, not by masked loads and stores: on planes
-# shorter than a vector the next plane loads from the line the masked
-# store just wrote, and waits for it (a global mean backward of 2 x 2
-# planes 5x slower than the scalar loop).
-m4_define(`MC_VLOAD', `m4_ifelse(`$3', 0, `mc_vf $1 = *(const mc_vf *)($2);',
-`mc_vf $1 = {0}; for (int l = 0; l < $3; l++) $1[l] = ($2)[l];')')
-m4_define(`MC_VSTORE', `m4_ifelse(`$3', 0, `*(mc_vf *)($1) = $2;', `for (int l = 0; l < $3; l++) ($1)[l] = $2[l];')')
+# MC_PLANE_MAP(indent, count, vector, scalar): the floats 0 .. count - 1
+# of a plane, VL at a time in explicit vectors (gcc left such loops of a
+# few vectors inside an OpenMP region scalar, or vectorized them across
+# planes: a scale of 4 x 4 planes ran 0.3x the generic kernel): vector is
+# the statements of the vector at offset k; then the tail float by float,
+# scalar the statement of float i. (Masked loads and stores for the tail
+# stalled: on planes shorter than a vector the next plane loads from the
+# line the masked store just wrote, and waits for it; a global mean
+# backward of 2 x 2 planes ran 5x slower than the scalar loop.)
 m4_define(`MC_PLANE_MAP',
 `m4_ifelse(m4_eval($2 >= VL), 1, `$1for (int k = 0; k < m4_eval($2 / VL * VL); k += VL) {
-$3(0)$1}
+$3`'$1}
 ')m4_dnl
-m4_ifelse(m4_eval($2 % VL), 0, `', `$1{
-$1    const int k = m4_eval($2 / VL * VL);
-$3(m4_eval($2 % VL))$1}
+m4_ifelse(m4_eval($2 % VL), 0, `', `$1for (int i = m4_eval($2 / VL * VL); i < $2; i++)
+$1    $4
 ')')
 
 # MC_PLANE_SUM(fn, count[, ahead]): static double fn(p), the sum of count

@@ -22,12 +22,9 @@ m4_define(`POOL_CLEAR', `        if (!acc)
 m4_define(`MC_AVGPOOL_KERNEL', `m4_ifelse(K, 0, `POOL_GLOBAL()', `POOL_WINDOW()')')
 # A vector of a plane of the global mean backward (common.m4, the plane
 # map): the share g of each input added or stored.
-m4_define(`POOL_ADD_V', `                MC_VLOAD(dv, d + k, $1)
-                dv += g;
-                MC_VSTORE(d + k, dv, $1)
+m4_define(`POOL_ADD_V', `                *(mc_vf *)(d + k) += g;
 ')
-m4_define(`POOL_SET_V', `                mc_vf dv = (mc_vf){0} + g;
-                MC_VSTORE(d + k, dv, $1)
+m4_define(`POOL_SET_V', `                *(mc_vf *)(d + k) = (mc_vf){0} + g;
 ')
 
 # The global mean sums each plane in vector lanes of doubles (one chain of
@@ -50,9 +47,9 @@ MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict dy, float *restri
         const float g = dy[p] / POOL_IN;
         float *restrict d = dx + p * POOL_IN;
         if (acc) {
-MC_PLANE_MAP(`            ', POOL_IN, `POOL_ADD_V')m4_dnl
+MC_PLANE_MAP(`            ', POOL_IN, `POOL_ADD_V', `d[i] += g;')m4_dnl
         } else {
-MC_PLANE_MAP(`            ', POOL_IN, `POOL_SET_V')m4_dnl
+MC_PLANE_MAP(`            ', POOL_IN, `POOL_SET_V', `d[i] = g;')m4_dnl
         }
     }
 }

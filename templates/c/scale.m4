@@ -12,19 +12,13 @@ m4_divert(-1)
 
 m4_define(`SCALE_HW', `m4_eval(H * W)')
 m4_define(`SCALE_PAR', `MC_OMP_FOR_IF(n * m4_eval(C * H * W) >= MC_PAR_FLOATS)')
-# A vector of a plane (common.m4, the plane map): y = x s; dx += dy s; dx = dy s.
-m4_define(`SCALE_FWD_V', `            MC_VLOAD(v, xp + k, $1)
-            v = v * sp;
-            MC_VSTORE(yp + k, v, $1)
+# A vector of a plane (common.m4, the plane map) and a float of its tail:
+# y = x s; dx += dy s; dx = dy s.
+m4_define(`SCALE_FWD_V', `            *(mc_vf *)(yp + k) = *(const mc_vf *)(xp + k) * sp;
 ')
-m4_define(`SCALE_ADD_V', `                    MC_VLOAD(gv, g + k, $1)
-                    MC_VLOAD(dv, d + k, $1)
-                    dv += gv * sp;
-                    MC_VSTORE(d + k, dv, $1)
+m4_define(`SCALE_ADD_V', `                    *(mc_vf *)(d + k) += *(const mc_vf *)(g + k) * sp;
 ')
-m4_define(`SCALE_SET_V', `                    MC_VLOAD(gv, g + k, $1)
-                    gv = gv * sp;
-                    MC_VSTORE(d + k, gv, $1)
+m4_define(`SCALE_SET_V', `                    *(mc_vf *)(d + k) = *(const mc_vf *)(g + k) * sp;
 ')
 
 m4_define(`MC_SCALE_KERNEL',
@@ -37,7 +31,7 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict s, float *
         const float *restrict xp = x + p * SCALE_HW;
         float *restrict yp = y + p * SCALE_HW;
         const float sp = s[p];
-MC_PLANE_MAP(`        ', SCALE_HW, `SCALE_FWD_V')m4_dnl
+MC_PLANE_MAP(`        ', SCALE_HW, `SCALE_FWD_V', `yp[i] = xp[i] * sp;')m4_dnl
     }
 }
 
@@ -52,9 +46,9 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict s, const f
             float *restrict d = dx + p * SCALE_HW;
             const float sp = s[p];
             if (acc_x) {
-MC_PLANE_MAP(`                ', SCALE_HW, `SCALE_ADD_V')m4_dnl
+MC_PLANE_MAP(`                ', SCALE_HW, `SCALE_ADD_V', `d[i] += g[i] * sp;')m4_dnl
             } else {
-MC_PLANE_MAP(`                ', SCALE_HW, `SCALE_SET_V')m4_dnl
+MC_PLANE_MAP(`                ', SCALE_HW, `SCALE_SET_V', `d[i] = g[i] * sp;')m4_dnl
             }
         }
         const float gs = (float)NAME`'_dot(g, x + p * SCALE_HW);

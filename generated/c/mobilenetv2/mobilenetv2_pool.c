@@ -141,26 +141,16 @@ void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx, int 
         float *restrict d = dx + p * 36;
         if (acc) {
             for (int k = 0; k < 32; k += 8) {
-                mc_vf dv = *(const mc_vf *)(d + k);
-                dv += g;
-                *(mc_vf *)(d + k) = dv;
+                *(mc_vf *)(d + k) += g;
             }
-            {
-                const int k = 32;
-                mc_vf dv = {0}; for (int l = 0; l < 4; l++) dv[l] = (d + k)[l];
-                dv += g;
-                for (int l = 0; l < 4; l++) (d + k)[l] = dv[l];
-            }
+            for (int i = 32; i < 36; i++)
+                d[i] += g;
         } else {
             for (int k = 0; k < 32; k += 8) {
-                mc_vf dv = (mc_vf){0} + g;
-                *(mc_vf *)(d + k) = dv;
+                *(mc_vf *)(d + k) = (mc_vf){0} + g;
             }
-            {
-                const int k = 32;
-                mc_vf dv = (mc_vf){0} + g;
-                for (int l = 0; l < 4; l++) (d + k)[l] = dv[l];
-            }
+            for (int i = 32; i < 36; i++)
+                d[i] = g;
         }
     }
 }

@@ -141,14 +141,11 @@ void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx, int ac
         float *restrict d = dx + p * 64;
         if (acc) {
             for (int k = 0; k < 64; k += 8) {
-                mc_vf dv = *(const mc_vf *)(d + k);
-                dv += g;
-                *(mc_vf *)(d + k) = dv;
+                *(mc_vf *)(d + k) += g;
             }
         } else {
             for (int k = 0; k < 64; k += 8) {
-                mc_vf dv = (mc_vf){0} + g;
-                *(mc_vf *)(d + k) = dv;
+                *(mc_vf *)(d + k) = (mc_vf){0} + g;
             }
         }
     }

@@ -113,9 +113,7 @@ void scale_c16_32x32_fwd(int n, const float *restrict x, const float *restrict s
         float *restrict yp = y + p * 1024;
         const float sp = s[p];
         for (int k = 0; k < 1024; k += 8) {
-            mc_vf v = *(const mc_vf *)(xp + k);
-            v = v * sp;
-            *(mc_vf *)(yp + k) = v;
+            *(mc_vf *)(yp + k) = *(const mc_vf *)(xp + k) * sp;
         }
     }
 }
@@ -152,16 +150,11 @@ void scale_c16_32x32_bwd(int n, const float *restrict x, const float *restrict s
             const float sp = s[p];
             if (acc_x) {
                 for (int k = 0; k < 1024; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    mc_vf dv = *(const mc_vf *)(d + k);
-                    dv += gv * sp;
-                    *(mc_vf *)(d + k) = dv;
+                    *(mc_vf *)(d + k) += *(const mc_vf *)(g + k) * sp;
                 }
             } else {
                 for (int k = 0; k < 1024; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    gv = gv * sp;
-                    *(mc_vf *)(d + k) = gv;
+                    *(mc_vf *)(d + k) = *(const mc_vf *)(g + k) * sp;
                 }
             }
         }
@@ -179,9 +172,7 @@ void scale_c32_16x16_fwd(int n, const float *restrict x, const float *restrict s
         float *restrict yp = y + p * 256;
         const float sp = s[p];
         for (int k = 0; k < 256; k += 8) {
-            mc_vf v = *(const mc_vf *)(xp + k);
-            v = v * sp;
-            *(mc_vf *)(yp + k) = v;
+            *(mc_vf *)(yp + k) = *(const mc_vf *)(xp + k) * sp;
         }
     }
 }
@@ -218,16 +209,11 @@ void scale_c32_16x16_bwd(int n, const float *restrict x, const float *restrict s
             const float sp = s[p];
             if (acc_x) {
                 for (int k = 0; k < 256; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    mc_vf dv = *(const mc_vf *)(d + k);
-                    dv += gv * sp;
-                    *(mc_vf *)(d + k) = dv;
+                    *(mc_vf *)(d + k) += *(const mc_vf *)(g + k) * sp;
                 }
             } else {
                 for (int k = 0; k < 256; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    gv = gv * sp;
-                    *(mc_vf *)(d + k) = gv;
+                    *(mc_vf *)(d + k) = *(const mc_vf *)(g + k) * sp;
                 }
             }
         }
@@ -245,9 +231,7 @@ void scale_c64_8x8_fwd(int n, const float *restrict x, const float *restrict s, 
         float *restrict yp = y + p * 64;
         const float sp = s[p];
         for (int k = 0; k < 64; k += 8) {
-            mc_vf v = *(const mc_vf *)(xp + k);
-            v = v * sp;
-            *(mc_vf *)(yp + k) = v;
+            *(mc_vf *)(yp + k) = *(const mc_vf *)(xp + k) * sp;
         }
     }
 }
@@ -284,16 +268,11 @@ void scale_c64_8x8_bwd(int n, const float *restrict x, const float *restrict s, 
             const float sp = s[p];
             if (acc_x) {
                 for (int k = 0; k < 64; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    mc_vf dv = *(const mc_vf *)(d + k);
-                    dv += gv * sp;
-                    *(mc_vf *)(d + k) = dv;
+                    *(mc_vf *)(d + k) += *(const mc_vf *)(g + k) * sp;
                 }
             } else {
                 for (int k = 0; k < 64; k += 8) {
-                    mc_vf gv = *(const mc_vf *)(g + k);
-                    gv = gv * sp;
-                    *(mc_vf *)(d + k) = gv;
+                    *(mc_vf *)(d + k) = *(const mc_vf *)(g + k) * sp;
                 }
             }
         }
