@@ -227,12 +227,14 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         kernel_depthwise(e, k, n);
         em_defi(e, "DW_CL", k->form.dw_cl);
         em_defi(e, "DW_CL_ROWS", k->form.dw_rows);
+        em_defi(e, "DW_CL_U", k->form.dw_unroll);
         em_fused_act(e, fu);
         break;
     case OP_CONV:
         /* its form (plan.c, conv_form) */
         conv_form(e, "", k->form);
         em_defi(e, "LIN_BCAST_N", k->form.lin ? mc_plan_linear_bcast(e->p, em_in_shape(e, n, 0).c, n->out) : 0);
+        em_defi(e, "LIN_RB", mc_plan_linear_rows(e->p));
         em_defi(e, "K", n->k);
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);
@@ -276,9 +278,10 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_HARDSWISH:
     case OP_HARDSIGMOID: em_def(e, "ACT", "%s", n->op->name); break;
     case OP_DROPOUT: em_deff(e, "P", n->p); break;
-    case OP_LINEAR: { /* LIN_BCAST_N: the batch from which its forward broadcasts (plan.c) */
+    case OP_LINEAR: { /* LIN_BCAST_N: the batch from which its forward broadcasts; LIN_RB its dot products' tile (plan.c) */
         const mc_shape in = em_in_shape(e, n, 0);
         em_defi(e, "LIN_BCAST_N", mc_plan_linear_bcast(e->p, (long long)in.c * in.h * in.w, n->out));
+        em_defi(e, "LIN_RB", mc_plan_linear_rows(e->p));
         break;
     }
     default: break;

@@ -365,6 +365,24 @@ static int depthwise_cl_rows(const mc_model *m, const mc_target *t, const mc_nod
     return (int)((in.h + bands - 1) / bands);
 }
 
+/* A channels-last depthwise row (depthwise_cl.m4) goes in blocks of u
+ * outputs, u accumulators in registers: u divides the row when one of 8,
+ * 7, 6, 5 does (no tail), else 8 and a shorter last block; at most half the
+ * target's registers for the sums, and 8 (with 16 registers, blocks of 8
+ * against 6 made the avx2 [3,5,7] forward at 28 x 28 1.08x and its
+ * backward 1.04x faster, the loads of the inputs reissued rather than
+ * held; kernels alternated call by call). */
+static int depthwise_cl_unroll(const mc_target *t, int wo)
+{
+    const int umax = t->vregs / 2 < 8 ? t->vregs / 2 : 8;
+    if (wo <= umax)
+        return wo;
+    for (int u = 8; u >= 5; u--)
+        if (u <= umax && wo % u == 0)
+            return u;
+    return umax;
+}
+
 /* A grouped conv runs as one product per group (conv.m4) in the shifted
  * (k > 1, stride 1) and pointwise forms, and in the im2col form (strided)
  * when a group has at least 64 filter weights; else plane by plane
@@ -609,6 +627,11 @@ int mc_plan_linear_bcast(const mc_plan *p, long long in, long long out)
     return (int)(transpose / (dot - bcast) + 1);
 }
 
+/* The dot products' tile (linear_products.m4): r images by r rows of w,
+ * r x r sums, r image vectors and a vector of w in registers: 3 x 3 in
+ * 16 registers, 4 x 4 in 32. */
+int mc_plan_linear_rows(const mc_plan *p) { return p->opt.target->vregs >= 32 ? 4 : 3; }
+
 /* A conv forward given fewer images than threads (batch 1 on 2 threads:
  * the inference library's latency) splits each image over the team when
  * the image is at least SPLIT_MACS multiply-adds; below that the start of
@@ -736,6 +759,7 @@ static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f
         f.dw_cl = f.dw_cl && f.dw_rows > 0;
         if (!f.dw_cl)
             f.dw_rows = 0;
+        f.dw_unroll = f.dw_cl ? depthwise_cl_unroll(p->opt.target, n->shape.w) : 0;
     }
     return f;
 }

@@ -19,6 +19,8 @@ typedef struct mc_form {
     bool dw_cl;     /* depthwise: channels last (depthwise_cl.m4), else flat planes */
     int dw_rows;    /* depthwise channels last: output rows per band of its scratch (all of them when the
                      * plane fits the budget); from the shape and target, not a choice of the tuner */
+    int dw_unroll;  /* depthwise channels last: outputs of a row per block of accumulators in registers (plan.c,
+                     * depthwise_cl_unroll); from the shape and target, not a choice of the tuner */
     bool cl_fwd;    /* conv: forward as one channels-last product per image (CV_CLF) */
     bool cl_dx;     /* conv: input gradient likewise, through the flipped filters (CV_CLX) */
     bool cl_dw;     /* conv: filter gradient as channels-last products over chunks of images (CV_CLW) */
@@ -218,6 +220,8 @@ bool mc_plan_conv_packs(const mc_plan *p, const mc_conv_shape *c, mc_form f);
  * linear form) of `in` inputs and `out` outputs: the batch from which it
  * takes the broadcast products (linear_products.m4), 0 for never. */
 int mc_plan_linear_bcast(const mc_plan *p, long long in, long long out);
+/* Its dot products' tile: images by rows of w, square, their sums in registers. */
+int mc_plan_linear_rows(const mc_plan *p);
 
 /* Whether node n's kernel takes a bias: its own, or (inference) the one of
  * the batch norm folded into its weights. */

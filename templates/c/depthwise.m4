@@ -132,6 +132,8 @@ m4_ifelse(m4_eval(PSTATS && !(DW_CL && DW_CL_ROWS == HO && C % VL == 0)), 1, `m4
 ')m4_m4exit(1)')m4_dnl
 m4_ifelse(m4_eval(DW_CL && !(DW_CL_RENDERABLE && DW_CL_ROWS >= 1 && DW_CL_ROWS <= HO)), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for the channels-last form, which needs stride 1, odd kernels and a band of 1 to HO rows (plan.c, depthwise_cl_rows)
 ')m4_m4exit(1)')m4_dnl
+m4_ifelse(m4_eval(DW_CL && !(DW_CL_U >= 1 && DW_CL_U <= WO && DW_CL_U <= VREGS / 2)), 1, `m4_errprint(`depthwise.m4: NAME: the plan asks for blocks of DW_CL_U outputs, which need 1 to WO and their sums in half the registers (plan.c, depthwise_cl_unroll)
+')m4_m4exit(1)')m4_dnl
 m4_ifelse(m4_eval(PACKED && !(DW_CL && C % VL == 0)), 1, `m4_errprint(`depthwise.m4: NAME: packed filters need the channels-last form, channels in whole vectors (plan.c, mc_plan_packs)
 ')m4_m4exit(1)')m4_dnl
 m4_ifelse(DW_CL, 1, `DW_CL_HELPERS()

@@ -69,17 +69,9 @@ $1    const int rows = HO - y0 < DW_CL_ROWS ? HO - y0 : DW_CL_ROWS;
 $2`'$1}
 ')')
 
-# Outputs go in blocks of U along a row, U accumulators in registers; U
-# divides the row when one of 8, 7, 6, 5 does (no tail), else 8 and a
-# shorter last block; at most DW_CL_UMAX, half the target's registers for
-# the sums (8 with 16 or 32: with 16, blocks of 8 against 6 made the avx2
-# [3,5,7] forward at 28 x 28 1.08x and its backward 1.04x faster, the
-# loads of the inputs reissued rather than held; kernels alternated call
-# by call). The filter gradient takes blocks of 4.
-m4_define(`DW_CL_UMAX', `MC_MIN(8, m4_eval(VREGS / 2))')
-m4_define(`DW_CL_UOK', `m4_eval($1 <= DW_CL_UMAX && WO % $1 == 0)')
-m4_define(`DW_CL_U', `m4_ifelse(m4_eval(WO <= DW_CL_UMAX), 1, WO, DW_CL_UOK(8), 1, 8, DW_CL_UOK(7), 1, 7,
-    DW_CL_UOK(6), 1, 6, DW_CL_UOK(5), 1, 5, DW_CL_UMAX)')
+# Outputs go in blocks of DW_CL_U along a row, that many accumulators in
+# registers (plan.c, depthwise_cl_unroll: from the row and the target's
+# registers). The filter gradient takes blocks of 4.
 
 # DW_CL_ROW(u, block): the statements for one output row oy: block(n)
 # for the blocks of u outputs from ox, then block of the rest.

@@ -14,9 +14,8 @@ m4_define(`LIN_IN', `m4_eval(C * H * W)')
 m4_define(`LIN_FULL', `m4_eval(LIN_IN / VL * VL)')
 m4_define(`LIN_TAIL', `m4_eval(LIN_IN - LIN_FULL)')
 # The forward's tile: LIN_IB images by LIN_RB rows of w, their sums and
-# one vector of each in registers (3 x 3 in the 16 of avx2, 4 x 4 in 32).
-m4_define(`LIN_RB', `m4_ifelse(m4_eval(VREGS >= 32), 1, 4, 3)')
-m4_define(`LIN_IB', LIN_RB)
+# one vector of each in registers (plan.c, mc_plan_linear_rows).
+m4_define(`LIN_IB', `LIN_RB')
 
 # LIN_FWD_TILE(images, rows, o0): y of images b .. b + images - 1 and rows
 # o0 .. o0 + rows - 1 of w, VL lanes at a time (the tail of a row as a
