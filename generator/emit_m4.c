@@ -210,6 +210,16 @@ static void em_applies(emitter *e, const mc_node *n, const mc_fusion *fu)
         em_defi(e, arena_printf(e->a, "APPLY%d", j), (long long)(fu->applies_bn >> j & 1));
 }
 
+/* The products of a linear layer, or of a conv in its linear form, of `in`
+ * inputs (0: a conv in another form) and `out` outputs
+ * (linear_products.m4): LIN_BCAST_N, the batch from which its forward
+ * broadcasts (0: never), and LIN_RB, its dot products' tile (plan.c). */
+static void linear_constants(emitter *e, long long in, long long out)
+{
+    em_defi(e, "LIN_BCAST_N", in ? mc_plan_linear_bcast(e->p, in, out) : 0);
+    em_defi(e, "LIN_RB", mc_plan_linear_rows(e->p));
+}
+
 void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
@@ -233,8 +243,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_CONV:
         /* its form (plan.c, conv_form) */
         conv_form(e, "", k->form);
-        em_defi(e, "LIN_BCAST_N", k->form.lin ? mc_plan_linear_bcast(e->p, em_in_shape(e, n, 0).c, n->out) : 0);
-        em_defi(e, "LIN_RB", mc_plan_linear_rows(e->p));
+        linear_constants(e, k->form.lin ? em_in_shape(e, n, 0).c : 0, n->out);
         em_defi(e, "K", n->k);
         em_defi(e, "PAD", n->pad);
         em_defi(e, "G", n->groups);
@@ -278,10 +287,9 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_HARDSWISH:
     case OP_HARDSIGMOID: em_def(e, "ACT", "%s", n->op->name); break;
     case OP_DROPOUT: em_deff(e, "P", n->p); break;
-    case OP_LINEAR: { /* LIN_BCAST_N: the batch from which its forward broadcasts; LIN_RB its dot products' tile (plan.c) */
+    case OP_LINEAR: {
         const mc_shape in = em_in_shape(e, n, 0);
-        em_defi(e, "LIN_BCAST_N", mc_plan_linear_bcast(e->p, (long long)in.c * in.h * in.w, n->out));
-        em_defi(e, "LIN_RB", mc_plan_linear_rows(e->p));
+        linear_constants(e, (long long)in.c * in.h * in.w, n->out);
         break;
     }
     default: break;

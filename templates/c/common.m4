@@ -32,10 +32,10 @@ m4_define(`MC_PARTS',
 ')
 
 # MC_PAR_FLOATS: the floats a loop reads or writes, at the least, for
-# which the element-wise kernels start a team of threads (MC_OMP_FOR_IF):
-# a parallel region costs about a microsecond, what one thread takes for
-# some 32K floats streamed; below that (squeeze-excitation vectors,
-# classifier heads) the team costs more than it saves (docs/shapes.md).
+# which the element-wise kernels and the linear products start a team of
+# threads (MC_OMP_FOR_IF): below it (squeeze-excitation vectors,
+# classifier heads) starting the team costs more than it saves
+# (docs/shapes.md).
 m4_define(`MC_PAR_FLOATS', 32768)
 
 # MC_EVAL(expr): an integer literal computed at generation time.
@@ -436,12 +436,11 @@ m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', `
 # MC_PLANE_MAP(indent, count, vector, scalar): the floats 0 .. count - 1
 # of a plane, VL at a time in explicit vectors (gcc left such loops of a
 # few vectors inside an OpenMP region scalar, or vectorized them across
-# planes: a scale of 4 x 4 planes ran 0.3x the generic kernel): vector is
-# the statements of the vector at offset k; then the tail float by float,
-# scalar the statement of float i. (Masked loads and stores for the tail
-# stalled: on planes shorter than a vector the next plane loads from the
-# line the masked store just wrote, and waits for it; a global mean
-# backward of 2 x 2 planes ran 5x slower than the scalar loop.)
+# planes): vector is the statements of the vector at offset k; then the
+# tail float by float, scalar the statement of float i. (Masked loads and
+# stores for the tail stalled: on planes shorter than a vector the next
+# plane loads from the line the masked store just wrote, and waits for it.
+# docs/shapes.md has both measurements.)
 m4_define(`MC_PLANE_MAP',
 `m4_ifelse(m4_eval($2 >= VL), 1, `$1for (int k = 0; k < m4_eval($2 / VL * VL); k += VL) {
 $3`'$1}
