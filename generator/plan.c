@@ -525,6 +525,26 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
  * 1.4x backward channels-last, on avx512 (0.63 against 0.88) 0.72x and
  * 0.74x. */
 static double cl_lanes(const mc_target *t, long long c) { return (double)c / whole_lanes(t, c); }
+
+/* A strided conv wider than its stride is the exception: its planar
+ * forward and filter gradient are products over an im2col matrix, every
+ * tap of the image copied (K * K / (S * S) times the image, per image)
+ * for products of as many rows as output channels; so it takes the
+ * channels-last forward and filter gradient wherever every channel
+ * vector keeps at least half its lanes, whatever the planar lanes. Where
+ * K <= S (a patchify stem) im2col copies each pixel at most once: the
+ * rule of the other convs. Measured in docs/shapes.md (1 thread, batch 32):
+ * inception_mix's MixConv groups of 13 and 14 channels, k = 3, 5, 7 at
+ * stride 2, forward 2.1x and backward 1.8x faster on avx512; resnet_odd's
+ * 20 -> 36 5x5 at stride 2 1.5x and 1.2x; deep8's 8 -> 8 3x3 at stride 2
+ * 1.6x and 1.4x; mobile_mc's 3 -> 24 stem on 16 lanes (3 of them
+ * working) 0.7x and 0.8x, on the portable target's 4 1.3x over both
+ * passes; patchify's 4x4 stem at stride 4 0.6x. */
+static bool im2col_copies(const mc_conv_shape *c) { return c->stride > 1 && c->k > c->stride; }
+static bool im2col_takes_cl(const mc_target *t, const mc_conv_shape *c)
+{
+    return cl_lanes(t, c->in.c) >= 0.5 && cl_lanes(t, c->out.c) >= 0.5;
+}
 static double planar_lanes(const mc_target *t, long long pix, long long cols)
 {
     return (double)pix / whole_lanes(t, cols);
@@ -593,12 +613,15 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     f.planes = r.planes && !grouped_products(c);
     f.dw_own = r.dw_own;
     f.pw_planar = r.pw_planar && whole_lanes(t, pix) * 15 <= pix * 16;
-    f.cl_fwd = r.cl_fwd && vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
-               cl_lanes(t, c->out.c) >= m * fwd_planar;
+    const bool im2col = im2col_copies(c); /* see im2col_takes_cl */
+    f.cl_fwd = r.cl_fwd && (im2col ? im2col_takes_cl(t, c)
+                                   : vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
+                                         cl_lanes(t, c->out.c) >= m * fwd_planar);
     f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
               cl_lanes(t, c->in.c) >= m * dx_planar;
-    f.cl_dw = r.cl_dw && vectors && cl_lanes(t, c->in.c) >= m * fwd_planar &&
-              !(c->k == 1 && c->stride == 1 && c->out.c < PW_DW_CL_OUT);
+    f.cl_dw = r.cl_dw && (im2col ? im2col_takes_cl(t, c)
+                                 : vectors && cl_lanes(t, c->in.c) >= m * fwd_planar &&
+                                       !(c->k == 1 && c->stride == 1 && c->out.c < PW_DW_CL_OUT));
     f.wino = r.wino && !p->opt.inference;
     return f;
 }
