@@ -533,13 +533,10 @@ static double cl_lanes(const mc_target *t, long long c) { return (double)c / who
  * channels-last forward and filter gradient wherever every channel
  * vector keeps at least half its lanes, whatever the planar lanes. Where
  * K <= S (a patchify stem) im2col copies each pixel at most once: the
- * rule of the other convs. Measured in docs/shapes.md (1 thread, batch 32):
- * inception_mix's MixConv groups of 13 and 14 channels, k = 3, 5, 7 at
- * stride 2, forward 2.1x and backward 1.8x faster on avx512; resnet_odd's
- * 20 -> 36 5x5 at stride 2 1.5x and 1.2x; deep8's 8 -> 8 3x3 at stride 2
- * 1.6x and 1.4x; mobile_mc's 3 -> 24 stem on 16 lanes (3 of them
- * working) 0.7x and 0.8x, on the portable target's 4 1.3x over both
- * passes; patchify's 4x4 stem at stride 4 0.6x. */
+ * rule of the other convs. Below half a vector (a 3-channel stem on 8 or
+ * 16 lanes) the taps of a few channels cost more than the copies.
+ * docs/shapes.md ("Strided convs take the channels-last forms") has the
+ * measurements. */
 static bool im2col_copies(const mc_conv_shape *c) { return c->stride > 1 && c->k > c->stride; }
 static bool im2col_takes_cl(const mc_target *t, const mc_conv_shape *c)
 {
