@@ -480,6 +480,18 @@ static bool wino_fits(const mc_target *t, const mc_conv_shape *c)
  * the channels-last forms, zeros past the last channel (conv.m4, CV_CP). */
 static long long whole_lanes(const mc_target *t, long long c) { return (c + t->lanes - 1) / t->lanes * t->lanes; }
 
+/* The scratch of a thread in the input gradient of a strided conv by
+ * phases (conv.m4, CV_BWD_DX_PHASES): dy padded channels-last by the taps
+ * of the widest phase, the channels-last input gradient, and the result
+ * of the largest phase. */
+static long long phases_floats(const mc_target *t, const mc_conv_shape *c)
+{
+    const long long s = c->stride, taps = (c->k + s - 1) / s;
+    const long long hd = (c->in.h + c->pad + s - 1) / s + taps - 1, wd = (c->in.w + c->pad + s - 1) / s + taps - 1;
+    const long long most = (c->in.h + s - 1) / s * ((c->in.w + s - 1) / s);
+    return hd * wd * whole_lanes(t, c->out.c) + ((long long)c->in.h * c->in.w + most) * whole_lanes(t, c->in.c);
+}
+
 /* What a conv can take on target t: every flag its templates render
  * within the budgets (a thread's scratch on its stack), before the rules
  * choose. */
@@ -503,7 +515,7 @@ static mc_form conv_reach(const mc_target *t, const mc_conv_shape *c)
     f.dw_own = xt <= l2f;
     f.pw_planar = point && s1;
     f.cl_fwd = (cl || strided_k) && xt + cop * pix + gathered <= l2f;
-    f.cl_dx = cl && dyt + cp * dx_pix + gathered <= l2f;
+    f.cl_dx = (cl && dyt + cp * dx_pix + gathered <= l2f) || (strided_k && phases_floats(t, c) <= l2f);
     f.cl_dw = shifted || strided_k || (point && (s1 || f.dw_own));
     f.planes = c->groups > 1;
     f.wino = whole && shifted && c->k == 3 && c->pad == 1 && wino_fits(t, c);
@@ -538,6 +550,17 @@ static double cl_lanes(const mc_target *t, long long c) { return (double)c / who
  * docs/shapes.md ("Strided convs take the channels-last forms") has the
  * measurements. */
 static bool im2col_copies(const mc_conv_shape *c) { return c->stride > 1 && c->k > c->stride; }
+
+/* Its input gradient likewise, by the phases of the stride (conv.m4,
+ * CV_BWD_DX_PHASES), where that moves fewer floats than the planar form's
+ * col2im: the planar form clears, fills and scatters a matrix of every tap
+ * (C K K floats an output pixel), the phases transpose dy (CO) and the
+ * input gradient twice (C S S). A 3-channel stem (27 against 48 on a 3x3
+ * at stride 2 to 24 channels) keeps col2im. */
+static bool phases_move_less(const mc_conv_shape *c)
+{
+    return (long long)c->in.c * c->k * c->k >= c->out.c + 2LL * c->in.c * c->stride * c->stride;
+}
 static bool im2col_takes_cl(const mc_target *t, const mc_conv_shape *c)
 {
     return cl_lanes(t, c->in.c) >= 0.5 && cl_lanes(t, c->out.c) >= 0.5;
@@ -578,8 +601,9 @@ enum { PW_DW_CL_OUT = 16 };
 
 /* A dense conv (conv.m4): the shifted (k > 1, stride 1, no groups) and
  * pointwise (1x1, no padding) kinds take channels-last products, and the
- * strided ones wider than 1x1 their forward and filter gradient, where
- * their channels fill whole vectors (or lose few lanes padded: cl_lanes)
+ * strided ones wider than 1x1 too (the input gradient by phases), where
+ * their channels fill whole vectors (or lose few lanes padded: cl_lanes;
+ * for strided ones, im2col_takes_cl)
  * and a thread's scratch fits the budget: no lane is lost past the end of
  * a row or plane. Measured (1
  * thread, batch 128, kernels alternated call by call; conv.m4 tells more):
@@ -614,8 +638,9 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     f.cl_fwd = r.cl_fwd && (im2col ? im2col_takes_cl(t, c)
                                    : vectors && !f.pw_planar && !pointwise_batch(t, c, f) &&
                                          cl_lanes(t, c->out.c) >= m * fwd_planar);
-    f.cl_dx = r.cl_dx && vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
-              cl_lanes(t, c->in.c) >= m * dx_planar;
+    f.cl_dx = r.cl_dx && (im2col ? im2col_takes_cl(t, c) && phases_move_less(c)
+                                 : vectors && !f.pw_planar && (c->stride != 1 || dx_pix <= 784) &&
+                                       cl_lanes(t, c->in.c) >= m * dx_planar);
     f.cl_dw = r.cl_dw && (im2col ? im2col_takes_cl(t, c)
                                  : vectors && cl_lanes(t, c->in.c) >= m * fwd_planar &&
                                        !(c->k == 1 && c->stride == 1 && c->out.c < PW_DW_CL_OUT));

@@ -186,13 +186,13 @@ $1            }
 ')
 
 # A strided conv without groups whose channels the plan finds worth it
-# takes the channels-last forward (CV_CLF) and filter gradient (CV_CLW)
-# instead, on its padded image; its input gradient stays planar.
+# takes the channels-last forward (CV_CLF), filter gradient (CV_CLW) and
+# input gradient (CV_CLX, by phases: below) instead, on its padded image.
 m4_define(`CV_GEMM_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_ACT)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)')
-MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
-MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)
+m4_ifelse(CV_CLX, 1, `CV_PH_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
+MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)')
 m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(H, W)')m4_dnl
 m4_ifelse(CV_CLF, 1, `', `
 /* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
@@ -215,7 +215,7 @@ CV_TAP_COPY(`ct[(oy * WO + ox) * CV_CIGKK]')m4_dnl
 ')m4_dnl
 }
 ')m4_dnl
-
+m4_ifelse(CV_CLX, 1, `', `
 /* The backward of im2col: every entry of dcol back to its input pixel. */
 static void NAME`'_col2im(const float *restrict dcol, float *restrict dxb)
 {
@@ -238,6 +238,90 @@ m4_ifelse(CV_TAP_SPLIT, 1, `                    const int at = iy * W - PAD + kx
                 }
 ')m4_dnl
 }
+')')
+
+# The input gradient of a strided conv by phases (CV_CLX): the input
+# pixels whose padded row is PY mod S and column PX mod S (phase PY, PX)
+# take their gradient from the taps ky = PY + S t, kx = PX + S u alone,
+# and from the output pixels a step apart: per phase, a stride-1 product
+# of dy, padded channels-last by CV_PT - 1 rows and columns above and
+# left, through a window of CV_PH_T(PY) x CV_PH_T(PX) taps (flipped),
+# the channels-last forward of gemm.m4 (its KX). Every multiply-add is one
+# of the conv, where the planar form cleared a matrix of every tap per
+# image, filled it and scattered it back (col2im). Each phase lands in
+# its pixels of the channels-last dxt, transposed back to planes once.
+# CV_PT: the taps of the widest phase; CV_PH_T(r): of phase r on an axis;
+# CV_PH_SUM(r): of the phases before r; CV_PH_A0(r) .. CV_PH_A1(r, n): the
+# indices a of phase r whose input row (or column) a S + r - PAD lies in
+# 0 .. n - 1, CV_PH_N(r, n) how many.
+m4_define(`CV_PT', `m4_eval((K + S - 1) / S)')
+m4_define(`CV_PH_T', `m4_eval((K - $1 + S - 1) / S)')
+m4_define(`CV_PH_SUM', `m4_ifelse($1, 0, 0, `m4_eval(CV_PH_SUM(m4_decr($1)) + CV_PH_T(m4_decr($1)))')')
+m4_define(`CV_PH_A0', `m4_ifelse(m4_eval(PAD > $1), 1, `m4_eval((PAD - $1 + S - 1) / S)', 0)')
+m4_define(`CV_PH_A1', `m4_eval(($2 + PAD - $1 + S - 1) / S)')
+m4_define(`CV_PH_N', `m4_eval(CV_PH_A1($1, $2) - CV_PH_A0($1))')
+# The padded dy (CV_PH_HD x CV_PH_WD pixels), the most pixels of a phase,
+# and where phase (PY, PX) starts in the filters (wq) and in dy (the
+# window of its first pixel, narrower phases starting further in).
+m4_define(`CV_PH_HD', `m4_eval((H + PAD + S - 1) / S + CV_PT - 1)')
+m4_define(`CV_PH_WD', `m4_eval((W + PAD + S - 1) / S + CV_PT - 1)')
+m4_define(`CV_PH_MAXP', `m4_eval((H + S - 1) / S * ((W + S - 1) / S))')
+m4_define(`CV_PH_OFF', `m4_eval(CO * CV_CP * (CV_PH_SUM($1) * K + CV_PH_T($1) * CV_PH_SUM($2)))')
+m4_define(`CV_PH_DYAT', `m4_eval(((CV_PH_A0($1) + CV_PT - CV_PH_T($1)) * CV_PH_WD + CV_PH_A0($2) + CV_PT - CV_PH_T($2)) * CV_COP)')
+# CV_PH_EACH(text): text for every phase PY, PX that has pixels.
+m4_define(`CV_PH_EACH', `MC_FOR(`PY', 0, m4_eval(S - 1), `MC_FOR(`PX', 0, m4_eval(S - 1),
+    `m4_ifelse(m4_eval(CV_PH_N(PY, H) > 0 && CV_PH_N(PX, W) > 0), 1, `$1')')')')
+m4_define(`CV_PH_HELPERS',
+`CV_PH_EACH(`MC_GEMM_CL_FWD(NAME`'_gemm_dx_p`'PY`'PX, m4_eval(CV_PH_N(PY, H) * CV_PH_N(PX, W)), CV_PH_N(PX, W), CV_CP, CO,
+    CV_PH_T(PY), CV_PH_WD, `', `', CV_COP, 1, CV_PH_T(PX))
+')m4_dnl
+MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_eval(CV_PT - 1), CV_PH_WD, CV_COP, CV_COG_V, `', `', CO)
+MC_CL_OUT(NAME`'_dx_out, m4_eval(H * W), CV_CP, CV_CG, `', `', `', C)
+/* The filters of every phase, flipped, as the rows of its product:
+ * phase (py, px) from its offset, its row (jy, jx, co) the tap ky = py +
+ * S (ty - 1 - jy), kx = px + S (tx - 1 - jx), its columns the input
+ * channels (padded ones 0). */
+static void NAME`'_order_dx_ph(const float *restrict w, float *restrict out)
+{
+    static const int taps_before[S] = {MC_FOR(`PY', 0, m4_eval(S - 1), `m4_ifelse(PY, 0, `', `, ')CV_PH_SUM(PY)')};
+    memset(out, 0, sizeof(float) * m4_eval(CO * K * K * CV_CP));
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    const int py = ky % S, px = kx % S, ty = (m4_eval(K + S - 1) - py) / S, tx = (m4_eval(K + S - 1) - px) / S;
+                    const int at = m4_eval(CO * CV_CP) * (taps_before[py] * K + ty * taps_before[px]);
+                    const int jy = ty - 1 - ky / S, jx = tx - 1 - kx / S;
+                    out[at + ((jy * tx + jx) * CO + co) * CV_CP + ci] = w[((co * C + ci) * K + ky) * K + kx];
+                }
+}
+
+/* A phase of na x nb pixels from ph into its pixels of dxt, the first at
+ * input pixel (iy0, ix0), the others S apart. */
+static void NAME`'_dx_phase(const float *restrict ph, float *restrict dxt, int iy0, int ix0, int na, int nb)
+{
+    for (int a = 0; a < na; a++)
+        for (int q = 0; q < nb; q++)
+            memcpy(dxt + ((iy0 + a * S) * W + ix0 + q * S) * CV_CP, ph + (a * nb + q) * CV_CP, sizeof(float) * CV_CP);
+}
+')
+# The input gradient stored or added as acc says.
+m4_define(`CV_BWD_DX_PHASES',
+`    static _Alignas(64) float wq[m4_eval(CO * K * K * CV_CP)];
+    NAME`'_order_dx_ph(w, wq);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[m4_eval(CV_PH_HD * CV_PH_WD * CV_COP)], dxt[m4_eval(H * W * CV_CP)], ph[m4_eval(CV_PH_MAXP * CV_CP)];
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            NAME`'_dy_cl(dy + (long)b * CV_YS, dyt);
+CV_PH_EACH(`            NAME`'_gemm_dx_p`'PY`'PX`'(dyt + CV_PH_DYAT(PY, PX), wq + CV_PH_OFF(PY, PX), 0, ph);
+            NAME`'_dx_phase(ph, dxt, m4_eval(CV_PH_A0(PY) * S + PY - PAD), m4_eval(CV_PH_A0(PX) * S + PX - PAD), CV_PH_N(PY, H), CV_PH_N(PX, W));
+')m4_dnl
+            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, acc);
+        }
+    }
 ')
 
 # CV_TAP_SPAN: lo .. hi - 1, the output columns whose input column ox * S
@@ -319,7 +403,17 @@ m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
 m4_define(`CV_BWD_GEMM',
 `m4_ifelse(CV_CLW, 1, `CV_DW_CL()')m4_dnl
-    static float wt[m4_eval(CV_CIGKK * CO)], m4_ifelse(CV_CLW, 1, `', `colt[m4_eval(CV_PIX * CV_CKK)], ')dcol[m4_eval(CV_CKK * CV_PIX)];
+m4_ifelse(CV_CLX, 1, `CV_BWD_DX_PHASES()m4_ifelse(CV_CLW, 1, `', `CV_BWD_GEMM_DW()')', `CV_BWD_GEMM_PLANAR()')')
+# The planar filter gradient alone (beside the phases).
+m4_define(`CV_BWD_GEMM_DW',
+`    static float colt[m4_eval(CV_PIX * CV_CKK)];
+    for (int b = 0; b < n; b++) {
+        NAME`'_im2col_t(x + (long)b * CV_XS, colt);
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
+    }
+')
+m4_define(`CV_BWD_GEMM_PLANAR',
+`    static float wt[m4_eval(CV_CIGKK * CO)], m4_ifelse(CV_CLW, 1, `', `colt[m4_eval(CV_PIX * CV_CKK)], ')dcol[m4_eval(CV_CKK * CV_PIX)];
 CV_EACH_GROUP(`    ', `NAME`'_transpose_w(w`'CV_AT(CV_COG * CV_CIGKK), wt`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * CV_YS;
@@ -731,7 +825,7 @@ m4_define(`CV_CHECK_FORM', `m4_ifelse(
 m4_eval(CV_WINO && !(K == 3 && S == 1 && PAD == 1 && G == 1 && C % VL == 0 && CO % VL == 0 && !FOLD && !INFERENCE)), 1,
     `CV_FORM_ERROR(`the Winograd form, which needs a dense 3x3 conv at stride 1 with padding 1, channels in vectors of VL, no folded batch norm, and a training step')',
 m4_eval(CV_CLF && !(CV_CLV || CV_STRIDED_K)), 1, `CV_FORM_ERROR(`a channels-last forward, which needs a conv without groups')',
-m4_eval(CV_CLX && !CV_CLV), 1, `CV_FORM_ERROR(`a channels-last input gradient, which needs a shifted or pointwise conv')',
+m4_eval(CV_CLX && !(CV_CLV || CV_STRIDED_K)), 1, `CV_FORM_ERROR(`a channels-last input gradient, which needs a conv without groups')',
 m4_eval(CV_CLW && !(CV_SHIFTED || CV_STRIDED_K || (CV_POINT && (S == 1 || CV_DW_OWN)))), 1,
     `CV_FORM_ERROR(`a channels-last filter gradient, which needs a conv without groups, pointwise ones at stride 1 or with a gathered image fitting a thread')',
 m4_eval(FOLD && C % VL != 0), 1, `CV_FORM_ERROR(`a folded batch norm, which needs input channels in vectors of VL')',
@@ -1023,7 +1117,7 @@ m4_define(`MC_CONV_BWD',
 m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 MC_TRAINING_ONLY(`CV_LINKAGE`'void NAME`'_bwd(CV_BWD_PARAMS)
 {
-m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT || CV_LIN), 1, `', `    if (!acc)
+m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT || CV_LIN || CV_CLX), 1, `', `    if (!acc)
 m4_ifelse(CV_XS, m4_eval(C * H * W), `        memset(dx, 0, sizeof(float) * n * CV_XS);
 ', `        for (int b = 0; b < n; b++)
             memset(dx + (long)b * CV_XS, 0, sizeof(float) * m4_eval(C * H * W));

@@ -458,10 +458,12 @@ m4_popdef(`GM', `GCL_STRIDE')m4_dnl
 # Not inlined: in the caller, gcc ran out of registers for the 8 pixel
 # offsets and reloaded them every term (14 x 14, 32 channels: 131 -> 180
 # GFLOP/s alone).
-# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act[, split[, PITCH[, S]]]]): static void fn(a, b, bias, c);
+# MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP[, act[, split[, PITCH[, S[, KX]]]]]): static void fn(a, b, bias, c);
 # with PITCH, a pixel of a takes PITCH floats, of which the product reads C
 # (channels padded to whole vectors: conv.m4); with S, the windows of the
-# output pixels S pixels apart (a strided conv on its padded image).
+# output pixels S pixels apart (a strided conv on its padded image); with
+# KX, windows of KS rows by KX columns (a phase of a strided conv's input
+# gradient: conv.m4), the rows of b (ky, kx, ci) over that window.
 # GEMM_CLF_TILE(rows, vecs, P, WO, N, C, KS, WP): c[i0, i0 + rows) x [j0, j0 + 16 vecs),
 # a pixel GCL_PITCH floats
 # (when rows divides WO, the block lies in one row: its pixels at fixed
@@ -476,7 +478,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < $7; ky++)
-                for (int kx = 0; kx < $7; kx++) {
+                for (int kx = 0; kx < GCL_KX; kx++) {
                     const int o = (ky * $8 + kx) * GCL_PITCH;
                     for (int ci = 0; ci < $6; ci++, bp += $5) {
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_vf b`'GV = *(const mc_vf *)(bp + m4_eval(GV * MC_GEMM_VL));
@@ -564,6 +566,7 @@ m4_pushdef(`GPM', m4_eval($2 / GRB * GRB))m4_dnl
 m4_pushdef(`GEMM_ACT', m4_ifelse(`$8', `act', 1, 0))m4_dnl
 m4_pushdef(`GCL_PITCH', m4_ifelse(`$10', `', `$5', `$10'))m4_dnl
 m4_pushdef(`GCL_STRIDE', m4_ifelse(`$11', `', 1, `$11'))m4_dnl
+m4_pushdef(`GCL_KX', m4_ifelse(`$12', `', `$6', `$12'))m4_dnl
 m4_pushdef(`GCL_TILES', m4_ifelse(m4_eval(GFULL > 0 && GPM > 0), 1, m4_eval(GFULL / GW), 0))m4_dnl
 m4_pushdef(`GCL_LEFT', m4_eval(GFULL > 0 && GPM < $2))m4_dnl
 m4_pushdef(`GCL_COLS', m4_eval(GFULL < $4))m4_dnl
@@ -619,7 +622,7 @@ m4_ifelse(GCL_LEFT, 1, `GCL_LEFT_TEXT()')m4_dnl
 m4_ifelse(GCL_COLS, 1, `GCL_COLS_TEXT()')m4_dnl
 }
 ')m4_dnl
-m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_PITCH', `GCL_STRIDE', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH', `GCL_CVECS', `GCL_CRB', `GCL_CCH', `GCL_NPARTS')m4_dnl
+m4_popdef(`GW', `GFULL', `GRB', `GPM', `GEMM_ACT', `GCL_PITCH', `GCL_STRIDE', `GCL_KX', `GCL_TILES', `GCL_LEFT', `GCL_COLS', `GCL_LEFT_TEXT', `GCL_COLS_TEXT', `GCL_CH', `GCL_CVECS', `GCL_CRB', `GCL_CCH', `GCL_NPARTS')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.
