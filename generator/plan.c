@@ -550,6 +550,10 @@ static double cl_lanes(const mc_target *t, long long c) { return (double)c / who
  * docs/shapes.md ("Strided convs take the channels-last forms") has the
  * measurements. */
 static bool im2col_copies(const mc_conv_shape *c) { return c->stride > 1 && c->k > c->stride; }
+static bool im2col_takes_cl(const mc_target *t, const mc_conv_shape *c)
+{
+    return cl_lanes(t, c->in.c) >= 0.5 && cl_lanes(t, c->out.c) >= 0.5;
+}
 
 /* Its input gradient likewise, by the phases of the stride (conv.m4,
  * CV_BWD_DX_PHASES), where that moves fewer floats than the planar form's
@@ -561,10 +565,7 @@ static bool phases_move_less(const mc_conv_shape *c)
 {
     return (long long)c->in.c * c->k * c->k >= c->out.c + 2LL * c->in.c * c->stride * c->stride;
 }
-static bool im2col_takes_cl(const mc_target *t, const mc_conv_shape *c)
-{
-    return cl_lanes(t, c->in.c) >= 0.5 && cl_lanes(t, c->out.c) >= 0.5;
-}
+
 static double planar_lanes(const mc_target *t, long long pix, long long cols)
 {
     return (double)pix / whole_lanes(t, cols);

@@ -593,11 +593,12 @@ $4            }
         }
 ')
 
-# MC_ADD_OR_STORE(indent, loop, lhs, rhs): the last pass of a backward
-# into an input gradient: lhs += rhs in the loop, or lhs = rhs when acc is
-# 0 (the kernel writes that gradient first: nothing cleared it).
+# MC_ADD_OR_STORE(indent, loop, lhs, rhs[, flag]): the last pass of a
+# backward into an input gradient: lhs += rhs in the loop, or lhs = rhs
+# when acc (or the C flag given) is 0 (the kernel writes that gradient
+# first: nothing cleared it).
 m4_define(`MC_ADD_OR_STORE',
-`$1if (acc)
+`$1if (m4_ifelse(`$5', `', `acc', `$5'))
 $1    $2
 $1        $3 += $4;
 $1else

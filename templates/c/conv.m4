@@ -402,9 +402,10 @@ $1        $3[co * $4 + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
 
 m4_define(`CV_BWD_GEMM',
-`m4_ifelse(CV_CLW, 1, `CV_DW_CL()')m4_dnl
-m4_ifelse(CV_CLX, 1, `CV_BWD_DX_PHASES()m4_ifelse(CV_CLW, 1, `', `CV_BWD_GEMM_DW()')', `CV_BWD_GEMM_PLANAR()')')
-# The planar filter gradient alone (beside the phases).
+`m4_ifelse(CV_CLW, 1, `CV_DW_CL()', `CV_BWD_GEMM_DW()')m4_dnl
+m4_ifelse(CV_CLX, 1, `CV_BWD_DX_PHASES()', `CV_BWD_DX_COL2IM()')')
+# The planar filter gradient: per image, the im2col matrix transposed and
+# its product with dy.
 m4_define(`CV_BWD_GEMM_DW',
 `    static float colt[m4_eval(CV_PIX * CV_CKK)];
     for (int b = 0; b < n; b++) {
@@ -412,13 +413,12 @@ m4_define(`CV_BWD_GEMM_DW',
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     }
 ')
-m4_define(`CV_BWD_GEMM_PLANAR',
-`    static float wt[m4_eval(CV_CIGKK * CO)], m4_ifelse(CV_CLW, 1, `', `colt[m4_eval(CV_PIX * CV_CKK)], ')dcol[m4_eval(CV_CKK * CV_PIX)];
+# The planar input gradient: per image, dcol = w^T dy scattered back (col2im).
+m4_define(`CV_BWD_DX_COL2IM',
+`    static float wt[m4_eval(CV_CIGKK * CO)], dcol[m4_eval(CV_CKK * CV_PIX)];
 CV_EACH_GROUP(`    ', `NAME`'_transpose_w(w`'CV_AT(CV_COG * CV_CIGKK), wt`'CV_AT(CV_COG * CV_CIGKK));')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * CV_YS;
-m4_ifelse(CV_CLW, 1, `', `        NAME`'_im2col_t(x + (long)b * CV_XS, colt);
-CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(dyb`'CV_AT(CV_COG * CV_PIX), colt`'CV_AT(CV_PIX * CV_CIGKK), dw`'CV_AT(CV_COG * CV_CIGKK));')')m4_dnl
         memset(dcol, 0, sizeof dcol);
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIGKK), dyb`'CV_AT(CV_COG * CV_PIX), dcol`'CV_AT(CV_CIGKK * CV_PIX));')m4_dnl
         NAME`'_col2im(dcol, dx + (long)b * CV_XS);

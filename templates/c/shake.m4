@@ -15,12 +15,7 @@ m4_define(`SHAKE_GRAD',
             float *d = dx$1 + b * SHAKE_PER;
             const float *restrict g = dy + b * SHAKE_PER;
             const float f = $2;
-            if (acc$1)
-                for (int k = 0; k < SHAKE_PER; k++)
-                    d[k] += f * g[k];
-            else
-                for (int k = 0; k < SHAKE_PER; k++)
-                    d[k] = f * g[k];
+MC_ADD_OR_STORE(`            ', `for (int k = 0; k < SHAKE_PER; k++)', `d[k]', `f * g[k]', `acc$1')m4_dnl
         }
 ')
 
