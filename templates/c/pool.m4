@@ -93,89 +93,46 @@ MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
 # output in the plan and one more stream forward. The choices are selects,
 # not branches.
 #
-# The outputs whose windows lie inside the plane (MP_OY0 <= oy < MP_OY1,
-# MP_OX0 <= ox < MP_OX1) scan their taps unrolled at literal offsets from
-# the window's corner, with no bounds tests, so the forward vectorizes
-# across a row; only the border outputs test each tap (MP_ROWS).
-m4_define(`MP_LO', `m4_eval((PAD + S - 1) / S)')
-m4_define(`MP_HI', `m4_ifelse(m4_eval($1 - K + PAD < 0), 1, 0, `MC_MIN($2, m4_eval(($1 - K + PAD) / S + 1))')')
-m4_define(`MP_OY0', `MC_MIN(MP_LO, HO)')
-m4_define(`MP_OY1', `MC_MAX(MP_OY0, MP_HI(H, HO))')
-m4_define(`MP_OX0', `MC_MIN(MP_LO, WO)')
-m4_define(`MP_OX1', `MC_MAX(MP_OX0, MP_HI(W, WO))')
-m4_define(`MP_ANY_INSIDE', `m4_eval(MP_OY0 < MP_OY1 && MP_OX0 < MP_OX1)')
-
-# MP_ROWS(border, interior[, after]): every output (oy, ox) of a plane,
-# border at those whose window crosses the edge, interior at the others,
-# then after, once a row's interior is done. The backward's interior keeps
-# each window's first maximum in first[] and adds the gradients after the
-# row's scan: a scan with no stores runs as vector selects, where with the
-# add in it gcc made every select a branch, mispredicted on every other
-# tap of real data.
-m4_define(`MP_ROWS',
-`m4_ifelse(MP_ANY_INSIDE, 1, `        for (int oy = 0; oy < HO; oy++) {
-            const int inside = oy >= MP_OY0 && oy < MP_OY1;
-            for (int ox = 0; ox < (inside ? MP_OX0 : WO); ox++) {
-$1            }
-            if (!inside)
-                continue;
-            for (int ox = MP_OX0; ox < MP_OX1; ox++) {
-                const float *restrict q = plane + (oy * S - PAD) * W + ox * S - PAD;
-$2            }$3
-m4_ifelse(m4_eval(MP_OX1 < WO), 1, `            for (int ox = MP_OX1; ox < WO; ox++) {
-$1            }
-')m4_dnl
-        }
-', `        for (int oy = 0; oy < HO; oy++)
-            for (int ox = 0; ox < WO; ox++) {
-$1            }
+# With padding, the K input rows of an output row are first copied into
+# rows of W + 2 PAD with -inf on both sides (rows above and below the plane
+# all -inf, MP_FILL), so every window lies inside and one loop over the
+# output columns, its K x K taps unrolled at literal offsets, takes all of
+# them; it vectorizes, and no element tests a bound. A padding tap never
+# wins (its -inf is no greater than anything): the forward starts from the
+# first tap, the backward from -inf and the first element inside the plane,
+# which takes the gradient when nothing is greater (a window of -inf), as
+# in PyTorch. Without padding the taps read the plane.
+m4_define(`MP_WP', `m4_ifelse(PAD, 0, W, `m4_eval(W + 2 * PAD)')')
+m4_define(`MP_FILL', `m4_ifelse(PAD, 0, `            const float *restrict rows = plane + oy * m4_eval(S * W);
+', `            float rows[m4_eval(K * MP_WP)];
+            for (int ky = 0; ky < K; ky++) {
+                const int iy = oy * S - PAD + ky;
+                float *restrict b = rows + ky * MP_WP;
+                if (iy < 0 || iy >= H) {
+                    for (int j = 0; j < MP_WP; j++)
+                        b[j] = -INFINITY;
+                    continue;
+                }
+                for (int j = 0; j < PAD; j++)
+                    b[j] = b[PAD + W + j] = -INFINITY;
+                memcpy(b + PAD, plane + iy * W, sizeof(float) * W);
+            }
 ')')
 
-# MP_SCAN(plane) (at oy, ox) leaves the first maximum in best and its
-# offset in the plane in at, testing the bounds of each tap (without
-# padding every tap is inside, and the tests are left out). MP_SCAN(plane,
-# value) finds the maximum alone (the forward): the same value, and no
-# index to keep.
-m4_define(`MP_SCAN',
-`                float best = -INFINITY;
-m4_ifelse(`$2', `value', `', `                int at = -1;
-')m4_dnl
-                for (int ky = 0; ky < K; ky++) {
-                    const int iy = oy * S + ky - PAD;
-m4_ifelse(PAD, 0, `', `                    if (iy < 0 || iy >= H)
-                        continue;
-')m4_dnl
-                    for (int kx = 0; kx < K; kx++) {
-                        const int ix = ox * S + kx - PAD;
-m4_ifelse(PAD, 0, `', `                        if (ix < 0 || ix >= W)
-                            continue;
-')m4_dnl
-                        const float v = $1[iy * W + ix];
-m4_ifelse(`$2', `value', `                        best = v > best || v != v ? v : best;
-', `                        const int take = v > best || v != v || at < 0;
-                        best = take ? v : best;
-                        at = take ? iy * W + ix : at;
-')m4_dnl
-                    }
-                }
-')
-
-# MP_SCAN_INSIDE([value]): the same for a window inside the plane, its
-# corner at q: the first tap is always taken, the others unrolled.
-m4_define(`MP_SCAN_INSIDE',
-`                float best = q[0];
-m4_ifelse(`$1', `value', `', `                int at = 0;
-')m4_dnl
-MC_TAPS(K, 0, 0, W, `m4_ifelse(MC_OFF, 0, `', `m4_ifelse(`$1', `value',
-`                best = q[MC_OFF] > best || q[MC_OFF] != q[MC_OFF] ? q[MC_OFF] : best;
-', `                {
+# MP_SCAN(index): the window of (oy, ox) at q, its first maximum in m (the
+# value alone) or, with index, in best and its element of the plane in at.
+m4_define(`MP_SCAN', `m4_ifelse(`$1', `', `                float m = q[0];
+MC_TAPS(K, 0, 0, MP_WP, `m4_ifelse(MC_OFF, 0, `', `                m = q[MC_OFF] > m || q[MC_OFF] != q[MC_OFF] ? q[MC_OFF] : m;
+')')', `                const int corner = (oy * S - PAD) * W + ox * S - PAD;
+                float best = -INFINITY;
+                int at = (oy * S < PAD ? 0 : oy * S - PAD) * W + (ox * S < PAD ? 0 : ox * S - PAD);
+MC_TAPS(K, 0, 0, MP_WP, `                {
                     const float v = q[MC_OFF];
                     const int take = v > best || v != v;
                     best = take ? v : best;
-                    at = take ? MC_OFF : at;
+                    at = take ? corner + m4_eval(ky * W + kx) : at;
                 }
-')')')m4_dnl
-')
+')')')
 
 m4_define(`MC_MAXPOOL_KERNEL',
 `/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
@@ -184,10 +141,14 @@ void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
     POOL_PAR
     for (long p = 0; p < n * C; p++) {
         const float *restrict plane = x + p * POOL_IN;
-        float *restrict out = y + p * POOL_OUT;
-MP_ROWS(`MP_SCAN(plane, value)                out[oy * WO + ox] = best;
-', `MP_SCAN_INSIDE(value)                out[oy * WO + ox] = best;
-')m4_dnl
+        for (int oy = 0; oy < HO; oy++) {
+MP_FILL()m4_dnl
+            for (int ox = 0; ox < WO; ox++) {
+                const float *restrict q = rows + ox * S;
+MP_SCAN()m4_dnl
+                y[p * POOL_OUT + oy * WO + ox] = m;
+            }
+        }
     }
 }
 
@@ -199,14 +160,19 @@ POOL_CLEAR()m4_dnl
         const float *restrict plane = x + p * POOL_IN;
         const float *restrict g = dy + p * POOL_OUT;
         float *restrict d = dx + p * POOL_IN;
-m4_ifelse(MP_ANY_INSIDE, 1, `        int first[WO];
-')m4_dnl
-MP_ROWS(`MP_SCAN(plane)                d[at] += g[oy * WO + ox];
-', `MP_SCAN_INSIDE()                first[ox] = at;
-', `
-                for (int ox = MP_OX0; ox < MP_OX1; ox++)
-                    d[(oy * S - PAD) * W + ox * S - PAD + first[ox]] += g[oy * WO + ox];
-')m4_dnl
+        for (int oy = 0; oy < HO; oy++) {
+MP_FILL()m4_dnl
+            int first[WO];
+            for (int ox = 0; ox < WO; ox++) {
+                const float *restrict q = rows + ox * S;
+MP_SCAN(index)m4_dnl
+                first[ox] = at;
+            }
+            /* a scan with the add in it made every select a branch; and
+               where S < K windows overlap: one element may take several */
+            for (int ox = 0; ox < WO; ox++)
+                d[first[ox]] += g[oy * WO + ox];
+        }
     }
 }
 ')')
