@@ -591,6 +591,22 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
     return PW_BATCH_COLUMNS / pix;
 }
 
+/* The planar filter gradient (gemm.m4, MC_GEMM_NT_TAPS) sums over images
+ * into a vector per element of the gradient: with the images outside,
+ * each image once from memory, a tile loads and stores its sums for
+ * every image; on planes of a few vectors that is as many loads and
+ * stores as multiply-adds. There the images go inside each tile, its sums
+ * in registers over the batch (the rows of the images, read again by each
+ * block of tiles, are small). DW_INNER_VECTORS: the longest product row,
+ * in vectors, that does. */
+enum { DW_INNER_VECTORS = 8 };
+static bool dw_images_inner(const mc_target *t, const mc_conv_shape *c, mc_form f)
+{
+    const bool shifted = c->k > 1 && c->stride == 1;
+    const long long cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : (long long)c->out.h * c->out.w;
+    return !f.cl_dw && !f.wino && !f.planes && whole_lanes(t, cols) <= DW_INNER_VECTORS * t->lanes;
+}
+
 /* A pointwise filter gradient at stride 1 takes the channels-last
  * product only with at least this many output channels: it transposes
  * each image for output channels x input channels multiply-adds a pixel,
@@ -716,6 +732,7 @@ mc_form mc_plan_group_form(const mc_plan *p, const mc_conv_shape *g)
     mc_form f = conv_rules(p, g);
     f.wino = false;
     f.split = split_image(g, f);
+    f.dw_inner = dw_images_inner(p->opt.target, g, f);
     return f;
 }
 
@@ -794,6 +811,7 @@ static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f
     if (n->op->code == OP_CONV) {
         const mc_conv_shape c = conv_shape(p->m, n);
         f.pw_batch = pointwise_batch(p->opt.target, &c, f);
+        f.dw_inner = dw_images_inner(p->opt.target, &c, f);
         f.split = split_image(&c, f);
         if (f.wino)
             for (int d = 0; d < 3; d++)

@@ -33,6 +33,8 @@ typedef struct mc_form {
                      * (CV_SPLIT); from the shape, not a choice of the tuner (plan.c, split_image) */
     int pw_batch;   /* conv: a planar pointwise forward on a plane of fewer pixels than a vector: images
                      * per product (CV_PW_BATCH; 0 for one); from the shape and target (plan.c, pointwise_batch) */
+    bool dw_inner;  /* conv: its planar filter gradient keeps each tile's sums in registers over the images
+                     * (CV_DW_INNER); from the shape and target (plan.c, dw_images_inner) */
     /* its products' register blocks and blocks of tiles, forward [0], input gradient [1] and filter gradient
      * [2]; from the shape and target (plan.c, wino_tiles), not a choice of the tuner */
     struct mc_wino_tiles {

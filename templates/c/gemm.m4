@@ -17,7 +17,7 @@ m4_divert(-1)
 # not at p * N but at a shifted view of a padded image: p = (ci, ky, kx)
 # over C channels and a KS x KS window, row at ci * PLANE + ky * ROW + kx
 # (the rows of an im2col matrix, never built). N is a multiple of 16.
-# MC_GEMM_NT_TAPS(fn, M, N, C, KS, PLANE, ROW, ASTRIDE, BSTRIDE): static
+# MC_GEMM_NT_TAPS(fn, M, N, C, KS, PLANE, ROW, ASTRIDE, BSTRIDE[, inner]): static
 # void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
 # a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
 # b + i BSTRIDE, as above: dot products of rows.
@@ -260,15 +260,16 @@ GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))')m4_dnl
 # tail as a partial vector); each sum is added across its lanes, in a
 # fixed order, into c at the end.
 # GEMM_NT_TILE(rows, cols, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [k0, k0 + cols), image i.
+m4_define(`GNT_INNER', 0)
 m4_define(`GEMM_NT_TILE',
 `m4_pushdef(`GN16', m4_eval($3 / MC_GEMM_VL * MC_GEMM_VL))m4_dnl
             {
-MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (long)i * $8 + (i0 + GR) * $3;
-')m4_dnl
-MC_FOR(`GV', 0, m4_eval($2 - 1), `                const float *restrict b`'GV = b + (long)i * $9 + GEMM_NT_ROW(k0 + GV, $5, $6, $7);
-')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = sums[(i0 + GR) * $4 + k0 + GV];
+m4_ifelse(GNT_INNER, 1, `', `GEMM_NT_POINTERS($1, $2, $3, $5, $6, $7, $8, $9)')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_vf s`'GR`'_`'GV = m4_ifelse(GNT_INNER, 1, `(mc_vf){0}', `sums[(i0 + GR) * $4 + k0 + GV]');
 ')')m4_dnl
+m4_ifelse(GNT_INNER, 1, `                for (int i = 0; i < nb; i++) {
+GEMM_NT_POINTERS($1, $2, $3, $5, $6, $7, $8, $9)m4_dnl
+')m4_dnl
 m4_ifelse(m4_eval(GN16 > 0), 1, `                for (int p = 0; p < GN16; p += MC_GEMM_VL) {
 GEMM_NT_TERM($1, $2)m4_dnl
                 }
@@ -277,11 +278,20 @@ m4_ifelse(m4_eval(GN16 < $3), 1, `                {
 GEMM_NT_TERM($1, $2, m4_eval($3 - GN16))m4_dnl
                 }
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                sums[(i0 + GR) * $4 + k0 + GV] = s`'GR`'_`'GV;
-')')m4_dnl
+m4_ifelse(GNT_INNER, 1, `                }
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                c[(i0 + GR) * $4 + k0 + GV] += mc_vf_sum(&s`'GR`'_`'GV);
+')')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                sums[(i0 + GR) * $4 + k0 + GV] = s`'GR`'_`'GV;
+')')')m4_dnl
             }
 m4_popdef(`GN16')m4_dnl
 ')
+
+# GEMM_NT_POINTERS(rows, cols, N, KS, PLANE, ROW, ASTRIDE, BSTRIDE): the rows of the tile in image i.
+m4_define(`GEMM_NT_POINTERS',
+`MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (long)i * $7 + (i0 + GR) * $3;
+')m4_dnl
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                const float *restrict b`'GV = b + (long)i * $8 + GEMM_NT_ROW(k0 + GV, $4, $5, $6);
+')')
 
 # GEMM_NT_TERM(rows, cols, tail): one chunk of every pair of the tile: 16
 # floats at p, or the last tail floats.
@@ -316,21 +326,14 @@ m4_popdef(`GKF')m4_dnl
 # The images are the outer loop, so that each is read from memory once,
 # and threads take the row blocks of each image (the same ones each time:
 # static schedules of equal loops), then the lane sums of their rows.
-m4_define(`MC_GEMM_NT_TAPS',
-`MC_VEC_PRELUDE()m4_dnl
-m4_pushdef(`GM', m4_eval($2 / MC_GEMM_NT_MR * MC_GEMM_NT_MR))m4_dnl
-m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
-static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
-{
-    static mc_vf sums[m4_eval($2 * GKK)];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < $2; r++)
-            memset(sums + r * GKK, 0, sizeof(mc_vf) * GKK);
-        for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < $2; i0 += MC_GEMM_NT_MR) {
+# With inner (the plan's, for planes of a few vectors) the images are the
+# inner loop of each tile instead: its sums stay in registers over the
+# whole batch, where a plane of one vector loaded and stored each sum for
+# a single multiply-add; the rows of every image, which a tile of each
+# block reads again, are small. Either way each sum adds its terms in the
+# same order.
+m4_define(`GEMM_NT_BLOCKS',
+`            for (int i0 = 0; i0 < $2; i0 += MC_GEMM_NT_MR) {
 m4_ifelse(GM, $2, `GEMM_NT_ROWS(MC_GEMM_NT_MR, $3, GKK, $5, $6, $7, $8, $9)',
 GM, 0, `GEMM_NT_ROWS($2, $3, GKK, $5, $6, $7, $8, $9)',
 `                if (i0 < GM) {
@@ -340,14 +343,34 @@ GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
                 }
 ')m4_dnl
             }
+')
+m4_define(`MC_GEMM_NT_TAPS',
+`MC_VEC_PRELUDE()m4_dnl
+m4_pushdef(`GM', m4_eval($2 / MC_GEMM_NT_MR * MC_GEMM_NT_MR))m4_dnl
+m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
+m4_pushdef(`GNT_INNER', m4_ifelse(`$10', 1, 1, 0))m4_dnl
+static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+{
+m4_ifelse(GNT_INNER, 1, `    MC_OMP_FOR
+GEMM_NT_BLOCKS($@)m4_dnl
+', `    static mc_vf sums[m4_eval($2 * GKK)];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < $2; r++)
+            memset(sums + r * GKK, 0, sizeof(mc_vf) * GKK);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+GEMM_NT_BLOCKS($@)m4_dnl
         }
         MC_OMP_FOR_IN
         for (int r = 0; r < $2; r++)
             for (int k = 0; k < GKK; k++)
                 c[r * GKK + k] += mc_vf_sum(&sums[r * GKK + k]);
     }
+')m4_dnl
 }
-m4_popdef(`GM', `GKK')m4_dnl
+m4_popdef(`GM', `GKK', `GNT_INNER')m4_dnl
 ')
 
 # The channels-last product: a tile of 8 rows x 3 vectors of c in
