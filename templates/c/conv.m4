@@ -162,6 +162,11 @@ m4_define(`CV_DESCRIBE',
 # product (gemm.m4) or, in the planes form, in a pass over each image once
 # all its groups are in (activation.m4); empty for none.
 m4_define(`CV_ACT', `m4_ifelse(FUSED, none, `', `act')')
+# CV_FWD_FLAGS: the flags of the planar forward product (gemm.m4): its
+# activation, and the whole of each output, from the bias (CV_FB_ARG, its
+# argument after the filters) or from 0, nothing set before it.
+m4_define(`CV_FWD_FLAGS', `CV_ACT`'m4_ifelse(CV_FB, 1, ` bias', ` store')')
+m4_define(`CV_FB_ARG', `m4_ifelse(CV_FB, 1, ` bias`'CV_AT(CV_COG)`,'')')
 
 # Without groups, a convolution is a matrix product per image (im2col):
 # y_b[CO x HO*WO] = w[CO x C*K*K] col_b[C*K*K x HO*WO], where row (ci, ky,
@@ -189,7 +194,7 @@ $1            }
 # takes the channels-last forward (CV_CLF), filter gradient (CV_CLW) and
 # input gradient (CV_CLX, by phases: below) instead, on its padded image.
 m4_define(`CV_GEMM_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_ACT)')
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, CV_PIX, CV_CIGKK, `', CV_FWD_FLAGS)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NN(NAME`'_gemm_dw, CV_COG, CV_CIGKK, CV_PIX)')
 m4_ifelse(CV_CLX, 1, `CV_PH_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIGKK, CV_PIX, CV_COG)
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIGKK)')
@@ -377,8 +382,7 @@ CV_FWD_STEPS(`col', `NAME`'_im2col(x + (long)b * CV_XS, col);', `', `        ')m
 m4_define(`CV_FWD_STEPS',
 `$4`'float *restrict yb = y + (long)b * CV_YS;
 m4_ifelse(`$2', `', `', `CV_ONE_STEP(`$4', `$3', `$2')')m4_dnl
-CV_BIAS_FILL(`$4', `$3', yb, CV_PIX)m4_dnl
-CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX)`'CV_PAR(`$3'));')m4_dnl
+CV_EACH_GROUP(`$4', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK),CV_FB_ARG $1`'CV_AT(CV_CIGKK * CV_PIX), yb`'CV_AT(CV_COG * CV_PIX)`'CV_PAR(`$3'));')m4_dnl
 ')
 # CV_STEP_LOOP(indent, par): what shares out a loop over the channels of
 # an image: the team splitting it (par 1), nothing on a thread of its own
@@ -390,13 +394,6 @@ m4_define(`CV_STEP_LOOP', `m4_ifelse(`$2', 1, `$1`'MC_OMP_FOR_IN
 # thread of the team when it splits the image (par 1).
 m4_define(`CV_ONE_STEP', `m4_ifelse(`$2', 1, `$1`'MC_OMP_SINGLE
 ')$1`'$3
-')
-# CV_BIAS_FILL(indent, par, dst, cols): row co of dst, cols floats, set to
-# the bias of channel co (or 0), the channels shared out as par says.
-m4_define(`CV_BIAS_FILL', `CV_STEP_LOOP(`$1', `$2')m4_dnl
-$1`'for (int co = 0; co < CO; co++)
-$1    for (int i = 0; i < $4; i++)
-$1        $3[co * $4 + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 ')
 # CV_PAR(par): the last argument of a split product (none when par is empty).
 m4_define(`CV_PAR', `m4_ifelse(`$1', `', `', `, $1')')
@@ -458,7 +455,7 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dw(nb, $3);')m4_dnl
 # gathered image fits a thread.
 m4_define(`CV_POINT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CV_COG, m4_eval(CV_PIX * m4_ifelse(CV_PW_BATCH, 0, 1, CV_PW_BATCH)), CV_CIG,
-    m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
+    m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_FWD_FLAGS)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX), CV_DW_INNER)')
 m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(HO, WO)')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
@@ -505,8 +502,7 @@ m4_define(`CV_FWD_POINT_BATCH',
                 for (int i = 0; i < CV_PW_BATCH; i++)
                     for (int p = 0; p < CV_PIX; p++)
                         xb[ci * CV_PWB_N + i * CV_PIX + p] = i < nb ? x[(long)(b0 + i) * CV_XS + ci * CV_PIX + p] : 0.0f;
-CV_BIAS_FILL(`            ', 0, yb, CV_PWB_N)m4_dnl
-            NAME`'_gemm_fwd(w, xb, yb, 0);
+            NAME`'_gemm_fwd(w,CV_FB_ARG xb, yb, 0);
             for (int i = 0; i < nb; i++)
                 for (int co = 0; co < CO; co++)
                     for (int p = 0; p < CV_PIX; p++)
@@ -630,7 +626,7 @@ m4_ifelse(`$5', `', `', `    memset(out, 0, sizeof(float) * $5);
 
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_WINO, 1, `WINO_ALL_HELPERS()', CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP,
-    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, split), CV_ACT)')
+    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= L2_FLOATS), 1, split), CV_FWD_FLAGS)')
 m4_ifelse(CV_WINO, 1, `', CV_CLW, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_NP, CV_CIG, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP, CV_DW_INNER)')
 m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(H, W)')m4_dnl
 m4_ifelse(CV_WINO, 1, `', CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, CV_CIG, CV_NQ, CV_COG, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
@@ -707,8 +703,7 @@ m4_define(`CV_FWD_SHIFT',
 m4_define(`CV_FWD_SHIFT_STEPS',
 `$2`'float *restrict yb = y + (long)b * CV_YS;
 CV_ONE_STEP(`$2', `$1', `NAME`'_pad(x + (long)b * CV_XS, xp);')m4_dnl
-CV_BIAS_FILL(`$2', `$1', yg, CV_NP)m4_dnl
-CV_EACH_GROUP(`$2', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK), xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP)`'CV_PAR(`$1'));')m4_dnl
+CV_EACH_GROUP(`$2', `NAME`'_gemm_fwd(w`'CV_AT(CV_COG * CV_CIGKK),CV_FB_ARG xp`'CV_AT(CV_CIG * CV_HP * CV_WP), yg`'CV_AT(CV_COG * CV_NP)`'CV_PAR(`$1'));')m4_dnl
 CV_STEP_LOOP(`$2', `$1')m4_dnl
 $2`'for (int co = 0; co < CO; co++)
 $2    for (int oy = 0; oy < HO; oy++)

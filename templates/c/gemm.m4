@@ -3,17 +3,17 @@ m4_divert(-1)
 # convolutions (conv.m4 includes this file once). Row-major, accumulating:
 # the caller sets c.
 #
-# MC_GEMM_NN(fn, M, N, K[, split[, act]]): static void fn(a, b, c): c[M x N] +=
-# a[M x K] b[K x N]. Threads share its tiles of columns, in a parallel
+# MC_GEMM_NN(fn, M, N, K[, split[, flags]]): static void fn(a, b, c): c[M x N] +=
+# a[M x K] b[K x N] (= with the flag store). Threads share its tiles of columns, in a parallel
 # region of its own (a caller whose images take turns). With split:
 # static void fn(a, b, c, par), its tiles of columns parts (the part
 # runner of common.m4), shared out over the team calling it when par is
 # nonzero, run in order otherwise (a caller that runs an image per thread:
 # a parallel region nested in each call, though on one thread, made the
-# pointwise forwards 1.1x to 1.2x slower). With act, each
+# pointwise forwards 1.1x to 1.2x slower). With the flag act, each
 # element of c is stored through the activation FUSED (activation.m4): a
 # forward that applies the activation after it (the inference library).
-# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, split[, act]]): the same with row p of b
+# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW[, split[, flags]]): the same with row p of b
 # not at p * N but at a shifted view of a padded image: p = (ci, ky, kx)
 # over C channels and a KS x KS window, row at ci * PLANE + ky * ROW + kx
 # (the rows of an im2col matrix, never built). N is a multiple of 16.
@@ -78,7 +78,7 @@ m4_define(`MC_GEMM_TILE',
 MC_FOR(`GR', 0, m4_eval($1 - 1), `            float *restrict c`'GR = c + (i0 + GR) * $3 + $5;
             const float *restrict a`'GR = a + (i0 + GR) * $4;
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            GEMM_VLOAD(`s'GR`_'GV, c`'GR + m4_eval(GV * MC_GEMM_VL), GV)
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            GEMM_SUM(`s'GR`_'GV, c`'GR + m4_eval(GV * MC_GEMM_VL), GV, GR)
 ')')m4_dnl
 GEMM_TERMS()m4_dnl
                 const float *restrict bp = b + GEMM_BROW + $5;
@@ -111,8 +111,24 @@ m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
 m4_define(`GEMM_VSTORE', `m4_ifelse(GEMM_ACT, 1, `$2 = ACT_FUSED_V($2); ')m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_vf_store_part($1, &$2, GCOUNT);', `*(mc_vf *)($1) = $2;')')
 m4_define(`GEMM_ACT', 0)
-# GEMM_WITH_ACT(act, text): text with GEMM_ACT 1 when act is given.
-m4_define(`GEMM_WITH_ACT', `m4_pushdef(`GEMM_ACT', m4_ifelse(`$1', `act', 1, 0))$2`'m4_popdef(`GEMM_ACT')')
+# GEMM_WITH_ACT(flags, text): text with GEMM_ACT 1 when the flags name
+# act; GEMM_STORE 1 when they name store or bias: the product is the
+# whole of c, its tiles start from 0 (store) or from the bias of their
+# row (bias: the product takes bias[M] after a) instead of loading c,
+# which the caller need not set.
+m4_define(`GEMM_WITH_ACT', `m4_pushdef(`GEMM_ACT', m4_eval(m4_index(`$1', `act') >= 0))m4_dnl
+m4_pushdef(`GEMM_BIAS', m4_eval(m4_index(`$1', `bias') >= 0))m4_dnl
+m4_pushdef(`GEMM_STORE', m4_eval(GEMM_BIAS || m4_index(`$1', `store') >= 0))$2`'m4_popdef(`GEMM_ACT', `GEMM_BIAS', `GEMM_STORE')')
+m4_define(`GEMM_STORE', 0)
+m4_define(`GEMM_BIAS', 0)
+# GEMM_SUM(v, p, index, row): the tile sum v of row i0 + row, from c at
+# p, from 0 or from the bias of the row.
+m4_define(`GEMM_SUM', `m4_ifelse(GEMM_BIAS, 1, `mc_vf $1 = (mc_vf){0} + bias[i0 + $4];',
+    GEMM_STORE, 1, `mc_vf $1 = (mc_vf){0};', `GEMM_VLOAD($1, $2, $3)')')
+# GEMM_PARAMS, GEMM_ARGS: the parameters of a product, and its arguments
+# to its parts.
+m4_define(`GEMM_PARAMS', `const float *restrict a, m4_ifelse(GEMM_BIAS, 1, `const float *restrict bias, ')const float *restrict b, float *restrict c')
+m4_define(`GEMM_ARGS', `a, m4_ifelse(GEMM_BIAS, 1, `bias, ')b, c')
 
 # GEMM_ROW_BLOCKS(M, tile, args[, rows]): the row blocks of M rows,
 # tile(rows, args) for each: blocks of 8 (or of rows) from i0, then the
@@ -205,18 +221,19 @@ $2(m4_eval($1 - GM), $3)m4_dnl
 m4_popdef(`GM', `GMR')m4_dnl
 ')
 
-# GEMM_SPLIT(fn, M, N, K, act): the split form of the products above:
-# fn_part(a, b, c, t) computes part t (the columns left after the whole
-# tiles the last tile), fn(a, b, c, par) runs the parts.
+# GEMM_SPLIT(fn, M, N, K): the split form of the products above (their
+# flags: GEMM_WITH_ACT): fn_part(a, b, c, t) computes part t (the columns
+# left after the whole tiles the last tile), fn(a, b, c, par) runs the
+# parts.
 m4_define(`GEMM_SPLIT',
 `GEMM_PUSH_COLS($3)m4_dnl
 m4_pushdef(`GSB', m4_eval($2 / MC_GEMM_MR))m4_dnl
 m4_pushdef(`GSCH', GEMM_CHUNKS(GSB, m4_eval(GFULL / GW + GEMM_HAS_TAIL)))m4_dnl
-static __attribute__((noinline)) void $1_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void $1_part(GEMM_PARAMS, int t)
 {
 GEMM_ONE_PART(m4_eval((GFULL / GW + GEMM_HAS_TAIL) * GSCH))m4_dnl
 GEMM_CHUNK_RANGE(GSCH, GSB, MC_GEMM_MR, m4_eval($2 % MC_GEMM_MR > 0))m4_dnl
-GEMM_WITH_ACT(`$5', `m4_ifelse(m4_eval(GFULL > 0), 1, `    if (t < m4_eval(GFULL / GW)) {
+m4_ifelse(m4_eval(GFULL > 0), 1, `    if (t < m4_eval(GFULL / GW)) {
         const int j0 = t * GW;
 GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `MC_GEMM_NV, $3, $4, j0')m4_dnl
         return;
@@ -226,10 +243,10 @@ m4_ifelse(GEMM_HAS_TAIL, 1, `    {
 m4_ifelse(GTAIL, 0, `GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `GVECS, $3, $4, GFULL')',
     `GEMM_ROW_RANGE($2, `MC_GEMM_TILE', `m4_eval(GVECS + 1), $3, $4, GFULL, GTAIL')')m4_dnl
     }
-')')m4_dnl
+')m4_dnl
 }
 
-MC_PARTS($1, m4_eval((GFULL / GW + GEMM_HAS_TAIL) * GSCH), `const float *restrict a, const float *restrict b, float *restrict c', `a, b, c')m4_dnl
+MC_PARTS($1, m4_eval((GFULL / GW + GEMM_HAS_TAIL) * GSCH), `GEMM_PARAMS', `GEMM_ARGS')m4_dnl
 m4_popdef(`GSB', `GSCH')m4_dnl
 GEMM_POP_COLS()m4_dnl
 ')
@@ -237,20 +254,20 @@ GEMM_POP_COLS()m4_dnl
 m4_define(`MC_GEMM_NN',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
-m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4, `$6')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+GEMM_WITH_ACT(`$6', `m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4)', `static void $1(GEMM_PARAMS)
 {
-GEMM_WITH_ACT(`$6', `GEMM_BODY($2, $3, $4)')m4_dnl
+GEMM_BODY($2, $3, $4)m4_dnl
 }
-')')
+')')')
 
 m4_define(`MC_GEMM_NN_TAPS',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
-m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5), `$9')', `static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+GEMM_WITH_ACT(`$9', `m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5))', `static void $1(GEMM_PARAMS)
 {
-GEMM_WITH_ACT(`$9', `GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))')m4_dnl
+GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))m4_dnl
 }
-')')
+')')')
 
 # The transposed form sums over images too. A row block of c keeps its
 # sums in 16-lane vectors (sums, one per element) while the images go by,

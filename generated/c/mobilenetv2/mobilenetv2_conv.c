@@ -123,18 +123,18 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const fl
             const float *restrict a4 = a + (i0 + 4) * 27;
             float *restrict c5 = c + (i0 + 5) * 9408 + j0;
             const float *restrict a5 = a + (i0 + 5) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -187,10 +187,10 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const fl
             const float *restrict a0 = a + (i0 + 0) * 27;
             float *restrict c1 = c + (i0 + 1) * 9408 + j0;
             const float *restrict a1 = a + (i0 + 1) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -395,10 +395,6 @@ void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 294912;
         conv_k3_c3_32_96x96_s1_p1_pad(x + (long)b * 27648, xp);
-        MC_OMP_FOR
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 9408; i++)
-                yg[co * 9408 + i] = 0.0f;
         conv_k3_c3_32_96x96_s1_p1_gemm_fwd(w, xp, yg);
         MC_OMP_FOR
         for (int co = 0; co < 32; co++)
@@ -452,7 +448,7 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 }
 
 /* conv_k1_c96_16_96x96_s1_p0_b_bn: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 12;
     const int last = 1;
@@ -472,18 +468,18 @@ static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 9216 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -538,14 +534,14 @@ static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -584,15 +580,15 @@ static __attribute__((noinline)) void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_p
     }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 576; t++)
-            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 576; t++)
-            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -839,11 +835,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 147456;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 9216; i++)
-                    yb[co * 9216 + i] = bias[co];
-            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 1);
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 884736, yb, 1);
         }
         return;
     }
@@ -852,10 +844,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 147456;
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 9216; i++)
-                    yb[co * 9216 + i] = bias[co];
-            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb, 0);
+            conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 884736, yb, 0);
         }
     }
 }
@@ -948,7 +937,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
 }
 
 /* conv_k1_c16_96_96x96_s1_p0_bn: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 96;
     if (t < 576) {
@@ -967,18 +956,18 @@ static __attribute__((noinline)) void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_par
             const float *restrict a4 = a + (i0 + 4) * 16;
             float *restrict c5 = c + (i0 + 5) * 9216 + j0;
             const float *restrict a5 = a + (i0 + 5) * 16;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1026,15 +1015,15 @@ static __attribute__((noinline)) void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_par
     }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 576; t++)
-            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 576; t++)
-            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1319,11 +1308,7 @@ void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const flo
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 884736;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 9216; i++)
-                    yb[co * 9216 + i] = bias[co];
-            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 1);
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, bias, x + (long)b * 147456, yb, 1);
         }
         return;
     }
@@ -1332,10 +1317,7 @@ void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const flo
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 884736;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 9216; i++)
-                    yb[co * 9216 + i] = bias[co];
-            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb, 0);
+            conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, bias, x + (long)b * 147456, yb, 0);
         }
     }
 }
@@ -1428,7 +1410,7 @@ void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const flo
 }
 
 /* conv_k1_c192_24_96x96_s2_p0_b: conv 192x96x96 -> 24x48x48, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 2304; j0 += 16) {
@@ -1446,18 +1428,18 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, cons
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 2304 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1673,11 +1655,7 @@ void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const flo
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
         conv_k1_c192_24_96x96_s2_p0_b_gather(x + (long)b * 1769472, xs);
-        MC_OMP_FOR
-        for (int co = 0; co < 24; co++)
-            for (int i = 0; i < 2304; i++)
-                yb[co * 2304 + i] = bias[co];
-        conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(w, xs, yb);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(w, bias, xs, yb);
     }
 }
 
@@ -1753,18 +1731,18 @@ static __attribute__((noinline)) void conv_k1_c24_144_48x48_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 24;
             float *restrict c5 = c + (i0 + 5) * 2304 + j0;
             const float *restrict a5 = a + (i0 + 5) * 24;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2019,10 +1997,6 @@ void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 331776;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 144; co++)
-                for (int i = 0; i < 2304; i++)
-                    yb[co * 2304 + i] = 0.0f;
             conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
         return;
@@ -2032,9 +2006,6 @@ void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 331776;
-            for (int co = 0; co < 144; co++)
-                for (int i = 0; i < 2304; i++)
-                    yb[co * 2304 + i] = 0.0f;
             conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
@@ -2080,7 +2051,7 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c288_24_48x48_s1_p0_b_bn: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 24;
     if (t < 144) {
@@ -2099,18 +2070,18 @@ static __attribute__((noinline)) void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_
             const float *restrict a4 = a + (i0 + 4) * 288;
             float *restrict c5 = c + (i0 + 5) * 2304 + j0;
             const float *restrict a5 = a + (i0 + 5) * 288;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2158,15 +2129,15 @@ static __attribute__((noinline)) void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_
     }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 144; t++)
-            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 144; t++)
-            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2413,11 +2384,7 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 55296;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 24; co++)
-                for (int i = 0; i < 2304; i++)
-                    yb[co * 2304 + i] = bias[co];
-            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 1);
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 663552, yb, 1);
         }
         return;
     }
@@ -2426,10 +2393,7 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 55296;
-            for (int co = 0; co < 24; co++)
-                for (int i = 0; i < 2304; i++)
-                    yb[co * 2304 + i] = bias[co];
-            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb, 0);
+            conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 663552, yb, 0);
         }
     }
 }
@@ -2542,18 +2506,18 @@ static __attribute__((noinline)) void conv_k1_c144_32_24x24_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 144;
             float *restrict c5 = c + (i0 + 5) * 576 + j0;
             const float *restrict a5 = a + (i0 + 5) * 144;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2604,10 +2568,10 @@ static __attribute__((noinline)) void conv_k1_c144_32_24x24_s1_p0_gemm_fwd_part(
             const float *restrict a0 = a + (i0 + 0) * 144;
             float *restrict c1 = c + (i0 + 1) * 576 + j0;
             const float *restrict a1 = a + (i0 + 1) * 144;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2844,10 +2808,6 @@ void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 18432;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
         }
         return;
@@ -2857,9 +2817,6 @@ void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 18432;
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
         }
     }
@@ -2915,18 +2872,18 @@ static __attribute__((noinline)) void conv_k1_c32_192_24x24_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 32;
             float *restrict c5 = c + (i0 + 5) * 576 + j0;
             const float *restrict a5 = a + (i0 + 5) * 32;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3255,10 +3212,6 @@ void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 110592;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 1);
         }
         return;
@@ -3268,9 +3221,6 @@ void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 110592;
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb, 0);
         }
     }
@@ -3336,18 +3286,18 @@ static __attribute__((noinline)) void conv_k1_c192_32_24x24_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 576 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3398,10 +3348,10 @@ static __attribute__((noinline)) void conv_k1_c192_32_24x24_s1_p0_gemm_fwd_part(
             const float *restrict a0 = a + (i0 + 0) * 192;
             float *restrict c1 = c + (i0 + 1) * 576 + j0;
             const float *restrict a1 = a + (i0 + 1) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3638,10 +3588,6 @@ void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 18432;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 1);
         }
         return;
@@ -3651,9 +3597,6 @@ void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 18432;
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 576; i++)
-                    yb[co * 576 + i] = 0.0f;
             conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb, 0);
         }
     }
@@ -3711,18 +3654,18 @@ static __attribute__((noinline)) void conv_k1_c192_64_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3777,14 +3720,14 @@ static __attribute__((noinline)) void conv_k1_c192_64_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4030,10 +3973,6 @@ void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 9216;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 1);
         }
         return;
@@ -4043,9 +3982,6 @@ void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 9216;
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb, 0);
         }
     }
@@ -4111,18 +4047,18 @@ static __attribute__((noinline)) void conv_k1_c64_384_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 64;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 64;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4487,10 +4423,6 @@ void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 55296;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 1);
         }
         return;
@@ -4500,9 +4432,6 @@ void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 55296;
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb, 0);
         }
     }
@@ -4569,18 +4498,18 @@ static __attribute__((noinline)) void conv_k1_c384_64_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4635,14 +4564,14 @@ static __attribute__((noinline)) void conv_k1_c384_64_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4888,10 +4817,6 @@ void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 9216;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
         return;
@@ -4901,9 +4826,6 @@ void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 9216;
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
@@ -4969,18 +4891,18 @@ static __attribute__((noinline)) void conv_k1_c384_96_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -5235,10 +5157,6 @@ void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 13824;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 1);
         }
         return;
@@ -5248,9 +5166,6 @@ void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 13824;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb, 0);
         }
     }
@@ -5316,18 +5231,18 @@ static __attribute__((noinline)) void conv_k1_c96_576_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -5582,10 +5497,6 @@ void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 82944;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 576; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 1);
         }
         return;
@@ -5595,9 +5506,6 @@ void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 82944;
-            for (int co = 0; co < 576; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb, 0);
         }
     }
@@ -5663,18 +5571,18 @@ static __attribute__((noinline)) void conv_k1_c576_96_12x12_s1_p0_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 576;
             float *restrict c5 = c + (i0 + 5) * 144 + j0;
             const float *restrict a5 = a + (i0 + 5) * 576;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -5930,10 +5838,6 @@ void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 13824;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 1);
         }
         return;
@@ -5943,9 +5847,6 @@ void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 13824;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 144; i++)
-                    yb[co * 144 + i] = 0.0f;
             conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb, 0);
         }
     }

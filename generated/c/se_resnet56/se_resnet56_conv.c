@@ -125,18 +125,18 @@ static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_gemm_fwd_part(co
             const float *restrict a4 = a + (i0 + 4) * 27;
             float *restrict c5 = c + (i0 + 5) * 1088 + j0;
             const float *restrict a5 = a + (i0 + 5) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -193,14 +193,14 @@ static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_gemm_fwd_part(co
             const float *restrict a2 = a + (i0 + 2) * 27;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -429,9 +429,6 @@ void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
             conv_k3_c3_16_32x32_s1_p1_pad(x + (long)b * 3072, xp);
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 1088; i++)
-                    yg[co * 1088 + i] = 0.0f;
             conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, xp, yg, 0);
             for (int co = 0; co < 16; co++)
                 for (int oy = 0; oy < 32; oy++)
@@ -489,7 +486,7 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 }
 
 /* conv_k1_c48_16_32x32_s1_p0_b_bn: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 12;
     const int last = 1;
@@ -509,18 +506,18 @@ static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a4 = a + (i0 + 4) * 48;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 48;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -575,14 +572,14 @@ static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a2 = a + (i0 + 2) * 48;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 48;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -621,15 +618,15 @@ static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_p
     }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 64; t++)
-            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 64; t++)
-            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -875,11 +872,7 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
+            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 1);
         }
         return;
     }
@@ -888,10 +881,7 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
+            conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 0);
         }
     }
 }
@@ -3610,7 +3600,7 @@ void conv_k1_c16_32_32x32_s2_p0_stats_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c64_32_16x16_s1_p0_b_bn: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 30;
     const int last = 1;
@@ -3630,18 +3620,18 @@ static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a4 = a + (i0 + 4) * 64;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 64;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3692,10 +3682,10 @@ static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a0 = a + (i0 + 0) * 64;
             float *restrict c1 = c + (i0 + 1) * 256 + j0;
             const float *restrict a1 = a + (i0 + 1) * 64;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3724,15 +3714,15 @@ static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_p
     }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4088,11 +4078,7 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 8192;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb, 1);
+            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 16384, yb, 1);
         }
         return;
     }
@@ -4101,10 +4087,7 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 8192;
-            for (int co = 0; co < 32; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb, 0);
+            conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 16384, yb, 0);
         }
     }
 }
@@ -6460,7 +6443,7 @@ void conv_k1_c32_64_16x16_s2_p0_stats_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c128_64_8x8_s1_p0_b_bn: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = t % 4 * 10 / 4 * 6, hi = (t % 4 + 1) * 10 / 4 * 6;
     const int last = t % 4 == 3;
@@ -6481,18 +6464,18 @@ static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_pa
             const float *restrict a4 = a + (i0 + 4) * 128;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 128;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 128; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -6547,14 +6530,14 @@ static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_pa
             const float *restrict a2 = a + (i0 + 2) * 128;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 128;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
             for (int p = 0; p < 128; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -6593,15 +6576,15 @@ static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_pa
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -6921,11 +6904,7 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 4096;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb, 1);
+            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 8192, yb, 1);
         }
         return;
     }
@@ -6934,10 +6913,7 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 4096;
-            for (int co = 0; co < 64; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb, 0);
+            conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 8192, yb, 0);
         }
     }
 }

@@ -105,7 +105,7 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
     return v.f;
 }
 
-static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 12;
     const int last = 1;
@@ -125,18 +125,18 @@ static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(
             const float *restrict a4 = a + (i0 + 4) * 27;
             float *restrict c5 = c + (i0 + 5) * 1088 + j0;
             const float *restrict a5 = a + (i0 + 5) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -193,14 +193,14 @@ static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(
             const float *restrict a2 = a + (i0 + 2) * 27;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 27;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -241,15 +241,15 @@ static __attribute__((noinline)) void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(
     }
 }
 
-static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 68; t++)
-            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, b, c, t);
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 68; t++)
-            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, b, c, t);
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -428,10 +428,7 @@ void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 16384;
             conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
-            for (int co = 0; co < 16; co++)
-                for (int i = 0; i < 1088; i++)
-                    yg[co * 1088 + i] = bias[co];
-            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg, 0);
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, bias, xp, yg, 0);
             for (int co = 0; co < 16; co++)
                 for (int oy = 0; oy < 32; oy++)
                     memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
@@ -533,18 +530,18 @@ static __attribute__((noinline)) void conv_k1_c16_48_32x32_s1_p0_gemm_fwd_part(c
             const float *restrict a4 = a + (i0 + 4) * 16;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 16;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -836,10 +833,6 @@ void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 49152;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 48; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = 0.0f;
             conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 1);
         }
         return;
@@ -849,9 +842,6 @@ void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 49152;
-            for (int co = 0; co < 48; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = 0.0f;
             conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb, 0);
         }
     }
@@ -897,7 +887,7 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c48_96_32x32_s1_p0_b_bn: conv 48x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 96;
     if (t < 64) {
@@ -916,18 +906,18 @@ static __attribute__((noinline)) void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a4 = a + (i0 + 4) * 48;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 48;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -975,15 +965,15 @@ static __attribute__((noinline)) void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_p
     }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 64; t++)
-            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 64; t++)
-            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1229,11 +1219,7 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 98304;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 1);
         }
         return;
     }
@@ -1242,10 +1228,7 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 98304;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
+            conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 0);
         }
     }
 }
@@ -1365,18 +1348,18 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a4 = a + (i0 + 4) * 864;
             float *restrict c5 = c + (i0 + 5) * 1088 + j0;
             const float *restrict a5 = a + (i0 + 5) * 864;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 96; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -1639,10 +1622,6 @@ void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float 
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         conv_k3_c96_96_32x32_s1_p1_pad(x + (long)b * 98304, xp);
-        MC_OMP_FOR
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 1088; i++)
-                yg[co * 1088 + i] = 0.0f;
         conv_k3_c96_96_32x32_s1_p1_gemm_fwd(w, xp, yg);
         MC_OMP_FOR
         for (int co = 0; co < 96; co++)
@@ -1697,7 +1676,7 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c288_96_32x32_s1_p0_b_bn: conv 288x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 96;
     if (t < 64) {
@@ -1716,18 +1695,18 @@ static __attribute__((noinline)) void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_
             const float *restrict a4 = a + (i0 + 4) * 288;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 288;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1775,15 +1754,15 @@ static __attribute__((noinline)) void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_
     }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 64; t++)
-            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 64; t++)
-            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2030,11 +2009,7 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 98304;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 1);
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 294912, yb, 1);
         }
         return;
     }
@@ -2043,10 +2018,7 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 98304;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 1024; i++)
-                    yb[co * 1024 + i] = bias[co];
-            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb, 0);
+            conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 294912, yb, 0);
         }
     }
 }
@@ -2158,18 +2130,18 @@ static __attribute__((noinline)) void conv_k1_c96_96_16x16_s1_p0_gemm_fwd_part(c
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2424,10 +2396,6 @@ void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 24576;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = 0.0f;
             conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 1);
         }
         return;
@@ -2437,9 +2405,6 @@ void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 24576;
-            for (int co = 0; co < 96; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = 0.0f;
             conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb, 0);
         }
     }
@@ -2485,7 +2450,7 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c192_192_32x32_s2_p0_b_bn: conv 192x32x32 -> 192x16x16, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 192;
     if (t < 16) {
@@ -2504,18 +2469,18 @@ static __attribute__((noinline)) void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2563,15 +2528,15 @@ static __attribute__((noinline)) void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd
     }
 }
 
-static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2838,11 +2803,7 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const
             float *restrict yb = y + (long)b * 49152;
             MC_OMP_SINGLE
             conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, bias, xs, yb, 1);
         }
         return;
     }
@@ -2853,10 +2814,7 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 49152;
             conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
+            conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, bias, xs, yb, 0);
         }
     }
 }
@@ -2984,18 +2942,18 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             const float *restrict a4 = a + (i0 + 4) * 1728;
             float *restrict c5 = c + (i0 + 5) * 288 + j0;
             const float *restrict a5 = a + (i0 + 5) * 1728;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int ci = 0, p = 0; ci < 192; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -3257,10 +3215,6 @@ void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const floa
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         conv_k3_c192_192_16x16_s1_p1_pad(x + (long)b * 49152, xp);
-        MC_OMP_FOR
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 288; i++)
-                yg[co * 288 + i] = 0.0f;
         conv_k3_c192_192_16x16_s1_p1_gemm_fwd(w, xp, yg);
         MC_OMP_FOR
         for (int co = 0; co < 192; co++)
@@ -3325,7 +3279,7 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 }
 
 /* conv_k1_c384_192_16x16_s1_p0_b_bn: conv 384x16x16 -> 192x16x16, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = 0, hi = 192;
     if (t < 16) {
@@ -3344,18 +3298,18 @@ static __attribute__((noinline)) void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3403,15 +3357,15 @@ static __attribute__((noinline)) void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd
     }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3658,11 +3612,7 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 49152;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 1);
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 98304, yb, 1);
         }
         return;
     }
@@ -3671,10 +3621,7 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 49152;
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 256; i++)
-                    yb[co * 256 + i] = bias[co];
-            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb, 0);
+            conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 98304, yb, 0);
         }
     }
 }
@@ -3787,18 +3734,18 @@ static __attribute__((noinline)) void conv_k1_c192_192_8x8_s1_p0_gemm_fwd_part(c
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4053,10 +4000,6 @@ void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 12288;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = 0.0f;
             conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 1);
         }
         return;
@@ -4066,9 +4009,6 @@ void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float 
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 12288;
-            for (int co = 0; co < 192; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = 0.0f;
             conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb, 0);
         }
     }
@@ -4114,7 +4054,7 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c384_384_16x16_s2_p0_b_bn: conv 384x16x16 -> 384x8x8, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = t % 4 * 64 / 4 * 6, hi = (t % 4 + 1) * 64 / 4 * 6;
     t /= 4;
@@ -4134,18 +4074,18 @@ static __attribute__((noinline)) void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4193,15 +4133,15 @@ static __attribute__((noinline)) void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd
     }
 }
 
-static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4468,11 +4408,7 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const
             float *restrict yb = y + (long)b * 24576;
             MC_OMP_SINGLE
             conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 1);
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, bias, xs, yb, 1);
         }
         return;
     }
@@ -4483,10 +4419,7 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 24576;
             conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb, 0);
+            conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, bias, xs, yb, 0);
         }
     }
 }
@@ -5251,7 +5184,7 @@ void conv_k3_c384_384_8x8_s1_p1_stats_bwd(int n, const float *restrict x, const 
 }
 
 /* conv_k1_c768_384_8x8_s1_p0_b_bn: conv 768x8x8 -> 384x8x8, kernel 1, stride 1, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict b, float *restrict c, int t)
+static __attribute__((noinline)) void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int t)
 {
     const int lo = t % 4 * 64 / 4 * 6, hi = (t % 4 + 1) * 64 / 4 * 6;
     t /= 4;
@@ -5271,18 +5204,18 @@ static __attribute__((noinline)) void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_p
             const float *restrict a4 = a + (i0 + 4) * 768;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 768;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s0_1 = (mc_vf){0} + bias[i0 + 0];
+            mc_vf s1_0 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s1_1 = (mc_vf){0} + bias[i0 + 1];
+            mc_vf s2_0 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s2_1 = (mc_vf){0} + bias[i0 + 2];
+            mc_vf s3_0 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s3_1 = (mc_vf){0} + bias[i0 + 3];
+            mc_vf s4_0 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s4_1 = (mc_vf){0} + bias[i0 + 4];
+            mc_vf s5_0 = (mc_vf){0} + bias[i0 + 5];
+            mc_vf s5_1 = (mc_vf){0} + bias[i0 + 5];
             for (int p = 0; p < 768; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -5330,15 +5263,15 @@ static __attribute__((noinline)) void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_p
     }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c, int par)
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict bias, const float *restrict b, float *restrict c, int par)
 {
     if (par) {
         MC_OMP_FOR_IN
         for (int t = 0; t < 16; t++)
-            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
     } else
         for (int t = 0; t < 16; t++)
-            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, b, c, t);
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd_part(a, bias, b, c, t);
 }
 
 static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -5584,11 +5517,7 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_PARALLEL
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 24576;
-            MC_OMP_FOR_IN
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 1);
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 1);
         }
         return;
     }
@@ -5597,10 +5526,7 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             float *restrict yb = y + (long)b * 24576;
-            for (int co = 0; co < 384; co++)
-                for (int i = 0; i < 64; i++)
-                    yb[co * 64 + i] = bias[co];
-            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb, 0);
+            conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, bias, x + (long)b * 49152, yb, 0);
         }
     }
 }
