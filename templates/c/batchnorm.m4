@@ -35,6 +35,10 @@ m4_define(`BN_HWV', `m4_eval(H * W / VL * VL)')
 # line per 16 floats, as it goes; the passes after the first find the
 # channel in L2.
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
+# The channels of a block of the backward (below): a run of about 256
+# floats of an image; one channel on planes of 32 floats and more (7 x 7
+# planes 1.1x slower in blocks of 5: docs/shapes.md).
+m4_define(`BN_CB', `m4_ifelse(m4_eval(H * W >= 32), 1, 1, `MC_MIN(C, m4_eval(256 / (H * W)))')')
 
 # With an activation its training forward also writes where it let the
 # gradient through, a bit per value (plan.c, mask_activations; the layout
@@ -44,14 +48,31 @@ m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 # next). BN_KEEP(indent, v, at): the lanes of vector v (the values from
 # at) where the activation passed them, the others 0; or the lanes through
 # the derivative of an activation recomputed.
+# (BN_KEEP(indent, v, at, xs): the values of x at xs instead of x + at.)
 m4_define(`BN_KEEP', `MC_MASKED(`$1mc_vf_keep(&$2, m[$3 / VL]);
-')BN_RECOMPUTED(`$1NAME`'_through(&$2, x + $3, mean, scale, shift);
+')BN_RECOMPUTED(`$1NAME`'_through(&$2, m4_ifelse(`$4', `', `x + $3', `$4'), mean, scale, shift);
 ')')
-# BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0,
-# or through the derivative.
+# The backward takes the tail of a plane (the values after its whole
+# vectors) as a partial vector, zeros after it (which add nothing), where
+# a scalar loop summed it in double: on planes of a few vectors (5 x 5: 9
+# of 25 on 16 lanes) the tail was most of the work. The tail load with
+# the activation applied, then text. A plane shorter than a vector keeps
+# the scalar loop (BN_SHORT): the next plane, in the same line, waited for
+# the partial store of the last (2 x 2 planes 3x slower); so does a tail of
+# at most a quarter of a vector (7 x 7 on 16 lanes: 1 value).
+m4_define(`BN_SHORT', `m4_eval(H * W < VL || 4 * (H * W % VL) <= VL)')
+# BN_DY1(g, i): the output gradient g of value i of a scalar tail, passed
+# or 0, or through the derivative.
 m4_define(`BN_DY1', `m4_ifelse(FUSED_READS, bits, `mc_pass($1, m[BN_HWV / VL] >> ($2 - BN_HWV) & 1)',
     FUSED_READS, input, `NAME`'_act_grad((x[$2] - mean) * scale + shift, $1)', `$1')')
-
+m4_define(`BN_TAIL', `m4_eval(BN_HW - BN_HWV)')
+m4_define(`BN_TAIL_LOAD', `m4_ifelse(BN_TAIL, 0, `', `    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + BN_HWV, BN_TAIL);
+        mc_vf_part(&xv, x + BN_HWV, BN_TAIL);
+BN_KEEP(`        ', `gv', BN_HWV, `(const float *)&xv')m4_dnl
+$1    }
+')')
 # BN_RECOMPUTED(text): text when the backward recomputes the activation.
 m4_define(`BN_RECOMPUTED', `m4_ifelse(FUSED_READS, input, `$1')')
 m4_define(`BN_ACT_UPPER', `m4_translit(FUSED, `a-z', `A-Z')')
@@ -115,7 +136,7 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+m4_ifelse(BN_SHORT, 1, `    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
     for (int i = BN_HWV; i < BN_HW; i++) {
         const float gi = BN_DY1(`g[i]', `i');
         sg += gi;
@@ -123,6 +144,12 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+', `BN_TAIL_LOAD(`        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
+')m4_dnl
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
+')m4_dnl
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -141,10 +168,18 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < BN_HW; i++) {
+m4_ifelse(BN_SHORT, 1, `    for (; i < BN_HW; i++) {
         const float d = k * (BN_DY1(`g[i]', `i') - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
+', `BN_TAIL_LOAD(`        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + BN_HWV, BN_TAIL);
+            d += old;
+        }
+        mc_vf_store_part(dx + BN_HWV, &d, BN_TAIL);
+')')m4_dnl
 }
 
 m4_ifelse(FOLD, 0, `/* y = (x - mean) * scale + shift (its activation, when one is fused, and
@@ -312,22 +347,25 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
 }
 ')m4_dnl
 m4_ifelse(FOLD, 1, `', `
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC_BITS_TYPE *restrict mask, ')BN_RECOMPUTED(`const float *restrict gamma,
     const float *restrict beta, ')const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * C + c) * BN_HW;
-        NAME`'_plane_sum_grad(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')BN_RECOMPUTED(`gamma[c] * invstd, beta[c], ')mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * C + c) * BN_HW;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            NAME`'_plane_sum_grad(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')BN_RECOMPUTED(`gamma[c] * invstd, beta[c], ')mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -335,7 +373,13 @@ static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of BN_CB channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 MC_TRAINING_ONLY(`void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -347,23 +391,30 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
     double m = (double)n * BN_HW;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < C; c++)
-            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < C; c0 += BN_CB)
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                C - c0 < BN_CB ? C - c0 : BN_CB, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * C, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < C; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < C; c0 += BN_CB) {
+        const int cn = C - c0 < BN_CB ? C - c0 : BN_CB;
+        double local[2 * BN_CB];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * C + c) * BN_HW;
-            NAME`'_plane_dx(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                BN_RECOMPUTED(`k, beta[c], ')acc);
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[BN_CB], mean_dy[BN_CB], slope[BN_CB];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * C + c) * BN_HW;
+                NAME`'_plane_dx(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    BN_RECOMPUTED(`k[j], beta[c], ')acc);
+            }
     }
 }
 ')')')

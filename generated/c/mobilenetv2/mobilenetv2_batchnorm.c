@@ -287,21 +287,24 @@ void bn_c32_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *re
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 9216;
-        bn_c32_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 36864 + (c) * 1152, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 9216;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 36864 + (c) * 1152, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -309,7 +312,13 @@ static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const u
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -319,23 +328,30 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restr
     double m = (double)n * 9216;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 9216;
-            bn_c32_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 36864 + (c) * 1152, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 9216;
+                bn_c32_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 36864 + (c) * 1152, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -630,21 +646,24 @@ void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 9216;
-        bn_c16_96x96_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 1152, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 16 + c) * 9216;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c16_96x96_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 1152, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -652,7 +671,13 @@ static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -662,23 +687,30 @@ void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 9216;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 16; c0 += 1)
+            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                16 - c0 < 1 ? 16 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 16; c0 += 1) {
+        const int cn = 16 - c0 < 1 ? 16 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 9216;
-            bn_c16_96x96_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 1152, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 16 + c) * 9216;
+                bn_c16_96x96_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 1152, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -973,21 +1005,24 @@ void bn_c96_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *re
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 9216;
-        bn_c96_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 110592 + (c) * 1152, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 9216;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 110592 + (c) * 1152, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -995,7 +1030,13 @@ static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const u
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1005,23 +1046,30 @@ void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restr
     double m = (double)n * 9216;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 9216;
-            bn_c96_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 110592 + (c) * 1152, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 9216;
+                bn_c96_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 110592 + (c) * 1152, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1198,21 +1246,24 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 9216;
-        bn_c192_96x96_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 9216;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_96x96_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1220,7 +1271,13 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1231,23 +1288,30 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, 
     double m = (double)n * 9216;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 9216;
-            bn_c192_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 9216;
+                bn_c192_96x96_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1434,21 +1498,24 @@ void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 24 + c) * 2304;
-        bn_c24_48x48_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 288, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 24 + c) * 2304;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c24_48x48_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 288, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1456,7 +1523,13 @@ static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1466,23 +1539,30 @@ void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 2304;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 24; c++)
-            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 24; c0 += 1)
+            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                24 - c0 < 1 ? 24 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 24; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 24; c0 += 1) {
+        const int cn = 24 - c0 < 1 ? 24 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 288, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 24 + c) * 2304;
+                bn_c24_48x48_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 288, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1659,21 +1739,24 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 24 + c) * 2304;
-        bn_c24_48x48_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 24 + c) * 2304;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c24_48x48_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1681,7 +1764,13 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1692,23 +1781,30 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
     double m = (double)n * 2304;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 24; c++)
-            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 24; c0 += 1)
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                24 - c0 < 1 ? 24 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 24; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 24; c0 += 1) {
+        const int cn = 24 - c0 < 1 ? 24 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 24 + c) * 2304;
+                bn_c24_48x48_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1895,21 +1991,24 @@ void bn_c144_48x48_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 144 + c) * 2304;
-        bn_c144_48x48_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 41472 + (c) * 288, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 144 + c) * 2304;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c144_48x48_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 41472 + (c) * 288, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1917,7 +2016,13 @@ static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1927,23 +2032,30 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 2304;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 144; c++)
-            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 144; c0 += 1)
+            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                144 - c0 < 1 ? 144 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 144; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 144; c0 += 1) {
+        const int cn = 144 - c0 < 1 ? 144 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 144 + c) * 2304;
-            bn_c144_48x48_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 41472 + (c) * 288, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 144 + c) * 2304;
+                bn_c144_48x48_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 41472 + (c) * 288, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2172,21 +2284,24 @@ void bn_c24_48x48_byadd_fwd_eval(const float *restrict running_mean, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c24_48x48_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 24 + c) * 2304;
-        bn_c24_48x48_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 24 + c) * 2304;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c24_48x48_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2194,7 +2309,13 @@ static void bn_c24_48x48_byadd_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c24_48x48_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2205,23 +2326,30 @@ void bn_c24_48x48_byadd_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 2304;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 24; c++)
-            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 24; c0 += 1)
+            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                24 - c0 < 1 ? 24 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 24; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 24; c0 += 1) {
+        const int cn = 24 - c0 < 1 ? 24 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 24 + c) * 2304;
+                bn_c24_48x48_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2408,21 +2536,24 @@ void bn_c144_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 144 + c) * 576;
-        bn_c144_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 72, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 144 + c) * 576;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c144_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 72, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2430,7 +2561,13 @@ static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2440,23 +2577,30 @@ void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 144; c++)
-            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 144; c0 += 1)
+            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                144 - c0 < 1 ? 144 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 144; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 144; c0 += 1) {
+        const int cn = 144 - c0 < 1 ? 144 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 144 + c) * 576;
-            bn_c144_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 72, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 144 + c) * 576;
+                bn_c144_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 72, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2633,21 +2777,24 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 576;
-        bn_c32_24x24_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 576;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_24x24_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2655,7 +2802,13 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2666,23 +2819,30 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 576;
-            bn_c32_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 576;
+                bn_c32_24x24_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2869,21 +3029,24 @@ void bn_c192_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 576;
-        bn_c192_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 576;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2891,7 +3054,13 @@ static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2901,23 +3070,30 @@ void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 576;
-            bn_c192_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 576;
+                bn_c192_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -3071,21 +3247,24 @@ void bn_c192_24x24_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 576;
-        bn_c192_24x24_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 576;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_24x24_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -3093,7 +3272,13 @@ static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x,
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -3103,23 +3288,30 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 576;
-            bn_c192_24x24_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 576;
+                bn_c192_24x24_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 13824 + (c) * 72, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -3273,21 +3465,24 @@ void bn_c32_24x24_byadd_fwd_eval(const float *restrict running_mean, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_24x24_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 576;
-        bn_c32_24x24_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 576;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_24x24_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -3295,7 +3490,13 @@ static void bn_c32_24x24_byadd_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_24x24_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -3306,23 +3507,30 @@ void bn_c32_24x24_byadd_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 576;
-            bn_c32_24x24_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 576;
+                bn_c32_24x24_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -3509,21 +3717,24 @@ void bn_c192_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 144;
-        bn_c192_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 18, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 18, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -3531,7 +3742,13 @@ static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -3541,23 +3758,30 @@ void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 144;
-            bn_c192_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 18, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 144;
+                bn_c192_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 18, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -3734,21 +3958,24 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 144;
-        bn_c64_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -3756,7 +3983,13 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -3767,23 +4000,30 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 144;
-            bn_c64_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 144;
+                bn_c64_12x12_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -3970,21 +4210,24 @@ void bn_c384_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 384 + c) * 144;
-        bn_c384_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 384 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c384_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -3992,7 +4235,13 @@ static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -4002,23 +4251,30 @@ void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 384; c++)
-            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 384; c0 += 1)
+            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                384 - c0 < 1 ? 384 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 384; c0 += 1) {
+        const int cn = 384 - c0 < 1 ? 384 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 384 + c) * 144;
-            bn_c384_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 384 + c) * 144;
+                bn_c384_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -4172,21 +4428,24 @@ void bn_c384_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 384 + c) * 144;
-        bn_c384_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 384 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c384_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -4194,7 +4453,13 @@ static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -4204,23 +4469,30 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 384; c++)
-            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 384; c0 += 1)
+            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                384 - c0 < 1 ? 384 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 384; c0 += 1) {
+        const int cn = 384 - c0 < 1 ? 384 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 384 + c) * 144;
-            bn_c384_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 384 + c) * 144;
+                bn_c384_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 18, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -4374,21 +4646,24 @@ void bn_c64_12x12_byadd_fwd_eval(const float *restrict running_mean, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_12x12_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 144;
-        bn_c64_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -4396,7 +4671,13 @@ static void bn_c64_12x12_byadd_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -4407,23 +4688,30 @@ void bn_c64_12x12_byadd_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 144;
-            bn_c64_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 144;
+                bn_c64_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -4600,21 +4888,24 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 144;
-        bn_c96_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -4622,7 +4913,13 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -4633,23 +4930,30 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 144;
-            bn_c96_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 144;
+                bn_c96_12x12_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -4836,21 +5140,24 @@ void bn_c576_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 576 + c) * 144;
-        bn_c576_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 576 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c576_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -4858,7 +5165,13 @@ static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -4868,23 +5181,30 @@ void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 576; c++)
-            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 576; c0 += 1)
+            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                576 - c0 < 1 ? 576 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 576; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 576; c0 += 1) {
+        const int cn = 576 - c0 < 1 ? 576 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 576 + c) * 144;
-            bn_c576_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 576 + c) * 144;
+                bn_c576_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5038,21 +5358,24 @@ void bn_c576_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 576 + c) * 144;
-        bn_c576_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 576 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c576_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -5060,7 +5383,13 @@ static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -5070,23 +5399,30 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 576; c++)
-            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 576; c0 += 1)
+            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                576 - c0 < 1 ? 576 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 576; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 576; c0 += 1) {
+        const int cn = 576 - c0 < 1 ? 576 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 576 + c) * 144;
-            bn_c576_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 576 + c) * 144;
+                bn_c576_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 10368 + (c) * 18, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5240,21 +5576,24 @@ void bn_c96_12x12_byadd_fwd_eval(const float *restrict running_mean, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_12x12_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 144;
-        bn_c96_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 144;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -5262,7 +5601,13 @@ static void bn_c96_12x12_byadd_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -5273,23 +5618,30 @@ void bn_c96_12x12_byadd_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 144;
-            bn_c96_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 144;
+                bn_c96_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5344,14 +5696,16 @@ static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, con
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = mc_pass(g[i], m[32 / 8] >> (i - 32) & 1);
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
     }
-    *sum_g += sg;
-    *sum_gx += sgx;
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -5370,9 +5724,18 @@ static inline void bn_c576_6x6_relu6_plane_dx(const float *restrict g, const flo
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < 36; i++) {
-        const float d = k * (mc_pass(g[i], m[32 / 8] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + 32, 4);
+            d += old;
+        }
+        mc_vf_store_part(dx + 32, &d, 4);
     }
 }
 
@@ -5478,21 +5841,24 @@ void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 576 + c) * 36;
-        bn_c576_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 5, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 576 + c) * 36;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c576_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 5, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -5500,7 +5866,13 @@ static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -5510,23 +5882,30 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 576; c++)
-            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 576; c0 += 1)
+            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                576 - c0 < 1 ? 576 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 576; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 576; c0 += 1) {
+        const int cn = 576 - c0 < 1 ? 576 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 576 + c) * 36;
-            bn_c576_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 5, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 576 + c) * 36;
+                bn_c576_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 5, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5561,14 +5940,15 @@ static inline void bn_c160_6x6_pstats_plane_sum_grad(const float *restrict g, co
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
     }
-    *sum_g += sg;
-    *sum_gx += sgx;
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -5586,9 +5966,17 @@ static inline void bn_c160_6x6_pstats_plane_dx(const float *restrict g, const fl
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < 36; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + 32, 4);
+            d += old;
+        }
+        mc_vf_store_part(dx + 32, &d, 4);
     }
 }
 
@@ -5670,21 +6058,24 @@ void bn_c160_6x6_pstats_fwd_eval(int n, const float *restrict x, const float *re
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c160_6x6_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 160 + c) * 36;
-        bn_c160_6x6_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 160 + c) * 36;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c160_6x6_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -5692,7 +6083,13 @@ static void bn_c160_6x6_pstats_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -5703,23 +6100,30 @@ void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 160; c++)
-            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 160; c0 += 1)
+            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                160 - c0 < 1 ? 160 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 160; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 160; c0 += 1) {
+        const int cn = 160 - c0 < 1 ? 160 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 160 + c) * 36;
+                bn_c160_6x6_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5756,14 +6160,16 @@ static inline void bn_c960_6x6_relu6_pstats_plane_sum_grad(const float *restrict
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = mc_pass(g[i], m[32 / 8] >> (i - 32) & 1);
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
     }
-    *sum_g += sg;
-    *sum_gx += sgx;
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -5782,9 +6188,18 @@ static inline void bn_c960_6x6_relu6_pstats_plane_dx(const float *restrict g, co
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < 36; i++) {
-        const float d = k * (mc_pass(g[i], m[32 / 8] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + 32, 4);
+            d += old;
+        }
+        mc_vf_store_part(dx + 32, &d, 4);
     }
 }
 
@@ -5874,21 +6289,24 @@ void bn_c960_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const flo
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 960 + c) * 36;
-        bn_c960_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 4800 + (c) * 5, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 960 + c) * 36;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c960_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 4800 + (c) * 5, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -5896,7 +6314,13 @@ static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, c
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -5906,23 +6330,30 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t 
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 960; c++)
-            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 960; c0 += 1)
+            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                960 - c0 < 1 ? 960 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 960, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 960; c0 += 1) {
+        const int cn = 960 - c0 < 1 ? 960 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 960 + c) * 36;
-            bn_c960_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 4800 + (c) * 5, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 960 + c) * 36;
+                bn_c960_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 4800 + (c) * 5, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -5957,14 +6388,15 @@ static inline void bn_c160_6x6_byadd_pstats_plane_sum_grad(const float *restrict
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
     }
-    *sum_g += sg;
-    *sum_gx += sgx;
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -5982,9 +6414,17 @@ static inline void bn_c160_6x6_byadd_pstats_plane_dx(const float *restrict g, co
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < 36; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + 32, 4);
+            d += old;
+        }
+        mc_vf_store_part(dx + 32, &d, 4);
     }
 }
 
@@ -6043,21 +6483,24 @@ void bn_c160_6x6_byadd_pstats_fwd_eval(const float *restrict running_mean, const
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c160_6x6_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 160 + c) * 36;
-        bn_c160_6x6_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 160 + c) * 36;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c160_6x6_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -6065,7 +6508,13 @@ static void bn_c160_6x6_byadd_pstats_grad_sums(int n, const float *restrict x, c
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -6076,23 +6525,30 @@ void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *r
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 160; c++)
-            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 160; c0 += 1)
+            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                160 - c0 < 1 ? 160 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 160; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 160; c0 += 1) {
+        const int cn = 160 - c0 < 1 ? 160 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 160 + c) * 36;
+                bn_c160_6x6_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -6204,14 +6660,16 @@ static inline void bn_c1280_6x6_relu6_pstats_plane_sum_grad(const float *restric
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = mc_pass(g[i], m[32 / 8] >> (i - 32) & 1);
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        lanes_g += gv;
+        lanes_gx += gv * ((xv - mean) * invstd);
     }
-    *sum_g += sg;
-    *sum_gx += sgx;
+    *sum_g += mc_vf_sum_double(&lanes_g);
+    *sum_gx += mc_vf_sum_double(&lanes_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -6230,9 +6688,18 @@ static inline void bn_c1280_6x6_relu6_pstats_plane_dx(const float *restrict g, c
         else
             *(mc_vf *)(dx + i) = d;
     }
-    for (; i < 36; i++) {
-        const float d = k * (mc_pass(g[i], m[32 / 8] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
+    {
+        mc_vf gv, xv;
+        mc_vf_part(&gv, g + 32, 4);
+        mc_vf_part(&xv, x + 32, 4);
+        mc_vf_keep(&gv, m[32 / 8]);
+        mc_vf d = k * (gv - mean_g - (xv - mean) * slope);
+        if (acc) {
+            mc_vf old;
+            mc_vf_part(&old, dx + 32, 4);
+            d += old;
+        }
+        mc_vf_store_part(dx + 32, &d, 4);
     }
 }
 
@@ -6322,21 +6789,24 @@ void bn_c1280_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const fl
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c1280_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 1280 + c) * 36;
-        bn_c1280_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6400 + (c) * 5, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 1280 + c) * 36;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c1280_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6400 + (c) * 5, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -6344,7 +6814,13 @@ static void bn_c1280_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -6354,22 +6830,29 @@ void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 1280; c++)
-            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 1280; c0 += 1)
+            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                1280 - c0 < 1 ? 1280 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 1280, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 1280; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 1280; c0 += 1) {
+        const int cn = 1280 - c0 < 1 ? 1280 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 1280 + c) * 36;
-            bn_c1280_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6400 + (c) * 5, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 1280 + c) * 36;
+                bn_c1280_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6400 + (c) * 5, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }

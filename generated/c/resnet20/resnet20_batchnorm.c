@@ -287,21 +287,24 @@ void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 16 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -309,7 +312,13 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -319,23 +328,30 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 16; c0 += 1)
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                16 - c0 < 1 ? 16 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 16; c0 += 1) {
+        const int cn = 16 - c0 < 1 ? 16 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 16 + c) * 1024;
+                bn_c16_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -531,21 +547,24 @@ void bn_c16_32x32_byadd_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c16_32x32_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 16 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c16_32x32_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -553,7 +572,13 @@ static void bn_c16_32x32_byadd_pstats_grad_sums(int n, const float *restrict x, 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c16_32x32_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -564,23 +589,30 @@ void bn_c16_32x32_byadd_pstats_bwd(int n, const float *restrict x, const float *
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 16; c0 += 1)
+            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                16 - c0 < 1 ? 16 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 16; c0 += 1) {
+        const int cn = 16 - c0 < 1 ? 16 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 16 + c) * 1024;
+                bn_c16_32x32_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -809,21 +841,24 @@ void bn_c32_16x16_relu_pstats_fwd_eval(int n, const float *restrict x, const flo
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -831,7 +866,13 @@ static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, c
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -841,23 +882,30 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t 
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -978,21 +1026,24 @@ void bn_c32_16x16_byadd_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1000,7 +1051,13 @@ static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1011,23 +1068,30 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1289,21 +1353,24 @@ void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1311,7 +1378,13 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1321,23 +1394,30 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1491,21 +1571,24 @@ void bn_c64_8x8_relu_pstats_fwd_eval(int n, const float *restrict x, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1513,7 +1596,13 @@ static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, con
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1523,23 +1612,30 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *r
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1660,21 +1756,24 @@ void bn_c64_8x8_byadd_pstats_fwd_eval(const float *restrict running_mean, const 
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1682,7 +1781,13 @@ static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, co
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1693,23 +1798,30 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1971,21 +2083,24 @@ void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restr
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1993,7 +2108,13 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2003,22 +2124,29 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }

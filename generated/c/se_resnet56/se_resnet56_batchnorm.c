@@ -287,21 +287,24 @@ void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 16 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -309,7 +312,13 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -319,23 +328,30 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 16; c0 += 1)
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                16 - c0 < 1 ? 16 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 16; c0 += 1) {
+        const int cn = 16 - c0 < 1 ? 16 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 16 + c) * 1024;
+                bn_c16_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 2048 + (c) * 128, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -554,21 +570,24 @@ void bn_c16_32x32_pstats_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c16_32x32_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 16 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c16_32x32_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -576,7 +595,13 @@ static void bn_c16_32x32_pstats_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -587,23 +612,30 @@ void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restri
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_32x32_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 16; c0 += 1)
+            bn_c16_32x32_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                16 - c0 < 1 ? 16 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 16; c0 += 1) {
+        const int cn = 16 - c0 < 1 ? 16 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c16_32x32_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c16_32x32_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 16 + c) * 1024;
+                bn_c16_32x32_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -832,21 +864,24 @@ void bn_c32_16x16_relu_pstats_fwd_eval(int n, const float *restrict x, const flo
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -854,7 +889,13 @@ static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, c
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -864,23 +905,30 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t 
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1024,21 +1072,24 @@ void bn_c32_16x16_pstats_fwd_eval(int n, const float *restrict x, const float *r
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1046,7 +1097,13 @@ static void bn_c32_16x16_pstats_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1057,23 +1114,30 @@ void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restri
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1194,21 +1258,24 @@ void bn_c32_16x16_byadd_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1216,7 +1283,13 @@ static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1227,23 +1300,30 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1505,21 +1585,24 @@ void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 32 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1527,7 +1610,13 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1537,23 +1626,30 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 32; c0 += 1)
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                32 - c0 < 1 ? 32 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 32; c0 += 1) {
+        const int cn = 32 - c0 < 1 ? 32 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 32 + c) * 256;
+                bn_c32_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 32, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1707,21 +1803,24 @@ void bn_c64_8x8_relu_pstats_fwd_eval(int n, const float *restrict x, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_relu_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1729,7 +1828,13 @@ static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, con
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1739,23 +1844,30 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *r
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_relu_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1899,21 +2011,24 @@ void bn_c64_8x8_pstats_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1921,7 +2036,13 @@ static void bn_c64_8x8_pstats_grad_sums(int n, const float *restrict x, const fl
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1932,23 +2053,30 @@ void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2069,21 +2197,24 @@ void bn_c64_8x8_byadd_pstats_fwd_eval(const float *restrict running_mean, const 
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_byadd_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2091,7 +2222,13 @@ static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, co
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2102,23 +2239,30 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_byadd_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2380,21 +2524,24 @@ void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restr
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 64 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2402,7 +2549,13 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2412,22 +2565,29 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 64; c0 += 1)
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                64 - c0 < 1 ? 64 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 64; c0 += 1) {
+        const int cn = 64 - c0 < 1 ? 64 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 64 + c) * 64;
+                bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 8, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }

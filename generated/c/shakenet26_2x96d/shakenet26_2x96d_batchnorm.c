@@ -254,21 +254,24 @@ void bn_c96_32x32_byadd_fwd_eval(const float *restrict running_mean, const float
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_32x32_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 1024;
-        bn_c96_32x32_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_32x32_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -276,7 +279,13 @@ static void bn_c96_32x32_byadd_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -287,23 +296,30 @@ void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 1024;
-            bn_c96_32x32_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 1024;
+                bn_c96_32x32_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -565,21 +581,24 @@ void bn_c96_32x32_relu_fwd_eval(int n, const float *restrict x, const float *res
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_32x32_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 1024;
-        bn_c96_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 12288 + (c) * 128, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 12288 + (c) * 128, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -587,7 +606,13 @@ static void bn_c96_32x32_relu_grad_sums(int n, const float *restrict x, const ui
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -597,23 +622,30 @@ void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 1024;
-            bn_c96_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 12288 + (c) * 128, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 1024;
+                bn_c96_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 12288 + (c) * 128, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -790,21 +822,24 @@ void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 1024;
-        bn_c96_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 96 + c) * 1024;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c96_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -812,7 +847,13 @@ static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -823,23 +864,30 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 96; c0 += 1)
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                96 - c0 < 1 ? 96 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 96; c0 += 1) {
+        const int cn = 96 - c0 < 1 ? 96 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 1024;
-            bn_c96_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 96 + c) * 1024;
+                bn_c96_32x32_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1068,21 +1116,24 @@ void bn_c192_16x16_byadd_fwd_eval(const float *restrict running_mean, const floa
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_16x16_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 256;
-        bn_c192_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1090,7 +1141,13 @@ static void bn_c192_16x16_byadd_grad_sums(int n, const float *restrict x, const 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1101,23 +1158,30 @@ void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restri
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 256;
-            bn_c192_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 256;
+                bn_c192_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1379,21 +1443,24 @@ void bn_c192_16x16_relu_fwd_eval(int n, const float *restrict x, const float *re
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_16x16_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 256;
-        bn_c192_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6144 + (c) * 32, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6144 + (c) * 32, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1401,7 +1468,13 @@ static void bn_c192_16x16_relu_grad_sums(int n, const float *restrict x, const u
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1411,23 +1484,30 @@ void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restr
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 256;
-            bn_c192_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 6144 + (c) * 32, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 256;
+                bn_c192_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 6144 + (c) * 32, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1604,21 +1684,24 @@ void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 192 + c) * 256;
-        bn_c192_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 192 + c) * 256;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c192_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1626,7 +1709,13 @@ static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float 
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1637,23 +1726,30 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 192; c++)
-            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 192; c0 += 1)
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                192 - c0 < 1 ? 192 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 192; c0 += 1) {
+        const int cn = 192 - c0 < 1 ? 192 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 192 + c) * 256;
-            bn_c192_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 192 + c) * 256;
+                bn_c192_16x16_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -1882,21 +1978,24 @@ void bn_c384_8x8_byadd_fwd_eval(const float *restrict running_mean, const float 
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c384_8x8_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 384 + c) * 64;
-        bn_c384_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 384 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c384_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -1904,7 +2003,13 @@ static void bn_c384_8x8_byadd_grad_sums(int n, const float *restrict x, const fl
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c384_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -1915,23 +2020,30 @@ void bn_c384_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 384; c++)
-            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 384; c0 += 1)
+            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                384 - c0 < 1 ? 384 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 384; c0 += 1) {
+        const int cn = 384 - c0 < 1 ? 384 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 384 + c) * 64;
-            bn_c384_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 384 + c) * 64;
+                bn_c384_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2118,21 +2230,24 @@ void bn_c384_8x8_relu_fwd_eval(int n, const float *restrict x, const float *rest
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c384_8x8_relu_grad_sums(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 384 + c) * 64;
-        bn_c384_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3072 + (c) * 8, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 384 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c384_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3072 + (c) * 8, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2140,7 +2255,13 @@ static void bn_c384_8x8_relu_grad_sums(int n, const float *restrict x, const uin
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2150,23 +2271,30 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restric
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 384; c++)
-            bn_c384_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 384; c0 += 1)
+            bn_c384_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                384 - c0 < 1 ? 384 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 384; c0 += 1) {
+        const int cn = 384 - c0 < 1 ? 384 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c384_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 384 + c) * 64;
-            bn_c384_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 3072 + (c) * 8, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c384_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 384 + c) * 64;
+                bn_c384_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 3072 + (c) * 8, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
@@ -2310,21 +2438,24 @@ void bn_c384_8x8_pstats_fwd_eval(int n, const float *restrict x, const float *re
     }
 }
 
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+/* Sums over channels c0 .. c0 + cn - 1 of dy and dy * xhat, also added to
+ * dgamma and dbeta, two a channel into sums. */
 static void bn_c384_8x8_pstats_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c0, int cn,
     double *restrict sums)
 {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 384 + c) * 64;
-        bn_c384_8x8_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    for (int j = 0; j < 2 * cn; j++)
+        sums[j] = 0;
+    for (int b = 0; b < n; b++)
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            const long at = ((long)b * 384 + c) * 64;
+            const float mean = save_mean[c], invstd = save_invstd[c];
+            bn_c384_8x8_pstats_plane_sum_grad(dy + at, x + at, mean, invstd, &sums[2 * j], &sums[2 * j + 1]);
+        }
+    for (int j = 0, c = c0; j < cn; j++, c++) {
+        dgamma[c] += (float)sums[2 * j + 1];
+        dbeta[c] += (float)sums[2 * j];
     }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
@@ -2332,7 +2463,13 @@ static void bn_c384_8x8_pstats_grad_sums(int n, const float *restrict x, const f
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
+ * adds them).
+ *
+ * The passes go by blocks of 1 channels, the images the outer loop
+ * of a block, so that each image gives a block a run of at least 256
+ * floats: a channel at a time over the images read planes of 25 floats
+ * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
+ * again. Every sum still adds the images in order. */
 void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
@@ -2343,23 +2480,30 @@ void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restric
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
-        for (int c = 0; c < 384; c++)
-            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        for (int c0 = 0; c0 < 384; c0 += 1)
+            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0,
+                384 - c0 < 1 ? 384 - c0 : 1, sums + 2 * c0);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
+    for (int c0 = 0; c0 < 384; c0 += 1) {
+        const int cn = 384 - c0 < 1 ? 384 - c0 : 1;
+        double local[2 * 1];
+        const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
-            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 384 + c) * 64;
-            bn_c384_8x8_pstats_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
-                acc);
+            bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
+        float k[1], mean_dy[1], slope[1];
+        for (int j = 0, c = c0; j < cn; j++, c++) {
+            k[j] = gamma[c] * save_invstd[c];
+            mean_dy[j] = (float)(s[2 * j] / m);
+            slope[j] = save_invstd[c] * (float)(s[2 * j + 1] / m);
         }
+        for (int b = 0; b < n; b++)
+            for (int j = 0, c = c0; j < cn; j++, c++) {
+                const long at = ((long)b * 384 + c) * 64;
+                bn_c384_8x8_pstats_plane_dx(dy + at, x + at, dx + at, k[j], mean_dy[j], save_mean[c], slope[j],
+                    acc);
+            }
     }
 }
 
