@@ -13,19 +13,8 @@ m4_divert(-1)
 
 m4_ifdef(`MC_RELU_KERNEL', `',
 `m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
-# ACT_LOOP(indent, statement): the statement for every value, over threads
-# when the layer is large enough (the team threshold of common.m4); below
-# it a plain loop, not a region of one thread, whose start alone cost more
-# than a squeeze-excitation activation of a few hundred values.
-m4_define(`ACT_LOOP',
-`$1if (ACT_COUNT >= MC_PAR_FLOATS) {
-$1    MC_OMP_FOR
-$1    for (long i = 0; i < ACT_COUNT; i++)
-$1        $2
-$1} else
-$1    for (long i = 0; i < ACT_COUNT; i++)
-$1        $2
-')
+# ACT_LOOP(indent, statement): the statement for every value (common.m4).
+m4_define(`ACT_LOOP', `MC_FLAT_LOOP(`$1', i, ACT_COUNT, `$2')')
 
 # mc_expf: e^x without a call or a float-to-int conversion, so that the
 # loops around it vectorize (the expf of libm is a call per value): x = n ln 2

@@ -47,9 +47,7 @@ m4_ifelse(FUSED, none, `ADD_BWD_FLAT()', `ADD_BWD_PLANES()')')
 m4_define(`ADD_FWD_FLAT',
 `void NAME`'_fwd(ADD_FWD_PARAMS)
 {
-    MC_OMP_FOR
-    for (long k = 0; k < ADD_COUNT; k++)
-        y[k] = ADD_SUM(`x`'i[k]');
+MC_FLAT_LOOP(`    ', k, ADD_COUNT, `y[k] = ADD_SUM(`x`'i[k]');')m4_dnl
 }
 ')
 
@@ -96,13 +94,9 @@ m4_define(`ADD_BWD_FLAT',
 {
     (void)y;
 ADD_EACH(`    if (acc`'i) {
-        MC_OMP_FOR
-        for (long k = 0; k < ADD_COUNT; k++)
-            dx`'i[k] += dy[k];
+MC_FLAT_LOOP(`        ', k, ADD_COUNT, `dx`'i[k] += dy[k];')m4_dnl
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < ADD_COUNT; k++)
-            dx`'i[k] = dy[k];
+MC_FLAT_LOOP(`        ', k, ADD_COUNT, `dx`'i[k] = dy[k];')m4_dnl
     }
 ')m4_dnl
 }

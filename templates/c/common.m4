@@ -38,6 +38,21 @@ m4_define(`MC_PARTS',
 # (docs/shapes.md).
 m4_define(`MC_PAR_FLOATS', 32768)
 
+# MC_FLAT_LOOP(indent, var, count, statement): the statement for every var
+# (a long) below count (a C expression), over threads where count reaches MC_PAR_FLOATS;
+# below it a plain loop, not a region of one thread (an if clause still
+# starts one), whose start alone cost more than a squeeze-excitation
+# activation of a few hundred values or the add of 2 x 2 planes.
+m4_define(`MC_FLAT_LOOP',
+`$1if ($3 >= MC_PAR_FLOATS) {
+$1    MC_OMP_FOR
+$1    for (long $2 = 0; $2 < $3; $2++)
+$1        $4
+$1} else
+$1    for (long $2 = 0; $2 < $3; $2++)
+$1        $4
+')
+
 # MC_EVAL(expr): an integer literal computed at generation time.
 m4_define(`MC_EVAL', `m4_eval(`$1')')
 

@@ -129,22 +129,38 @@ void add2_n55296_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 55296); k++)
-            dx0[k] += dy[k];
+        if ((n * 55296) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 55296); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 55296); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 55296); k++)
-            dx0[k] = dy[k];
+        if ((n * 55296) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 55296); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 55296); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 55296); k++)
-            dx1[k] += dy[k];
+        if ((n * 55296) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 55296); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 55296); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 55296); k++)
-            dx1[k] = dy[k];
+        if ((n * 55296) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 55296); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 55296); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -173,22 +189,38 @@ void add2_n18432_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 18432); k++)
-            dx0[k] += dy[k];
+        if ((n * 18432) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 18432); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 18432); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 18432); k++)
-            dx0[k] = dy[k];
+        if ((n * 18432) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 18432); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 18432); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 18432); k++)
-            dx1[k] += dy[k];
+        if ((n * 18432) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 18432); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 18432); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 18432); k++)
-            dx1[k] = dy[k];
+        if ((n * 18432) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 18432); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 18432); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -217,22 +249,38 @@ void add2_n9216_bn1_bwd(int n, const float *restrict y, const float *restrict dy
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 9216); k++)
-            dx0[k] += dy[k];
+        if ((n * 9216) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 9216); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 9216); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 9216); k++)
-            dx0[k] = dy[k];
+        if ((n * 9216) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 9216); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 9216); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 9216); k++)
-            dx1[k] += dy[k];
+        if ((n * 9216) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 9216); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 9216); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 9216); k++)
-            dx1[k] = dy[k];
+        if ((n * 9216) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 9216); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 9216); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -261,22 +309,38 @@ void add2_n13824_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 13824); k++)
-            dx0[k] += dy[k];
+        if ((n * 13824) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 13824); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 13824); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 13824); k++)
-            dx0[k] = dy[k];
+        if ((n * 13824) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 13824); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 13824); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 13824); k++)
-            dx1[k] += dy[k];
+        if ((n * 13824) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 13824); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 13824); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 13824); k++)
-            dx1[k] = dy[k];
+        if ((n * 13824) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 13824); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 13824); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -305,21 +369,37 @@ void add2_n5760_bn1_bwd(int n, const float *restrict y, const float *restrict dy
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 5760); k++)
-            dx0[k] += dy[k];
+        if ((n * 5760) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 5760); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 5760); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 5760); k++)
-            dx0[k] = dy[k];
+        if ((n * 5760) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 5760); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 5760); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 5760); k++)
-            dx1[k] += dy[k];
+        if ((n * 5760) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 5760); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 5760); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 5760); k++)
-            dx1[k] = dy[k];
+        if ((n * 5760) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 5760); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 5760); k++)
+                dx1[k] = dy[k];
     }
 }

@@ -129,53 +129,89 @@ void add2_n98304_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx0[k] += dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx0[k] = dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx1[k] += dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx1[k] = dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] = dy[k];
     }
 }
 
 /* add2_n98304: sum of 2 inputs of 98304 values per image */
 void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long k = 0; k < (n * 98304); k++)
-        y[k] = x0[k] + x1[k];
+    if ((n * 98304) >= 32768) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 98304); k++)
+            y[k] = x0[k] + x1[k];
+    } else
+        for (long k = 0; k < (n * 98304); k++)
+            y[k] = x0[k] + x1[k];
 }
 
 void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx0[k] += dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx0[k] = dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx1[k] += dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 98304); k++)
-            dx1[k] = dy[k];
+        if ((n * 98304) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 98304); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -204,53 +240,89 @@ void add2_n49152_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx0[k] += dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx0[k] = dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx1[k] += dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx1[k] = dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] = dy[k];
     }
 }
 
 /* add2_n49152: sum of 2 inputs of 49152 values per image */
 void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long k = 0; k < (n * 49152); k++)
-        y[k] = x0[k] + x1[k];
+    if ((n * 49152) >= 32768) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 49152); k++)
+            y[k] = x0[k] + x1[k];
+    } else
+        for (long k = 0; k < (n * 49152); k++)
+            y[k] = x0[k] + x1[k];
 }
 
 void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx0[k] += dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx0[k] = dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx1[k] += dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 49152); k++)
-            dx1[k] = dy[k];
+        if ((n * 49152) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 49152); k++)
+                dx1[k] = dy[k];
     }
 }
 
@@ -279,53 +351,89 @@ void add2_n24576_bn1_bwd(int n, const float *restrict y, const float *restrict d
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx0[k] += dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx0[k] = dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx1[k] += dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx1[k] = dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] = dy[k];
     }
 }
 
 /* add2_n24576: sum of 2 inputs of 24576 values per image */
 void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
-    MC_OMP_FOR
-    for (long k = 0; k < (n * 24576); k++)
-        y[k] = x0[k] + x1[k];
+    if ((n * 24576) >= 32768) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 24576); k++)
+            y[k] = x0[k] + x1[k];
+    } else
+        for (long k = 0; k < (n * 24576); k++)
+            y[k] = x0[k] + x1[k];
 }
 
 void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx0[k] += dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx0[k] = dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx0[k] = dy[k];
     }
     if (acc1) {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx1[k] += dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] += dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] += dy[k];
     } else {
-        MC_OMP_FOR
-        for (long k = 0; k < (n * 24576); k++)
-            dx1[k] = dy[k];
+        if ((n * 24576) >= 32768) {
+            MC_OMP_FOR
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] = dy[k];
+        } else
+            for (long k = 0; k < (n * 24576); k++)
+                dx1[k] = dy[k];
     }
 }
 
