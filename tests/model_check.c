@@ -120,7 +120,9 @@ static double slot_err(const float *a, const float *b, long count, double floor)
     double err = 0, scale = floor;
     for (long k = 0; k < count; k++) {
         double d = fabs((double)a[k] - b[k]);
-        if (!(d <= err)) /* NaN counts as an error */
+        if (d != d) /* a NaN (a gradient nobody wrote) fails the slot, whatever follows it */
+            return d;
+        if (d > err)
             err = d;
         scale = fabs(b[k]) > scale ? fabs(b[k]) : scale;
     }

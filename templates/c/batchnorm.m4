@@ -403,7 +403,7 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')BN_RECOMPUTED(`gamma, beta, ')save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[BN_CB], mean_dy[BN_CB], slope[BN_CB];
+        float k[BN_CB] = {0}, mean_dy[BN_CB] = {0}, slope[BN_CB] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);

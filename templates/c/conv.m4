@@ -458,7 +458,7 @@ m4_define(`CV_POINT_HELPERS',
     m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_FWD_FLAGS)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX), CV_DW_INNER)')
 m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(HO, WO)')m4_dnl
-m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG)
+m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG, `', m4_ifelse(S, 1, `', `store'))
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
 m4_ifelse(S, 1, `', `
 /* The pixels of image xb that the filters see, as planes of HO x WO. */
@@ -470,13 +470,26 @@ static void NAME`'_gather(const float *restrict xb, float *restrict xs)
                 xs[(ci * HO + oy) * WO + ox] = xb[(ci * H + oy * S) * W + ox * S];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void NAME`'_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < C; ci++)
-        for (int oy = 0; oy < HO; oy++)
-            for (int ox = 0; ox < WO; ox++)
-                dxb[(ci * H + oy * S) * W + ox * S] += dxs[(ci * HO + oy) * WO + ox];
+        for (int iy = 0; iy < H; iy++) {
+            float *restrict row = dxb + (ci * H + iy) * W;
+            if (store)
+                memset(row, 0, sizeof(float) * W);
+            if (iy % S || iy / S >= HO)
+                continue;
+            const float *restrict src = dxs + (ci * HO + iy / S) * WO;
+            if (store)
+                for (int ox = 0; ox < WO; ox++)
+                    row[ox * S] = src[ox];
+            else
+                for (int ox = 0; ox < WO; ox++)
+                    row[ox * S] += src[ox];
+        }
 }
 ')')
 
@@ -534,10 +547,8 @@ CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long
     }
 ', `CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
 CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), dxs`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
-CV_DX_INIT(`        ')m4_dnl
-        NAME`'_scatter_add(dxs, dx + (long)b * CV_XS);
+CV_DX_SCATTER(`        ')m4_dnl
     }
 ')')m4_dnl
 ')
@@ -944,8 +955,7 @@ m4_ifelse(K, 1, `', `        memset(dyt, 0, sizeof dyt);
 m4_ifelse(S, 1, `m4_ifelse(FOLD, 1, `CV_DX_INIT(`            ')            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, 1);
 ', `            NAME`'_dx_out(dxt, dx + (long)b * CV_XS, acc);
 ')', `            NAME`'_dx_out(dxt, dxs, 0);
-CV_DX_INIT(`            ')m4_dnl
-            NAME`'_scatter_add(dxs, dx + (long)b * CV_XS);
+CV_DX_SCATTER(`            ')m4_dnl
 ')m4_dnl
         }
     }
@@ -973,6 +983,12 @@ m4_define(`CV_DW_PUT', `m4_ifelse(FOLD, 1, `fold_g[$1] = $2;', `dw[$1] += $2;')'
 # CV_DX_INIT(indent): before the product adds into input-gradient image b
 # (at stride 1) or scatters into it: cleared, unless acc, or with a fold,
 # the per-channel line of the batch norm gradient stored or added.
+# CV_DX_SCATTER(indent): the gradients dxs of the pixels a strided
+# pointwise conv reads into input-gradient image b: added to the line of
+# a fold, else stored or added as acc says.
+m4_define(`CV_DX_SCATTER', `m4_ifelse(FOLD, 1, `CV_DX_INIT(`$1')$1`'NAME`'_scatter(dxs, dx + (long)b * CV_XS, 0);
+', `$1`'NAME`'_scatter(dxs, dx + (long)b * CV_XS, !acc);
+')')
 m4_define(`CV_DX_INIT', `m4_ifelse(FOLD, 1,
 `$1NAME`'_fold_dx(x + (long)b * CV_XS, dx + (long)b * CV_XS, mean, fa, fb, acc);
 ', `$1if (!acc)

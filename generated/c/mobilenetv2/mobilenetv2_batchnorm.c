@@ -340,7 +340,7 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restr
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -699,7 +699,7 @@ void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1058,7 +1058,7 @@ void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const uint8_t *restr
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1300,7 +1300,7 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, 
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1551,7 +1551,7 @@ void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1793,7 +1793,7 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2044,7 +2044,7 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2338,7 +2338,7 @@ void bn_c24_48x48_byadd_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2589,7 +2589,7 @@ void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2831,7 +2831,7 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -3082,7 +3082,7 @@ void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -3300,7 +3300,7 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -3519,7 +3519,7 @@ void bn_c32_24x24_byadd_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -3770,7 +3770,7 @@ void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -4012,7 +4012,7 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -4263,7 +4263,7 @@ void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -4481,7 +4481,7 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -4700,7 +4700,7 @@ void bn_c64_12x12_byadd_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -4942,7 +4942,7 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -5193,7 +5193,7 @@ void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint8_t *rest
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -5411,7 +5411,7 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint8_
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -5630,7 +5630,7 @@ void bn_c96_12x12_byadd_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -5894,7 +5894,7 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -6112,7 +6112,7 @@ void bn_c160_6x6_pstats_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c160_6x6_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -6342,7 +6342,7 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t 
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -6537,7 +6537,7 @@ void bn_c160_6x6_byadd_pstats_bwd(int n, const float *restrict x, const float *r
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c160_6x6_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -6842,7 +6842,7 @@ void bn_c1280_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint8_t
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c1280_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);

@@ -1565,18 +1565,18 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const
             const float *restrict a4 = a + (i0 + 4) * 24;
             float *restrict c5 = c + (i0 + 5) * 2304 + j0;
             const float *restrict a5 = a + (i0 + 5) * 24;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1640,13 +1640,26 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gather(const float *restrict xb, float
                 xs[(ci * 48 + oy) * 48 + ox] = xb[(ci * 96 + oy * 2) * 96 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c192_24_96x96_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c192_24_96x96_s2_p0_b_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 192; ci++)
-        for (int oy = 0; oy < 48; oy++)
-            for (int ox = 0; ox < 48; ox++)
-                dxb[(ci * 96 + oy * 2) * 96 + ox * 2] += dxs[(ci * 48 + oy) * 48 + ox];
+        for (int iy = 0; iy < 96; iy++) {
+            float *restrict row = dxb + (ci * 96 + iy) * 96;
+            if (store)
+                memset(row, 0, sizeof(float) * 96);
+            if (iy % 2 || iy / 2 >= 48)
+                continue;
+            const float *restrict src = dxs + (ci * 48 + iy / 2) * 48;
+            if (store)
+                for (int ox = 0; ox < 48; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 48; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1703,11 +1716,8 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
     conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
     static float dxs[442368];
     for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
         conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(wt, dy + (long)b * 55296, dxs);
-        if (!acc)
-            memset(dx + (long)b * 1769472, 0, sizeof(float) * 1769472);
-        conv_k1_c192_24_96x96_s2_p0_b_scatter_add(dxs, dx + (long)b * 1769472);
+        conv_k1_c192_24_96x96_s2_p0_b_scatter(dxs, dx + (long)b * 1769472, !acc);
     }
 }
 

@@ -340,7 +340,7 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -601,7 +601,7 @@ void bn_c16_32x32_byadd_pstats_bwd(int n, const float *restrict x, const float *
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c16_32x32_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -894,7 +894,7 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t 
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1080,7 +1080,7 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1406,7 +1406,7 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1624,7 +1624,7 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *r
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1810,7 +1810,7 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2136,7 +2136,7 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);

@@ -340,7 +340,7 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -624,7 +624,7 @@ void bn_c16_32x32_pstats_bwd(int n, const float *restrict x, const float *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c16_32x32_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -917,7 +917,7 @@ void bn_c32_16x16_relu_pstats_bwd(int n, const float *restrict x, const uint8_t 
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1126,7 +1126,7 @@ void bn_c32_16x16_pstats_bwd(int n, const float *restrict x, const float *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1312,7 +1312,7 @@ void bn_c32_16x16_byadd_pstats_bwd(int n, const float *restrict x, const float *
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1638,7 +1638,7 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1856,7 +1856,7 @@ void bn_c64_8x8_relu_pstats_bwd(int n, const float *restrict x, const uint8_t *r
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_relu_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2065,7 +2065,7 @@ void bn_c64_8x8_pstats_bwd(int n, const float *restrict x, const float *restrict
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2251,7 +2251,7 @@ void bn_c64_8x8_byadd_pstats_bwd(int n, const float *restrict x, const float *re
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_byadd_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2577,7 +2577,7 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restrict
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);

@@ -2201,13 +2201,26 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gather(const float *restrict x
                 xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 32; ci++)
-        for (int oy = 0; oy < 16; oy++)
-            for (int ox = 0; ox < 16; ox++)
-                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
+        for (int iy = 0; iy < 32; iy++) {
+            float *restrict row = dxb + (ci * 32 + iy) * 32;
+            if (store)
+                memset(row, 0, sizeof(float) * 32);
+            if (iy % 2 || iy / 2 >= 16)
+                continue;
+            const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
+            if (store)
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
@@ -2373,7 +2386,7 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, c
             conv_k1_c32_32_32x32_s2_p0_b_bn_stats_gemm_dx_cl(dyt, w2, 0, dxt);
             conv_k1_c32_32_32x32_s2_p0_b_bn_stats_dx_out(dxt, dxs, 0);
             conv_k1_c32_32_32x32_s2_p0_b_bn_stats_fold_dx(x + (long)b * 32768, dx + (long)b * 32768, mean, fa, fb, acc);
-            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter_add(dxs, dx + (long)b * 32768);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter(dxs, dx + (long)b * 32768, 0);
         }
     }
 }
@@ -3521,13 +3534,26 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_gather(const float *restrict xb, fl
                 xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c16_32_32x32_s2_p0_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c16_32_32x32_s2_p0_stats_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 16; ci++)
-        for (int oy = 0; oy < 16; oy++)
-            for (int ox = 0; ox < 16; ox++)
-                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
+        for (int iy = 0; iy < 32; iy++) {
+            float *restrict row = dxb + (ci * 32 + iy) * 32;
+            if (store)
+                memset(row, 0, sizeof(float) * 32);
+            if (iy % 2 || iy / 2 >= 16)
+                continue;
+            const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
+            if (store)
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 void conv_k1_c16_32_32x32_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -3592,9 +3618,7 @@ void conv_k1_c16_32_32x32_s2_p0_stats_bwd(int n, const float *restrict x, const 
             conv_k1_c16_32_32x32_s2_p0_stats_dy_cl(dy + (long)b * 8192, dyt);
             conv_k1_c16_32_32x32_s2_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
             conv_k1_c16_32_32x32_s2_p0_stats_dx_out(dxt, dxs, 0);
-            if (!acc)
-                memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-            conv_k1_c16_32_32x32_s2_p0_stats_scatter_add(dxs, dx + (long)b * 16384);
+            conv_k1_c16_32_32x32_s2_p0_stats_scatter(dxs, dx + (long)b * 16384, !acc);
         }
     }
 }
@@ -4930,13 +4954,26 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gather(const float *restrict x
                 xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 64; ci++)
-        for (int oy = 0; oy < 8; oy++)
-            for (int ox = 0; ox < 8; ox++)
-                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
+        for (int iy = 0; iy < 16; iy++) {
+            float *restrict row = dxb + (ci * 16 + iy) * 16;
+            if (store)
+                memset(row, 0, sizeof(float) * 16);
+            if (iy % 2 || iy / 2 >= 8)
+                continue;
+            const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
+            if (store)
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
@@ -5102,7 +5139,7 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bwd(int n, const float *restrict x, c
             conv_k1_c64_64_16x16_s2_p0_b_bn_stats_gemm_dx_cl(dyt, w2, 0, dxt);
             conv_k1_c64_64_16x16_s2_p0_b_bn_stats_dx_out(dxt, dxs, 0);
             conv_k1_c64_64_16x16_s2_p0_b_bn_stats_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
-            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter_add(dxs, dx + (long)b * 16384);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter(dxs, dx + (long)b * 16384, 0);
         }
     }
 }
@@ -6364,13 +6401,26 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_gather(const float *restrict xb, fl
                 xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c32_64_16x16_s2_p0_stats_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c32_64_16x16_s2_p0_stats_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 32; ci++)
-        for (int oy = 0; oy < 8; oy++)
-            for (int ox = 0; ox < 8; ox++)
-                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
+        for (int iy = 0; iy < 16; iy++) {
+            float *restrict row = dxb + (ci * 16 + iy) * 16;
+            if (store)
+                memset(row, 0, sizeof(float) * 16);
+            if (iy % 2 || iy / 2 >= 8)
+                continue;
+            const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
+            if (store)
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 void conv_k1_c32_64_16x16_s2_p0_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -6435,9 +6485,7 @@ void conv_k1_c32_64_16x16_s2_p0_stats_bwd(int n, const float *restrict x, const 
             conv_k1_c32_64_16x16_s2_p0_stats_dy_cl(dy + (long)b * 4096, dyt);
             conv_k1_c32_64_16x16_s2_p0_stats_gemm_dx_cl(dyt, w, 0, dxt);
             conv_k1_c32_64_16x16_s2_p0_stats_dx_out(dxt, dxs, 0);
-            if (!acc)
-                memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
-            conv_k1_c32_64_16x16_s2_p0_stats_scatter_add(dxs, dx + (long)b * 8192);
+            conv_k1_c32_64_16x16_s2_p0_stats_scatter(dxs, dx + (long)b * 8192, !acc);
         }
     }
 }

@@ -308,7 +308,7 @@ void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -634,7 +634,7 @@ void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint8_t *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -876,7 +876,7 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1170,7 +1170,7 @@ void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restri
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1496,7 +1496,7 @@ void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint8_t *restr
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -1738,7 +1738,7 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2032,7 +2032,7 @@ void bn_c384_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2283,7 +2283,7 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint8_t *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c384_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);
@@ -2492,7 +2492,7 @@ void bn_c384_8x8_pstats_bwd(int n, const float *restrict x, const float *restric
         const double *restrict s = synced ? sums + 2 * c0 : local;
         if (!synced)
             bn_c384_8x8_pstats_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c0, cn, local);
-        float k[1], mean_dy[1], slope[1];
+        float k[1] = {0}, mean_dy[1] = {0}, slope[1] = {0}; /* (gcc -O1 saw them read unset) */
         for (int j = 0, c = c0; j < cn; j++, c++) {
             k[j] = gamma[c] * save_invstd[c];
             mean_dy[j] = (float)(s[2 * j] / m);

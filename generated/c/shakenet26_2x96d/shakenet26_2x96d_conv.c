@@ -2667,18 +2667,18 @@ static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dx(const float *restrict a, c
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2742,13 +2742,26 @@ static void conv_k1_c192_192_32x32_s2_p0_b_bn_gather(const float *restrict xb, f
                 xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c192_192_32x32_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 192; ci++)
-        for (int oy = 0; oy < 16; oy++)
-            for (int ox = 0; ox < 16; ox++)
-                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
+        for (int iy = 0; iy < 32; iy++) {
+            float *restrict row = dxb + (ci * 32 + iy) * 32;
+            if (store)
+                memset(row, 0, sizeof(float) * 32);
+            if (iy % 2 || iy / 2 >= 16)
+                continue;
+            const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
+            if (store)
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
@@ -2915,10 +2928,9 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const
         float dxs[49152];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
         conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dx(wt, dy + (long)b * 49152, dxs);
         conv_k1_c192_192_32x32_s2_p0_b_bn_fold_dx(x + (long)b * 196608, dx + (long)b * 196608, mean, fa, fb, acc);
-        conv_k1_c192_192_32x32_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 196608);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_scatter(dxs, dx + (long)b * 196608, 0);
     }
     }
 }
@@ -4272,18 +4284,18 @@ static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dx(const float *restrict a, c
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = (mc_vf){0};
+            mc_vf s0_1 = (mc_vf){0};
+            mc_vf s1_0 = (mc_vf){0};
+            mc_vf s1_1 = (mc_vf){0};
+            mc_vf s2_0 = (mc_vf){0};
+            mc_vf s2_1 = (mc_vf){0};
+            mc_vf s3_0 = (mc_vf){0};
+            mc_vf s3_1 = (mc_vf){0};
+            mc_vf s4_0 = (mc_vf){0};
+            mc_vf s4_1 = (mc_vf){0};
+            mc_vf s5_0 = (mc_vf){0};
+            mc_vf s5_1 = (mc_vf){0};
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4347,13 +4359,26 @@ static void conv_k1_c384_384_16x16_s2_p0_b_bn_gather(const float *restrict xb, f
                 xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c384_384_16x16_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
+/* Their gradients, back to those pixels of dxb: added, or with store
+ * the whole of dxb written (the other pixels 0), a row at a time in
+ * cache, where clearing the image first and adding wrote it twice. */
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_scatter(const float *restrict dxs, float *restrict dxb, int store)
 {
     for (int ci = 0; ci < 384; ci++)
-        for (int oy = 0; oy < 8; oy++)
-            for (int ox = 0; ox < 8; ox++)
-                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
+        for (int iy = 0; iy < 16; iy++) {
+            float *restrict row = dxb + (ci * 16 + iy) * 16;
+            if (store)
+                memset(row, 0, sizeof(float) * 16);
+            if (iy % 2 || iy / 2 >= 8)
+                continue;
+            const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
+            if (store)
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] += src[ox];
+        }
 }
 
 /* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
@@ -4520,10 +4545,9 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const
         float dxs[24576];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
         conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dx(wt, dy + (long)b * 24576, dxs);
         conv_k1_c384_384_16x16_s2_p0_b_bn_fold_dx(x + (long)b * 98304, dx + (long)b * 98304, mean, fa, fb, acc);
-        conv_k1_c384_384_16x16_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 98304);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_scatter(dxs, dx + (long)b * 98304, 0);
     }
     }
 }
