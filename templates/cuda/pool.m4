@@ -1,7 +1,7 @@
 m4_divert(-1)
 # Average pooling (global when K is 0, else K x K windows, stride S, no
-# padding, taps unrolled as in the C template), max pooling (the C
-# template's scan, MP_SCAN) and subsampling. The window backwards gather
+# padding, taps unrolled as in the C template), max pooling (a scan with
+# the rule of the C template, CPOOL_SCAN) and subsampling. The window backwards gather
 # each input gradient from the windows that cover it: max pooling adds the
 # output gradient of each covering window whose first maximum it is.
 # Constants: NAME, C, H, W, HO, WO, S, K (avgpool, maxpool), PAD (maxpool),
@@ -56,11 +56,34 @@ CU_MAP(NAME`'_bwd, n * m4_eval(C * H * W)L, `int n, const float *dy, float *dx',
         dx[i] += NAME`'_grad_at(dy + p * CPOOL_OUT, (int)(i % CPOOL_IN) / W, (int)(i % CPOOL_IN) % W);
 ')')
 
+# CPOOL_SCAN: the first maximum of the window of output (oy, ox) of the
+# plane (the rule of the C template: a later equal value does not win, a
+# NaN does, the first tap inside the plane starts), testing each tap for
+# the padding; its offset in the plane in at.
+m4_define(`CPOOL_SCAN',
+`    float best = -INFINITY;
+    int at = -1;
+    for (int ky = 0; ky < K; ky++) {
+        const int iy = oy * S + ky - PAD;
+        if (iy < 0 || iy >= H)
+            continue;
+        for (int kx = 0; kx < K; kx++) {
+            const int ix = ox * S + kx - PAD;
+            if (ix < 0 || ix >= W)
+                continue;
+            const float v = plane[iy * W + ix];
+            const int take = v > best || v != v || at < 0;
+            best = take ? v : best;
+            at = take ? iy * W + ix : at;
+        }
+    }
+')
+
 m4_define(`MC_MAXPOOL_KERNEL',
 `/* NAME: K`'x`'K max pooling, stride S, padding PAD, of C channels of H`'x`'W -> HO`'x`'WO */
 MC_CU_HD static inline int NAME`'_argmax(const float *plane, int oy, int ox)
 {
-MP_SCAN(plane)m4_dnl
+CPOOL_SCAN()m4_dnl
     return at;
 }
 
