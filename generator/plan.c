@@ -571,6 +571,14 @@ static double planar_lanes(const mc_target *t, long long pix, long long cols)
     return (double)pix / whole_lanes(t, cols);
 }
 
+/* The columns of a planar forward product (and of its filter gradient's
+ * rows): output rows on the padded width (shifted), or the plane. */
+static long long planar_cols(const mc_conv_shape *c)
+{
+    const bool shifted = c->k > 1 && c->stride == 1;
+    return shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : (long long)c->out.h * c->out.w;
+}
+
 /* A pointwise forward at stride 1 on a plane of at most half a vector
  * (2 x 2 on 8 or 16 lanes) takes images into one planar product, 16
  * columns of pixels (PW_BATCH_COLUMNS), where an image alone
@@ -602,9 +610,7 @@ static int pointwise_batch(const mc_target *t, const mc_conv_shape *c, mc_form f
 enum { DW_INNER_VECTORS = 8 };
 static bool dw_images_inner(const mc_target *t, const mc_conv_shape *c, mc_form f)
 {
-    const bool shifted = c->k > 1 && c->stride == 1;
-    const long long cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : (long long)c->out.h * c->out.w;
-    return !f.cl_dw && !f.wino && !f.planes && whole_lanes(t, cols) <= DW_INNER_VECTORS * t->lanes;
+    return !f.cl_dw && !f.wino && !f.planes && whole_lanes(t, planar_cols(c)) <= DW_INNER_VECTORS * t->lanes;
 }
 
 /* A pointwise filter gradient at stride 1 takes the channels-last
@@ -642,7 +648,7 @@ static mc_form conv_rules(const mc_plan *p, const mc_conv_shape *c)
     const long long dx_pix = c->stride == 1 ? (long long)c->in.h * c->in.w : pix;
     /* the planar products' columns: output rows on the padded width (shifted), or the plane */
     const bool shifted = c->k > 1 && c->stride == 1;
-    const long long fwd_cols = shifted ? (long long)c->out.h * (c->in.w + 2 * c->pad) : pix;
+    const long long fwd_cols = planar_cols(c);
     const long long dx_cols = shifted ? (long long)c->in.h * (c->in.w + c->k - 1) : dx_pix;
     const double fwd_planar = planar_lanes(t, pix, fwd_cols), dx_planar = planar_lanes(t, dx_pix, dx_cols);
     const bool vectors = c->in.c >= vl && c->out.c >= vl; /* see cl_lanes */

@@ -376,7 +376,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const MC
  * adds them).
  *
  * The passes go by blocks of BN_CB channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */

@@ -483,12 +483,7 @@ static void NAME`'_scatter(const float *restrict dxs, float *restrict dxb, int s
             if (iy % S || iy / S >= HO)
                 continue;
             const float *restrict src = dxs + (ci * HO + iy / S) * WO;
-            if (store)
-                for (int ox = 0; ox < WO; ox++)
-                    row[ox * S] = src[ox];
-            else
-                for (int ox = 0; ox < WO; ox++)
-                    row[ox * S] += src[ox];
+MC_ADD_OR_STORE(`            ', `for (int ox = 0; ox < WO; ox++)', `row[ox * S]', `src[ox]', `!store')m4_dnl
         }
 }
 ')')

@@ -111,12 +111,12 @@ m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
 m4_define(`GEMM_VSTORE', `m4_ifelse(GEMM_ACT, 1, `$2 = ACT_FUSED_V($2); ')m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_vf_store_part($1, &$2, GCOUNT);', `*(mc_vf *)($1) = $2;')')
 m4_define(`GEMM_ACT', 0)
-# GEMM_WITH_ACT(flags, text): text with GEMM_ACT 1 when the flags name
+# GEMM_WITH_FLAGS(flags, text): text with GEMM_ACT 1 when the flags name
 # act; GEMM_STORE 1 when they name store or bias: the product is the
 # whole of c, its tiles start from 0 (store) or from the bias of their
 # row (bias: the product takes bias[M] after a) instead of loading c,
 # which the caller need not set.
-m4_define(`GEMM_WITH_ACT', `m4_pushdef(`GEMM_ACT', m4_eval(m4_index(`$1', `act') >= 0))m4_dnl
+m4_define(`GEMM_WITH_FLAGS', `m4_pushdef(`GEMM_ACT', m4_eval(m4_index(`$1', `act') >= 0))m4_dnl
 m4_pushdef(`GEMM_BIAS', m4_eval(m4_index(`$1', `bias') >= 0))m4_dnl
 m4_pushdef(`GEMM_STORE', m4_eval(GEMM_BIAS || m4_index(`$1', `store') >= 0))$2`'m4_popdef(`GEMM_ACT', `GEMM_BIAS', `GEMM_STORE')')
 m4_define(`GEMM_STORE', 0)
@@ -222,7 +222,7 @@ m4_popdef(`GM', `GMR')m4_dnl
 ')
 
 # GEMM_SPLIT(fn, M, N, K): the split form of the products above (their
-# flags: GEMM_WITH_ACT): fn_part(a, b, c, t) computes part t (the columns
+# flags: GEMM_WITH_FLAGS): fn_part(a, b, c, t) computes part t (the columns
 # left after the whole tiles the last tile), fn(a, b, c, par) runs the
 # parts.
 m4_define(`GEMM_SPLIT',
@@ -254,7 +254,7 @@ GEMM_POP_COLS()m4_dnl
 m4_define(`MC_GEMM_NN',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
-GEMM_WITH_ACT(`$6', `m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4)', `static void $1(GEMM_PARAMS)
+GEMM_WITH_FLAGS(`$6', `m4_ifelse(`$5', `split', `GEMM_SPLIT($1, $2, $3, $4)', `static void $1(GEMM_PARAMS)
 {
 GEMM_BODY($2, $3, $4)m4_dnl
 }
@@ -263,7 +263,7 @@ GEMM_BODY($2, $3, $4)m4_dnl
 m4_define(`MC_GEMM_NN_TAPS',
 `MC_VEC_PRELUDE()m4_dnl
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
-GEMM_WITH_ACT(`$9', `m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5))', `static void $1(GEMM_PARAMS)
+GEMM_WITH_FLAGS(`$9', `m4_ifelse(`$8', `split', `GEMM_SPLIT($1, $2, $3, m4_eval($4 * $5 * $5))', `static void $1(GEMM_PARAMS)
 {
 GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))m4_dnl
 }

@@ -315,7 +315,7 @@ static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const u
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -674,7 +674,7 @@ static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1033,7 +1033,7 @@ static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const u
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1274,7 +1274,7 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1526,7 +1526,7 @@ static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1767,7 +1767,7 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2019,7 +2019,7 @@ static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2312,7 +2312,7 @@ static void bn_c24_48x48_byadd_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2564,7 +2564,7 @@ static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2805,7 +2805,7 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -3057,7 +3057,7 @@ static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -3275,7 +3275,7 @@ static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x,
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -3493,7 +3493,7 @@ static void bn_c32_24x24_byadd_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -3745,7 +3745,7 @@ static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -3986,7 +3986,7 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -4238,7 +4238,7 @@ static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -4456,7 +4456,7 @@ static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -4674,7 +4674,7 @@ static void bn_c64_12x12_byadd_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -4916,7 +4916,7 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -5168,7 +5168,7 @@ static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -5386,7 +5386,7 @@ static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -5604,7 +5604,7 @@ static void bn_c96_12x12_byadd_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -5869,7 +5869,7 @@ static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -6086,7 +6086,7 @@ static void bn_c160_6x6_pstats_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -6317,7 +6317,7 @@ static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, c
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -6511,7 +6511,7 @@ static void bn_c160_6x6_byadd_pstats_grad_sums(int n, const float *restrict x, c
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -6817,7 +6817,7 @@ static void bn_c1280_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */

@@ -1653,12 +1653,12 @@ static void conv_k1_c192_24_96x96_s2_p0_b_scatter(const float *restrict dxs, flo
             if (iy % 2 || iy / 2 >= 48)
                 continue;
             const float *restrict src = dxs + (ci * 48 + iy / 2) * 48;
-            if (store)
-                for (int ox = 0; ox < 48; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 48; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 48; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 

@@ -315,7 +315,7 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -575,7 +575,7 @@ static void bn_c16_32x32_byadd_pstats_grad_sums(int n, const float *restrict x, 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -869,7 +869,7 @@ static void bn_c32_16x16_relu_pstats_grad_sums(int n, const float *restrict x, c
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1054,7 +1054,7 @@ static void bn_c32_16x16_byadd_pstats_grad_sums(int n, const float *restrict x, 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1381,7 +1381,7 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1599,7 +1599,7 @@ static void bn_c64_8x8_relu_pstats_grad_sums(int n, const float *restrict x, con
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1784,7 +1784,7 @@ static void bn_c64_8x8_byadd_pstats_grad_sums(int n, const float *restrict x, co
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2111,7 +2111,7 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */

@@ -2214,12 +2214,12 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_scatter(const float *restrict 
             if (iy % 2 || iy / 2 >= 16)
                 continue;
             const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
-            if (store)
-                for (int ox = 0; ox < 16; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 16; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 
@@ -3547,12 +3547,12 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_scatter(const float *restrict dxs, 
             if (iy % 2 || iy / 2 >= 16)
                 continue;
             const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
-            if (store)
-                for (int ox = 0; ox < 16; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 16; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 
@@ -4967,12 +4967,12 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_scatter(const float *restrict 
             if (iy % 2 || iy / 2 >= 8)
                 continue;
             const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
-            if (store)
-                for (int ox = 0; ox < 8; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 8; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 
@@ -6414,12 +6414,12 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_scatter(const float *restrict dxs, 
             if (iy % 2 || iy / 2 >= 8)
                 continue;
             const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
-            if (store)
-                for (int ox = 0; ox < 8; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 8; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 

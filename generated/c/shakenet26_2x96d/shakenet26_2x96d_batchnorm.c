@@ -282,7 +282,7 @@ static void bn_c96_32x32_byadd_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -609,7 +609,7 @@ static void bn_c96_32x32_relu_grad_sums(int n, const float *restrict x, const ui
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -850,7 +850,7 @@ static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1144,7 +1144,7 @@ static void bn_c192_16x16_byadd_grad_sums(int n, const float *restrict x, const 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1471,7 +1471,7 @@ static void bn_c192_16x16_relu_grad_sums(int n, const float *restrict x, const u
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -1712,7 +1712,7 @@ static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float 
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2006,7 +2006,7 @@ static void bn_c384_8x8_byadd_grad_sums(int n, const float *restrict x, const fl
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2258,7 +2258,7 @@ static void bn_c384_8x8_relu_grad_sums(int n, const float *restrict x, const uin
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */
@@ -2466,7 +2466,7 @@ static void bn_c384_8x8_pstats_grad_sums(int n, const float *restrict x, const f
  * adds them).
  *
  * The passes go by blocks of 1 channels, the images the outer loop
- * of a block, so that each image gives a block a run of at least 256
+ * of a block, so that each image gives a block a run of about 256
  * floats: a channel at a time over the images read planes of 25 floats
  * 36 KB apart (360 x 5 x 5), lines shared with the next channel fetched
  * again. Every sum still adds the images in order. */

@@ -2755,12 +2755,12 @@ static void conv_k1_c192_192_32x32_s2_p0_b_bn_scatter(const float *restrict dxs,
             if (iy % 2 || iy / 2 >= 16)
                 continue;
             const float *restrict src = dxs + (ci * 16 + iy / 2) * 16;
-            if (store)
-                for (int ox = 0; ox < 16; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 16; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 16; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 
@@ -4372,12 +4372,12 @@ static void conv_k1_c384_384_16x16_s2_p0_b_bn_scatter(const float *restrict dxs,
             if (iy % 2 || iy / 2 >= 8)
                 continue;
             const float *restrict src = dxs + (ci * 8 + iy / 2) * 8;
-            if (store)
-                for (int ox = 0; ox < 8; ox++)
-                    row[ox * 2] = src[ox];
-            else
+            if (!store)
                 for (int ox = 0; ox < 8; ox++)
                     row[ox * 2] += src[ox];
+            else
+                for (int ox = 0; ox < 8; ox++)
+                    row[ox * 2] = src[ox];
         }
 }
 
