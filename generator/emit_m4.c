@@ -140,6 +140,7 @@ static void conv_form(emitter *e, const char *suffix, mc_form f)
         em_defi(e, arena_printf(e->a, "%s%s", flags[i].name, suffix), flags[i].on);
     em_defi(e, arena_printf(e->a, "CV_PW_BATCH%s", suffix), f.pw_batch);
     em_defi(e, arena_printf(e->a, "CV_DW_INNER%s", suffix), f.dw_inner);
+    em_defi(e, arena_printf(e->a, "CV_DW_BAND%s", suffix), f.dw_band);
     if (f.wino)
         for (int d = 0; d < 3; d++) {
             const char *pass = d == 2 ? "_DW" : d ? "_DX" : "";

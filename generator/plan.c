@@ -807,17 +807,39 @@ bool mc_plan_form_allowed(const mc_plan *p, const mc_node *n, mc_form f)
     return false;
 }
 
+/* A pointwise filter gradient at stride 1 in the channels-last form whose
+ * image does not fit a thread (not dw_own) goes by bands of rows, a
+ * thread's own: the most rows that divide the plane and fit half the
+ * thread's L2 (the rest for the band's output gradient and the sums),
+ * where whole images transposed past L2 were read back from memory by
+ * each block of rows of the product (mobilenetv2's 288 -> 24 with a
+ * folded batch norm at 48 x 48: docs/shapes.md). 0 where a row alone does
+ * not fit. */
+static int pointwise_band_rows(const mc_target *t, const mc_conv_shape *c, mc_form f)
+{
+    const bool point = c->k == 1 && c->pad == 0 && c->groups == 1 && c->stride == 1;
+    if (!point || !f.cl_dw || f.dw_own)
+        return 0;
+    const long long row = (long long)c->in.w * whole_lanes(t, c->in.c);
+    for (int rows = c->in.h; rows > 0; rows--)
+        if (c->in.h % rows == 0 && rows * row <= t->l2 / 8)
+            return rows;
+    return 0;
+}
+
 /* What a form's shape and the target decide, whoever chose the form: a
  * depthwise form's band of rows (depthwise_cl_rows), channels-last only
  * where a band fits; a Winograd conv's blocks (wino_tiles); whether a
- * conv splits an image over threads (split_image) or batches images into
- * one pointwise product (pointwise_batch). */
+ * conv splits an image over threads (split_image), batches images into
+ * one pointwise product (pointwise_batch) or takes its filter gradient by
+ * bands of rows (pointwise_band_rows). */
 static mc_form with_derived(const mc_plan *p, const mc_node *n, int k, mc_form f)
 {
     if (n->op->code == OP_CONV) {
         const mc_conv_shape c = conv_shape(p->m, n);
         f.pw_batch = pointwise_batch(p->opt.target, &c, f);
         f.dw_inner = dw_images_inner(p->opt.target, &c, f);
+        f.dw_band = pointwise_band_rows(p->opt.target, &c, f);
         f.split = split_image(&c, f);
         if (f.wino)
             for (int d = 0; d < 3; d++)

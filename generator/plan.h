@@ -25,6 +25,9 @@ typedef struct mc_form {
     bool cl_dx;     /* conv: input gradient likewise, through the flipped filters (CV_CLX) */
     bool cl_dw;     /* conv: filter gradient as channels-last products over chunks of images (CV_CLW) */
     bool dw_own;    /* conv: those chunks a thread's own, an image fitting its scratch (CV_DW_OWN) */
+    int dw_band;    /* conv: a pointwise filter gradient at stride 1 whose image does not fit: rows of an image
+                     * per band, a thread's own (CV_DW_BAND; 0 for whole images); from the shape and target
+                     * (plan.c, pointwise_band_rows), not a choice of the tuner */
     bool pw_planar; /* conv: a pointwise forward reading its planes as they are (CV_PW_PLANAR) */
     bool planes;    /* conv: plane by plane through unrolled taps, no products (CV_PLANES) */
     bool wino;      /* conv: forward and input gradient by Winograd F(2x2, 3x3) (CV_WINO, winograd.m4) */

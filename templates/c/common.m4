@@ -159,12 +159,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The VL float lanes of v added into the double lanes of sum (lanes 0 to
+ * VL / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < VL; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, MC_FOR(`l', 0, m4_eval(VL / 2 - 1), `m4_ifelse(l, 0, `', `, ')l')), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, MC_FOR(`l', m4_eval(VL / 2), m4_eval(VL - 1), `m4_ifelse(l, m4_eval(VL / 2), `', `, ')l')), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < m4_eval(VL / 2); l++)
+        t += s[l];
+    return t;
 }
 
 /* The VL x VL block r transposed in registers: log2(VL) rounds, each
@@ -303,7 +312,9 @@ m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, m4_eval(VL - 1), `m4_ifelse(k, 0, `', `
 # stores zeros in the other lanes (the last group of a depthwise whose
 # channels do not fill it). With CH (the tenth argument), the planes are
 # CH channels: the last group reads the CH % VL left and stores zeros in
-# the other lanes (channels padded to whole vectors: conv.m4).
+# the other lanes (channels padded to whole vectors: conv.m4). With HW
+# (the eleventh), the planes lie HW floats apart, of which fn reads the
+# first H x W: a band of rows of larger planes, planes at its first.
 m4_define(`MC_CL_IN',
 `MC_VEC_PRELUDE()m4_dnl
 static void $1(const float *restrict planes, float *restrict xt`'m4_ifelse(`$8', `hat', `,
@@ -314,7 +325,7 @@ m4_ifelse(`$8', `hat', `        mc_vf mv, sv;
         memcpy(&mv, mean + g * VL, sizeof mv);
         memcpy(&sv, invstd + g * VL, sizeof sv);
 ')m4_dnl
-_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_eval($2 * $3), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'),
+_MC_CL_IN_PIXELS(0, m4_eval($2 * $3), m4_ifelse(`$11', `', `m4_eval($2 * $3)', `$11'), $3, $4, $5, $6, `iy + $4', m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]'),
     m4_ifelse(`$9', `', `_MC_CL_LAST($7, `$10')', `$9'))m4_dnl
     }
 }
@@ -580,8 +591,7 @@ MC_FOR(`u', 0, 7, `                const mc_vf v`'u = *(const mc_vf *)(yg + (p +
                 a0 += $2(v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            $1[0] += __builtin_convertvector(__builtin_shufflevector(a, a, MC_FOR(`l', 0, m4_eval(VL / 2 - 1), `m4_ifelse(l, 0, `', `, ')l')), mc_vhd);
-            $1[1] += __builtin_convertvector(__builtin_shufflevector(a, a, MC_FOR(`l', m4_eval(VL / 2), m4_eval(VL - 1), `m4_ifelse(l, m4_eval(VL / 2), `', `, ')l')), mc_vhd);
+            mc_vf_add_double($1, &a);
         }
 ')
 m4_define(`MC_BN_SQDEV', `($1 - mean) * ($1 - mean)')

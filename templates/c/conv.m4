@@ -458,7 +458,7 @@ m4_define(`CV_POINT_HELPERS',
     m4_ifelse(m4_eval(CV_FWD_POINT_SCRATCH <= L2_FLOATS), 1, split), CV_FWD_FLAGS)')
 m4_ifelse(CV_CLW, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CV_COG, CV_PIX, CV_CIG, 1, CV_PIX, 0, CV_YS, m4_ifelse(S, 1, CV_XS, CV_CPIX), CV_DW_INNER)')
 m4_ifelse(CV_CLW, 1, `', `CV_CL_PAD(HO, WO)')m4_dnl
-m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG, `', m4_ifelse(S, 1, `', `store'))
+m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, CV_CIG, CV_PIX, CV_COG, `', m4_ifelse(CV_FOLD_IN_PRODUCT, 1, `fold', S, 1, `', `store'))
 MC_TRANSPOSE(NAME`'_transpose_w, CV_COG, CV_CIG)')
 m4_ifelse(S, 1, `', `
 /* The pixels of image xb that the filters see, as planes of HO x WO. */
@@ -537,8 +537,9 @@ m4_define(`CV_BWD_DX_POINT',
 CV_EACH_GROUP(`    ', `NAME`'_transpose_w(CV_WDX`'CV_AT(CV_COG * CV_CIG), wt`'CV_AT(CV_COG * CV_CIG));')m4_dnl
 m4_ifelse(S, 1, `    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-CV_DX_INIT(`        ')m4_dnl
-CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), dx + (long)b * CV_XS`'CV_AT(CV_CIG * CV_PIX));')m4_dnl
+m4_ifelse(CV_FOLD_IN_PRODUCT, 1, `        NAME`'_gemm_dx(wt, dy + (long)b * CV_YS, dx + (long)b * CV_XS, x + (long)b * CV_XS, mean, fa, fb, acc);
+', `CV_DX_INIT(`        ')m4_dnl
+CV_EACH_GROUP(`        ', `NAME`'_gemm_dx(wt`'CV_AT(CV_COG * CV_CIG), dy + (long)b * CV_YS`'CV_AT(CV_COG * CV_PIX), dx + (long)b * CV_XS`'CV_AT(CV_CIG * CV_PIX));')')m4_dnl
     }
 ', `CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
@@ -602,15 +603,32 @@ m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 2 * L2_FLOATS)')
 # or its gathered pixels when strided). CV_CL_PAD(IH, IW): the transpose
 # that builds xt as it is, for the forward and the filter gradient.
 m4_define(`CV_CL_HELPERS',
-`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, CV_CP, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
-    m4_ifelse(CV_DW_OWN, 1, serial), CV_CL_S)
+`m4_ifelse(CV_DW_BAND, 0, `MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, CV_CP, K, HO, WO, m4_eval($2 + 2 * PAD), CV_YS, CV_XT,
+    m4_ifelse(CV_DW_OWN, 1, serial), CV_CL_S)',
+`m4_ifelse(m4_eval(K == 1 && PAD == 0 && S == 1), 1, `',
+`m4_errprint(`conv.m4: NAME: bands of the filter gradient need a pointwise conv at stride 1 (plan.c, pointwise_band_rows)
+')m4_m4exit(1)')m4_dnl
+MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, CV_CP, 1, CV_DW_BAND, W, W, CV_YS, CV_XTW, serial, 1, m4_eval(H * W))
+
+/* Rows y0 .. y0 + CV_DW_BAND - 1 of image xb (planes at xb + y0 * W) channels-last`'m4_ifelse(FOLD, 1, `,
+ * each channel normalized by the folded batch norm', ` as they are'). */
+m4_ifelse(FOLD, 1, `MC_CL_IN(NAME`'_band_cl, CV_DW_BAND, W, 0, W, C, m4_eval(C / VL), hat, `', `', m4_eval(H * W))',
+    `MC_CL_IN(NAME`'_band_cl, CV_DW_BAND, W, 0, W, CV_CP, CV_CG, `', `', C, m4_eval(H * W))')')
 
 CV_CL_PAD($1, $2)m4_dnl
-m4_ifelse(FOLD, 1, `
+m4_ifelse(m4_eval(FOLD && CV_DW_BAND == 0), 1, `
 /* Image xb channels-last, each channel normalized by the folded batch norm. */
 MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / VL), hat)')')
-m4_define(`CV_CL_PAD', `m4_ifelse(m4_eval(!CV_WINO && (CV_CLF || (CV_CLW && !FOLD))), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
+m4_define(`CV_CL_PAD', `m4_ifelse(m4_eval(!CV_WINO && (CV_CLF || (CV_CLW && !FOLD && CV_DW_BAND == 0))), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
 MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), CV_CP, CV_CG, `', `', C)')')
+# CV_DW_BAND (the plan's: plan.c, pointwise_band_rows): a pointwise filter
+# gradient at stride 1 whose image does not fit a thread goes by bands of
+# that many rows of each image, in the form of CV_DW_OWN (a thread's own
+# images): each band transposed into xt and its product taken while xt is
+# in cache, where the whole image transposed was read back from memory by
+# every block of rows of the product; 0: whole images. CV_XTW: the floats
+# of the filter gradient's xt, a band or an image.
+m4_define(`CV_XTW', `m4_ifelse(CV_DW_BAND, 0, `CV_XT', `m4_eval(CV_DW_BAND * W * CV_CP)')')
 
 # CV_ORDER(fn, comment, dst, tap[, size]): static void NAME_fn(w, out), the
 # filters w[co][ci][t] (ci of the C/G of the group of co) rearranged for a
@@ -726,19 +744,23 @@ $2        memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * si
 # parts are added in chunk order at the end. No barrier per image or
 # chunk, and the sums do not depend on the thread count (see common.m4).
 m4_define(`CV_NCH', `MC_NCH(CV_DWT)')
-m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
+m4_define(`CV_DW_CL', `m4_ifelse(m4_eval(CV_DW_OWN || CV_DW_BAND > 0), 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
 m4_define(`CV_DW_CL_OWN',
 `    static float dwt[m4_eval(CV_NCH * CV_DWT)];
     MC_OMP_PARALLEL
     {
-        _Alignas(64) float xt[CV_XT];
+        _Alignas(64) float xt[CV_XTW];
 m4_ifelse(CV_CL_PADDED, 1, `', `        float xs[CV_CPIX];
 ')m4_dnl
 m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
 ')m4_dnl
-MC_IMAGE_CHUNKS(dwt, CV_NCH, CV_DWT, `CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
+MC_IMAGE_CHUNKS(dwt, CV_NCH, CV_DWT, `m4_ifelse(CV_DW_BAND, 0, `CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
                 NAME`'_gemm_dw(1, dy + (long)b * CV_YS, xt, part);
-')m4_dnl
+', `                for (int y0 = 0; y0 < H; y0 += CV_DW_BAND) {
+                    NAME`'_band_cl(x + (long)b * CV_XS + y0 * W, xt`'m4_ifelse(FOLD, 1, `, mean, invstd'));
+                    NAME`'_gemm_dw(1, dy + (long)b * CV_YS + y0 * W, xt, part);
+                }
+')')m4_dnl
     }
     MC_OMP_FOR
     for (int co = 0; co < CO; co++)
@@ -973,6 +995,10 @@ CV_DX_SCATTER(`            ')m4_dnl
 # dy_bn writes it instead (CV_DX_INIT), and no pass reads or writes the
 # batch norm output or its gradient.
 m4_define(`CV_FB', `m4_eval(BIAS || FOLD)')
+# CV_FOLD_IN_PRODUCT: the planar input gradient at stride 1 starts its
+# tiles from the fold's line (the fold flag of gemm.m4): one pass over dx
+# where the line written first and the product added after took two.
+m4_define(`CV_FOLD_IN_PRODUCT', `m4_eval(FOLD && S == 1 && !CV_CLX)')
 m4_define(`CV_WDX', `m4_ifelse(FOLD, 1, `w2', `w')')
 m4_define(`CV_DW_PUT', `m4_ifelse(FOLD, 1, `fold_g[$1] = $2;', `dw[$1] += $2;')')
 # CV_DX_INIT(indent): before the product adds into input-gradient image b
@@ -1021,7 +1047,7 @@ m4_ifelse(BIAS, 1, `', `    (void)bias;
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+m4_ifelse(CV_FOLD_IN_PRODUCT, 1, `', `/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
  * per channel, stored, or added when acc. */
 static void NAME`'_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
     const float *restrict fa, const float *restrict fb, int acc)
@@ -1033,7 +1059,7 @@ static void NAME`'_fold_dx(const float *restrict xb, float *restrict dxb, const 
 MC_ADD_OR_STORE(`        ', `for (int i = 0; i < m4_eval(H * W); i++)', `dc[i]', `a * (xc[i] - m) + f')m4_dnl
     }
 }
-
+')
 ')')
 # CV_FOLD_BWD: between the filter gradient (g) and the input gradient:
 # the batch norm sums (reduced over the processes of a synchronized batch

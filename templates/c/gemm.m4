@@ -21,9 +21,10 @@ m4_divert(-1)
 # void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
 # a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
 # b + i BSTRIDE, as above: dot products of rows.
-# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE[, serial[, S]]): static void
+# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE[, serial[, S[, APITCH]]]): static void
 # fn(nb, a, b, c): c[M x KS*KS*C] += the sum over nb images i of
-# a_i[M x HO*WO] B_i, a_i at a + i ASTRIDE, where row p = (oy, ox) of B_i,
+# a_i[M x HO*WO] B_i, a_i at a + i ASTRIDE (its rows APITCH floats apart,
+# HO * WO unless given: a band of rows of larger planes), where row p = (oy, ox) of B_i,
 # column (ky, kx, ci), is b_i[((oy S + ky) * WP + ox S + kx) * C + ci] (b_i at
 # b + i BSTRIDE; S 1 unless given): a padded image with its channels last,
 # seen through the tap (ky, kx). C is a multiple of the lanes (channels
@@ -115,20 +116,32 @@ m4_define(`GEMM_ACT', 0)
 # act; GEMM_STORE 1 when they name store or bias: the product is the
 # whole of c, its tiles start from 0 (store) or from the bias of their
 # row (bias: the product takes bias[M] after a) instead of loading c,
-# which the caller need not set.
+# which the caller need not set. With fold (GEMM_FOLD 1), the tiles
+# start from the line of a batch norm's input gradient, row r of c from
+# fa[r] * (xf - fm[r]) + fb[r] (xf laid out as c), plus c itself when
+# facc: a batch norm folded into the pointwise conv after it (conv.m4)
+# writes its input gradient in the product's one pass over c.
 m4_define(`GEMM_WITH_FLAGS', `m4_pushdef(`GEMM_ACT', m4_eval(m4_index(`$1', `act') >= 0))m4_dnl
 m4_pushdef(`GEMM_BIAS', m4_eval(m4_index(`$1', `bias') >= 0))m4_dnl
-m4_pushdef(`GEMM_STORE', m4_eval(GEMM_BIAS || m4_index(`$1', `store') >= 0))$2`'m4_popdef(`GEMM_ACT', `GEMM_BIAS', `GEMM_STORE')')
+m4_pushdef(`GEMM_FOLD', m4_eval(m4_index(`$1', `fold') >= 0))m4_dnl
+m4_pushdef(`GEMM_STORE', m4_eval(GEMM_BIAS || m4_index(`$1', `store') >= 0))$2`'m4_popdef(`GEMM_ACT', `GEMM_BIAS', `GEMM_FOLD', `GEMM_STORE')')
 m4_define(`GEMM_STORE', 0)
 m4_define(`GEMM_BIAS', 0)
+m4_define(`GEMM_FOLD', 0)
 # GEMM_SUM(v, p, index, row): the tile sum v of row i0 + row, from c at
-# p, from 0 or from the bias of the row.
-m4_define(`GEMM_SUM', `m4_ifelse(GEMM_BIAS, 1, `mc_vf $1 = (mc_vf){0} + bias[i0 + $4];',
+# p, from 0, from the bias of the row or from the fold's line.
+m4_define(`GEMM_SUM', `m4_ifelse(GEMM_FOLD, 1, `GEMM_VLOAD($1, xf + ($2 - c), $3)
+            $1 = fa[i0 + $4] * ($1 - fm[i0 + $4]) + fb[i0 + $4];
+            if (facc) {
+                GEMM_VLOAD($1`'_c, $2, $3)
+                $1 += $1`'_c;
+            }', GEMM_BIAS, 1, `mc_vf $1 = (mc_vf){0} + bias[i0 + $4];',
     GEMM_STORE, 1, `mc_vf $1 = (mc_vf){0};', `GEMM_VLOAD($1, $2, $3)')')
 # GEMM_PARAMS, GEMM_ARGS: the parameters of a product, and its arguments
 # to its parts.
-m4_define(`GEMM_PARAMS', `const float *restrict a, m4_ifelse(GEMM_BIAS, 1, `const float *restrict bias, ')const float *restrict b, float *restrict c')
-m4_define(`GEMM_ARGS', `a, m4_ifelse(GEMM_BIAS, 1, `bias, ')b, c')
+m4_define(`GEMM_PARAMS', `const float *restrict a, m4_ifelse(GEMM_BIAS, 1, `const float *restrict bias, ')const float *restrict b, float *restrict c`'m4_ifelse(GEMM_FOLD, 1, `,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc')')
+m4_define(`GEMM_ARGS', `a, m4_ifelse(GEMM_BIAS, 1, `bias, ')b, c`'m4_ifelse(GEMM_FOLD, 1, `, xf, fm, fa, fb, facc')')
 
 # GEMM_ROW_BLOCKS(M, tile, args[, rows]): the row blocks of M rows,
 # tile(rows, args) for each: blocks of 8 (or of rows) from i0, then the
@@ -403,7 +416,7 @@ m4_popdef(`GM', `GKK', `GNT_INNER')m4_dnl
 m4_define(`GEMM_CL_TILE',
 `m4_pushdef(`GNC', m4_eval($4 * $4 * $3))m4_dnl
             {
-                const float *restrict ap = a + (long)i * $8 + i0 * m4_eval($5 * $6);
+                const float *restrict ap = a + (long)i * $8 + i0 * GCL_APITCH;
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                float *restrict c`'GR = c + (i0 + GR) * GNC + j0;
 ')m4_dnl
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                const int o`'GV = GEMM_CL_OFF(j0 + m4_eval(GV * MC_GEMM_VL), $3, $4, $7);
@@ -415,7 +428,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
                         const float *restrict bp = b + (long)i * $9 + (GEMM_CL_PIX(oy, ox, $7, GCL_STRIDE)) * $3;
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_vf y`'GV = *(const mc_vf *)(bp + o`'GV);
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = ap[p + m4_eval(GR * $5 * $6)];
+MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = ap[p + m4_eval(GR * GCL_APITCH)];
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV += x`'GR * y`'GV;
 ')')m4_dnl
@@ -466,6 +479,7 @@ m4_define(`MC_GEMM_NN_CL',
 `MC_VEC_PRELUDE()m4_dnl
 m4_pushdef(`GM', m4_eval($2 / MC_GEMM_CL_MR * MC_GEMM_CL_MR))m4_dnl
 m4_pushdef(`GCL_STRIDE', m4_ifelse(`$11', `', 1, `$11'))m4_dnl
+m4_pushdef(`GCL_APITCH', m4_ifelse(`$12', `', `m4_eval($5 * $6)', `$12'))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
 m4_ifelse(m4_eval(GM > 0), 1, `m4_ifelse(`$10', `serial', `', `    MC_OMP_FOR
@@ -480,7 +494,7 @@ GEMM_CL_ROWS(m4_eval($2 - GM), $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }
 ')m4_dnl
 }
-m4_popdef(`GM', `GCL_STRIDE')m4_dnl
+m4_popdef(`GM', `GCL_STRIDE', `GCL_APITCH')m4_dnl
 ')
 
 # The channels-last forward: c[P x N] = the im2col matrix of a padded

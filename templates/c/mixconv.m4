@@ -38,7 +38,7 @@ m4_define(`MX_GROUP', `group j: kernel MX_K(j), input channels MX_CIOFF(j) .. m4
 
 # The names the group's view redefines, in its order.
 m4_define(`MX_CONV_NAMES', ``NAME', `CV_XS', `CV_YS', `CV_LINKAGE', `C', `CO', `K', `PAD', `G', `BIAS', `OY0', `OY1',
-    `OX0', `OX1', `CV_CLF', `CV_CLX', `CV_CLW', `CV_DW_OWN', `CV_PW_PLANAR', `CV_PLANES', `CV_WINO', `CV_LIN', `CV_SPLIT', `CV_PW_BATCH', `CV_DW_INNER', `PACKED'')
+    `OX0', `OX1', `CV_CLF', `CV_CLX', `CV_CLW', `CV_DW_OWN', `CV_PW_PLANAR', `CV_PLANES', `CV_WINO', `CV_LIN', `CV_SPLIT', `CV_PW_BATCH', `CV_DW_INNER', `CV_DW_BAND', `PACKED'')
 # The group's view (group j, text): text read with the constants of
 # conv.m4 those of group j (the image strides those of the whole, taken
 # before the channel counts change).
@@ -54,6 +54,7 @@ m4_pushdef(`CV_PW_PLANAR', m4_indir(`CV_PW_PLANAR_G$1'))m4_pushdef(`CV_PLANES', 
 m4_pushdef(`CV_WINO', m4_indir(`CV_WINO_G$1'))m4_pushdef(`CV_LIN', m4_indir(`CV_LIN_G$1'))m4_dnl
 m4_pushdef(`CV_SPLIT', m4_indir(`CV_SPLIT_G$1'))m4_pushdef(`CV_PW_BATCH', m4_indir(`CV_PW_BATCH_G$1'))m4_dnl
 m4_pushdef(`CV_DW_INNER', m4_indir(`CV_DW_INNER_G$1'))m4_dnl
+m4_pushdef(`CV_DW_BAND', m4_indir(`CV_DW_BAND_G$1'))m4_dnl
 m4_pushdef(`PACKED', m4_indir(`PACKS_G$1'))m4_dnl
 $2`'m4_popdef(MX_CONV_NAMES)')
 
