@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -130,12 +139,17 @@ static inline double bn_c32_96x96_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c32_96x96_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -145,16 +159,22 @@ static inline double bn_c32_96x96_relu6_plane_sum_sq(const float *restrict p, fl
 static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        __builtin_prefetch(g + i + 589824, 0, 2);
-        __builtin_prefetch(x + i + 589824, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 589824, 0, 2);
+            __builtin_prefetch(x + i + 589824, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 9216; i < 9216; i++) {
         const float gi = mc_pass(g[i], m[9216 / 8] >> (i - 9216) & 1);
         sg += gi;
@@ -381,12 +401,17 @@ static inline double bn_c96_96x96_stats_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_96x96_stats_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -489,12 +514,17 @@ static inline double bn_c16_96x96_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c16_96x96_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -504,16 +534,22 @@ static inline double bn_c16_96x96_relu_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        __builtin_prefetch(g + i + 294912, 0, 2);
-        __builtin_prefetch(x + i + 294912, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 294912, 0, 2);
+            __builtin_prefetch(x + i + 294912, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 9216; i < 9216; i++) {
         const float gi = mc_pass(g[i], m[9216 / 8] >> (i - 9216) & 1);
         sg += gi;
@@ -740,12 +776,17 @@ static inline double bn_c16_96x96_stats_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c16_96x96_stats_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -848,12 +889,17 @@ static inline double bn_c96_96x96_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_96x96_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -863,16 +909,22 @@ static inline double bn_c96_96x96_relu6_plane_sum_sq(const float *restrict p, fl
 static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        __builtin_prefetch(g + i + 1769472, 0, 2);
-        __builtin_prefetch(x + i + 1769472, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 1769472, 0, 2);
+            __builtin_prefetch(x + i + 1769472, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 9216; i < 9216; i++) {
         const float gi = mc_pass(g[i], m[9216 / 8] >> (i - 9216) & 1);
         sg += gi;
@@ -1099,12 +1151,17 @@ static inline double bn_c192_96x96_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 9216; i < 9216; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1113,15 +1170,21 @@ static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float m
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 8) {
-        __builtin_prefetch(g + i + 3538944, 0, 2);
-        __builtin_prefetch(x + i + 3538944, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 9216; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 9216 ? i0 + 64 : 9216;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 3538944, 0, 2);
+            __builtin_prefetch(x + i + 3538944, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 9216; i < 9216; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1341,12 +1404,17 @@ static inline double bn_c24_48x48_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c24_48x48_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 2304; i < 2304; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1356,16 +1424,22 @@ static inline double bn_c24_48x48_relu_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        __builtin_prefetch(g + i + 110592, 0, 2);
-        __builtin_prefetch(x + i + 110592, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 110592, 0, 2);
+            __builtin_prefetch(x + i + 110592, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 2304; i < 2304; i++) {
         const float gi = mc_pass(g[i], m[2304 / 8] >> (i - 2304) & 1);
         sg += gi;
@@ -1592,12 +1666,17 @@ static inline double bn_c24_48x48_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 2304; i < 2304; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1606,15 +1685,21 @@ static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float me
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        __builtin_prefetch(g + i + 110592, 0, 2);
-        __builtin_prefetch(x + i + 110592, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 110592, 0, 2);
+            __builtin_prefetch(x + i + 110592, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 2304; i < 2304; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1834,12 +1919,17 @@ static inline double bn_c144_48x48_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c144_48x48_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 2304; i < 2304; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1849,16 +1939,22 @@ static inline double bn_c144_48x48_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        __builtin_prefetch(g + i + 663552, 0, 2);
-        __builtin_prefetch(x + i + 663552, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 663552, 0, 2);
+            __builtin_prefetch(x + i + 663552, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 2304; i < 2304; i++) {
         const float gi = mc_pass(g[i], m[2304 / 8] >> (i - 2304) & 1);
         sg += gi;
@@ -2160,12 +2256,17 @@ static inline double bn_c24_48x48_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c24_48x48_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 2304; i < 2304; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -2174,15 +2275,21 @@ static inline double bn_c24_48x48_byadd_plane_sum_sq(const float *restrict p, fl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c24_48x48_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 2304; i += 8) {
-        __builtin_prefetch(g + i + 110592, 0, 2);
-        __builtin_prefetch(x + i + 110592, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 2304; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 2304 ? i0 + 64 : 2304;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 110592, 0, 2);
+            __builtin_prefetch(x + i + 110592, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 2304; i < 2304; i++) {
         const float gi = g[i];
         sg += gi;
@@ -2379,12 +2486,17 @@ static inline double bn_c144_24x24_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c144_24x24_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 576; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 576; i < 576; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -2394,16 +2506,22 @@ static inline double bn_c144_24x24_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 576; i += 8) {
-        __builtin_prefetch(g + i + 165888, 0, 2);
-        __builtin_prefetch(x + i + 165888, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 165888, 0, 2);
+            __builtin_prefetch(x + i + 165888, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 576; i < 576; i++) {
         const float gi = mc_pass(g[i], m[576 / 8] >> (i - 576) & 1);
         sg += gi;
@@ -2630,12 +2748,17 @@ static inline double bn_c32_24x24_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 576; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 576; i < 576; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -2644,15 +2767,21 @@ static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float me
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 576; i += 8) {
-        __builtin_prefetch(g + i + 36864, 0, 2);
-        __builtin_prefetch(x + i + 36864, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 36864, 0, 2);
+            __builtin_prefetch(x + i + 36864, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 576; i < 576; i++) {
         const float gi = g[i];
         sg += gi;
@@ -2872,12 +3001,17 @@ static inline double bn_c192_24x24_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_24x24_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 576; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 576; i < 576; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -2887,16 +3021,22 @@ static inline double bn_c192_24x24_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 576; i += 8) {
-        __builtin_prefetch(g + i + 221184, 0, 2);
-        __builtin_prefetch(x + i + 221184, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 221184, 0, 2);
+            __builtin_prefetch(x + i + 221184, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 576; i < 576; i++) {
         const float gi = mc_pass(g[i], m[576 / 8] >> (i - 576) & 1);
         sg += gi;
@@ -3121,16 +3261,22 @@ static double bn_c192_24x24_relu6_pstats_sqdev(int n, const float *restrict st, 
 static inline void bn_c192_24x24_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 576; i += 8) {
-        __builtin_prefetch(g + i + 221184, 0, 2);
-        __builtin_prefetch(x + i + 221184, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 221184, 0, 2);
+            __builtin_prefetch(x + i + 221184, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 576; i < 576; i++) {
         const float gi = mc_pass(g[i], m[576 / 8] >> (i - 576) & 1);
         sg += gi;
@@ -3341,12 +3487,17 @@ static inline double bn_c32_24x24_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c32_24x24_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 576; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 576; i < 576; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -3355,15 +3506,21 @@ static inline double bn_c32_24x24_byadd_plane_sum_sq(const float *restrict p, fl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c32_24x24_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 576; i += 8) {
-        __builtin_prefetch(g + i + 36864, 0, 2);
-        __builtin_prefetch(x + i + 36864, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 576; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 576 ? i0 + 64 : 576;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 36864, 0, 2);
+            __builtin_prefetch(x + i + 36864, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 576; i < 576; i++) {
         const float gi = g[i];
         sg += gi;
@@ -3560,12 +3717,17 @@ static inline double bn_c192_12x12_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_12x12_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -3575,16 +3737,22 @@ static inline double bn_c192_12x12_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 55296, 0, 2);
-        __builtin_prefetch(x + i + 55296, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 55296, 0, 2);
+            __builtin_prefetch(x + i + 55296, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = mc_pass(g[i], m[144 / 8] >> (i - 144) & 1);
         sg += gi;
@@ -3811,12 +3979,17 @@ static inline double bn_c64_12x12_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -3825,15 +3998,21 @@ static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float me
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 18432, 0, 2);
-        __builtin_prefetch(x + i + 18432, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 18432, 0, 2);
+            __builtin_prefetch(x + i + 18432, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = g[i];
         sg += gi;
@@ -4053,12 +4232,17 @@ static inline double bn_c384_12x12_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c384_12x12_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -4068,16 +4252,22 @@ static inline double bn_c384_12x12_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 110592, 0, 2);
-        __builtin_prefetch(x + i + 110592, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 110592, 0, 2);
+            __builtin_prefetch(x + i + 110592, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = mc_pass(g[i], m[144 / 8] >> (i - 144) & 1);
         sg += gi;
@@ -4302,16 +4492,22 @@ static double bn_c384_12x12_relu6_pstats_sqdev(int n, const float *restrict st, 
 static inline void bn_c384_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 110592, 0, 2);
-        __builtin_prefetch(x + i + 110592, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 110592, 0, 2);
+            __builtin_prefetch(x + i + 110592, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = mc_pass(g[i], m[144 / 8] >> (i - 144) & 1);
         sg += gi;
@@ -4522,12 +4718,17 @@ static inline double bn_c64_12x12_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c64_12x12_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -4536,15 +4737,21 @@ static inline double bn_c64_12x12_byadd_plane_sum_sq(const float *restrict p, fl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c64_12x12_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 18432, 0, 2);
-        __builtin_prefetch(x + i + 18432, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 18432, 0, 2);
+            __builtin_prefetch(x + i + 18432, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = g[i];
         sg += gi;
@@ -4741,12 +4948,17 @@ static inline double bn_c96_12x12_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -4755,15 +4967,21 @@ static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float me
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 27648, 0, 2);
-        __builtin_prefetch(x + i + 27648, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 27648, 0, 2);
+            __builtin_prefetch(x + i + 27648, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = g[i];
         sg += gi;
@@ -4983,12 +5201,17 @@ static inline double bn_c576_12x12_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c576_12x12_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -4998,16 +5221,22 @@ static inline double bn_c576_12x12_relu6_plane_sum_sq(const float *restrict p, f
 static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 165888, 0, 2);
-        __builtin_prefetch(x + i + 165888, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 165888, 0, 2);
+            __builtin_prefetch(x + i + 165888, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = mc_pass(g[i], m[144 / 8] >> (i - 144) & 1);
         sg += gi;
@@ -5232,16 +5461,22 @@ static double bn_c576_12x12_relu6_pstats_sqdev(int n, const float *restrict st, 
 static inline void bn_c576_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 165888, 0, 2);
-        __builtin_prefetch(x + i + 165888, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 165888, 0, 2);
+            __builtin_prefetch(x + i + 165888, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = mc_pass(g[i], m[144 / 8] >> (i - 144) & 1);
         sg += gi;
@@ -5452,12 +5687,17 @@ static inline double bn_c96_12x12_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_12x12_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 144; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 144; i < 144; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -5466,15 +5706,21 @@ static inline double bn_c96_12x12_byadd_plane_sum_sq(const float *restrict p, fl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c96_12x12_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 144; i += 8) {
-        __builtin_prefetch(g + i + 27648, 0, 2);
-        __builtin_prefetch(x + i + 27648, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 144; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 144 ? i0 + 64 : 144;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 27648, 0, 2);
+            __builtin_prefetch(x + i + 27648, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 144; i < 144; i++) {
         const float gi = g[i];
         sg += gi;
@@ -5672,12 +5918,17 @@ static inline double bn_c576_6x6_relu6_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c576_6x6_relu6_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 32; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 32; i < 36; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -5687,25 +5938,32 @@ static inline double bn_c576_6x6_relu6_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 8) {
-        __builtin_prefetch(g + i + 41472, 0, 2);
-        __builtin_prefetch(x + i + 41472, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 41472, 0, 2);
+            __builtin_prefetch(x + i + 41472, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
     {
         mc_vf gv, xv;
         mc_vf_part(&gv, g + 32, 4);
         mc_vf_part(&xv, x + 32, 4);
         mc_vf_keep(&gv, m[32 / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((xv - mean) * invstd);
+        const mc_vf gx = gv * ((xv - mean) * invstd);
+        mc_vf_add_double(sums_g, &gv);
+        mc_vf_add_double(sums_gx, &gx);
     }
-    *sum_g += mc_vf_sum_double(&lanes_g);
-    *sum_gx += mc_vf_sum_double(&lanes_gx);
+    *sum_g += mc_vhd_sum(sums_g);
+    *sum_gx += mc_vhd_sum(sums_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -5932,23 +6190,30 @@ static double bn_c160_6x6_pstats_sqdev(int n, const float *restrict st, int c, d
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c160_6x6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 8) {
-        __builtin_prefetch(g + i + 11520, 0, 2);
-        __builtin_prefetch(x + i + 11520, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 11520, 0, 2);
+            __builtin_prefetch(x + i + 11520, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
     {
         mc_vf gv, xv;
         mc_vf_part(&gv, g + 32, 4);
         mc_vf_part(&xv, x + 32, 4);
-        lanes_g += gv;
-        lanes_gx += gv * ((xv - mean) * invstd);
+        const mc_vf gx = gv * ((xv - mean) * invstd);
+        mc_vf_add_double(sums_g, &gv);
+        mc_vf_add_double(sums_gx, &gx);
     }
-    *sum_g += mc_vf_sum_double(&lanes_g);
-    *sum_gx += mc_vf_sum_double(&lanes_gx);
+    *sum_g += mc_vhd_sum(sums_g);
+    *sum_gx += mc_vhd_sum(sums_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -6151,25 +6416,32 @@ static double bn_c960_6x6_relu6_pstats_sqdev(int n, const float *restrict st, in
 static inline void bn_c960_6x6_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 8) {
-        __builtin_prefetch(g + i + 69120, 0, 2);
-        __builtin_prefetch(x + i + 69120, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 69120, 0, 2);
+            __builtin_prefetch(x + i + 69120, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
     {
         mc_vf gv, xv;
         mc_vf_part(&gv, g + 32, 4);
         mc_vf_part(&xv, x + 32, 4);
         mc_vf_keep(&gv, m[32 / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((xv - mean) * invstd);
+        const mc_vf gx = gv * ((xv - mean) * invstd);
+        mc_vf_add_double(sums_g, &gv);
+        mc_vf_add_double(sums_gx, &gx);
     }
-    *sum_g += mc_vf_sum_double(&lanes_g);
-    *sum_gx += mc_vf_sum_double(&lanes_gx);
+    *sum_g += mc_vhd_sum(sums_g);
+    *sum_gx += mc_vhd_sum(sums_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -6380,23 +6652,30 @@ static double bn_c160_6x6_byadd_pstats_sqdev(int n, const float *restrict st, in
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c160_6x6_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 8) {
-        __builtin_prefetch(g + i + 11520, 0, 2);
-        __builtin_prefetch(x + i + 11520, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 11520, 0, 2);
+            __builtin_prefetch(x + i + 11520, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
     {
         mc_vf gv, xv;
         mc_vf_part(&gv, g + 32, 4);
         mc_vf_part(&xv, x + 32, 4);
-        lanes_g += gv;
-        lanes_gx += gv * ((xv - mean) * invstd);
+        const mc_vf gx = gv * ((xv - mean) * invstd);
+        mc_vf_add_double(sums_g, &gv);
+        mc_vf_add_double(sums_gx, &gx);
     }
-    *sum_g += mc_vf_sum_double(&lanes_g);
-    *sum_gx += mc_vf_sum_double(&lanes_gx);
+    *sum_g += mc_vhd_sum(sums_g);
+    *sum_gx += mc_vhd_sum(sums_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
@@ -6651,25 +6930,32 @@ static double bn_c1280_6x6_relu6_pstats_sqdev(int n, const float *restrict st, i
 static inline void bn_c1280_6x6_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 8) {
-        __builtin_prefetch(g + i + 92160, 0, 2);
-        __builtin_prefetch(x + i + 92160, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 32; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 32 ? i0 + 64 : 32;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 92160, 0, 2);
+            __builtin_prefetch(x + i + 92160, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
     {
         mc_vf gv, xv;
         mc_vf_part(&gv, g + 32, 4);
         mc_vf_part(&xv, x + 32, 4);
         mc_vf_keep(&gv, m[32 / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((xv - mean) * invstd);
+        const mc_vf gx = gv * ((xv - mean) * invstd);
+        mc_vf_add_double(sums_g, &gv);
+        mc_vf_add_double(sums_gx, &gx);
     }
-    *sum_g += mc_vf_sum_double(&lanes_g);
-    *sum_gx += mc_vf_sum_double(&lanes_gx);
+    *sum_g += mc_vhd_sum(sums_g);
+    *sum_gx += mc_vhd_sum(sums_gx);
 }
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed

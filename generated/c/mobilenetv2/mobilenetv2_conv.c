@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -593,7 +602,6 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, co
 
 static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 16; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 96; j0 += 24)
@@ -618,9 +626,9 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restric
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 96; oy++) {
+                for (int oy = 0, p = 0; oy < 3; oy++) {
                     for (int ox = 0; ox < 96; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 96 + ox) * 96;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -674,17 +682,17 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restric
 }
 
 
-
-/* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+/* Rows y0 .. y0 + 3 - 1 of image xb (planes at xb + y0 * 96) channels-last,
+ * each channel normalized by the folded batch norm. */
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_band_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 12; g++) {
         mc_vf mv, sv;
         memcpy(&mv, mean + g * 8, sizeof mv);
         memcpy(&sv, invstd + g * 8, sizeof sv);
-        for (int p0 = 0; p0 < 9216; p0 += 8) {
-            const int count = 9216 - p0 < 8 ? 9216 - p0 : 8;
+        for (int p0 = 0; p0 < 288; p0 += 8) {
+            const int count = 288 - p0 < 8 ? 288 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 9216 + p0;
@@ -702,7 +710,10 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+
+
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 16) {
@@ -720,18 +731,78 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a4 = a + (i0 + 4) * 16;
             float *restrict c5 = c + (i0 + 5) * 9216 + j0;
             const float *restrict a5 = a + (i0 + 5) * 16;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -806,23 +877,6 @@ static void conv_k1_c96_16_96x96_s1_p0_b_bn_fold_fwd(const float *restrict w, co
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c96_16_96x96_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 96; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 9216;
-        float *restrict dc = dxb + ci * 9216;
-        if (acc)
-            for (int i = 0; i < 9216; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 9216; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -885,20 +939,31 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
-    static _Alignas(64) float xt[884736];
-    static float dwt[1536];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 884736, xt + (long)i * 884736, mean, invstd);
-        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 147456, xt, dwt);
+    static float dwt[24576];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 1536;
+            memset(part, 0, sizeof(float) * 1536);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 96; y0 += 3) {
+                    conv_k1_c96_16_96x96_s1_p0_b_bn_band_cl(x + (long)b * 884736 + y0 * 96, xt, mean, invstd);
+                    conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 147456 + y0 * 96, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 96; ci++)
-            for (int t = 0; t < 1; t++)
-                fold_g[(co * 96 + ci) * 1 + t] = dwt[(co * 1 + t) * 96 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 1536 + (co * 1 + t) * 96 + ci];
+                fold_g[(co * 96 + ci) * 1 + t] = s;;
+            }
     double sums[192];
     MC_OMP_FOR
     for (int ci = 0; ci < 96; ci++) {
@@ -931,8 +996,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     conv_k1_c96_16_96x96_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c96_16_96x96_s1_p0_b_bn_fold_dx(x + (long)b * 884736, dx + (long)b * 884736, mean, fa, fb, acc);
-        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 147456, dx + (long)b * 884736);
+        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 147456, dx + (long)b * 884736, x + (long)b * 884736, mean, fa, fb, acc);
     }
 }
 
@@ -1028,7 +1092,6 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, cons
 
 static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             {
@@ -1049,9 +1112,9 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict 
                 mc_vf s2_1 = {0};
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
-                for (int oy = 0, p = 0; oy < 96; oy++) {
+                for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 96; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 147456 + (oy * 96 + ox) * 16;
+                        const float *restrict bp = b + (long)i * 24576 + (oy * 96 + ox) * 16;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const float x0 = ap[p + 0];
@@ -1093,17 +1156,17 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict 
 }
 
 
-
-/* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(const float *restrict planes, float *restrict xt,
+/* Rows y0 .. y0 + 16 - 1 of image xb (planes at xb + y0 * 96) channels-last,
+ * each channel normalized by the folded batch norm. */
+static void conv_k1_c16_96_96x96_s1_p0_bn_band_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 2; g++) {
         mc_vf mv, sv;
         memcpy(&mv, mean + g * 8, sizeof mv);
         memcpy(&sv, invstd + g * 8, sizeof sv);
-        for (int p0 = 0; p0 < 9216; p0 += 8) {
-            const int count = 9216 - p0 < 8 ? 9216 - p0 : 8;
+        for (int p0 = 0; p0 < 1536; p0 += 8) {
+            const int count = 1536 - p0 < 8 ? 1536 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 9216 + p0;
@@ -1121,7 +1184,10 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(const float *restrict planes, f
     }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+
+
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 16) {
@@ -1139,18 +1205,78 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(const float *restrict a, const
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 9216 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1205,14 +1331,54 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1279,23 +1445,6 @@ static void conv_k1_c16_96_96x96_s1_p0_bn_fold_fwd(const float *restrict w, cons
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c16_96_96x96_s1_p0_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 16; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 9216;
-        float *restrict dc = dxb + ci * 9216;
-        if (acc)
-            for (int i = 0; i < 9216; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 9216; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -1358,20 +1507,31 @@ void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const flo
         sz[c] = gb;
     }
     (void)dbias;
-    static _Alignas(64) float xt[147456];
-    static float dwt[1536];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(x + (long)(b0 + i) * 147456, xt + (long)i * 147456, mean, invstd);
-        conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(nb, dy + (long)b0 * 884736, xt, dwt);
+    static float dwt[24576];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[24576];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 1536;
+            memset(part, 0, sizeof(float) * 1536);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 96; y0 += 16) {
+                    conv_k1_c16_96_96x96_s1_p0_bn_band_cl(x + (long)b * 147456 + y0 * 96, xt, mean, invstd);
+                    conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(1, dy + (long)b * 884736 + y0 * 96, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 16; ci++)
-            for (int t = 0; t < 1; t++)
-                fold_g[(co * 16 + ci) * 1 + t] = dwt[(co * 1 + t) * 16 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 1536 + (co * 1 + t) * 16 + ci];
+                fold_g[(co * 16 + ci) * 1 + t] = s;;
+            }
     double sums[32];
     MC_OMP_FOR
     for (int ci = 0; ci < 16; ci++) {
@@ -1404,8 +1564,7 @@ void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const flo
     conv_k1_c16_96_96x96_s1_p0_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c16_96_96x96_s1_p0_bn_fold_dx(x + (long)b * 147456, dx + (long)b * 147456, mean, fa, fb, acc);
-        conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(wt, dy + (long)b * 884736, dx + (long)b * 147456);
+        conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(wt, dy + (long)b * 884736, dx + (long)b * 147456, x + (long)b * 147456, mean, fa, fb, acc);
     }
 }
 
@@ -2152,7 +2311,6 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, c
 
 static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 24; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 288; j0 += 24)
@@ -2177,9 +2335,9 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restri
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 48; oy++) {
+                for (int oy = 0, p = 0; oy < 2; oy++) {
                     for (int ox = 0; ox < 48; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 48 + ox) * 288;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -2233,17 +2391,17 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restri
 }
 
 
-
-/* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+/* Rows y0 .. y0 + 2 - 1 of image xb (planes at xb + y0 * 48) channels-last,
+ * each channel normalized by the folded batch norm. */
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_band_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 36; g++) {
         mc_vf mv, sv;
         memcpy(&mv, mean + g * 8, sizeof mv);
         memcpy(&sv, invstd + g * 8, sizeof sv);
-        for (int p0 = 0; p0 < 2304; p0 += 8) {
-            const int count = 2304 - p0 < 8 ? 2304 - p0 : 8;
+        for (int p0 = 0; p0 < 96; p0 += 8) {
+            const int count = 96 - p0 < 8 ? 96 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 2304 + p0;
@@ -2261,7 +2419,10 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(const float *restrict planes
     }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+
+
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 2304; j0 += 16) {
@@ -2279,18 +2440,78 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(const float *restrict a, co
             const float *restrict a4 = a + (i0 + 4) * 24;
             float *restrict c5 = c + (i0 + 5) * 2304 + j0;
             const float *restrict a5 = a + (i0 + 5) * 24;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -2365,23 +2586,6 @@ static void conv_k1_c288_24_48x48_s1_p0_b_bn_fold_fwd(const float *restrict w, c
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c288_24_48x48_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 288; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 2304;
-        float *restrict dc = dxb + ci * 2304;
-        if (acc)
-            for (int i = 0; i < 2304; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 2304; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -2444,20 +2648,31 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
-    static _Alignas(64) float xt[663552];
-    static float dwt[6912];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 663552, xt + (long)i * 663552, mean, invstd);
-        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 55296, xt, dwt);
+    static float dwt[110592];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 6912;
+            memset(part, 0, sizeof(float) * 6912);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 48; y0 += 2) {
+                    conv_k1_c288_24_48x48_s1_p0_b_bn_band_cl(x + (long)b * 663552 + y0 * 48, xt, mean, invstd);
+                    conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 55296 + y0 * 48, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 24; co++)
         for (int ci = 0; ci < 288; ci++)
-            for (int t = 0; t < 1; t++)
-                fold_g[(co * 288 + ci) * 1 + t] = dwt[(co * 1 + t) * 288 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 6912 + (co * 1 + t) * 288 + ci];
+                fold_g[(co * 288 + ci) * 1 + t] = s;;
+            }
     double sums[576];
     MC_OMP_FOR
     for (int ci = 0; ci < 288; ci++) {
@@ -2490,8 +2705,7 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
     conv_k1_c288_24_48x48_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c288_24_48x48_s1_p0_b_bn_fold_dx(x + (long)b * 663552, dx + (long)b * 663552, mean, fa, fb, acc);
-        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 663552);
+        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 663552, x + (long)b * 663552, mean, fa, fb, acc);
     }
 }
 
@@ -2623,7 +2837,6 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 144; j0 += 24)
@@ -2648,9 +2861,9 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 24; oy++) {
+                for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 24 + ox) * 144;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -2671,7 +2884,7 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s3_1 += x3 * y1;
                         s3_2 += x3 * y2;
                     }
-                    if (oy % 2 == 1 || oy == 23) {
+                    if (oy % 2 == 1 || oy == 7) {
                         *(mc_vf *)(c0 + 0) += s0_0;
                         *(mc_vf *)(c0 + 8) += s0_1;
                         *(mc_vf *)(c0 + 16) += s0_2;
@@ -2704,12 +2917,12 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+/* Rows y0 .. y0 + 8 - 1 of image xb (planes at xb + y0 * 24) channels-last as they are. */
+static void conv_k1_c144_32_24x24_s1_p0_band_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 18; g++) {
-        for (int p0 = 0; p0 < 576; p0 += 8) {
-            const int count = 576 - p0 < 8 ? 576 - p0 : 8;
+        for (int p0 = 0; p0 < 192; p0 += 8) {
+            const int count = 192 - p0 < 8 ? 192 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 576 + p0;
@@ -2726,6 +2939,8 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
         }
     }
 }
+
+
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -2838,20 +3053,31 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static _Alignas(64) float xt[82944];
-    static float dwt[4608];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c144_32_24x24_s1_p0_pad_cl(x + (long)(b0 + i) * 82944, xt + (long)i * 82944);
-        conv_k1_c144_32_24x24_s1_p0_gemm_dw(nb, dy + (long)b0 * 18432, xt, dwt);
+    static float dwt[73728];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 4608;
+            memset(part, 0, sizeof(float) * 4608);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 24; y0 += 8) {
+                    conv_k1_c144_32_24x24_s1_p0_band_cl(x + (long)b * 82944 + y0 * 24, xt);
+                    conv_k1_c144_32_24x24_s1_p0_gemm_dw(1, dy + (long)b * 18432 + y0 * 24, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 144; ci++)
-            for (int t = 0; t < 1; t++)
-                dw[(co * 144 + ci) * 1 + t] += dwt[(co * 1 + t) * 144 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 4608 + (co * 1 + t) * 144 + ci];
+                dw[(co * 144 + ci) * 1 + t] += s;;
+            }
     static float wt[4608];
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -3403,7 +3629,6 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 192; j0 += 24)
@@ -3428,9 +3653,9 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 24; oy++) {
+                for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 110592 + (oy * 24 + ox) * 192;
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 24 + ox) * 192;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -3451,7 +3676,7 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s3_1 += x3 * y1;
                         s3_2 += x3 * y2;
                     }
-                    if (oy % 2 == 1 || oy == 23) {
+                    if (oy % 2 == 1 || oy == 5) {
                         *(mc_vf *)(c0 + 0) += s0_0;
                         *(mc_vf *)(c0 + 8) += s0_1;
                         *(mc_vf *)(c0 + 16) += s0_2;
@@ -3484,12 +3709,12 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+/* Rows y0 .. y0 + 6 - 1 of image xb (planes at xb + y0 * 24) channels-last as they are. */
+static void conv_k1_c192_32_24x24_s1_p0_band_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 24; g++) {
-        for (int p0 = 0; p0 < 576; p0 += 8) {
-            const int count = 576 - p0 < 8 ? 576 - p0 : 8;
+        for (int p0 = 0; p0 < 144; p0 += 8) {
+            const int count = 144 - p0 < 8 ? 144 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 576 + p0;
@@ -3506,6 +3731,8 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
         }
     }
 }
+
+
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -3618,20 +3845,31 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static _Alignas(64) float xt[110592];
-    static float dwt[6144];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c192_32_24x24_s1_p0_pad_cl(x + (long)(b0 + i) * 110592, xt + (long)i * 110592);
-        conv_k1_c192_32_24x24_s1_p0_gemm_dw(nb, dy + (long)b0 * 18432, xt, dwt);
+    static float dwt[98304];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 6144;
+            memset(part, 0, sizeof(float) * 6144);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 24; y0 += 6) {
+                    conv_k1_c192_32_24x24_s1_p0_band_cl(x + (long)b * 110592 + y0 * 24, xt);
+                    conv_k1_c192_32_24x24_s1_p0_gemm_dw(1, dy + (long)b * 18432 + y0 * 24, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 192; ci++)
-            for (int t = 0; t < 1; t++)
-                dw[(co * 192 + ci) * 1 + t] += dwt[(co * 1 + t) * 192 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 6144 + (co * 1 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 1 + t] += s;;
+            }
     static float wt[6144];
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -5653,7 +5891,6 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 576; j0 += 24)
@@ -5678,9 +5915,9 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 12; oy++) {
+                for (int oy = 0, p = 0; oy < 4; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 82944 + (oy * 12 + ox) * 576;
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 12 + ox) * 576;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -5701,7 +5938,7 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s3_1 += x3 * y1;
                         s3_2 += x3 * y2;
                     }
-                    if (oy % 5 == 4 || oy == 11) {
+                    if (oy % 5 == 4 || oy == 3) {
                         *(mc_vf *)(c0 + 0) += s0_0;
                         *(mc_vf *)(c0 + 8) += s0_1;
                         *(mc_vf *)(c0 + 16) += s0_2;
@@ -5734,12 +5971,12 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+/* Rows y0 .. y0 + 4 - 1 of image xb (planes at xb + y0 * 12) channels-last as they are. */
+static void conv_k1_c576_96_12x12_s1_p0_band_cl(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 72; g++) {
-        for (int p0 = 0; p0 < 144; p0 += 8) {
-            const int count = 144 - p0 < 8 ? 144 - p0 : 8;
+        for (int p0 = 0; p0 < 48; p0 += 8) {
+            const int count = 48 - p0 < 8 ? 48 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 144 + p0;
@@ -5756,6 +5993,8 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
         }
     }
 }
+
+
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -5868,20 +6107,31 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static _Alignas(64) float xt[82944];
-    static float dwt[55296];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c576_96_12x12_s1_p0_pad_cl(x + (long)(b0 + i) * 82944, xt + (long)i * 82944);
-        conv_k1_c576_96_12x12_s1_p0_gemm_dw(nb, dy + (long)b0 * 13824, xt, dwt);
+    static float dwt[884736];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 55296;
+            memset(part, 0, sizeof(float) * 55296);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 12; y0 += 4) {
+                    conv_k1_c576_96_12x12_s1_p0_band_cl(x + (long)b * 82944 + y0 * 12, xt);
+                    conv_k1_c576_96_12x12_s1_p0_gemm_dw(1, dy + (long)b * 13824 + y0 * 12, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 576; ci++)
-            for (int t = 0; t < 1; t++)
-                dw[(co * 576 + ci) * 1 + t] += dwt[(co * 1 + t) * 576 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 55296 + (co * 1 + t) * 576 + ci];
+                dw[(co * 576 + ci) * 1 + t] += s;;
+            }
     static float wt[55296];
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -5925,8 +6175,7 @@ static void conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
@@ -5959,8 +6208,7 @@ static void conv_k1_c576_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -6439,8 +6687,7 @@ static void conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
@@ -6473,8 +6720,7 @@ static void conv_k1_c160_960_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -7009,8 +7255,7 @@ static void conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
@@ -7043,8 +7288,7 @@ static void conv_k1_c960_160_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -7523,8 +7767,7 @@ static void conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
@@ -7557,8 +7800,7 @@ static void conv_k1_c960_320_6x6_s1_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -8036,8 +8278,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(const float *restrict y
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 36, mc_vh);
@@ -8070,8 +8311,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_bn_stats_bn_sums(const float *restrict y
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);

@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -130,12 +139,17 @@ static inline double bn_c16_32x32_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 1024; i < 1024; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -145,16 +159,22 @@ static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        __builtin_prefetch(g + i + 32768, 0, 2);
-        __builtin_prefetch(x + i + 32768, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 32768, 0, 2);
+            __builtin_prefetch(x + i + 32768, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 1024; i < 1024; i++) {
         const float gi = mc_pass(g[i], m[1024 / 8] >> (i - 1024) & 1);
         sg += gi;
@@ -453,15 +473,21 @@ static double bn_c16_32x32_byadd_pstats_sqdev(int n, const float *restrict st, i
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c16_32x32_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        __builtin_prefetch(g + i + 32768, 0, 2);
-        __builtin_prefetch(x + i + 32768, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 32768, 0, 2);
+            __builtin_prefetch(x + i + 32768, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 1024; i < 1024; i++) {
         const float gi = g[i];
         sg += gi;
@@ -715,16 +741,22 @@ static double bn_c32_16x16_relu_pstats_sqdev(int n, const float *restrict st, in
 static inline void bn_c32_16x16_relu_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 16384, 0, 2);
-        __builtin_prefetch(x + i + 16384, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 16384, 0, 2);
+            __builtin_prefetch(x + i + 16384, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = mc_pass(g[i], m[256 / 8] >> (i - 256) & 1);
         sg += gi;
@@ -932,15 +964,21 @@ static double bn_c32_16x16_byadd_pstats_sqdev(int n, const float *restrict st, i
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c32_16x16_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 16384, 0, 2);
-        __builtin_prefetch(x + i + 16384, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 16384, 0, 2);
+            __builtin_prefetch(x + i + 16384, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1196,12 +1234,17 @@ static inline double bn_c32_16x16_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 256; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 256; i < 256; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1211,16 +1254,22 @@ static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 16384, 0, 2);
-        __builtin_prefetch(x + i + 16384, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 16384, 0, 2);
+            __builtin_prefetch(x + i + 16384, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = mc_pass(g[i], m[256 / 8] >> (i - 256) & 1);
         sg += gi;
@@ -1445,16 +1494,22 @@ static double bn_c64_8x8_relu_pstats_sqdev(int n, const float *restrict st, int 
 static inline void bn_c64_8x8_relu_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 8192, 0, 2);
-        __builtin_prefetch(x + i + 8192, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 8192, 0, 2);
+            __builtin_prefetch(x + i + 8192, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = mc_pass(g[i], m[64 / 8] >> (i - 64) & 1);
         sg += gi;
@@ -1662,15 +1717,21 @@ static double bn_c64_8x8_byadd_pstats_sqdev(int n, const float *restrict st, int
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c64_8x8_byadd_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 8192, 0, 2);
-        __builtin_prefetch(x + i + 8192, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 8192, 0, 2);
+            __builtin_prefetch(x + i + 8192, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1926,12 +1987,17 @@ static inline double bn_c64_8x8_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 64; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 64; i < 64; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1941,16 +2007,22 @@ static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float
 static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 8192, 0, 2);
-        __builtin_prefetch(x + i + 8192, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 8192, 0, 2);
+            __builtin_prefetch(x + i + 8192, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = mc_pass(g[i], m[64 / 8] >> (i - 64) & 1);
         sg += gi;

@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -739,7 +748,8 @@ static void conv_k1_c48_16_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 16) {
@@ -757,18 +767,78 @@ static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a4 = a + (i0 + 4) * 16;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 16;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -843,23 +913,6 @@ static void conv_k1_c48_16_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, co
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c48_16_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 48; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 1024;
-        float *restrict dc = dxb + ci * 1024;
-        if (acc)
-            for (int i = 0; i < 1024; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 1024; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -977,8 +1030,7 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     conv_k1_c48_16_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c48_16_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
-        conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 16384, dx + (long)b * 49152);
+        conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 16384, dx + (long)b * 49152, x + (long)b * 49152, mean, fa, fb, acc);
     }
 }
 
@@ -1015,8 +1067,7 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
@@ -1049,8 +1100,7 @@ static void conv_k3_c16_16_32x32_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -1628,8 +1678,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(const float *restrict 
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
@@ -1662,8 +1711,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_bn_stats_bn_sums(const float *restrict 
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -2424,8 +2472,7 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
@@ -2458,8 +2505,7 @@ static void conv_k3_c32_32_16x16_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -3043,8 +3089,7 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
@@ -3077,8 +3122,7 @@ static void conv_k1_c16_32_32x32_s2_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -3916,7 +3960,8 @@ static void conv_k1_c64_32_16x16_s1_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 16) {
@@ -3934,18 +3979,78 @@ static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a4 = a + (i0 + 4) * 32;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 32;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4000,14 +4105,54 @@ static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -4073,23 +4218,6 @@ static void conv_k1_c64_32_16x16_s1_p0_b_bn_fold_fwd(const float *restrict w, co
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c64_32_16x16_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 64; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 256;
-        float *restrict dc = dxb + ci * 256;
-        if (acc)
-            for (int i = 0; i < 256; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 256; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -4207,8 +4335,7 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     conv_k1_c64_32_16x16_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c64_32_16x16_s1_p0_b_bn_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
-        conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 8192, dx + (long)b * 16384);
+        conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 8192, dx + (long)b * 16384, x + (long)b * 16384, mean, fa, fb, acc);
     }
 }
 
@@ -4245,8 +4372,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(const float *restrict 
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
@@ -4279,8 +4405,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_bn_stats_bn_sums(const float *restrict 
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -5177,8 +5302,7 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, flo
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
@@ -5211,8 +5335,7 @@ static void conv_k3_c64_64_8x8_s1_p1_stats_bn_sums(const float *restrict yt, flo
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -5796,8 +5919,7 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
@@ -5830,8 +5952,7 @@ static void conv_k1_c32_64_16x16_s2_p0_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -6784,7 +6905,8 @@ static void conv_k1_c128_64_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes, 
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 16) {
@@ -6802,18 +6924,78 @@ static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, cons
             const float *restrict a4 = a + (i0 + 4) * 64;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 64;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -6864,10 +7046,30 @@ static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, cons
             const float *restrict a0 = a + (i0 + 0) * 64;
             float *restrict c1 = c + (i0 + 1) * 64 + j0;
             const float *restrict a1 = a + (i0 + 1) * 64;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -6923,23 +7125,6 @@ static void conv_k1_c128_64_8x8_s1_p0_b_bn_fold_fwd(const float *restrict w, con
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c128_64_8x8_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 128; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 64;
-        float *restrict dc = dxb + ci * 64;
-        if (acc)
-            for (int i = 0; i < 64; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 64; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -7057,7 +7242,6 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const fl
     conv_k1_c128_64_8x8_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c128_64_8x8_s1_p0_b_bn_fold_dx(x + (long)b * 8192, dx + (long)b * 8192, mean, fa, fb, acc);
-        conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192);
+        conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192, x + (long)b * 8192, mean, fa, fb, acc);
     }
 }

@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -1733,8 +1742,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
@@ -1767,8 +1775,7 @@ static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -5427,8 +5434,7 @@ static void dw_k3_5_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 1024, mc_vh);
@@ -5461,8 +5467,7 @@ static void dw_k3_5_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -7596,8 +7601,7 @@ static void dw_k3_5_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
@@ -7630,8 +7634,7 @@ static void dw_k3_5_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -9509,8 +9512,7 @@ static void dw_k3_3_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 256, mc_vh);
@@ -9543,8 +9545,7 @@ static void dw_k3_3_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -10963,8 +10964,7 @@ static void dw_k3_3_c64_8x8_s1_stats_bn_sums(const float *restrict yt, float *re
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
@@ -10997,8 +10997,7 @@ static void dw_k3_3_c64_8x8_s1_stats_bn_sums(const float *restrict yt, float *re
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);

@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -130,12 +139,17 @@ static inline double bn_c96_32x32_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_32x32_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 1024; i < 1024; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -144,15 +158,21 @@ static inline double bn_c96_32x32_byadd_plane_sum_sq(const float *restrict p, fl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c96_32x32_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        __builtin_prefetch(g + i + 196608, 0, 2);
-        __builtin_prefetch(x + i + 196608, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 196608, 0, 2);
+            __builtin_prefetch(x + i + 196608, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 1024; i < 1024; i++) {
         const float gi = g[i];
         sg += gi;
@@ -424,12 +444,17 @@ static inline double bn_c96_32x32_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_32x32_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 1024; i < 1024; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -439,16 +464,22 @@ static inline double bn_c96_32x32_relu_plane_sum_sq(const float *restrict p, flo
 static inline void bn_c96_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        __builtin_prefetch(g + i + 196608, 0, 2);
-        __builtin_prefetch(x + i + 196608, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 196608, 0, 2);
+            __builtin_prefetch(x + i + 196608, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 1024; i < 1024; i++) {
         const float gi = mc_pass(g[i], m[1024 / 8] >> (i - 1024) & 1);
         sg += gi;
@@ -675,12 +706,17 @@ static inline double bn_c96_32x32_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 1024; i < 1024; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -689,15 +725,21 @@ static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float me
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 8) {
-        __builtin_prefetch(g + i + 196608, 0, 2);
-        __builtin_prefetch(x + i + 196608, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 1024; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 1024 ? i0 + 64 : 1024;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 196608, 0, 2);
+            __builtin_prefetch(x + i + 196608, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 1024; i < 1024; i++) {
         const float gi = g[i];
         sg += gi;
@@ -992,12 +1034,17 @@ static inline double bn_c192_16x16_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_16x16_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 256; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 256; i < 256; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1006,15 +1053,21 @@ static inline double bn_c192_16x16_byadd_plane_sum_sq(const float *restrict p, f
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c192_16x16_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 98304, 0, 2);
-        __builtin_prefetch(x + i + 98304, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 98304, 0, 2);
+            __builtin_prefetch(x + i + 98304, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1286,12 +1339,17 @@ static inline double bn_c192_16x16_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_16x16_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 256; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 256; i < 256; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1301,16 +1359,22 @@ static inline double bn_c192_16x16_relu_plane_sum_sq(const float *restrict p, fl
 static inline void bn_c192_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 98304, 0, 2);
-        __builtin_prefetch(x + i + 98304, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 98304, 0, 2);
+            __builtin_prefetch(x + i + 98304, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = mc_pass(g[i], m[256 / 8] >> (i - 256) & 1);
         sg += gi;
@@ -1537,12 +1601,17 @@ static inline double bn_c192_16x16_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 256; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 256; i < 256; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1551,15 +1620,21 @@ static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float m
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 8) {
-        __builtin_prefetch(g + i + 98304, 0, 2);
-        __builtin_prefetch(x + i + 98304, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 256; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 256 ? i0 + 64 : 256;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 98304, 0, 2);
+            __builtin_prefetch(x + i + 98304, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 256; i < 256; i++) {
         const float gi = g[i];
         sg += gi;
@@ -1854,12 +1929,17 @@ static inline double bn_c384_8x8_byadd_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c384_8x8_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 64; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 64; i < 64; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -1868,15 +1948,21 @@ static inline double bn_c384_8x8_byadd_plane_sum_sq(const float *restrict p, flo
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c384_8x8_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 49152, 0, 2);
-        __builtin_prefetch(x + i + 49152, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 49152, 0, 2);
+            __builtin_prefetch(x + i + 49152, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = g[i];
         sg += gi;
@@ -2073,12 +2159,17 @@ static inline double bn_c384_8x8_relu_plane_sum(const float *restrict p)
 /* The sum of (p - mean)^2. */
 static inline double bn_c384_8x8_relu_plane_sum_sq(const float *restrict p, float mean)
 {
-    mc_vf lanes = {0};
-    for (int i = 0; i < 64; i += 8) {
-        const mc_vf d = *(const mc_vf *)(p + i) - mean;
-        lanes += d * d;
+    mc_vhd sums[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            const mc_vf d = *(const mc_vf *)(p + i) - mean;
+            lanes += d * d;
+        }
+        mc_vf_add_double(sums, &lanes);
     }
-    double s = mc_vf_sum_double(&lanes);
+    double s = mc_vhd_sum(sums);
     for (int i = 64; i < 64; i++)
         s += (p[i] - mean) * (p[i] - mean);
     return s;
@@ -2088,16 +2179,22 @@ static inline double bn_c384_8x8_relu_plane_sum_sq(const float *restrict p, floa
 static inline void bn_c384_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const mc_bits *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 49152, 0, 2);
-        __builtin_prefetch(x + i + 49152, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        mc_vf_keep(&gv, m[i / 8]);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 49152, 0, 2);
+            __builtin_prefetch(x + i + 49152, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            mc_vf_keep(&gv, m[i / 8]);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = mc_pass(g[i], m[64 / 8] >> (i - 64) & 1);
         sg += gi;
@@ -2321,15 +2418,21 @@ static double bn_c384_8x8_pstats_sqdev(int n, const float *restrict st, int c, d
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
 static inline void bn_c384_8x8_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    mc_vf lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 8) {
-        __builtin_prefetch(g + i + 49152, 0, 2);
-        __builtin_prefetch(x + i + 49152, 0, 2);
-        mc_vf gv = *(const mc_vf *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+    mc_vhd sums_g[2] = {{0}, {0}}, sums_gx[2] = {{0}, {0}};
+    for (int i0 = 0; i0 < 64; i0 += 64) {
+        mc_vf lanes_g = {0}, lanes_gx = {0};
+        const int end = i0 + 64 < 64 ? i0 + 64 : 64;
+        for (int i = i0; i < end; i += 8) {
+            __builtin_prefetch(g + i + 49152, 0, 2);
+            __builtin_prefetch(x + i + 49152, 0, 2);
+            mc_vf gv = *(const mc_vf *)(g + i);
+            lanes_g += gv;
+            lanes_gx += gv * ((*(const mc_vf *)(x + i) - mean) * invstd);
+        }
+        mc_vf_add_double(sums_g, &lanes_g);
+        mc_vf_add_double(sums_gx, &lanes_gx);
     }
-    double sg = mc_vf_sum_double(&lanes_g), sgx = mc_vf_sum_double(&lanes_gx);
+    double sg = mc_vhd_sum(sums_g), sgx = mc_vhd_sum(sums_gx);
     for (int i = 64; i < 64; i++) {
         const float gi = g[i];
         sg += gi;

@@ -45,12 +45,21 @@ static inline __attribute__((unused)) float mc_vf_sum(const mc_vf *v)
     return s;
 }
 
-static inline __attribute__((unused)) double mc_vf_sum_double(const mc_vf *v)
+/* The 8 float lanes of v added into the double lanes of sum (lanes 0 to
+ * 8 / 2 - 1 into sum[0], the others into sum[1]); and the sum of those. */
+static inline __attribute__((unused)) void mc_vf_add_double(mc_vhd *sum, const mc_vf *v)
 {
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += (*v)[l];
-    return s;
+    sum[0] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 0, 1, 2, 3), mc_vhd);
+    sum[1] += __builtin_convertvector(__builtin_shufflevector(*v, *v, 4, 5, 6, 7), mc_vhd);
+}
+
+static inline __attribute__((unused)) double mc_vhd_sum(const mc_vhd *sum)
+{
+    const mc_vhd s = sum[0] + sum[1];
+    double t = 0.0;
+    for (int l = 0; l < 4; l++)
+        t += s[l];
+    return t;
 }
 
 /* The 8 x 8 block r transposed in registers: log2(8) rounds, each
@@ -1086,7 +1095,8 @@ static void conv_k1_c48_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 16) {
@@ -1104,18 +1114,78 @@ static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1190,23 +1260,6 @@ static void conv_k1_c48_96_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, co
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c48_96_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 48; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 1024;
-        float *restrict dc = dxb + ci * 1024;
-        if (acc)
-            for (int i = 0; i < 1024; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 1024; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -1324,8 +1377,7 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     conv_k1_c48_96_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c48_96_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
-        conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 49152);
+        conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 49152, x + (long)b * 49152, mean, fa, fb, acc);
     }
 }
 
@@ -1767,7 +1819,6 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, c
 
 static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 288; j0 += 24)
@@ -1792,9 +1843,9 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restri
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
+                for (int oy = 0, p = 0; oy < 2; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
+                        const float *restrict bp = b + (long)i * 18432 + (oy * 32 + ox) * 288;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -1815,7 +1866,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restri
                         s3_1 += x3 * y1;
                         s3_2 += x3 * y2;
                     }
-                    if (oy % 2 == 1 || oy == 31) {
+                    if (oy % 2 == 1 || oy == 1) {
                         *(mc_vf *)(c0 + 0) += s0_0;
                         *(mc_vf *)(c0 + 8) += s0_1;
                         *(mc_vf *)(c0 + 16) += s0_2;
@@ -1848,17 +1899,17 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restri
 }
 
 
-
-/* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+/* Rows y0 .. y0 + 2 - 1 of image xb (planes at xb + y0 * 32) channels-last,
+ * each channel normalized by the folded batch norm. */
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_band_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 36; g++) {
         mc_vf mv, sv;
         memcpy(&mv, mean + g * 8, sizeof mv);
         memcpy(&sv, invstd + g * 8, sizeof sv);
-        for (int p0 = 0; p0 < 1024; p0 += 8) {
-            const int count = 1024 - p0 < 8 ? 1024 - p0 : 8;
+        for (int p0 = 0; p0 < 64; p0 += 8) {
+            const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 1024 + p0;
@@ -1876,7 +1927,10 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes
     }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+
+
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 16) {
@@ -1894,18 +1948,78 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, co
             const float *restrict a4 = a + (i0 + 4) * 96;
             float *restrict c5 = c + (i0 + 5) * 1024 + j0;
             const float *restrict a5 = a + (i0 + 5) * 96;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -1980,23 +2094,6 @@ static void conv_k1_c288_96_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, c
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c288_96_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 288; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 1024;
-        float *restrict dc = dxb + ci * 1024;
-        if (acc)
-            for (int i = 0; i < 1024; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 1024; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -2059,20 +2156,31 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
-    static _Alignas(64) float xt[294912];
-    static float dwt[27648];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 294912, xt + (long)i * 294912, mean, invstd);
-        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 98304, xt, dwt);
+    static float dwt[442368];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[18432];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 27648;
+            memset(part, 0, sizeof(float) * 27648);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                for (int y0 = 0; y0 < 32; y0 += 2) {
+                    conv_k1_c288_96_32x32_s1_p0_b_bn_band_cl(x + (long)b * 294912 + y0 * 32, xt, mean, invstd);
+                    conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 98304 + y0 * 32, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 288; ci++)
-            for (int t = 0; t < 1; t++)
-                fold_g[(co * 288 + ci) * 1 + t] = dwt[(co * 1 + t) * 288 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 27648 + (co * 1 + t) * 288 + ci];
+                fold_g[(co * 288 + ci) * 1 + t] = s;;
+            }
     double sums[576];
     MC_OMP_FOR
     for (int ci = 0; ci < 288; ci++) {
@@ -2105,8 +2213,7 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const 
     conv_k1_c288_96_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c288_96_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 294912, dx + (long)b * 294912, mean, fa, fb, acc);
-        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 294912);
+        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 294912, x + (long)b * 294912, mean, fa, fb, acc);
     }
 }
 
@@ -3382,7 +3489,6 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, 
 
 static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 192; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 384; j0 += 24)
@@ -3407,9 +3513,9 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restr
                 mc_vf s3_0 = {0};
                 mc_vf s3_1 = {0};
                 mc_vf s3_2 = {0};
-                for (int oy = 0, p = 0; oy < 16; oy++) {
+                for (int oy = 0, p = 0; oy < 4; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 98304 + (oy * 16 + ox) * 384;
+                        const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 384;
                         const mc_vf y0 = *(const mc_vf *)(bp + o0);
                         const mc_vf y1 = *(const mc_vf *)(bp + o1);
                         const mc_vf y2 = *(const mc_vf *)(bp + o2);
@@ -3430,7 +3536,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restr
                         s3_1 += x3 * y1;
                         s3_2 += x3 * y2;
                     }
-                    if (oy % 4 == 3 || oy == 15) {
+                    if (oy % 4 == 3 || oy == 3) {
                         *(mc_vf *)(c0 + 0) += s0_0;
                         *(mc_vf *)(c0 + 8) += s0_1;
                         *(mc_vf *)(c0 + 16) += s0_2;
@@ -3463,17 +3569,17 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restr
 }
 
 
-
-/* Image xb channels-last, each channel normalized by the folded batch norm. */
-static void conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+/* Rows y0 .. y0 + 4 - 1 of image xb (planes at xb + y0 * 16) channels-last,
+ * each channel normalized by the folded batch norm. */
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_band_cl(const float *restrict planes, float *restrict xt,
     const float *restrict mean, const float *restrict invstd)
 {
     for (int g = 0; g < 48; g++) {
         mc_vf mv, sv;
         memcpy(&mv, mean + g * 8, sizeof mv);
         memcpy(&sv, invstd + g * 8, sizeof sv);
-        for (int p0 = 0; p0 < 256; p0 += 8) {
-            const int count = 256 - p0 < 8 ? 256 - p0 : 8;
+        for (int p0 = 0; p0 < 64; p0 += 8) {
+            const int count = 64 - p0 < 8 ? 64 - p0 : 8;
             mc_vf r[8];
             for (int c = 0; c < 8; c++) {
                 const float *restrict p = planes + (g * 8 + c) * 256 + p0;
@@ -3491,7 +3597,10 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(const float *restrict plane
     }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+
+
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 16) {
@@ -3509,18 +3618,78 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, c
             const float *restrict a4 = a + (i0 + 4) * 192;
             float *restrict c5 = c + (i0 + 5) * 256 + j0;
             const float *restrict a5 = a + (i0 + 5) * 192;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -3595,23 +3764,6 @@ static void conv_k1_c384_192_16x16_s1_p0_b_bn_fold_fwd(const float *restrict w, 
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c384_192_16x16_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 384; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 256;
-        float *restrict dc = dxb + ci * 256;
-        if (acc)
-            for (int i = 0; i < 256; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 256; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -3674,20 +3826,31 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const
         sz[c] = gb;
         dbias[c] += (float)gb;
     }
-    static _Alignas(64) float xt[98304];
-    static float dwt[73728];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 1) {
-        const int nb = n - b0 < 1 ? n - b0 : 1;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 98304, xt + (long)i * 98304, mean, invstd);
-        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
+    static float dwt[1032192];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[24576];
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 14; k++) {
+            float *restrict part = dwt + (long)k * 73728;
+            memset(part, 0, sizeof(float) * 73728);
+            for (int b = k * n / 14; b < (k + 1) * n / 14; b++) {
+                for (int y0 = 0; y0 < 16; y0 += 4) {
+                    conv_k1_c384_192_16x16_s1_p0_b_bn_band_cl(x + (long)b * 98304 + y0 * 16, xt, mean, invstd);
+                    conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 49152 + y0 * 16, xt, part);
+                }
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 192; co++)
         for (int ci = 0; ci < 384; ci++)
-            for (int t = 0; t < 1; t++)
-                fold_g[(co * 384 + ci) * 1 + t] = dwt[(co * 1 + t) * 384 + ci];;
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 14; k++)
+                    s += dwt[(long)k * 73728 + (co * 1 + t) * 384 + ci];
+                fold_g[(co * 384 + ci) * 1 + t] = s;;
+            }
     double sums[768];
     MC_OMP_FOR
     for (int ci = 0; ci < 384; ci++) {
@@ -3720,8 +3883,7 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const
     conv_k1_c384_192_16x16_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c384_192_16x16_s1_p0_b_bn_fold_dx(x + (long)b * 98304, dx + (long)b * 98304, mean, fa, fb, acc);
-        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 98304);
+        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 98304, x + (long)b * 98304, mean, fa, fb, acc);
     }
 }
 
@@ -4585,8 +4747,7 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sum, &a);
         }
         _Alignas(64) float m[8], q[8];
         *(mc_vh *)m = __builtin_convertvector(sum[0] / 64, mc_vh);
@@ -4619,8 +4780,7 @@ static void conv_k3_c384_384_8x8_s1_p1_stats_bn_sums(const float *restrict yt, f
                 a0 += (v0 - mean) * (v0 - mean);
             }
             const mc_vf a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-            sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), mc_vhd);
-            sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), mc_vhd);
+            mc_vf_add_double(sq, &a);
         }
         *(mc_vh *)q = __builtin_convertvector(sq[0], mc_vh);
         *(mc_vh *)(q + 4) = __builtin_convertvector(sq[1], mc_vh);
@@ -5408,7 +5568,8 @@ static void conv_k1_c768_384_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes,
     }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c,
+    const float *restrict xf, const float *restrict fm, const float *restrict fa, const float *restrict fb, int facc)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 16) {
@@ -5426,18 +5587,78 @@ static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, con
             const float *restrict a4 = a + (i0 + 4) * 384;
             float *restrict c5 = c + (i0 + 5) * 64 + j0;
             const float *restrict a5 = a + (i0 + 5) * 384;
-            mc_vf s0_0 = *(const mc_vf *)(c0 + 0);
-            mc_vf s0_1 = *(const mc_vf *)(c0 + 8);
-            mc_vf s1_0 = *(const mc_vf *)(c1 + 0);
-            mc_vf s1_1 = *(const mc_vf *)(c1 + 8);
-            mc_vf s2_0 = *(const mc_vf *)(c2 + 0);
-            mc_vf s2_1 = *(const mc_vf *)(c2 + 8);
-            mc_vf s3_0 = *(const mc_vf *)(c3 + 0);
-            mc_vf s3_1 = *(const mc_vf *)(c3 + 8);
-            mc_vf s4_0 = *(const mc_vf *)(c4 + 0);
-            mc_vf s4_1 = *(const mc_vf *)(c4 + 8);
-            mc_vf s5_0 = *(const mc_vf *)(c5 + 0);
-            mc_vf s5_1 = *(const mc_vf *)(c5 + 8);
+            mc_vf s0_0 = *(const mc_vf *)(xf + (c0 + 0 - c));
+            s0_0 = fa[i0 + 0] * (s0_0 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_0_c = *(const mc_vf *)(c0 + 0);
+                s0_0 += s0_0_c;
+            }
+            mc_vf s0_1 = *(const mc_vf *)(xf + (c0 + 8 - c));
+            s0_1 = fa[i0 + 0] * (s0_1 - fm[i0 + 0]) + fb[i0 + 0];
+            if (facc) {
+                mc_vf s0_1_c = *(const mc_vf *)(c0 + 8);
+                s0_1 += s0_1_c;
+            }
+            mc_vf s1_0 = *(const mc_vf *)(xf + (c1 + 0 - c));
+            s1_0 = fa[i0 + 1] * (s1_0 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_0_c = *(const mc_vf *)(c1 + 0);
+                s1_0 += s1_0_c;
+            }
+            mc_vf s1_1 = *(const mc_vf *)(xf + (c1 + 8 - c));
+            s1_1 = fa[i0 + 1] * (s1_1 - fm[i0 + 1]) + fb[i0 + 1];
+            if (facc) {
+                mc_vf s1_1_c = *(const mc_vf *)(c1 + 8);
+                s1_1 += s1_1_c;
+            }
+            mc_vf s2_0 = *(const mc_vf *)(xf + (c2 + 0 - c));
+            s2_0 = fa[i0 + 2] * (s2_0 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_0_c = *(const mc_vf *)(c2 + 0);
+                s2_0 += s2_0_c;
+            }
+            mc_vf s2_1 = *(const mc_vf *)(xf + (c2 + 8 - c));
+            s2_1 = fa[i0 + 2] * (s2_1 - fm[i0 + 2]) + fb[i0 + 2];
+            if (facc) {
+                mc_vf s2_1_c = *(const mc_vf *)(c2 + 8);
+                s2_1 += s2_1_c;
+            }
+            mc_vf s3_0 = *(const mc_vf *)(xf + (c3 + 0 - c));
+            s3_0 = fa[i0 + 3] * (s3_0 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_0_c = *(const mc_vf *)(c3 + 0);
+                s3_0 += s3_0_c;
+            }
+            mc_vf s3_1 = *(const mc_vf *)(xf + (c3 + 8 - c));
+            s3_1 = fa[i0 + 3] * (s3_1 - fm[i0 + 3]) + fb[i0 + 3];
+            if (facc) {
+                mc_vf s3_1_c = *(const mc_vf *)(c3 + 8);
+                s3_1 += s3_1_c;
+            }
+            mc_vf s4_0 = *(const mc_vf *)(xf + (c4 + 0 - c));
+            s4_0 = fa[i0 + 4] * (s4_0 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_0_c = *(const mc_vf *)(c4 + 0);
+                s4_0 += s4_0_c;
+            }
+            mc_vf s4_1 = *(const mc_vf *)(xf + (c4 + 8 - c));
+            s4_1 = fa[i0 + 4] * (s4_1 - fm[i0 + 4]) + fb[i0 + 4];
+            if (facc) {
+                mc_vf s4_1_c = *(const mc_vf *)(c4 + 8);
+                s4_1 += s4_1_c;
+            }
+            mc_vf s5_0 = *(const mc_vf *)(xf + (c5 + 0 - c));
+            s5_0 = fa[i0 + 5] * (s5_0 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_0_c = *(const mc_vf *)(c5 + 0);
+                s5_0 += s5_0_c;
+            }
+            mc_vf s5_1 = *(const mc_vf *)(xf + (c5 + 8 - c));
+            s5_1 = fa[i0 + 5] * (s5_1 - fm[i0 + 5]) + fb[i0 + 5];
+            if (facc) {
+                mc_vf s5_1_c = *(const mc_vf *)(c5 + 8);
+                s5_1 += s5_1_c;
+            }
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 /* The tile two to the right, for the first row block: a
@@ -5512,23 +5733,6 @@ static void conv_k1_c768_384_8x8_s1_p0_b_bn_fold_fwd(const float *restrict w, co
     }
 }
 
-/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
- * per channel, stored, or added when acc. */
-static void conv_k1_c768_384_8x8_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
-    const float *restrict fa, const float *restrict fb, int acc)
-{
-    for (int ci = 0; ci < 768; ci++) {
-        const float a = fa[ci], m = mean[ci], f = fb[ci];
-        const float *restrict xc = xb + ci * 64;
-        float *restrict dc = dxb + ci * 64;
-        if (acc)
-            for (int i = 0; i < 64; i++)
-                dc[i] += a * (xc[i] - m) + f;
-        else
-            for (int i = 0; i < 64; i++)
-                dc[i] = a * (xc[i] - m) + f;
-    }
-}
 
 void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -5646,7 +5850,6 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     conv_k1_c768_384_8x8_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        conv_k1_c768_384_8x8_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
-        conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 49152);
+        conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 49152, x + (long)b * 49152, mean, fa, fb, acc);
     }
 }
